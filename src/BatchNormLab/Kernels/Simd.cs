@@ -1,0 +1,36 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace BatchNormLab.Kernels;
+
+/// <summary>
+/// Vector helpers shared by the kernels. Kernels are generic over T (float or double); the
+/// <c>typeof(T)</c> tests below are constants to the JIT, so each instantiation compiles to
+/// straight AVX2/FMA code with no branches.
+/// </summary>
+public static class Simd
+{
+    /// <summary>a·b + c, fused (one rounding) where the CPU has FMA.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> MultiplyAdd<T>(Vector256<T> a, Vector256<T> b, Vector256<T> c)
+    {
+        if (Fma.IsSupported)
+        {
+            if (typeof(T) == typeof(float))
+                return Fma.MultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
+            if (typeof(T) == typeof(double))
+                return Fma.MultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
+        }
+        return a * b + c;
+    }
+
+    /// <summary>a·b + c for scalars, fused like <see cref="MultiplyAdd{T}(Vector256{T}, Vector256{T}, Vector256{T})"/>
+    /// so that vector bodies and scalar tails round the same way.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T MultiplyAdd<T>(T a, T b, T c) where T : IFloatingPointIeee754<T> => T.FusedMultiplyAdd(a, b, c);
+
+    /// <summary>Whether 256-bit vectors are hardware accelerated here.</summary>
+    public static bool IsAccelerated => Vector256.IsHardwareAccelerated;
+}
