@@ -1,0 +1,416 @@
+using System.Buffers;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace BatchNormLab.Kernels;
+
+/// <summary>
+/// 2-D convolution (cross-correlation, as PyTorch's Conv2d) over row-major NCHW tensors, by im2col and
+/// <see cref="Gemm"/>. x is [n,c,h,w], weight [cOut,c,kh,kw], bias [cOut] or empty, y [n,cOut,hOut,wOut];
+/// s is the stride and p the zero padding on both axes.
+/// </summary>
+/// <remarks>
+/// A group of images has its columns laid side by side in one [c·kh·kw, images·hOut·wOut] matrix, so that
+/// small planes still give a GEMM wide enough for every thread; the GEMM is parallel itself, and
+/// im2col/col2im are parallel over rows/planes with <see cref="Threading.For{TBody}"/>. Every sum runs in an
+/// order fixed by the shapes alone (the weight gradient accumulates the groups in image order), so results
+/// are bitwise reproducible. Scratch comes from <see cref="ArrayPool{T}"/>: no allocation in steady state.
+/// </remarks>
+public static class Conv2dKernels
+{
+    /// <summary>Output length along one axis: (size + 2·padding − kernel) / stride + 1.</summary>
+    public static int OutputSize(int size, int kernel, int stride, int padding) => (size + 2 * padding - kernel) / stride + 1;
+
+    // Images per GEMM: the fewest with at least TargetColumns output pixels, as long as the column buffer stays
+    // under MaxColumnElements (2 images for 16×16 planes).
+    const int TargetColumns = 512;
+    const int MaxColumnElements = 1 << 22;
+
+    /// <summary>
+    /// y[n,o,i,j] = b[o] + Σ_{c,u,v} W[o,c,u,v]·x[n,c,i·s+u−p, j·s+v−p]   (x is 0 outside the image).
+    /// </summary>
+    public static void Forward<T>(ReadOnlySpan<T> x, int n, int c, int h, int w, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias,
+        int cOut, int kh, int kw, int stride, int padding, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var g = new ConvGeometry(n, c, h, w, cOut, kh, kw, stride, padding);
+        g.Check(x.Length, nameof(x), y.Length, nameof(y), weight.Length);
+        if (!bias.IsEmpty && bias.Length != cOut) throw new ArgumentException($"bias has {bias.Length} elements, expected 0 or {cOut}", nameof(bias));
+
+        int group = g.Group, k = g.K, p = g.P;
+        T[] col = ArrayPool<T>.Shared.Rent(k * group * p);
+        T[]? rows = group > 1 ? ArrayPool<T>.Shared.Rent(cOut * group * p) : null;
+        try
+        {
+            for (int first = 0; first < n; first += group)
+            {
+                int images = Math.Min(group, n - first), cols = images * p;
+                Span<T> yImages = y.Slice(first * cOut * p, images * cOut * p);
+                Im2Col(x.Slice(first * g.InputImage, images * g.InputImage), g, images, col);
+                // Y[o, q] = Σ_r W[o, r]·col[r, q]   with r = (c,u,v) and q = (image, i, j)
+                Span<T> product = images == 1 ? yImages : rows.AsSpan(0, cOut * cols);
+                Gemm.Multiply(false, false, cOut, cols, k, T.One, weight, k, col, cols, T.Zero, product, cols);
+                if (images > 1) Transpose(product, cOut, images, p, yImages);
+                if (!bias.IsEmpty) AddBias(yImages, images, bias, p);
+            }
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(col);
+            if (rows != null) ArrayPool<T>.Shared.Return(rows);
+        }
+    }
+
+    /// <summary>
+    /// dx[n,c,hi,wi] = Σ_{o,u,v,i,j : i·s+u−p = hi, j·s+v−p = wi} W[o,c,u,v]·dy[n,o,i,j];   dx is overwritten.
+    /// </summary>
+    public static void BackwardInput<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> weight, int n, int c, int h, int w,
+        int cOut, int kh, int kw, int stride, int padding, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var g = new ConvGeometry(n, c, h, w, cOut, kh, kw, stride, padding);
+        g.Check(dx.Length, nameof(dx), dy.Length, nameof(dy), weight.Length);
+
+        int group = g.Group, k = g.K, p = g.P;
+        T[] col = ArrayPool<T>.Shared.Rent(k * group * p);
+        T[]? rows = group > 1 ? ArrayPool<T>.Shared.Rent(cOut * group * p) : null;
+        try
+        {
+            for (int first = 0; first < n; first += group)
+            {
+                int images = Math.Min(group, n - first), cols = images * p;
+                ReadOnlySpan<T> dyImages = dy.Slice(first * cOut * p, images * cOut * p);
+                ReadOnlySpan<T> dyRows = images == 1 ? dyImages : Transpose(dyImages, images, cOut, p, rows.AsSpan(0, cOut * cols));
+                // dcol[r, q] = Σ_o W[o, r]·dy[o, q], then col2im adds every column entry back onto its pixel
+                Gemm.Multiply(true, false, k, cols, cOut, T.One, weight, k, dyRows, cols, T.Zero, col, cols);
+                Col2Im(col, g, images, dx.Slice(first * g.InputImage, images * g.InputImage));
+            }
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(col);
+            if (rows != null) ArrayPool<T>.Shared.Return(rows);
+        }
+    }
+
+    /// <summary>
+    /// dW[o,c,u,v] = Σ_{n,i,j} dy[n,o,i,j]·x[n,c,i·s+u−p, j·s+v−p];   db[o] = Σ_{n,i,j} dy[n,o,i,j].
+    /// Both are overwritten; an empty <paramref name="dBias"/> skips the bias gradient.
+    /// </summary>
+    public static void BackwardWeight<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, int n, int c, int h, int w,
+        int cOut, int kh, int kw, int stride, int padding, Span<T> dWeight, Span<T> dBias) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var g = new ConvGeometry(n, c, h, w, cOut, kh, kw, stride, padding);
+        g.Check(x.Length, nameof(x), dy.Length, nameof(dy), dWeight.Length);
+        if (!dBias.IsEmpty && dBias.Length != cOut) throw new ArgumentException($"dBias has {dBias.Length} elements, expected 0 or {cOut}", nameof(dBias));
+
+        int group = g.Group, k = g.K, p = g.P;
+        T[] col = ArrayPool<T>.Shared.Rent(k * group * p);
+        T[]? rows = group > 1 ? ArrayPool<T>.Shared.Rent(cOut * group * p) : null;
+        try
+        {
+            for (int first = 0; first < n; first += group)
+            {
+                int images = Math.Min(group, n - first), cols = images * p;
+                ReadOnlySpan<T> dyImages = dy.Slice(first * cOut * p, images * cOut * p);
+                ReadOnlySpan<T> dyRows = images == 1 ? dyImages : Transpose(dyImages, images, cOut, p, rows.AsSpan(0, cOut * cols));
+                Im2Col(x.Slice(first * g.InputImage, images * g.InputImage), g, images, col);
+                // dW[o, r] (+)= Σ_q dy[o, q]·col[r, q]: the first group overwrites, the rest add in image order
+                Gemm.Multiply(false, true, cOut, k, cols, T.One, dyRows, cols, col, cols, first == 0 ? T.Zero : T.One, dWeight, k);
+            }
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(col);
+            if (rows != null) ArrayPool<T>.Shared.Return(rows);
+        }
+        if (!dBias.IsEmpty) BiasGradient(dy, n, cOut, g.P, dBias);
+    }
+
+    /// <summary>Shapes of one convolution, checked once, and the image group size its GEMMs use.</summary>
+    readonly struct ConvGeometry
+    {
+        public readonly int N, C, H, W, COut, Kh, Kw, Stride, Padding, HOut, WOut;
+
+        public ConvGeometry(int n, int c, int h, int w, int cOut, int kh, int kw, int stride, int padding)
+        {
+            if (n < 1 || c < 1 || h < 1 || w < 1 || cOut < 1 || kh < 1 || kw < 1)
+                throw new ArgumentOutOfRangeException(nameof(n), $"sizes must be positive: n={n} c={c} h={h} w={w} cOut={cOut} kh={kh} kw={kw}");
+            if (stride < 1) throw new ArgumentOutOfRangeException(nameof(stride), stride, "stride must be at least 1");
+            if (padding < 0) throw new ArgumentOutOfRangeException(nameof(padding), padding, "padding must not be negative");
+            (N, C, H, W, COut, Kh, Kw, Stride, Padding) = (n, c, h, w, cOut, kh, kw, stride, padding);
+            HOut = OutputSize(h, kh, stride, padding);
+            WOut = OutputSize(w, kw, stride, padding);
+            if (h + 2 * padding < kh || w + 2 * padding < kw)
+                throw new ArgumentException($"kernel {kh}×{kw} is larger than the padded input {h + 2 * padding}×{w + 2 * padding}");
+        }
+
+        public int InputImage => C * H * W;
+        public int P => HOut * WOut;
+        public int K => C * Kh * Kw;
+        public int Group => Math.Clamp(Math.Min((TargetColumns + P - 1) / P, MaxColumnElements / (K * P)), 1, N);
+
+        public void Check(int inputLength, string inputName, int outputLength, string outputName, int weightLength)
+        {
+            Require(inputLength, N * InputImage, inputName);
+            Require(outputLength, N * COut * P, outputName);
+            Require(weightLength, COut * K, "weight");
+        }
+
+        static void Require(int length, int expected, string name)
+        {
+            if (length != expected) throw new ArgumentException($"{name} has {length} elements, expected {expected}", name);
+        }
+
+        /// <summary>The outputs t ∈ [t0, t1) whose input t·s + offset lies in [0, size).</summary>
+        public void Valid(int offset, int size, int outSize, out int t0, out int t1)
+        {
+            t0 = offset >= 0 ? 0 : (-offset + Stride - 1) / Stride;
+            int last = size - 1 - offset;
+            t1 = last < 0 ? 0 : Math.Min(last / Stride + 1, outSize);
+            t0 = Math.Min(t0, t1);
+        }
+    }
+
+    // Enough elements per part that a thread's start-up is paid for.
+    const int MinElementsPerPart = 1 << 14;
+
+    static unsafe void Im2Col<T>(ReadOnlySpan<T> x, in ConvGeometry g, int images, Span<T> col) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        fixed (T* px = x)
+        fixed (T* pc = col)
+        {
+            var body = new Im2ColBody<T> { X = px, Col = pc, G = g, Images = images };
+            Threading.For(g.K, Math.Max(1, MinElementsPerPart / (images * g.P)), body);
+        }
+    }
+
+    /// <summary>col[r, m·P + i·wOut + j] = x[m, c, i·s+u−p, j·s+v−p] (0 outside), r = (c·kh + u)·kw + v; parallel over r.</summary>
+    unsafe struct Im2ColBody<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public T* X, Col;
+        public ConvGeometry G;
+        public int Images;
+
+        public readonly void Run(int start, int end)
+        {
+            int plane = G.H * G.W, p = G.P, cols = Images * p, s = G.Stride, wOut = G.WOut;
+            for (int r = start; r < end; r++)
+            {
+                int ch = r / (G.Kh * G.Kw), u = r / G.Kw % G.Kh, v = r % G.Kw;
+                G.Valid(u - G.Padding, G.H, G.HOut, out int i0, out int i1);
+                G.Valid(v - G.Padding, G.W, wOut, out int j0, out int j1);
+                for (int m = 0; m < Images; m++)
+                {
+                    T* dst = Col + (long)r * cols + m * p;
+                    new Span<T>(dst, i0 * wOut).Clear();
+                    new Span<T>(dst + i1 * wOut, (G.HOut - i1) * wOut).Clear();
+                    for (int i = i0; i < i1; i++)
+                    {
+                        // row[j·s] = x[m, ch, i·s+u−p, j·s+v−p]
+                        T* row = X + ((long)m * G.C + ch) * plane + (i * s + u - G.Padding) * G.W + v - G.Padding;
+                        T* d = dst + i * wOut;
+                        new Span<T>(d, j0).Clear();
+                        if (s == 1) new ReadOnlySpan<T>(row + j0, j1 - j0).CopyTo(new Span<T>(d + j0, j1 - j0));
+                        else for (int j = j0; j < j1; j++) d[j] = row[j * s];
+                        new Span<T>(d + j1, wOut - j1).Clear();
+                    }
+                }
+            }
+        }
+    }
+
+    static unsafe void Col2Im<T>(ReadOnlySpan<T> col, in ConvGeometry g, int images, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        fixed (T* pc = col)
+        fixed (T* px = dx)
+        {
+            var body = new Col2ImBody<T> { Col = pc, Dx = px, G = g, Images = images };
+            Threading.For(images * g.C, Math.Max(1, MinElementsPerPart / (g.Kh * g.Kw * g.P)), body);
+        }
+    }
+
+    /// <summary>
+    /// dx[m, c, hi, wi] = Σ_{u,v,i,j : i·s+u−p = hi, j·s+v−p = wi} col[(c,u,v), m·P + i·wOut + j], summed in (u, v, i, j)
+    /// order; parallel over the planes (m, c), each written by one part only.
+    /// </summary>
+    unsafe struct Col2ImBody<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public T* Col, Dx;
+        public ConvGeometry G;
+        public int Images;
+
+        public readonly void Run(int start, int end)
+        {
+            int plane = G.H * G.W, p = G.P, cols = Images * p, s = G.Stride, wOut = G.WOut;
+            for (int t = start; t < end; t++)
+            {
+                int m = t / G.C, ch = t % G.C;
+                T* dst = Dx + (long)t * plane;
+                new Span<T>(dst, plane).Clear();
+                for (int u = 0; u < G.Kh; u++)
+                {
+                    G.Valid(u - G.Padding, G.H, G.HOut, out int i0, out int i1);
+                    for (int v = 0; v < G.Kw; v++)
+                    {
+                        G.Valid(v - G.Padding, G.W, wOut, out int j0, out int j1);
+                        T* src = Col + (long)((ch * G.Kh + u) * G.Kw + v) * cols + m * p;
+                        for (int i = i0; i < i1; i++)
+                        {
+                            // row[j·s] is dx[m, ch, i·s+u−p, j·s+v−p]
+                            T* row = dst + (i * s + u - G.Padding) * G.W + v - G.Padding;
+                            T* from = src + i * wOut;
+                            if (s == 1) AddTo(row + j0, from + j0, j1 - j0);
+                            else for (int j = j0; j < j1; j++) row[j * s] += from[j];
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>dst[i] += src[i] for i &lt; length.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static unsafe void AddTo<T>(T* dst, T* src, int length) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int i = 0;
+        for (; i <= length - Vector256<T>.Count; i += Vector256<T>.Count)
+            Vector256.Store(Vector256.Load(dst + i) + Vector256.Load(src + i), dst + i);
+        for (; i < length; i++) dst[i] += src[i];
+    }
+
+    /// <summary>to[b, a, q] = from[a, b, q] for a &lt; outer, b &lt; inner, q &lt; length; returns <paramref name="to"/>.</summary>
+    static ReadOnlySpan<T> Transpose<T>(ReadOnlySpan<T> from, int outer, int inner, int length, Span<T> to)
+    {
+        for (int a = 0; a < outer; a++)
+            for (int b = 0; b < inner; b++)
+                from.Slice((a * inner + b) * length, length).CopyTo(to.Slice((b * outer + a) * length, length));
+        return to;
+    }
+
+    /// <summary>y[m, o, q] += b[o].</summary>
+    static void AddBias<T>(Span<T> y, int images, ReadOnlySpan<T> bias, int p) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int m = 0; m < images; m++)
+            for (int o = 0; o < bias.Length; o++)
+            {
+                Span<T> row = y.Slice((m * bias.Length + o) * p, p);
+                T b = bias[o];
+                var vb = Vector256.Create(b);
+                int q = 0;
+                for (; q <= p - Vector256<T>.Count; q += Vector256<T>.Count)
+                    (Vector256.Create((ReadOnlySpan<T>)row.Slice(q)) + vb).CopyTo(row.Slice(q));
+                for (; q < p; q++) row[q] += b;
+            }
+    }
+
+    static unsafe void BiasGradient<T>(ReadOnlySpan<T> dy, int n, int cOut, int p, Span<T> dBias) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        fixed (T* pdy = dy)
+        fixed (T* pdb = dBias)
+            Threading.For(cOut, Math.Max(1, MinElementsPerPart / (n * p)), new BiasGradientBody<T> { Dy = pdy, DBias = pdb, N = n, COut = cOut, P = p });
+    }
+
+    /// <summary>db[o] = Σ_m Σ_q dy[m, o, q], each plane summed in 8 fixed lanes; parallel over o.</summary>
+    unsafe struct BiasGradientBody<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public T* Dy, DBias;
+        public int N, COut, P;
+
+        public readonly void Run(int start, int end)
+        {
+            for (int o = start; o < end; o++)
+            {
+                T sum = T.Zero;
+                for (int m = 0; m < N; m++)
+                {
+                    T* row = Dy + ((long)m * COut + o) * P;
+                    var acc = Vector256<T>.Zero;
+                    int q = 0;
+                    for (; q <= P - Vector256<T>.Count; q += Vector256<T>.Count) acc += Vector256.Load(row + q);
+                    T part = Vector256.Sum(acc);
+                    for (; q < P; q++) part += row[q];
+                    sum += part;
+                }
+                DBias[o] = sum;
+            }
+        }
+    }
+}
+
+/// <summary>
+/// Direct-loop convolution with the same signatures as <see cref="Conv2dKernels"/>: the reference the fast
+/// kernels are tested against.
+/// </summary>
+public static class Conv2dReference
+{
+    /// <summary>y[n,o,i,j] = b[o] + Σ_{c,u,v} W[o,c,u,v]·x[n,c,i·s+u−p, j·s+v−p].</summary>
+    public static void Forward<T>(ReadOnlySpan<T> x, int n, int c, int h, int w, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias,
+        int cOut, int kh, int kw, int stride, int padding, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int hOut = Conv2dKernels.OutputSize(h, kh, stride, padding), wOut = Conv2dKernels.OutputSize(w, kw, stride, padding);
+        for (int m = 0; m < n; m++)
+            for (int o = 0; o < cOut; o++)
+                for (int i = 0; i < hOut; i++)
+                    for (int j = 0; j < wOut; j++)
+                    {
+                        T sum = bias.IsEmpty ? T.Zero : bias[o];
+                        for (int ch = 0; ch < c; ch++)
+                            for (int u = 0; u < kh; u++)
+                                for (int v = 0; v < kw; v++)
+                                {
+                                    int hi = i * stride + u - padding, wi = j * stride + v - padding;
+                                    if (hi >= 0 && hi < h && wi >= 0 && wi < w)
+                                        sum += weight[((o * c + ch) * kh + u) * kw + v] * x[((m * c + ch) * h + hi) * w + wi];
+                                }
+                        y[((m * cOut + o) * hOut + i) * wOut + j] = sum;
+                    }
+    }
+
+    /// <summary>dx[n,c,i·s+u−p, j·s+v−p] += W[o,c,u,v]·dy[n,o,i,j] over all (o,u,v,i,j); dx is overwritten.</summary>
+    public static void BackwardInput<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> weight, int n, int c, int h, int w,
+        int cOut, int kh, int kw, int stride, int padding, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int hOut = Conv2dKernels.OutputSize(h, kh, stride, padding), wOut = Conv2dKernels.OutputSize(w, kw, stride, padding);
+        dx.Clear();
+        for (int m = 0; m < n; m++)
+            for (int o = 0; o < cOut; o++)
+                for (int i = 0; i < hOut; i++)
+                    for (int j = 0; j < wOut; j++)
+                    {
+                        T g = dy[((m * cOut + o) * hOut + i) * wOut + j];
+                        for (int ch = 0; ch < c; ch++)
+                            for (int u = 0; u < kh; u++)
+                                for (int v = 0; v < kw; v++)
+                                {
+                                    int hi = i * stride + u - padding, wi = j * stride + v - padding;
+                                    if (hi >= 0 && hi < h && wi >= 0 && wi < w)
+                                        dx[((m * c + ch) * h + hi) * w + wi] += weight[((o * c + ch) * kh + u) * kw + v] * g;
+                                }
+                    }
+    }
+
+    /// <summary>dW[o,c,u,v] = Σ dy[n,o,i,j]·x[n,c,i·s+u−p, j·s+v−p]; db[o] = Σ dy[n,o,i,j]; both overwritten.</summary>
+    public static void BackwardWeight<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, int n, int c, int h, int w,
+        int cOut, int kh, int kw, int stride, int padding, Span<T> dWeight, Span<T> dBias) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int hOut = Conv2dKernels.OutputSize(h, kh, stride, padding), wOut = Conv2dKernels.OutputSize(w, kw, stride, padding);
+        dWeight.Clear();
+        dBias.Clear();
+        for (int m = 0; m < n; m++)
+            for (int o = 0; o < cOut; o++)
+                for (int i = 0; i < hOut; i++)
+                    for (int j = 0; j < wOut; j++)
+                    {
+                        T g = dy[((m * cOut + o) * hOut + i) * wOut + j];
+                        if (!dBias.IsEmpty) dBias[o] += g;
+                        for (int ch = 0; ch < c; ch++)
+                            for (int u = 0; u < kh; u++)
+                                for (int v = 0; v < kw; v++)
+                                {
+                                    int hi = i * stride + u - padding, wi = j * stride + v - padding;
+                                    if (hi >= 0 && hi < h && wi >= 0 && wi < w)
+                                        dWeight[((o * c + ch) * kh + u) * kw + v] += g * x[((m * c + ch) * h + hi) * w + wi];
+                                }
+                    }
+    }
+}

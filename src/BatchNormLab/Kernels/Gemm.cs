@@ -1,0 +1,330 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace BatchNormLab.Kernels;
+
+/// <summary>
+/// General matrix multiply, C = alpha·op(A)·op(B) + beta·C, row-major, float or double; the
+/// same contract as <see cref="GemmReference"/>, laid out as in BLIS (Haswell configuration):
+/// <code>
+/// for jc in steps of NC over the columns of C        B block   KC×NC  packed, stays in L3
+///   for pc in steps of KC over k                      A block   MC×KC  packed, stays in L2
+///     for ic in steps of MC over the rows of C        B panel   KC×NR  stays in L1
+///       for jr in steps of NR, for ir in steps of MR: micro-kernel, an MR×NR tile of C in registers
+/// </code>
+/// Threads get fixed, disjoint ranges of whole rows or columns of C (never a share of k), so every
+/// element of C is summed in the same order whatever the thread count: results are bitwise the
+/// same for any <see cref="Threading.Threads"/>.
+/// </summary>
+public static class Gemm
+{
+    const int MR = 6;
+    const int MC = 144;
+    const int KC = 256;
+    const int NC = 4080;
+
+    /// <summary>Below this many multiply-adds a thread's part is not worth a task switch.</summary>
+    const long MinWorkPerPart = 1 << 18;
+
+    /// <summary>C = alpha·op(A)·op(B) + beta·C; see <see cref="GemmReference.Multiply{T}"/>.</summary>
+    public static unsafe void Multiply<T>(bool transA, bool transB, int m, int n, int k,
+        T alpha, ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb,
+        T beta, Span<T> c, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) != typeof(float) && typeof(T) != typeof(double))
+            throw new NotSupportedException($"Gemm supports float and double, not {typeof(T).Name}.");
+        ArgumentOutOfRangeException.ThrowIfNegative(m);
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        CheckMatrix(a.Length, transA ? k : m, transA ? m : k, lda, nameof(a));
+        CheckMatrix(b.Length, transB ? n : k, transB ? k : n, ldb, nameof(b));
+        CheckMatrix(c.Length, m, n, ldc, nameof(c));
+        if (m == 0 || n == 0)
+            return;
+
+        fixed (T* pa = a, pb = b, pc = c)
+        {
+            if (k == 0 || alpha == T.Zero)
+            {
+                Scale(pc, m, n, ldc, beta);
+                return;
+            }
+            int nr = 2 * Vector256<T>.Count;
+            // Split the longer side of C; each part packs the other operand for itself.
+            bool splitN = n >= m;
+            int panels = splitN ? (n + nr - 1) / nr : (m + MR - 1) / MR;
+            long workPerPanel = (splitN ? (long)m * nr : (long)n * MR) * k;
+            int minPanels = (int)Math.Min(panels, MinWorkPerPart / workPerPanel + 1);
+            var job = new Job<T>
+            {
+                A = pa, B = pb, C = pc, Lda = lda, Ldb = ldb, Ldc = ldc, TransA = transA, TransB = transB,
+                M = m, N = n, K = k, Alpha = alpha, Beta = beta, SplitN = splitN,
+            };
+            Threading.For(panels, minPanels, job);
+        }
+    }
+
+    static void CheckMatrix(int length, int rows, int cols, int ld, string name)
+    {
+        if (ld < Math.Max(1, cols))
+            throw new ArgumentOutOfRangeException("ld" + name, ld, $"leading dimension of {name} is less than its row length {cols}");
+        if (rows > 0 && cols > 0 && length < (long)(rows - 1) * ld + cols)
+            throw new ArgumentException($"{name} holds {length} elements, too few for {rows}×{cols} with leading dimension {ld}", name);
+    }
+
+    static unsafe void Scale<T>(T* c, int m, int n, nint ldc, T beta) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < m; i++)
+        {
+            var row = new Span<T>(c + i * ldc, n);
+            if (beta == T.Zero)
+                row.Clear();
+            else
+                for (int j = 0; j < n; j++)
+                    row[j] *= beta;
+        }
+    }
+
+    /// <summary>One GEMM call; a part of it is a range of MR-row or NR-column panels of C.</summary>
+    unsafe struct Job<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public T* A, B, C;
+        public nint Lda, Ldb, Ldc;
+        public bool TransA, TransB, SplitN;
+        public int M, N, K;
+        public T Alpha, Beta;
+
+        public readonly void Run(int start, int end)
+        {
+            int nr = 2 * Vector256<T>.Count;
+            if (SplitN)
+                Block(0, M, start * nr, Math.Min(N, end * nr));
+            else
+                Block(start * MR, Math.Min(M, end * MR), 0, N);
+        }
+
+        /// <summary>C[m0..m1, n0..n1) on this thread: the BLIS loops around the micro-kernel.</summary>
+        readonly void Block(int m0, int m1, int n0, int n1)
+        {
+            int nr = 2 * Vector256<T>.Count;
+            T* packA = Scratch<T>.A(MC * KC);
+            T* packB = Scratch<T>.B(KC * Math.Min(NC, (n1 - n0 + nr - 1) / nr * nr));
+            T* tile = stackalloc T[MR * 16];
+            for (int jc = n0; jc < n1; jc += NC)
+            {
+                int nc = Math.Min(NC, n1 - jc);
+                for (int pc = 0; pc < K; pc += KC)
+                {
+                    int kc = Math.Min(KC, K - pc);
+                    PackB(packB, pc, jc, kc, nc);
+                    // Later k blocks add to what the first one wrote.
+                    T beta = pc == 0 ? Beta : T.One;
+                    for (int ic = m0; ic < m1; ic += MC)
+                    {
+                        int mc = Math.Min(MC, m1 - ic);
+                        PackA(packA, ic, pc, mc, kc);
+                        for (int jr = 0; jr < nc; jr += nr)
+                        {
+                            int cols = Math.Min(nr, nc - jr);
+                            for (int ir = 0; ir < mc; ir += MR)
+                            {
+                                int rows = Math.Min(MR, mc - ir);
+                                T* c = C + (ic + ir) * Ldc + jc + jr;
+                                if (rows == MR && cols == nr)
+                                {
+                                    MicroKernel(kc, packA + ir * kc, packB + jr * kc, c, Ldc, Alpha, beta);
+                                    continue;
+                                }
+                                // Edge tile: run the same kernel on a full-size copy, keep the valid part.
+                                if (beta != T.Zero)
+                                    Copy(c, Ldc, tile, nr, rows, cols);
+                                MicroKernel(kc, packA + ir * kc, packB + jr * kc, tile, nr, Alpha, beta);
+                                Copy(tile, nr, c, Ldc, rows, cols);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        /// <summary>
+        /// op(A)[ic..ic+mc, pc..pc+kc) into MR-row panels: panel q holds op(A)[ic+q·MR+r, pc+p] at
+        /// q·MR·kc + p·MR + r, rows past mc zero.
+        /// </summary>
+        readonly void PackA(T* dst, int ic, int pc, int mc, int kc)
+        {
+            if (TransA)
+            {
+                // op(A)[i, p] = A[p, i]: walk A's rows (contiguous in i), dealing MR values to each panel.
+                for (int p = 0; p < kc; p++)
+                {
+                    T* src = A + (pc + p) * Lda + ic;
+                    for (int ir = 0; ir < mc; ir += MR)
+                    {
+                        int rows = Math.Min(MR, mc - ir);
+                        T* d = dst + ir * kc + p * MR;
+                        for (int r = 0; r < MR; r++)
+                            d[r] = r < rows ? src[ir + r] : T.Zero;
+                    }
+                }
+                return;
+            }
+            for (int ir = 0; ir < mc; ir += MR, dst += MR * kc)
+            {
+                int rows = Math.Min(MR, mc - ir);
+                if (rows == MR)
+                {
+                    T* s0 = A + (ic + ir) * Lda + pc;
+                    T* s1 = s0 + Lda, s2 = s1 + Lda, s3 = s2 + Lda, s4 = s3 + Lda, s5 = s4 + Lda;
+                    T* d = dst;
+                    for (int p = 0; p < kc; p++, d += MR)
+                    {
+                        d[0] = s0[p]; d[1] = s1[p]; d[2] = s2[p];
+                        d[3] = s3[p]; d[4] = s4[p]; d[5] = s5[p];
+                    }
+                }
+                else
+                {
+                    for (int r = 0; r < MR; r++)
+                    {
+                        T* src = A + (ic + ir + r) * Lda + pc;
+                        for (int p = 0; p < kc; p++)
+                            dst[p * MR + r] = r < rows ? src[p] : T.Zero;
+                    }
+                }
+            }
+        }
+
+        /// <summary>
+        /// op(B)[pc..pc+kc, jc..jc+nc) into NR-column panels: panel q holds op(B)[pc+p, jc+q·NR+j]
+        /// at q·NR·kc + p·NR + j, columns past nc zero.
+        /// </summary>
+        readonly void PackB(T* dst, int pc, int jc, int kc, int nc)
+        {
+            int w = Vector256<T>.Count, nr = 2 * w;
+            for (int jr = 0; jr < nc; jr += nr, dst += nr * kc)
+            {
+                int cols = Math.Min(nr, nc - jr);
+                if (TransB)
+                {
+                    // op(B)[p, j] = B[j, p]: each column of the panel is a contiguous row of B.
+                    for (int j = 0; j < nr; j++)
+                    {
+                        T* src = B + (jc + jr + j) * Ldb + pc;
+                        for (int p = 0; p < kc; p++)
+                            dst[p * nr + j] = j < cols ? src[p] : T.Zero;
+                    }
+                }
+                else if (cols == nr)
+                {
+                    T* src = B + pc * Ldb + jc + jr;
+                    for (int p = 0; p < kc; p++, src += Ldb)
+                    {
+                        Vector256.Store(Vector256.Load(src), dst + p * nr);
+                        Vector256.Store(Vector256.Load(src + w), dst + p * nr + w);
+                    }
+                }
+                else
+                {
+                    T* src = B + pc * Ldb + jc + jr;
+                    for (int p = 0; p < kc; p++, src += Ldb)
+                        for (int j = 0; j < nr; j++)
+                            dst[p * nr + j] = j < cols ? src[j] : T.Zero;
+                }
+            }
+        }
+    }
+
+    static unsafe void Copy<T>(T* src, nint lds, T* dst, nint ldd, int rows, int cols) where T : unmanaged
+    {
+        for (int r = 0; r < rows; r++)
+            new ReadOnlySpan<T>(src + r * lds, cols).CopyTo(new Span<T>(dst + r * ldd, cols));
+    }
+
+    /// <summary>
+    /// The MR×NR tile of C at <paramref name="c"/> from an MR-row panel of A and an NR-column panel of B:
+    /// <code>
+    /// acc[r, j] = Σ_{p&lt;kc} a[p·MR + r] · b[p·NR + j]          r &lt; 6, j &lt; NR = 2 vectors
+    /// c[r, j]   = alpha·acc[r, j] + beta·c[r, j]              (beta = 0: c is not read)
+    /// </code>
+    /// Each step p is a rank-1 update: two vector loads of B's row p, six broadcasts of A's column
+    /// p, twelve FMAs into twelve accumulators that stay in registers for the whole k loop.
+    /// </summary>
+    static unsafe void MicroKernel<T>(int kc, T* a, T* b, T* c, nint ldc, T alpha, T beta)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int w = Vector256<T>.Count;
+        // C is needed only after the k loop; start fetching its lines now.
+        if (Sse.IsSupported)
+        {
+            for (int r = 0; r < MR; r++)
+            {
+                Sse.Prefetch0(c + r * ldc);
+                Sse.Prefetch0(c + r * ldc + 2 * w - 1);
+            }
+        }
+        Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector256<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++, a += MR, b += 2 * w)
+        {
+            Vector256<T> b0 = Vector256.Load(b), b1 = Vector256.Load(b + w);
+            Vector256<T> ar = Vector256.Create(a[0]);
+            c00 = Simd.MultiplyAdd(ar, b0, c00); c01 = Simd.MultiplyAdd(ar, b1, c01);
+            ar = Vector256.Create(a[1]);
+            c10 = Simd.MultiplyAdd(ar, b0, c10); c11 = Simd.MultiplyAdd(ar, b1, c11);
+            ar = Vector256.Create(a[2]);
+            c20 = Simd.MultiplyAdd(ar, b0, c20); c21 = Simd.MultiplyAdd(ar, b1, c21);
+            ar = Vector256.Create(a[3]);
+            c30 = Simd.MultiplyAdd(ar, b0, c30); c31 = Simd.MultiplyAdd(ar, b1, c31);
+            ar = Vector256.Create(a[4]);
+            c40 = Simd.MultiplyAdd(ar, b0, c40); c41 = Simd.MultiplyAdd(ar, b1, c41);
+            ar = Vector256.Create(a[5]);
+            c50 = Simd.MultiplyAdd(ar, b0, c50); c51 = Simd.MultiplyAdd(ar, b1, c51);
+        }
+        Vector256<T> va = Vector256.Create(alpha), vb = Vector256.Create(beta);
+        bool overwrite = beta == T.Zero;
+        Update(c, w, c00, c01, va, vb, overwrite);
+        Update(c + ldc, w, c10, c11, va, vb, overwrite);
+        Update(c + 2 * ldc, w, c20, c21, va, vb, overwrite);
+        Update(c + 3 * ldc, w, c30, c31, va, vb, overwrite);
+        Update(c + 4 * ldc, w, c40, c41, va, vb, overwrite);
+        Update(c + 5 * ldc, w, c50, c51, va, vb, overwrite);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static unsafe void Update<T>(T* c, int w, Vector256<T> acc0, Vector256<T> acc1,
+        Vector256<T> alpha, Vector256<T> beta, bool overwrite) where T : unmanaged
+    {
+        if (overwrite)
+        {
+            Vector256.Store(alpha * acc0, c);
+            Vector256.Store(alpha * acc1, c + w);
+        }
+        else
+        {
+            Vector256.Store(Simd.MultiplyAdd(alpha, acc0, beta * Vector256.Load(c)), c);
+            Vector256.Store(Simd.MultiplyAdd(alpha, acc1, beta * Vector256.Load(c + w)), c + w);
+        }
+    }
+
+    /// <summary>Per-thread packing buffers: pinned, 64-byte aligned, grown on demand, never freed.</summary>
+    static unsafe class Scratch<T> where T : unmanaged
+    {
+        [ThreadStatic] static T[]? a, b;
+
+        public static T* A(int length) => Get(ref a, length);
+        public static T* B(int length) => Get(ref b, length);
+
+        static T* Get(ref T[]? buffer, int length)
+        {
+            int pad = 64 / sizeof(T);
+            if (buffer == null || buffer.Length < length + pad)
+                buffer = GC.AllocateUninitializedArray<T>(length + pad, pinned: true);
+            nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
+            return (T*)((address + 63) & ~(nint)63);
+        }
+    }
+}

@@ -1,0 +1,40 @@
+using System.Numerics;
+
+namespace BatchNormLab.Kernels;
+
+/// <summary>Fused log-softmax + negative log-likelihood over rows of logits.</summary>
+public static class Loss
+{
+    // logp[i,j] = x[i,j] − max_i − ln Σ_j e^{x[i,j] − max_i};  loss = −(1/N)·Σ_i logp[i, t_i]
+    // (the max shift keeps e^x finite; sums in double)
+    public static double CrossEntropyForward<T>(ReadOnlySpan<T> logits, int n, int k, ReadOnlySpan<int> targets, Span<T> logProbs)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        double total = 0;
+        for (int i = 0; i < n; i++)
+        {
+            var row = logits.Slice(i * k, k);
+            double max = double.NegativeInfinity;
+            foreach (var v in row) max = Math.Max(max, double.CreateTruncating(v));
+            double sum = 0;
+            foreach (var v in row) sum += Math.Exp(double.CreateTruncating(v) - max);
+            double logSum = max + Math.Log(sum);
+            for (int j = 0; j < k; j++) logProbs[i * k + j] = T.CreateTruncating(double.CreateTruncating(row[j]) - logSum);
+            total -= double.CreateTruncating(row[targets[i]]) - logSum;
+        }
+        return total / n;
+    }
+
+    // dx[i,j] = (softmax[i,j] − [j = t_i])·g/N
+    public static void CrossEntropyBackward<T>(ReadOnlySpan<T> logProbs, int n, int k, ReadOnlySpan<int> targets, double gradOutput, Span<T> dLogits)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        double scale = gradOutput / n;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < k; j++)
+            {
+                double p = Math.Exp(double.CreateTruncating(logProbs[i * k + j]));
+                dLogits[i * k + j] = T.CreateTruncating((p - (j == targets[i] ? 1 : 0)) * scale);
+            }
+    }
+}

@@ -1,0 +1,283 @@
+using System.Numerics;
+
+namespace BatchNormLab.Kernels;
+
+/// <summary>
+/// Max and average 2-D pooling over row-major NCHW tensors, with PyTorch's semantics: x is [n,c,h,w], y is
+/// [n,c,hOut,wOut] with hOut = <see cref="Conv2dKernels.OutputSize"/>(h, kh, stride, padding); max pooling pads
+/// with −∞ and keeps the first maximum (NaN wins), average pooling counts the padding (count_include_pad=True).
+/// Every plane is independent, so the loops are parallel over the n·c planes and each plane is summed in one
+/// fixed order: results are bitwise reproducible and equal to <see cref="PoolReference"/>.
+/// </summary>
+public static class PoolKernels
+{
+    /// <summary>
+    /// y[n,c,i,j] = max_{u,v} x[n,c,i·s+u−p, j·s+v−p];   argmax[n,c,i,j] = (i·s+u−p)·w + (j·s+v−p) of the first maximum,
+    /// a flat index within the input plane, for <see cref="MaxPool2dBackward{T}"/>.
+    /// </summary>
+    public static unsafe void MaxPool2dForward<T>(ReadOnlySpan<T> x, int n, int c, int h, int w, int kh, int kw, int stride, int padding,
+        Span<T> y, Span<int> argmax) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var g = new PoolGeometry(n, c, h, w, kh, kw, stride, padding, x.Length, y.Length);
+        if (argmax.Length != y.Length) throw new ArgumentException($"argmax has {argmax.Length} elements, expected {y.Length}", nameof(argmax));
+        fixed (T* px = x)
+        fixed (T* py = y)
+        fixed (int* pa = argmax)
+            Threading.For(n * c, g.MinPlanesPerPart, new MaxForwardBody<T> { X = px, Y = py, Argmax = pa, G = g });
+    }
+
+    /// <summary>dx[n,c,q] = Σ_{i,j : argmax[n,c,i,j] = q} dy[n,c,i,j];   dx is overwritten.</summary>
+    public static unsafe void MaxPool2dBackward<T>(ReadOnlySpan<T> dy, ReadOnlySpan<int> argmax, int n, int c, int h, int w, int kh, int kw,
+        int stride, int padding, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var g = new PoolGeometry(n, c, h, w, kh, kw, stride, padding, dx.Length, dy.Length);
+        if (argmax.Length != dy.Length) throw new ArgumentException($"argmax has {argmax.Length} elements, expected {dy.Length}", nameof(argmax));
+        fixed (T* pdy = dy)
+        fixed (int* pa = argmax)
+        fixed (T* pdx = dx)
+            Threading.For(n * c, g.MinPlanesPerPart, new MaxBackwardBody<T> { Dy = pdy, Argmax = pa, Dx = pdx, G = g });
+    }
+
+    /// <summary>y[n,c,i,j] = Σ_{u,v} x[n,c,i·s+u−p, j·s+v−p] / (kh·kw)   (x is 0 outside the image).</summary>
+    public static unsafe void AvgPool2dForward<T>(ReadOnlySpan<T> x, int n, int c, int h, int w, int kh, int kw, int stride, int padding,
+        Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var g = new PoolGeometry(n, c, h, w, kh, kw, stride, padding, x.Length, y.Length);
+        fixed (T* px = x)
+        fixed (T* py = y)
+            Threading.For(n * c, g.MinPlanesPerPart, new AvgForwardBody<T> { X = px, Y = py, G = g });
+    }
+
+    /// <summary>dx[n,c,i·s+u−p, j·s+v−p] += dy[n,c,i,j] / (kh·kw) over all (i,j,u,v) inside the image;   dx is overwritten.</summary>
+    public static unsafe void AvgPool2dBackward<T>(ReadOnlySpan<T> dy, int n, int c, int h, int w, int kh, int kw, int stride, int padding,
+        Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var g = new PoolGeometry(n, c, h, w, kh, kw, stride, padding, dx.Length, dy.Length);
+        fixed (T* pdy = dy)
+        fixed (T* pdx = dx)
+            Threading.For(n * c, g.MinPlanesPerPart, new AvgBackwardBody<T> { Dy = pdy, Dx = pdx, G = g });
+    }
+
+    /// <summary>Shapes of one pooling, checked as PyTorch does.</summary>
+    internal readonly struct PoolGeometry
+    {
+        public readonly int H, W, Kh, Kw, Stride, Padding, HOut, WOut;
+
+        public PoolGeometry(int n, int c, int h, int w, int kh, int kw, int stride, int padding, int inputLength, int outputLength)
+        {
+            if (n < 1 || c < 1 || h < 1 || w < 1 || kh < 1 || kw < 1)
+                throw new ArgumentOutOfRangeException(nameof(n), $"sizes must be positive: n={n} c={c} h={h} w={w} kh={kh} kw={kw}");
+            if (stride < 1) throw new ArgumentOutOfRangeException(nameof(stride), stride, "stride must be at least 1");
+            // As PyTorch: with at most half a kernel of padding every window holds at least one real pixel.
+            if (padding < 0 || 2 * padding > kh || 2 * padding > kw)
+                throw new ArgumentOutOfRangeException(nameof(padding), padding, $"padding must be between 0 and half the kernel {kh}×{kw}");
+            if (h + 2 * padding < kh || w + 2 * padding < kw)
+                throw new ArgumentException($"kernel {kh}×{kw} is larger than the padded input {h + 2 * padding}×{w + 2 * padding}");
+            (H, W, Kh, Kw, Stride, Padding) = (h, w, kh, kw, stride, padding);
+            HOut = Conv2dKernels.OutputSize(h, kh, stride, padding);
+            WOut = Conv2dKernels.OutputSize(w, kw, stride, padding);
+            if (inputLength != n * c * h * w) throw new ArgumentException($"input has {inputLength} elements, expected {n * c * h * w}");
+            if (outputLength != n * c * HOut * WOut) throw new ArgumentException($"output has {outputLength} elements, expected {n * c * HOut * WOut}");
+        }
+
+        // Enough pixels per part that a thread's start-up is paid for.
+        public int MinPlanesPerPart => Math.Max(1, (1 << 14) / (H * W));
+
+        /// <summary>The window of output (i, j) clipped to the image: rows [h0, h1), columns [w0, w1).</summary>
+        public void Window(int i, int j, out int h0, out int h1, out int w0, out int w1)
+        {
+            h0 = i * Stride - Padding;
+            w0 = j * Stride - Padding;
+            h1 = Math.Min(h0 + Kh, H);
+            w1 = Math.Min(w0 + Kw, W);
+            h0 = Math.Max(h0, 0);
+            w0 = Math.Max(w0, 0);
+        }
+    }
+
+    unsafe struct MaxForwardBody<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public T* X, Y;
+        public int* Argmax;
+        public PoolGeometry G;
+
+        public readonly void Run(int start, int end)
+        {
+            int plane = G.H * G.W, outPlane = G.HOut * G.WOut;
+            for (int t = start; t < end; t++)
+            {
+                T* xs = X + (long)t * plane;
+                T* ys = Y + (long)t * outPlane;
+                int* arg = Argmax + (long)t * outPlane;
+                for (int i = 0; i < G.HOut; i++)
+                    for (int j = 0; j < G.WOut; j++)
+                    {
+                        G.Window(i, j, out int h0, out int h1, out int w0, out int w1);
+                        T max = T.NegativeInfinity;
+                        int at = h0 * G.W + w0;
+                        for (int hi = h0; hi < h1; hi++)
+                            for (int wi = w0; wi < w1; wi++)
+                            {
+                                T v = xs[hi * G.W + wi];
+                                if (v > max || T.IsNaN(v)) (max, at) = (v, hi * G.W + wi);
+                            }
+                        ys[i * G.WOut + j] = max;
+                        arg[i * G.WOut + j] = at;
+                    }
+            }
+        }
+    }
+
+    unsafe struct MaxBackwardBody<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public T* Dy, Dx;
+        public int* Argmax;
+        public PoolGeometry G;
+
+        public readonly void Run(int start, int end)
+        {
+            int plane = G.H * G.W, outPlane = G.HOut * G.WOut;
+            for (int t = start; t < end; t++)
+            {
+                // A span, not a pointer: a corrupt argmax then throws instead of writing outside the plane.
+                var dx = new Span<T>(Dx + (long)t * plane, plane);
+                T* dy = Dy + (long)t * outPlane;
+                int* arg = Argmax + (long)t * outPlane;
+                dx.Clear();
+                for (int q = 0; q < outPlane; q++) dx[arg[q]] += dy[q];
+            }
+        }
+    }
+
+    unsafe struct AvgForwardBody<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public T* X, Y;
+        public PoolGeometry G;
+
+        public readonly void Run(int start, int end)
+        {
+            int plane = G.H * G.W, outPlane = G.HOut * G.WOut;
+            T divisor = T.CreateTruncating(G.Kh * G.Kw);
+            for (int t = start; t < end; t++)
+            {
+                T* xs = X + (long)t * plane;
+                T* ys = Y + (long)t * outPlane;
+                for (int i = 0; i < G.HOut; i++)
+                    for (int j = 0; j < G.WOut; j++)
+                    {
+                        G.Window(i, j, out int h0, out int h1, out int w0, out int w1);
+                        T sum = T.Zero;
+                        for (int hi = h0; hi < h1; hi++)
+                            for (int wi = w0; wi < w1; wi++) sum += xs[hi * G.W + wi];
+                        ys[i * G.WOut + j] = sum / divisor;
+                    }
+            }
+        }
+    }
+
+    unsafe struct AvgBackwardBody<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public T* Dy, Dx;
+        public PoolGeometry G;
+
+        public readonly void Run(int start, int end)
+        {
+            int plane = G.H * G.W, outPlane = G.HOut * G.WOut;
+            T divisor = T.CreateTruncating(G.Kh * G.Kw);
+            for (int t = start; t < end; t++)
+            {
+                T* dx = Dx + (long)t * plane;
+                T* dy = Dy + (long)t * outPlane;
+                new Span<T>(dx, plane).Clear();
+                for (int i = 0; i < G.HOut; i++)
+                    for (int j = 0; j < G.WOut; j++)
+                    {
+                        G.Window(i, j, out int h0, out int h1, out int w0, out int w1);
+                        T share = dy[i * G.WOut + j] / divisor;
+                        for (int hi = h0; hi < h1; hi++)
+                            for (int wi = w0; wi < w1; wi++) dx[hi * G.W + wi] += share;
+                    }
+            }
+        }
+    }
+}
+
+/// <summary>
+/// Pooling by plain loops over every window position with bounds tests, with the signatures of
+/// <see cref="PoolKernels"/>: the reference the fast kernels are tested against.
+/// </summary>
+public static class PoolReference
+{
+    /// <summary>y = max over the window (−∞ outside, first maximum wins, NaN wins); argmax = its flat index in the plane.</summary>
+    public static void MaxPool2dForward<T>(ReadOnlySpan<T> x, int n, int c, int h, int w, int kh, int kw, int stride, int padding,
+        Span<T> y, Span<int> argmax) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int hOut = Conv2dKernels.OutputSize(h, kh, stride, padding), wOut = Conv2dKernels.OutputSize(w, kw, stride, padding);
+        for (int t = 0; t < n * c; t++)
+            for (int i = 0; i < hOut; i++)
+                for (int j = 0; j < wOut; j++)
+                {
+                    T max = T.NegativeInfinity;
+                    int at = -1;
+                    for (int u = 0; u < kh; u++)
+                        for (int v = 0; v < kw; v++)
+                        {
+                            int hi = i * stride + u - padding, wi = j * stride + v - padding;
+                            if (hi < 0 || hi >= h || wi < 0 || wi >= w) continue;
+                            T value = x[(t * h + hi) * w + wi];
+                            if (at < 0 || value > max || T.IsNaN(value)) (max, at) = (value, hi * w + wi);
+                        }
+                    y[(t * hOut + i) * wOut + j] = max;
+                    argmax[(t * hOut + i) * wOut + j] = at;
+                }
+    }
+
+    /// <summary>dx[argmax] += dy, plane by plane; dx is overwritten.</summary>
+    public static void MaxPool2dBackward<T>(ReadOnlySpan<T> dy, ReadOnlySpan<int> argmax, int n, int c, int h, int w, int kh, int kw,
+        int stride, int padding, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int outPlane = Conv2dKernels.OutputSize(h, kh, stride, padding) * Conv2dKernels.OutputSize(w, kw, stride, padding);
+        dx.Clear();
+        for (int q = 0; q < n * c * outPlane; q++) dx[q / outPlane * h * w + argmax[q]] += dy[q];
+    }
+
+    /// <summary>y = Σ over the window of x (0 outside) / (kh·kw).</summary>
+    public static void AvgPool2dForward<T>(ReadOnlySpan<T> x, int n, int c, int h, int w, int kh, int kw, int stride, int padding,
+        Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int hOut = Conv2dKernels.OutputSize(h, kh, stride, padding), wOut = Conv2dKernels.OutputSize(w, kw, stride, padding);
+        for (int t = 0; t < n * c; t++)
+            for (int i = 0; i < hOut; i++)
+                for (int j = 0; j < wOut; j++)
+                {
+                    T sum = T.Zero;
+                    for (int u = 0; u < kh; u++)
+                        for (int v = 0; v < kw; v++)
+                        {
+                            int hi = i * stride + u - padding, wi = j * stride + v - padding;
+                            if (hi >= 0 && hi < h && wi >= 0 && wi < w) sum += x[(t * h + hi) * w + wi];
+                        }
+                    y[(t * hOut + i) * wOut + j] = sum / T.CreateTruncating(kh * kw);
+                }
+    }
+
+    /// <summary>dx[window] += dy / (kh·kw) for every output; dx is overwritten.</summary>
+    public static void AvgPool2dBackward<T>(ReadOnlySpan<T> dy, int n, int c, int h, int w, int kh, int kw, int stride, int padding,
+        Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int hOut = Conv2dKernels.OutputSize(h, kh, stride, padding), wOut = Conv2dKernels.OutputSize(w, kw, stride, padding);
+        dx.Clear();
+        for (int t = 0; t < n * c; t++)
+            for (int i = 0; i < hOut; i++)
+                for (int j = 0; j < wOut; j++)
+                {
+                    T share = dy[(t * hOut + i) * wOut + j] / T.CreateTruncating(kh * kw);
+                    for (int u = 0; u < kh; u++)
+                        for (int v = 0; v < kw; v++)
+                        {
+                            int hi = i * stride + u - padding, wi = j * stride + v - padding;
+                            if (hi >= 0 && hi < h && wi >= 0 && wi < w) dx[(t * h + hi) * w + wi] += share;
+                        }
+                }
+    }
+}

@@ -1,0 +1,105 @@
+namespace BatchNormLab.Nn;
+
+/// <summary>
+/// Batch normalisation with PyTorch's semantics (PAPERS.md §1). Training: batch mean and biased
+/// variance per channel normalise the output; the running mean and the *unbiased* running variance
+/// (÷(m−1), m = values per channel, N·H·W for images) move by the factor momentum, or by
+/// 1/num_batches_tracked when momentum is null (a cumulative average). Eval: running statistics,
+/// unless track_running_stats is off, in which case batch statistics are used in both modes.
+/// </summary>
+public abstract class BatchNorm : Module
+{
+    long numBatchesTracked;
+
+    public int NumFeatures { get; }
+    public double Eps { get; }
+    public double? Momentum { get; }
+    public bool Affine { get; }
+    public bool TrackRunningStats { get; }
+
+    /// <summary>γ (ones at start), or null when not affine.</summary>
+    public Tensor? Weight => GetParameter("weight");
+    /// <summary>β (zeros at start), or null when not affine.</summary>
+    public Tensor? Bias => GetParameter("bias");
+    public Tensor? RunningMean => GetBuffer("running_mean");
+    public Tensor? RunningVar => GetBuffer("running_var");
+    public long NumBatchesTracked => numBatchesTracked;
+
+    protected BatchNorm(int numFeatures, double eps, double? momentum, bool affine, bool trackRunningStats)
+    {
+        if (numFeatures < 1) throw new ArgumentOutOfRangeException(nameof(numFeatures), numFeatures, "BatchNorm needs at least one feature");
+        if (!(eps > 0)) throw new ArgumentOutOfRangeException(nameof(eps), eps, "eps must be positive");
+        if (momentum is double mo && !(mo >= 0 && mo <= 1)) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "momentum must be in [0, 1] or null");
+        (NumFeatures, Eps, Momentum, Affine, TrackRunningStats) = (numFeatures, eps, momentum, affine, trackRunningStats);
+        RegisterParameter("weight", affine ? Tensor.Ones(numFeatures) : null);
+        RegisterParameter("bias", affine ? Tensor.Zeros(numFeatures) : null);
+        RegisterBuffer("running_mean", trackRunningStats ? Tensor.Zeros(numFeatures) : null);
+        RegisterBuffer("running_var", trackRunningStats ? Tensor.Ones(numFeatures) : null);
+    }
+
+    protected override IEnumerable<(string Name, long Value)> Int64Buffers =>
+        TrackRunningStats ? [("num_batches_tracked", numBatchesTracked)] : [];
+
+    protected override void SetInt64Buffer(string name, long value)
+    {
+        if (name != "num_batches_tracked" || !TrackRunningStats) base.SetInt64Buffer(name, value);
+        numBatchesTracked = value;
+    }
+
+    /// <summary>Throws unless the input's rank is one this layer accepts.</summary>
+    protected abstract void CheckRank(Tensor input);
+
+    protected override Tensor Compute(Tensor input)
+    {
+        CheckRank(input);
+        if (input.Size(1) != NumFeatures)
+            throw new ArgumentException($"{GetType().Name}({NumFeatures}) got {input.Size(1)} channels in dimension 1 (input shape {Tensor.Format(input.Dims)})");
+        bool useBatchStatistics = Training || !TrackRunningStats;
+        if (!useBatchStatistics)
+            return Tensor.BatchNormEval(input, Weight, Bias, RunningMean!.ToDoubleArray(), RunningVar!.ToDoubleArray(), Eps);
+
+        long perChannel = input.Length / NumFeatures;
+        if (perChannel <= 1)
+            throw new ArgumentException($"Expected more than 1 value per channel when training, got input size {Tensor.Format(input.Dims)}");
+        var y = Tensor.BatchNormTrain(input, Weight, Bias, Eps, out var mean, out var variance);
+        if (Training && TrackRunningStats) UpdateRunningStatistics(mean, variance, perChannel);
+        return y;
+    }
+
+    // running ← (1−f)·running + f·batch,  f = momentum or 1/num_batches_tracked;  running_var takes σ²·m/(m−1)
+    void UpdateRunningStatistics(double[] mean, double[] biasedVariance, long perChannel)
+    {
+        numBatchesTracked++;
+        double f = Momentum ?? 1.0 / numBatchesTracked;
+        double unbias = perChannel / (perChannel - 1.0);
+        var runningMean = RunningMean!.ToDoubleArray();
+        var runningVar = RunningVar!.ToDoubleArray();
+        for (int c = 0; c < NumFeatures; c++)
+        {
+            runningMean[c] = (1 - f) * runningMean[c] + f * mean[c];
+            runningVar[c] = (1 - f) * runningVar[c] + f * biasedVariance[c] * unbias;
+        }
+        RunningMean.CopyFrom(Tensor.FromArray(runningMean, NumFeatures));
+        RunningVar.CopyFrom(Tensor.FromArray(runningVar, NumFeatures));
+    }
+}
+
+/// <summary>BatchNorm over (N, C) or (N, C, L): statistics per C over N (and L).</summary>
+public sealed class BatchNorm1d(int numFeatures, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool trackRunningStats = true)
+    : BatchNorm(numFeatures, eps, momentum, affine, trackRunningStats)
+{
+    protected override void CheckRank(Tensor input)
+    {
+        if (input.Rank is not (2 or 3)) throw new ArgumentException($"BatchNorm1d expected 2D or 3D input (got {input.Rank}D input, shape {Tensor.Format(input.Dims)})");
+    }
+}
+
+/// <summary>BatchNorm over (N, C, H, W): statistics per C over N, H and W.</summary>
+public sealed class BatchNorm2d(int numFeatures, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool trackRunningStats = true)
+    : BatchNorm(numFeatures, eps, momentum, affine, trackRunningStats)
+{
+    protected override void CheckRank(Tensor input)
+    {
+        if (input.Rank != 4) throw new ArgumentException($"BatchNorm2d expected 4D input (got {input.Rank}D input, shape {Tensor.Format(input.Dims)})");
+    }
+}

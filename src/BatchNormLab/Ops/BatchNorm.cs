@@ -1,0 +1,92 @@
+using BatchNormLab.Kernels;
+
+namespace BatchNormLab;
+
+// BatchNorm as a differentiable op over any (N, C, ...) input. The fused kernels do the work; the
+// composite versions below (built from primitive ops) are both the readable definition and the
+// backward used when a graph of the backward is needed (double backward / Hessian-vector products).
+public sealed partial class Tensor
+{
+    static (int N, int C, int S) ChannelView(Tensor x)
+    {
+        int s = 1;
+        for (int d = 2; d < x.Rank; d++) s *= x.shape[d];
+        return (x.shape[0], x.shape[1], s);
+    }
+
+    /// <summary>
+    /// Training-mode BatchNorm with batch statistics; returns y and the per-channel batch mean and
+    /// biased variance (for the running statistics). The statistics are functions of x, never detached.
+    /// </summary>
+    internal static Tensor BatchNormTrain(Tensor x, Tensor? gamma, Tensor? beta, double eps, out double[] mean, out double[] variance)
+    {
+        var (n, c, s) = ChannelView(x);
+        var y = ZerosLike(x);
+        var mu = new double[c];
+        var var = new double[c];
+        if (x.DType == DType.Float32)
+            BatchNormKernels.ForwardTrain(x.FloatSpan, n, c, s, gamma is null ? default : gamma.FloatSpan, beta is null ? default : beta.FloatSpan, eps, y.FloatSpan, mu, var);
+        else
+            BatchNormKernels.ForwardTrain(x.DoubleSpan, n, c, s, gamma is null ? default : gamma.DoubleSpan, beta is null ? default : beta.DoubleSpan, eps, y.DoubleSpan, mu, var);
+        (mean, variance) = (mu, var);
+        Tensor[] inputs = [x, .. Affine(gamma, beta)];
+        return Record(y, "BatchNormTrain", inputs, g =>
+        {
+            if (Autograd.IsEnabled) return Autograd.CompositeBackward(args => BatchNormTrainComposite(args[0], gamma is null ? null : args[1], beta is null ? null : args[^1], eps), inputs, g);
+            var dx = ZerosLike(x);
+            var dGamma = gamma is null ? null : ZerosLike(gamma);
+            var dBeta = beta is null ? null : ZerosLike(beta);
+            if (x.DType == DType.Float32)
+                BatchNormKernels.BackwardTrain(g.FloatSpan, x.FloatSpan, n, c, s, gamma is null ? default : gamma.FloatSpan, mu, var, eps,
+                    dx.FloatSpan, dGamma is null ? default : dGamma.FloatSpan, dBeta is null ? default : dBeta.FloatSpan);
+            else
+                BatchNormKernels.BackwardTrain(g.DoubleSpan, x.DoubleSpan, n, c, s, gamma is null ? default : gamma.DoubleSpan, mu, var, eps,
+                    dx.DoubleSpan, dGamma is null ? default : dGamma.DoubleSpan, dBeta is null ? default : dBeta.DoubleSpan);
+            return [dx, .. Affine(dGamma, dBeta)];
+        });
+    }
+
+    /// <summary>BatchNorm with given (running) statistics: y = x·α + β' per channel.</summary>
+    internal static Tensor BatchNormEval(Tensor x, Tensor? gamma, Tensor? beta, double[] mean, double[] variance, double eps)
+    {
+        var (n, c, s) = ChannelView(x);
+        var y = ZerosLike(x);
+        if (x.DType == DType.Float32)
+            BatchNormKernels.ForwardEval(x.FloatSpan, n, c, s, gamma is null ? default : gamma.FloatSpan, beta is null ? default : beta.FloatSpan, mean, variance, eps, y.FloatSpan);
+        else
+            BatchNormKernels.ForwardEval(x.DoubleSpan, n, c, s, gamma is null ? default : gamma.DoubleSpan, beta is null ? default : beta.DoubleSpan, mean, variance, eps, y.DoubleSpan);
+        Tensor[] inputs = [x, .. Affine(gamma, beta)];
+        // Linear in x with constant statistics: the composite's backward is already cheap and exact.
+        return Record(y, "BatchNormEval", inputs, g => Autograd.CompositeBackward(
+            args => BatchNormEvalComposite(args[0], gamma is null ? null : args[1], beta is null ? null : args[^1], mean, variance, eps), inputs, g));
+    }
+
+    static Tensor[] Affine(Tensor? gamma, Tensor? beta) => [.. gamma is null ? [] : new[] { gamma }, .. beta is null ? [] : new[] { beta }];
+
+    // x̂ = (x − μ_B)/√(σ²_B + ε) with μ_B, σ²_B (biased) over N and the spatial dims;  y = γ·x̂ + β
+    internal static Tensor BatchNormTrainComposite(Tensor x, Tensor? gamma, Tensor? beta, double eps)
+    {
+        var (n, c, s) = ChannelView(x);
+        var x3 = x.Reshape(n, c, s);
+        var centered = x3 - x3.Mean([0, 2], keepDim: true);
+        var variance = (centered * centered).Mean([0, 2], keepDim: true);
+        var xhat = centered * (variance + eps).Pow(-0.5);
+        return ScaleShift(xhat, gamma, beta, c).Reshape(x.shape);
+    }
+
+    // x̂ = (x − running_mean)/√(running_var + ε);  y = γ·x̂ + β
+    internal static Tensor BatchNormEvalComposite(Tensor x, Tensor? gamma, Tensor? beta, double[] mean, double[] variance, double eps)
+    {
+        var (n, c, s) = ChannelView(x);
+        var mu = FromArray(mean, 1, c, 1).To(x.DType);
+        var invStd = FromArray(variance.Select(v => 1 / Math.Sqrt(v + eps)).ToArray(), 1, c, 1).To(x.DType);
+        var xhat = (x.Reshape(n, c, s) - mu) * invStd;
+        return ScaleShift(xhat, gamma, beta, c).Reshape(x.shape);
+    }
+
+    static Tensor ScaleShift(Tensor xhat, Tensor? gamma, Tensor? beta, int c)
+    {
+        var y = gamma is null ? xhat : xhat * gamma.Reshape(1, c, 1);
+        return beta is null ? y : y + beta.Reshape(1, c, 1);
+    }
+}

@@ -1,0 +1,78 @@
+namespace BatchNormLab;
+
+// Shape changes. Reshape and batch slices are views sharing storage (tensors are contiguous, so both
+// are just an offset and a new shape); their backward maps the gradient back to the source's shape.
+public sealed partial class Tensor
+{
+    /// <summary>A view with a new shape of the same element count; one dimension may be −1 (inferred).</summary>
+    public Tensor Reshape(params int[] newShape)
+    {
+        var target = InferShape(newShape);
+        if (target.AsSpan().SequenceEqual(shape)) return this;
+        var source = shape;
+        return Record(new Tensor(Data, Offset, target), "Reshape", [this], g => [g.Reshape(source)]);
+    }
+
+    int[] InferShape(int[] newShape)
+    {
+        var target = (int[])newShape.Clone();
+        int infer = Array.IndexOf(target, -1);
+        if (infer >= 0)
+        {
+            int known = 1;
+            for (int d = 0; d < target.Length; d++) if (d != infer) known *= target[d];
+            if (known == 0 || Length % known != 0)
+                throw new ArgumentException($"cannot reshape {Format(shape)} into {Format(newShape)}");
+            target[infer] = Length / known;
+        }
+        if (ShapeLength(target) != Length)
+            throw new ArgumentException($"cannot reshape {Format(shape)} ({Length} values) into {Format(newShape)}");
+        return target;
+    }
+
+    /// <summary>(N, ...) → (N, rest): keeps the first dimension, flattens the others.</summary>
+    public Tensor Flatten() => Reshape(Rank == 0 ? 1 : shape[0], -1);
+
+    /// <summary>Rows [start, start+count) along the first dimension, as a view (a batch slice).</summary>
+    public Tensor Slice(int start, int count)
+    {
+        if (Rank == 0) throw new InvalidOperationException("Slice needs a tensor of rank ≥ 1");
+        if (start < 0 || count < 0 || start + count > shape[0])
+            throw new ArgumentOutOfRangeException(nameof(start), $"rows [{start}, {start + count}) are outside the first dimension of size {shape[0]}");
+        int rowLength = shape[0] == 0 ? 0 : Length / shape[0];
+        var sliceShape = (int[])shape.Clone();
+        sliceShape[0] = count;
+        var view = new Tensor(Data, Offset + start * rowLength, sliceShape);
+        int total = shape[0];
+        return Record(view, "Slice", [this], g => [g.PadRows(start, total)]);
+    }
+
+    // The adjoint of Slice: g placed at rows [start, start+n) of zeros.  Backward: slice it back out.
+    Tensor PadRows(int start, int total)
+    {
+        var full = (int[])shape.Clone();
+        full[0] = total;
+        var y = new Tensor(DType, full);
+        y.Slice(start, shape[0]).CopyFrom(this);
+        int count = shape[0];
+        return Record(y, "PadRows", [this], g => [g.Slice(start, count)]);
+    }
+
+    /// <summary>The transpose of a matrix (a copy).</summary>
+    public Tensor Transpose()
+    {
+        if (Rank != 2) throw new InvalidOperationException($"Transpose needs a matrix, got shape {Format(shape)}");
+        int rows = shape[0], cols = shape[1];
+        var y = new Tensor(DType, [cols, rows]);
+        if (DType == DType.Float32) TransposeInto(FloatSpan, y.FloatSpan, rows, cols);
+        else TransposeInto(DoubleSpan, y.DoubleSpan, rows, cols);
+        return Record(y, "Transpose", [this], g => [g.Transpose()]);
+    }
+
+    static void TransposeInto<T>(ReadOnlySpan<T> x, Span<T> y, int rows, int cols)
+    {
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+                y[c * rows + r] = x[r * cols + c];
+    }
+}
