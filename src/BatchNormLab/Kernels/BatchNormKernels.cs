@@ -7,18 +7,19 @@ namespace BatchNormLab.Kernels;
 /// <summary>
 /// Fused BatchNorm kernels over an (N, C, S) view: S = 1 for (N,C), L for (N,C,L), H·W for NCHW.
 /// Statistics accumulate in double, shifted by one sample of the channel (K_c = x[0,c,0]), so
-/// |μ| ≫ σ loses nothing (the E[x²]−E[x]² cancellation of one-pass formulas). When S is large
-/// every channel is a set of N contiguous runs and a thread takes whole channels: the second pass
-/// over a channel then reads it from cache. When S is small the channels interleave in each row,
-/// so threads take column ranges and stream rows, with per-column accumulators.
+/// |μ| ≫ σ loses nothing (the E[x²]−E[x]² cancellation of one-pass formulas).
+/// Each kernel is a reduction pass then an elementwise pass. When S is large every (n, c) plane is
+/// a contiguous run: threads stream planes in memory order, each plane's sums go to their own slot,
+/// and slots are added per channel in a fixed order, so results never depend on the partition.
+/// When S is small channels interleave within a row: threads take column ranges and stream rows.
 /// Training passes subtract the mean before scaling, with μ split into a hi part (exactly
 /// representable in T) and a lo remainder, so a float32 input with |μ| ≫ σ is normalised to full
 /// precision (the folded y = x·α + β' would cancel there); eval uses the folded form.
 /// </summary>
 public static unsafe class BatchNormKernels
 {
-    /// <summary>Below this spatial size a channel's runs are too short to stream per channel.</summary>
-    const int ChannelPathMinSpatial = 32;
+    /// <summary>Below this spatial size a plane is too short to stream on its own.</summary>
+    const int PlanePathMinSpatial = 32;
 
     // ---------------------------------------------------------------- training forward
     // μ_c = (1/m)·Σx,  σ²_c = (1/m)·Σ(x−μ)²  (biased, m = N·S), from s1 = Σ(x−K), s2 = Σ(x−K)²:
@@ -30,65 +31,22 @@ public static unsafe class BatchNormKernels
         double eps, Span<T> y, Span<double> mean, Span<double> variance) where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckShapes(x.Length, n, c, s, gamma, beta, y.Length, mean.Length, variance.Length);
-        fixed (T* px = x, pg = gamma, pb = beta, py = y)
-        fixed (double* pm = mean, pv = variance)
+        double m = (double)n * s;
+        var shift = new double[c];
+        for (int ch = 0; ch < c; ch++) shift[ch] = double.CreateTruncating(x[ch * s]);
+        var k = new Coefficients<T>[c];
+        fixed (T* px = x, py = y)
         {
-            var body = new TrainForward<T>(px, n, c, s, gamma.IsEmpty ? null : pg, beta.IsEmpty ? null : pb, eps, py, pm, pv);
-            if (s >= ChannelPathMinSpatial) Threading.For(c, 1, body);
-            else body.RunRows();
-        }
-    }
-
-    readonly struct TrainForward<T>(T* x, int n, int c, int s, T* gamma, T* beta, double eps, T* y, double* mean, double* variance) : IRangeBody
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        // Channel path: channels [start, end), each two passes over its N runs of S.
-        public void Run(int start, int end)
-        {
-            double m = (double)n * s;
-            for (int ch = start; ch < end; ch++)
-            {
-                double shift = double.CreateTruncating(x[ch * s]);
-                double s1 = 0, s2 = 0;
-                for (int i = 0; i < n; i++) ShiftedSums(x + ((long)i * c + ch) * s, s, shift, ref s1, ref s2);
-                var k = Finish(ch, shift, s1, s2, m);
-                for (int i = 0; i < n; i++)
-                {
-                    long off = ((long)i * c + ch) * s;
-                    Apply(null, x + off, y + off, s, k);
-                }
-            }
-        }
-
-        Coefficients<T> Finish(int ch, double shift, double s1, double s2, double m)
-        {
-            double mu = shift + s1 / m;
-            double var = Math.Max(0, (s2 - s1 * s1 / m) / m);
-            mean[ch] = mu;
-            variance[ch] = var;
-            double alpha = (gamma == null ? 1 : double.CreateTruncating(gamma[ch])) / Math.Sqrt(var + eps);
-            return Coefficients<T>.Centered(mu, T.Zero, alpha, beta == null ? 0 : double.CreateTruncating(beta[ch]));
-        }
-
-        // Row path: per-column sums over the rows, folded per channel, then one normalising pass.
-        public void RunRows()
-        {
-            int cols = c * s;
-            double m = (double)n * s;
-            var shift = new double[cols];
-            var s1 = new double[cols];
-            var s2 = new double[cols];
-            for (int col = 0; col < cols; col++) shift[col] = double.CreateTruncating(x[col / s * s]);
-            fixed (double* pShift = shift, p1 = s1, p2 = s2)
-                Threading.For(cols, 64, new ColumnMoments<T>(x, n, cols, pShift, p1, p2));
-            var k = new ColumnCoefficients<T>(cols);
+            var (s1, s2) = ChannelSums(new Moments<T>(px, shift), n, c, s);
             for (int ch = 0; ch < c; ch++)
             {
-                double t1 = 0, t2 = 0;
-                for (int j = 0; j < s; j++) { t1 += s1[ch * s + j]; t2 += s2[ch * s + j]; }
-                k.Set(ch * s, s, Finish(ch, shift[ch * s], t1, t2, m));
+                double mu = shift[ch] + s1[ch] / m;
+                double var = Math.Max(0, (s2[ch] - s1[ch] * s1[ch] / m) / m);
+                (mean[ch], variance[ch]) = (mu, var);
+                double alpha = (gamma.IsEmpty ? 1 : double.CreateTruncating(gamma[ch])) / Math.Sqrt(var + eps);
+                k[ch] = Coefficients<T>.Centered(mu, T.Zero, alpha, beta.IsEmpty ? 0 : double.CreateTruncating(beta[ch]));
             }
-            k.ApplyRows(null, x, y, n);
+            Apply(null, px, py, n, c, s, k);
         }
     }
 
@@ -100,27 +58,14 @@ public static unsafe class BatchNormKernels
         ReadOnlySpan<double> mean, ReadOnlySpan<double> variance, double eps, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckShapes(x.Length, n, c, s, gamma, beta, y.Length, mean.Length, variance.Length);
-        var k = new ColumnCoefficients<T>(c);
+        var k = new Coefficients<T>[c];
         for (int ch = 0; ch < c; ch++)
         {
             double alpha = (gamma.IsEmpty ? 1 : double.CreateTruncating(gamma[ch])) / Math.Sqrt(variance[ch] + eps);
             double betaPrime = (beta.IsEmpty ? 0 : double.CreateTruncating(beta[ch])) - mean[ch] * alpha;
-            k.Set(ch, 1, Coefficients<T>.Folded(alpha, betaPrime));
+            k[ch] = Coefficients<T>.Folded(alpha, betaPrime);
         }
-        fixed (T* px = x, py = y)
-        {
-            if (s >= ChannelPathMinSpatial) Threading.For(n * c, 4, new PlaneApply<T>(px, py, c, s, k));
-            else k.Expand(s).ApplyRows(null, px, py, n);
-        }
-    }
-
-    readonly struct PlaneApply<T>(T* x, T* y, int c, int s, ColumnCoefficients<T> k) : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        public void Run(int start, int end)
-        {
-            for (int plane = start; plane < end; plane++)
-                Apply(null, x + (long)plane * s, y + (long)plane * s, s, k.At(plane % c));
-        }
+        fixed (T* px = x, py = y) Apply(null, px, py, n, c, s, k);
     }
 
     // ---------------------------------------------------------------- training backward
@@ -137,74 +82,136 @@ public static unsafe class BatchNormKernels
     {
         CheckShapes(x.Length, n, c, s, gamma, dBeta, dx.Length, mean.Length, variance.Length);
         if (dy.Length != x.Length) throw new ArgumentException($"dy has {dy.Length} values, x {x.Length}");
-        fixed (T* pdy = dy, px = x, pg = gamma, pdx = dx, pdg = dGamma, pdb = dBeta)
-        fixed (double* pm = mean, pv = variance)
+        double m = (double)n * s;
+        var k = new Coefficients<T>[c];
+        fixed (T* pdy = dy, px = x, pdx = dx)
         {
-            var body = new TrainBackward<T>(pdy, px, n, c, s, gamma.IsEmpty ? null : pg, pm, pv, eps, pdx,
-                dGamma.IsEmpty ? null : pdg, dBeta.IsEmpty ? null : pdb);
-            if (s >= ChannelPathMinSpatial) Threading.For(c, 1, body);
-            else body.RunRows();
+            var (sumDy, sumXDy) = ChannelSums(new GradientSums<T>(pdy, px, mean.ToArray()), n, c, s);
+            for (int ch = 0; ch < c; ch++)
+            {
+                double r = 1 / Math.Sqrt(variance[ch] + eps);
+                double a = (gamma.IsEmpty ? 1 : double.CreateTruncating(gamma[ch])) * r;
+                if (!dBeta.IsEmpty) dBeta[ch] = T.CreateTruncating(sumDy[ch]);
+                if (!dGamma.IsEmpty) dGamma[ch] = T.CreateTruncating(sumXDy[ch] * r);
+                k[ch] = Coefficients<T>.Centered(mean[ch], T.CreateTruncating(a), -a * r * r * sumXDy[ch] / m, -a * sumDy[ch] / m);
+            }
+            Apply(pdy, px, pdx, n, c, s, k);
         }
     }
 
-    readonly struct TrainBackward<T>(T* dy, T* x, int n, int c, int s, T* gamma, double* mean, double* variance, double eps,
-        T* dx, T* dGamma, T* dBeta) : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    // ---------------------------------------------------------------- the reduction pass
+
+    /// <summary>Two sums per element, accumulated per channel: (x−K, (x−K)²) or (dy, (x−μ)·dy).</summary>
+    interface IPairSum
+    {
+        /// <summary>Adds the sums over <paramref name="len"/> elements from <paramref name="offset"/>, all of channel <paramref name="ch"/>.</summary>
+        void AddRun(long offset, int len, int ch, ref double first, ref double second);
+        /// <summary>Adds element-by-column sums for columns [start, end) of a row, column col being channel col/s.</summary>
+        void AddRow(long rowOffset, int start, int end, int s, double* first, double* second);
+    }
+
+    readonly struct Moments<T>(T* x, double[] shift) : IPairSum where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public void AddRun(long offset, int len, int ch, ref double first, ref double second) =>
+            ShiftedSums(x + offset, len, shift[ch], ref first, ref second);
+
+        public void AddRow(long rowOffset, int start, int end, int s, double* first, double* second)
+        {
+            int col = start;
+            if (s == 1) // (N, C): column = channel, eight columns at a time
+                fixed (double* k = shift)
+                    for (; col <= end - 8; col += 8)
+                    {
+                        var (d0, d1) = Load8(x + rowOffset + col);
+                        d0 -= Vector256.Load(k + col); d1 -= Vector256.Load(k + col + 4);
+                        Vector256.Store(Vector256.Load(first + col) + d0, first + col);
+                        Vector256.Store(Vector256.Load(first + col + 4) + d1, first + col + 4);
+                        Vector256.Store(Simd.MultiplyAdd(d0, d0, Vector256.Load(second + col)), second + col);
+                        Vector256.Store(Simd.MultiplyAdd(d1, d1, Vector256.Load(second + col + 4)), second + col + 4);
+                    }
+            for (; col < end; col++)
+            {
+                double d = double.CreateTruncating(x[rowOffset + col]) - shift[col / s];
+                first[col] += d;
+                second[col] = Math.FusedMultiplyAdd(d, d, second[col]);
+            }
+        }
+    }
+
+    readonly struct GradientSums<T>(T* dy, T* x, double[] mean) : IPairSum where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public void AddRun(long offset, int len, int ch, ref double first, ref double second) =>
+            BatchNormKernels.GradSums(dy + offset, x + offset, len, mean[ch], ref first, ref second);
+
+        public void AddRow(long rowOffset, int start, int end, int s, double* first, double* second)
+        {
+            int col = start;
+            if (s == 1)
+                fixed (double* mu = mean)
+                    for (; col <= end - 8; col += 8)
+                    {
+                        var (g0, g1) = Load8(dy + rowOffset + col);
+                        var (x0, x1) = Load8(x + rowOffset + col);
+                        x0 -= Vector256.Load(mu + col); x1 -= Vector256.Load(mu + col + 4);
+                        Vector256.Store(Vector256.Load(first + col) + g0, first + col);
+                        Vector256.Store(Vector256.Load(first + col + 4) + g1, first + col + 4);
+                        Vector256.Store(Simd.MultiplyAdd(x0, g0, Vector256.Load(second + col)), second + col);
+                        Vector256.Store(Simd.MultiplyAdd(x1, g1, Vector256.Load(second + col + 4)), second + col + 4);
+                    }
+            for (; col < end; col++)
+            {
+                double g = double.CreateTruncating(dy[rowOffset + col]);
+                first[col] += g;
+                second[col] = Math.FusedMultiplyAdd(double.CreateTruncating(x[rowOffset + col]) - mean[col / s], g, second[col]);
+            }
+        }
+    }
+
+    /// <summary>Per-channel totals of a pair sum: per plane (or per column) in parallel, then added in a fixed order.</summary>
+    static (double[] First, double[] Second) ChannelSums<TSum>(TSum sum, int n, int c, int s) where TSum : struct, IPairSum
+    {
+        bool planes = s >= PlanePathMinSpatial;
+        int slots = planes ? n * c : c * s;
+        var first = new double[slots];
+        var second = new double[slots];
+        fixed (double* p1 = first, p2 = second)
+        {
+            if (planes) Threading.For(slots, 4, new PlaneSums<TSum>(sum, c, s, p1, p2));
+            else Threading.For(slots, 64, new ColumnSums<TSum>(sum, n, c * s, s, p1, p2));
+        }
+        var totalFirst = new double[c];
+        var totalSecond = new double[c];
+        for (int slot = 0; slot < slots; slot++)
+        {
+            int ch = planes ? slot % c : slot / s;
+            totalFirst[ch] += first[slot];
+            totalSecond[ch] += second[slot];
+        }
+        return (totalFirst, totalSecond);
+    }
+
+    readonly struct PlaneSums<TSum>(TSum sum, int c, int s, double* first, double* second) : IRangeBody where TSum : struct, IPairSum
     {
         public void Run(int start, int end)
         {
-            double m = (double)n * s;
-            for (int ch = start; ch < end; ch++)
-            {
-                double sumDy = 0, sumXDy = 0;
-                for (int i = 0; i < n; i++)
-                {
-                    long off = ((long)i * c + ch) * s;
-                    GradSums(dy + off, x + off, s, mean[ch], ref sumDy, ref sumXDy);
-                }
-                var k = Finish(ch, sumDy, sumXDy, m);
-                for (int i = 0; i < n; i++)
-                {
-                    long off = ((long)i * c + ch) * s;
-                    Apply(dy + off, x + off, dx + off, s, k);
-                }
-            }
+            for (int plane = start; plane < end; plane++)
+                sum.AddRun((long)plane * s, s, plane % c, ref first[plane], ref second[plane]);
         }
+    }
 
-        Coefficients<T> Finish(int ch, double sumDy, double sumXDy, double m)
+    readonly struct ColumnSums<TSum>(TSum sum, int n, int cols, int s, double* first, double* second) : IRangeBody where TSum : struct, IPairSum
+    {
+        public void Run(int start, int end)
         {
-            double r = 1 / Math.Sqrt(variance[ch] + eps);
-            double a = (gamma == null ? 1 : double.CreateTruncating(gamma[ch])) * r;
-            if (dBeta != null) dBeta[ch] = T.CreateTruncating(sumDy);
-            if (dGamma != null) dGamma[ch] = T.CreateTruncating(sumXDy * r);
-            return Coefficients<T>.Centered(mean[ch], T.CreateTruncating(a), -a * r * r * sumXDy / m, -a * sumDy / m);
-        }
-
-        public void RunRows()
-        {
-            int cols = c * s;
-            double m = (double)n * s;
-            var mu = new double[cols];
-            for (int col = 0; col < cols; col++) mu[col] = mean[col / s];
-            var sDy = new double[cols];
-            var sXDy = new double[cols];
-            fixed (double* pMu = mu, p1 = sDy, p2 = sXDy)
-                Threading.For(cols, 64, new ColumnGradSums<T>(dy, x, n, cols, pMu, p1, p2));
-            var k = new ColumnCoefficients<T>(cols);
-            for (int ch = 0; ch < c; ch++)
-            {
-                double t1 = 0, t2 = 0;
-                for (int j = 0; j < s; j++) { t1 += sDy[ch * s + j]; t2 += sXDy[ch * s + j]; }
-                k.Set(ch * s, s, Finish(ch, t1, t2, m));
-            }
-            k.ApplyRows(dy, x, dx, n);
+            for (int i = 0; i < n; i++) sum.AddRow((long)i * cols, start, end, s, first, second);
         }
     }
 
     // ---------------------------------------------------------------- the elementwise pass
     // out = dy·A + ((x − hi) − lo)·B + C, one formula for all three uses:
-    //   training forward: A = 0 (no dy), hi + lo = μ, B = α, C = β
+    //   training forward: no dy, hi + lo = μ, B = α, C = β
     //   training backward: hi + lo = μ, A = γ·r, B and C as above
-    //   eval forward: hi = lo = 0, B = α, C = β' (the folded form)
+    //   eval forward: no dy, hi = lo = 0, B = α, C = β' (the folded form)
 
     /// <summary>Per-channel coefficients of the elementwise pass; hi is μ rounded to T, lo the remainder.</summary>
     readonly struct Coefficients<T>(T hi, T lo, T a, T b, T c) where T : unmanaged, IFloatingPointIeee754<T>
@@ -221,31 +228,34 @@ public static unsafe class BatchNormKernels
             new(T.Zero, T.Zero, T.Zero, T.CreateTruncating(alpha), T.CreateTruncating(betaPrime));
     }
 
-    /// <summary>Coefficients per column of an (N, columns) matrix, for the row path.</summary>
-    readonly struct ColumnCoefficients<T>(int columns) where T : unmanaged, IFloatingPointIeee754<T>
+    static void Apply<T>(T* dy, T* x, T* output, int n, int c, int s, Coefficients<T>[] k) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        readonly T[] hi = new T[columns], lo = new T[columns], a = new T[columns], b = new T[columns], c = new T[columns];
-
-        public void Set(int start, int count, Coefficients<T> k)
+        if (s >= PlanePathMinSpatial)
         {
-            hi.AsSpan(start, count).Fill(k.Hi); lo.AsSpan(start, count).Fill(k.Lo);
-            a.AsSpan(start, count).Fill(k.A); b.AsSpan(start, count).Fill(k.B); c.AsSpan(start, count).Fill(k.C);
+            Threading.For(n * c, 4, new PlaneApply<T>(dy, x, output, c, s, k));
+            return;
         }
-
-        public Coefficients<T> At(int column) => new(hi[column], lo[column], a[column], b[column], c[column]);
-
-        /// <summary>Each column repeated <paramref name="times"/> (channel coefficients to (C·S) columns).</summary>
-        public ColumnCoefficients<T> Expand(int times)
+        // Row path: coefficients per column of the (N, C·S) matrix.
+        int cols = c * s;
+        var hi = new T[cols]; var lo = new T[cols]; var a = new T[cols]; var b = new T[cols]; var cc = new T[cols];
+        for (int col = 0; col < cols; col++)
         {
-            var result = new ColumnCoefficients<T>(hi.Length * times);
-            for (int col = 0; col < hi.Length; col++) result.Set(col * times, times, At(col));
-            return result;
+            var kc = k[col / s];
+            (hi[col], lo[col], a[col], b[col], cc[col]) = (kc.Hi, kc.Lo, kc.A, kc.B, kc.C);
         }
+        fixed (T* pHi = hi, pLo = lo, pA = a, pB = b, pC = cc)
+            Threading.For(cols, 64, new ColumnApply<T>(dy, x, output, n, cols, pHi, pLo, pA, pB, pC));
+    }
 
-        public void ApplyRows(T* dy, T* x, T* output, int n)
+    readonly struct PlaneApply<T>(T* dy, T* x, T* output, int c, int s, Coefficients<T>[] k) : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public void Run(int start, int end)
         {
-            fixed (T* pHi = hi, pLo = lo, pA = a, pB = b, pC = c)
-                Threading.For(hi.Length, 64, new ColumnApply<T>(dy, x, output, n, hi.Length, pHi, pLo, pA, pB, pC));
+            for (int plane = start; plane < end; plane++)
+            {
+                long offset = (long)plane * s;
+                ApplyRun(dy == null ? null : dy + offset, x + offset, output + offset, s, k[plane % c]);
+            }
         }
     }
 
@@ -277,7 +287,7 @@ public static unsafe class BatchNormKernels
     }
 
     /// <summary>The elementwise pass over one run of a channel.</summary>
-    static void Apply<T>(T* dy, T* x, T* output, int len, Coefficients<T> k) where T : unmanaged, IFloatingPointIeee754<T>
+    static void ApplyRun<T>(T* dy, T* x, T* output, int len, Coefficients<T> k) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int w = Vector256<T>.Count, i = 0;
         var hi = Vector256.Create(k.Hi); var lo = Vector256.Create(k.Lo);
@@ -299,65 +309,6 @@ public static unsafe class BatchNormKernels
         {
             T value = T.FusedMultiplyAdd(x[i] - k.Hi - k.Lo, k.B, k.C);
             output[i] = dy == null ? value : T.FusedMultiplyAdd(dy[i], k.A, value);
-        }
-    }
-
-    // ---------------------------------------------------------------- row-path bodies (column ranges)
-
-    readonly struct ColumnMoments<T>(T* x, int n, int cols, double* shift, double* s1, double* s2) : IRangeBody
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        public void Run(int start, int end)
-        {
-            for (int i = 0; i < n; i++)
-            {
-                T* row = x + (long)i * cols;
-                int col = start;
-                for (; col <= end - 8; col += 8)
-                {
-                    var (lo, hi) = Load8(row + col);
-                    lo -= Vector256.Load(shift + col); hi -= Vector256.Load(shift + col + 4);
-                    Vector256.Store(Vector256.Load(s1 + col) + lo, s1 + col);
-                    Vector256.Store(Vector256.Load(s1 + col + 4) + hi, s1 + col + 4);
-                    Vector256.Store(Simd.MultiplyAdd(lo, lo, Vector256.Load(s2 + col)), s2 + col);
-                    Vector256.Store(Simd.MultiplyAdd(hi, hi, Vector256.Load(s2 + col + 4)), s2 + col + 4);
-                }
-                for (; col < end; col++)
-                {
-                    double d = double.CreateTruncating(row[col]) - shift[col];
-                    s1[col] += d;
-                    s2[col] = Math.FusedMultiplyAdd(d, d, s2[col]);
-                }
-            }
-        }
-    }
-
-    readonly struct ColumnGradSums<T>(T* dy, T* x, int n, int cols, double* mean, double* sDy, double* sXDy) : IRangeBody
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        public void Run(int start, int end)
-        {
-            for (int i = 0; i < n; i++)
-            {
-                T* rowDy = dy + (long)i * cols, rowX = x + (long)i * cols;
-                int col = start;
-                for (; col <= end - 8; col += 8)
-                {
-                    var (g0, g1) = Load8(rowDy + col);
-                    var (x0, x1) = Load8(rowX + col);
-                    x0 -= Vector256.Load(mean + col); x1 -= Vector256.Load(mean + col + 4);
-                    Vector256.Store(Vector256.Load(sDy + col) + g0, sDy + col);
-                    Vector256.Store(Vector256.Load(sDy + col + 4) + g1, sDy + col + 4);
-                    Vector256.Store(Simd.MultiplyAdd(x0, g0, Vector256.Load(sXDy + col)), sXDy + col);
-                    Vector256.Store(Simd.MultiplyAdd(x1, g1, Vector256.Load(sXDy + col + 4)), sXDy + col + 4);
-                }
-                for (; col < end; col++)
-                {
-                    double g = double.CreateTruncating(rowDy[col]);
-                    sDy[col] += g;
-                    sXDy[col] = Math.FusedMultiplyAdd(double.CreateTruncating(rowX[col]) - mean[col], g, sXDy[col]);
-                }
-            }
         }
     }
 
