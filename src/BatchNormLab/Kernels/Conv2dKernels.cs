@@ -15,7 +15,8 @@ namespace BatchNormLab.Kernels;
 /// small planes still give a GEMM wide enough for every thread; the GEMM is parallel itself, and
 /// im2col/col2im are parallel over rows/planes with <see cref="Threading.For{TBody}"/>. Every sum runs in an
 /// order fixed by the shapes alone (the weight gradient accumulates the groups in image order), so results
-/// are bitwise reproducible. Scratch comes from <see cref="ArrayPool{T}"/>: no allocation in steady state.
+/// are bitwise reproducible. Scratch comes from <see cref="ArrayPool{T}"/>, so the kernels allocate nothing of
+/// their own in steady state.
 /// </remarks>
 public static class Conv2dKernels
 {
@@ -106,6 +107,7 @@ public static class Conv2dKernels
         int group = g.Group, k = g.K, p = g.P;
         T[] col = ArrayPool<T>.Shared.Rent(k * group * p);
         T[]? rows = group > 1 ? ArrayPool<T>.Shared.Rent(cOut * group * p) : null;
+        T[] dwT = ArrayPool<T>.Shared.Rent(k * cOut);
         try
         {
             for (int first = 0; first < n; first += group)
@@ -114,14 +116,18 @@ public static class Conv2dKernels
                 ReadOnlySpan<T> dyImages = dy.Slice(first * cOut * p, images * cOut * p);
                 ReadOnlySpan<T> dyRows = images == 1 ? dyImages : Transpose(dyImages, images, cOut, p, rows.AsSpan(0, cOut * cols));
                 Im2Col(x.Slice(first * g.InputImage, images * g.InputImage), g, images, col);
-                // dW[o, r] (+)= Σ_q dy[o, q]·col[r, q]: the first group overwrites, the rest add in image order
-                Gemm.Multiply(false, true, cOut, k, cols, T.One, dyRows, cols, col, cols, first == 0 ? T.Zero : T.One, dWeight, k);
+                // dWᵀ[r, o] (+)= Σ_q col[r, q]·dy[o, q]: the first group overwrites, the rest add in image order. Computed
+                // transposed because the GEMM then splits the long side k and gathers only the short dy transposed.
+                Gemm.Multiply(false, true, k, cOut, cols, T.One, col, cols, dyRows, cols, first == 0 ? T.Zero : T.One, dwT, cOut);
             }
+            for (int o = 0; o < cOut; o++)
+                for (int r = 0; r < k; r++) dWeight[o * k + r] = dwT[r * cOut + o];
         }
         finally
         {
             ArrayPool<T>.Shared.Return(col);
             if (rows != null) ArrayPool<T>.Shared.Return(rows);
+            ArrayPool<T>.Shared.Return(dwT);
         }
         if (!dBias.IsEmpty) BiasGradient(dy, n, cOut, g.P, dBias);
     }
@@ -147,6 +153,9 @@ public static class Conv2dKernels
         public int InputImage => C * H * W;
         public int P => HOut * WOut;
         public int K => C * Kh * Kw;
+        /// <summary>Stride 1 and wOut = w: output pixel (i, j) under kernel tap (u, v) reads input element
+        /// i·w + j + (u−p)·w + v−p of the plane, a fixed shift, so im2col/col2im rows are single block moves.</summary>
+        public bool IsShift => Stride == 1 && WOut == W;
         public int Group => Math.Clamp(Math.Min((TargetColumns + P - 1) / P, MaxColumnElements / (K * P)), 1, N);
 
         public void Check(int inputLength, string inputName, int outputLength, string outputName, int weightLength)
@@ -202,24 +211,41 @@ public static class Conv2dKernels
                 for (int m = 0; m < Images; m++)
                 {
                     T* dst = Col + (long)r * cols + m * p;
+                    // src[i·s·W + j·s] = x[m, ch, i·s+u−p, j·s+v−p]
+                    T* src = X + ((long)m * G.C + ch) * plane + (u - G.Padding) * G.W + v - G.Padding;
                     new Span<T>(dst, i0 * wOut).Clear();
                     new Span<T>(dst + i1 * wOut, (G.HOut - i1) * wOut).Clear();
+                    if (G.IsShift && j0 < j1)
+                    {
+                        // Output rows are the input rows moved by a fixed offset: one copy of the whole valid block, whose
+                        // wrapped-around edge columns are then zeroed.
+                        int from = i0 * wOut + j0, to = (i1 - 1) * wOut + j1;
+                        new ReadOnlySpan<T>(src + from, to - from).CopyTo(new Span<T>(dst + from, to - from));
+                        for (int i = i0; i < i1; i++) ClearEdges(dst + i * wOut, j0, j1, wOut);
+                        continue;
+                    }
                     for (int i = i0; i < i1; i++)
                     {
-                        // row[j·s] = x[m, ch, i·s+u−p, j·s+v−p]
-                        T* row = X + ((long)m * G.C + ch) * plane + (i * s + u - G.Padding) * G.W + v - G.Padding;
-                        T* d = dst + i * wOut;
-                        new Span<T>(d, j0).Clear();
+                        T* row = src + i * s * G.W, d = dst + i * wOut;
                         if (s == 1) new ReadOnlySpan<T>(row + j0, j1 - j0).CopyTo(new Span<T>(d + j0, j1 - j0));
                         else for (int j = j0; j < j1; j++) d[j] = row[j * s];
-                        new Span<T>(d + j1, wOut - j1).Clear();
+                        ClearEdges(d, j0, j1, wOut);
                     }
                 }
             }
         }
     }
 
-    static unsafe void Col2Im<T>(ReadOnlySpan<T> col, in ConvGeometry g, int images, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>row[j] = 0 for j &lt; j0 and j1 ≤ j &lt; width (j0 ≤ j1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static unsafe void ClearEdges<T>(T* row, int j0, int j1, int width) where T : unmanaged
+    {
+        for (int j = 0; j < j0; j++) row[j] = default;
+        for (int j = j1; j < width; j++) row[j] = default;
+    }
+
+    /// <summary>Adds the columns back onto dx; <paramref name="col"/> is scratch and its entries for padding are zeroed.</summary>
+    static unsafe void Col2Im<T>(Span<T> col, in ConvGeometry g, int images, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
     {
         fixed (T* pc = col)
         fixed (T* px = dx)
@@ -245,8 +271,8 @@ public static class Conv2dKernels
             for (int t = start; t < end; t++)
             {
                 int m = t / G.C, ch = t % G.C;
-                T* dst = Dx + (long)t * plane;
-                new Span<T>(dst, plane).Clear();
+                T* plan = Dx + (long)t * plane;
+                new Span<T>(plan, plane).Clear();
                 for (int u = 0; u < G.Kh; u++)
                 {
                     G.Valid(u - G.Padding, G.H, G.HOut, out int i0, out int i1);
@@ -254,11 +280,20 @@ public static class Conv2dKernels
                     {
                         G.Valid(v - G.Padding, G.W, wOut, out int j0, out int j1);
                         T* src = Col + (long)((ch * G.Kh + u) * G.Kw + v) * cols + m * p;
+                        // dst[i·s·W + j·s] is dx[m, ch, i·s+u−p, j·s+v−p]
+                        T* dst = plan + (u - G.Padding) * G.W + v - G.Padding;
+                        if (G.IsShift && j0 < j1)
+                        {
+                            // As in im2col: zero the entries that fall on padding, then add the whole block in one pass;
+                            // the zeroed ones land on the wrapped-around neighbours and change nothing.
+                            for (int i = i0; i < i1; i++) ClearEdges(src + i * wOut, j0, j1, wOut);
+                            int from = i0 * wOut + j0, to = (i1 - 1) * wOut + j1;
+                            AddTo(dst + from, src + from, to - from);
+                            continue;
+                        }
                         for (int i = i0; i < i1; i++)
                         {
-                            // row[j·s] is dx[m, ch, i·s+u−p, j·s+v−p]
-                            T* row = dst + (i * s + u - G.Padding) * G.W + v - G.Padding;
-                            T* from = src + i * wOut;
+                            T* row = dst + i * s * G.W, from = src + i * wOut;
                             if (s == 1) AddTo(row + j0, from + j0, j1 - j0);
                             else for (int j = j0; j < j1; j++) row[j * s] += from[j];
                         }

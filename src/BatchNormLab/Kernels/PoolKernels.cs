@@ -103,26 +103,28 @@ public static class PoolKernels
 
         public readonly void Run(int start, int end)
         {
-            int plane = G.H * G.W, outPlane = G.HOut * G.WOut;
+            PoolGeometry g = G;
+            int w = g.W, wOut = g.WOut, plane = g.H * w, outPlane = g.HOut * wOut;
             for (int t = start; t < end; t++)
             {
                 T* xs = X + (long)t * plane;
                 T* ys = Y + (long)t * outPlane;
                 int* arg = Argmax + (long)t * outPlane;
-                for (int i = 0; i < G.HOut; i++)
-                    for (int j = 0; j < G.WOut; j++)
+                for (int i = 0; i < g.HOut; i++)
+                    for (int j = 0; j < wOut; j++)
                     {
-                        G.Window(i, j, out int h0, out int h1, out int w0, out int w1);
-                        T max = T.NegativeInfinity;
-                        int at = h0 * G.W + w0;
+                        g.Window(i, j, out int h0, out int h1, out int w0, out int w1);
+                        // The first pixel, as PyTorch's start from −∞ at that index; then strictly greater or NaN replaces.
+                        int at = h0 * w + w0;
+                        T max = xs[at];
                         for (int hi = h0; hi < h1; hi++)
                             for (int wi = w0; wi < w1; wi++)
                             {
-                                T v = xs[hi * G.W + wi];
-                                if (v > max || T.IsNaN(v)) (max, at) = (v, hi * G.W + wi);
+                                T v = xs[hi * w + wi];
+                                if (v > max || T.IsNaN(v)) (max, at) = (v, hi * w + wi);
                             }
-                        ys[i * G.WOut + j] = max;
-                        arg[i * G.WOut + j] = at;
+                        ys[i * wOut + j] = max;
+                        arg[i * wOut + j] = at;
                     }
             }
         }

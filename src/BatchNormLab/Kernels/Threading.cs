@@ -39,7 +39,11 @@ public static class Threading
             if (count > 0) body.Run(0, count);
             return;
         }
+        RunParts(count, parts, body);
+    }
+
+    // Separate from For so that the single-part path allocates no closure.
+    static void RunParts<TBody>(int count, int parts, TBody body) where TBody : struct, IRangeBody =>
         Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts },
             part => body.Run(PartStart(count, parts, part), PartStart(count, parts, part + 1)));
-    }
 }

@@ -22,6 +22,8 @@ public class Conv2dKernelTests
         { 3, 17, 1, 1, 3, 3, 3, 1, 1 },   // 1×1 image under a 3×3 kernel
         { 3, 3, 33, 7, 5, 3, 3, 2, 0 },   // stride 2, no padding, rows left over
         { 1, 1, 7, 7, 1, 7, 7, 3, 3 },    // kernel as large as the image, stride 3
+        { 2, 3, 5, 9, 4, 1, 3, 1, 1 },    // 1×3 kernel, pad 1: padding rows above and below
+        { 2, 2, 3, 3, 3, 5, 5, 1, 2 },    // 5×5 pad 2 on a 3×3 image: some taps see no pixel
     };
 
     [Theory, MemberData(nameof(Shapes))]
