@@ -140,6 +140,27 @@ public class TensorTests
     }
 
     [Fact]
+    public void AccumulatedGradientsNeverAliasTheSeedOrEachOther()
+    {
+        var a = Tensor.FromArray(new double[] { 1, 2 }, 2);
+        var b = Tensor.FromArray(new double[] { 3, 4 }, 2);
+        a.RequiresGrad = b.RequiresGrad = true;
+        var seed = Tensor.FromArray(new double[] { 1, 1 }, 2);
+        (a + b).Backward(seed);      // Add hands the same gradient object to both sides
+        (a * 2).Sum().Backward();    // accumulates into a.Grad in place
+        Assert.Equal(new double[] { 3, 3 }, a.Grad!.ToDoubleArray());
+        Assert.Equal(new double[] { 1, 1 }, b.Grad!.ToDoubleArray());
+        Assert.Equal(new double[] { 1, 1 }, seed.ToDoubleArray());
+        var c = Tensor.FromArray(new double[] { 5 }, 1);
+        c.RequiresGrad = true;
+        var seed2 = Tensor.FromArray(new double[] { 2 }, 1);
+        c.Reshape(1).Backward(seed2);
+        c.Sum().Backward();
+        Assert.Equal(new double[] { 2 }, seed2.ToDoubleArray());
+        Assert.Equal(3, c.Grad!.Item());
+    }
+
+    [Fact]
     public void GradOfSecondOrder()
     {
         // d²/dx² x³ = 6x

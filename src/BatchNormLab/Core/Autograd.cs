@@ -88,10 +88,15 @@ public static class Autograd
         if (!output.RequiresGrad)
             throw new InvalidOperationException("Backward(): the output does not require grad (no input of its graph has RequiresGrad set, or it was computed under NoGrad)");
         var grads = Propagate(output, gradOutput, createGraph, stopAt: null);
-        foreach (var (tensor, grad) in grads)
+        var leaves = grads.Where(g => g.Key.IsLeaf).ToList();
+        // A leaf may keep its gradient tensor without a copy when nothing else can see that storage:
+        // not the caller's seed, and not shared with another leaf (Add hands the same g to both sides).
+        var storageUses = new Dictionary<Array, int>(ReferenceEqualityComparer.Instance);
+        foreach (var (_, grad) in leaves) storageUses[grad.Data] = storageUses.GetValueOrDefault(grad.Data) + 1;
+        foreach (var (tensor, grad) in leaves)
         {
-            if (!tensor.IsLeaf) continue;
-            if (tensor.Grad == null) tensor.Grad = createGraph ? grad : grad.Clone();
+            bool owned = !ReferenceEquals(grad.Data, gradOutput.Data) && storageUses[grad.Data] == 1;
+            if (tensor.Grad == null) tensor.Grad = createGraph || owned ? grad : grad.Clone();
             else if (createGraph) tensor.Grad = tensor.Grad + grad;
             else tensor.Grad.AddInPlace(grad);
         }

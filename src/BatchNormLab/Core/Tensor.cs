@@ -30,6 +30,16 @@ public sealed partial class Tensor
 
     static Array Allocate(DType dtype, int length) => dtype == DType.Float32 ? new float[length] : new double[length];
 
+    /// <summary>A tensor whose storage is not zeroed: only for kernel outputs that write every element.</summary>
+    internal static Tensor Uninitialized(DType dtype, int[] shape)
+    {
+        int length = ShapeLength(shape);
+        Array data = dtype == DType.Float32 ? GC.AllocateUninitializedArray<float>(length) : GC.AllocateUninitializedArray<double>(length);
+        return new Tensor(data, 0, shape);
+    }
+
+    internal static Tensor UninitializedLike(Tensor t) => Uninitialized(t.DType, (int[])t.shape.Clone());
+
     internal static int ShapeLength(ReadOnlySpan<int> shape)
     {
         long n = 1;

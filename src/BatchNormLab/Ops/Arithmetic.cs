@@ -15,7 +15,7 @@ public sealed partial class Tensor
     static Tensor BinaryKernel(BinaryOp op, Tensor a, Tensor b)
     {
         CheckSameDType(a, b, op.ToString());
-        var y = new Tensor(a.DType, Elementwise.BroadcastShape(a.shape, b.shape));
+        var y = Uninitialized(a.DType, Elementwise.BroadcastShape(a.shape, b.shape));
         if (a.DType == DType.Float32) Elementwise.Binary(op, a.FloatSpan, a.shape, b.FloatSpan, b.shape, y.FloatSpan);
         else Elementwise.Binary(op, a.DoubleSpan, a.shape, b.DoubleSpan, b.shape, y.DoubleSpan);
         return y;
@@ -23,7 +23,7 @@ public sealed partial class Tensor
 
     internal Tensor UnaryKernel(UnaryOp op)
     {
-        var y = ZerosLike(this);
+        var y = UninitializedLike(this);
         if (DType == DType.Float32) Elementwise.Unary(op, FloatSpan, y.FloatSpan);
         else Elementwise.Unary(op, DoubleSpan, y.DoubleSpan);
         return y;
@@ -88,7 +88,7 @@ public sealed partial class Tensor
     public Tensor Sum(int[] axes, bool keepDim = false)
     {
         var kept = KeptShape(axes);
-        var y = new Tensor(DType, kept);
+        var y = Uninitialized(DType, kept);
         if (DType == DType.Float32) Reduce.SumTo(FloatSpan, shape, kept, y.FloatSpan);
         else Reduce.SumTo(DoubleSpan, shape, kept, y.DoubleSpan);
         var input = this;

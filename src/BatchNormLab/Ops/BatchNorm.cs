@@ -21,7 +21,7 @@ public sealed partial class Tensor
     internal static Tensor BatchNormTrain(Tensor x, Tensor? gamma, Tensor? beta, double eps, out double[] mean, out double[] variance)
     {
         var (n, c, s) = ChannelView(x);
-        var y = ZerosLike(x);
+        var y = UninitializedLike(x);
         var mu = new double[c];
         var var = new double[c];
         if (x.DType == DType.Float32)
@@ -33,9 +33,9 @@ public sealed partial class Tensor
         return Record(y, "BatchNormTrain", inputs, g =>
         {
             if (Autograd.IsEnabled) return Autograd.CompositeBackward(args => BatchNormTrainComposite(args[0], gamma is null ? null : args[1], beta is null ? null : args[^1], eps), inputs, g);
-            var dx = ZerosLike(x);
-            var dGamma = gamma is null ? null : ZerosLike(gamma);
-            var dBeta = beta is null ? null : ZerosLike(beta);
+            var dx = UninitializedLike(x);
+            var dGamma = gamma is null ? null : UninitializedLike(gamma);
+            var dBeta = beta is null ? null : UninitializedLike(beta);
             if (x.DType == DType.Float32)
                 BatchNormKernels.BackwardTrain(g.FloatSpan, x.FloatSpan, n, c, s, gamma is null ? default : gamma.FloatSpan, mu, var, eps,
                     dx.FloatSpan, dGamma is null ? default : dGamma.FloatSpan, dBeta is null ? default : dBeta.FloatSpan);
@@ -50,7 +50,7 @@ public sealed partial class Tensor
     internal static Tensor BatchNormEval(Tensor x, Tensor? gamma, Tensor? beta, double[] mean, double[] variance, double eps)
     {
         var (n, c, s) = ChannelView(x);
-        var y = ZerosLike(x);
+        var y = UninitializedLike(x);
         if (x.DType == DType.Float32)
             BatchNormKernels.ForwardEval(x.FloatSpan, n, c, s, gamma is null ? default : gamma.FloatSpan, beta is null ? default : beta.FloatSpan, mean, variance, eps, y.FloatSpan);
         else

@@ -37,7 +37,7 @@ public sealed partial class Tensor
     static Tensor ConvForward(Tensor x, Tensor weight, Tensor? bias, ConvShape s)
     {
         CheckSameDType(x, weight, "Conv2d");
-        var y = new Tensor(x.DType, s.OutputShape);
+        var y = Uninitialized(x.DType, s.OutputShape);
         if (x.DType == DType.Float32)
             Conv2dKernels.Forward(x.FloatSpan, s.N, s.C, s.H, s.W, weight.FloatSpan, bias is null ? default : bias.FloatSpan, s.COut, s.Kh, s.Kw, s.Stride, s.Padding, y.FloatSpan);
         else
@@ -51,7 +51,7 @@ public sealed partial class Tensor
 
     static Tensor ConvBackwardInput(Tensor dy, Tensor weight, ConvShape s)
     {
-        var dx = new Tensor(dy.DType, s.InputShape);
+        var dx = Uninitialized(dy.DType, s.InputShape);
         if (dy.DType == DType.Float32)
             Conv2dKernels.BackwardInput(dy.FloatSpan, weight.FloatSpan, s.N, s.C, s.H, s.W, s.COut, s.Kh, s.Kw, s.Stride, s.Padding, dx.FloatSpan);
         else
@@ -63,7 +63,7 @@ public sealed partial class Tensor
 
     static Tensor ConvBackwardWeight(Tensor dy, Tensor x, ConvShape s)
     {
-        var dWeight = new Tensor(dy.DType, s.WeightShape);
+        var dWeight = Uninitialized(dy.DType, s.WeightShape);
         if (dy.DType == DType.Float32)
             Conv2dKernels.BackwardWeight(dy.FloatSpan, x.FloatSpan, s.N, s.C, s.H, s.W, s.COut, s.Kh, s.Kw, s.Stride, s.Padding, dWeight.FloatSpan, default);
         else

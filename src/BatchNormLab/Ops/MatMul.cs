@@ -24,7 +24,7 @@ public sealed partial class Tensor
         int kb = transB ? b.shape[1] : b.shape[0], n = transB ? b.shape[0] : b.shape[1];
         if (k != kb)
             throw new ArgumentException($"MatMul: inner dimensions differ ({Format(a.shape)}{(transA ? "ᵀ" : "")} · {Format(b.shape)}{(transB ? "ᵀ" : "")})");
-        var c = new Tensor(a.DType, [m, n]);
+        var c = Uninitialized(a.DType, [m, n]);
         if (a.DType == DType.Float32)
             Gemm.Multiply(transA, transB, m, n, k, 1f, a.FloatSpan, a.shape[1], b.FloatSpan, b.shape[1], 0f, c.FloatSpan, n);
         else

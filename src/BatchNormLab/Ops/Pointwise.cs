@@ -29,7 +29,7 @@ public sealed partial class Tensor
     // y = xᵖ:  dx = g·p·xᵖ⁻¹
     public Tensor Pow(double p)
     {
-        var y = ZerosLike(this);
+        var y = UninitializedLike(this);
         if (DType == DType.Float32) Elementwise.Power(FloatSpan, (float)p, y.FloatSpan);
         else Elementwise.Power(DoubleSpan, p, y.DoubleSpan);
         var x = this;

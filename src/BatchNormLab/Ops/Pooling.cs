@@ -30,7 +30,7 @@ public sealed partial class Tensor
     public Tensor MaxPool2d(int kernel, int? stride = null, int padding = 0)
     {
         var s = CheckPool(this, kernel, stride ?? kernel, padding, "MaxPool2d");
-        var y = new Tensor(DType, s.OutputShape);
+        var y = Uninitialized(DType, s.OutputShape);
         var argmax = new int[y.Length];
         if (DType == DType.Float32) PoolKernels.MaxPool2dForward(FloatSpan, s.N, s.C, s.H, s.W, s.Kernel, s.Kernel, s.Stride, s.Padding, y.FloatSpan, argmax);
         else PoolKernels.MaxPool2dForward(DoubleSpan, s.N, s.C, s.H, s.W, s.Kernel, s.Kernel, s.Stride, s.Padding, y.DoubleSpan, argmax);
@@ -40,7 +40,7 @@ public sealed partial class Tensor
 
     static Tensor MaxPoolScatter(Tensor g, int[] argmax, PoolShape s)
     {
-        var dx = new Tensor(g.DType, s.InputShape);
+        var dx = Uninitialized(g.DType, s.InputShape);
         if (g.DType == DType.Float32) PoolKernels.MaxPool2dBackward(g.FloatSpan, argmax, s.N, s.C, s.H, s.W, s.Kernel, s.Kernel, s.Stride, s.Padding, dx.FloatSpan);
         else PoolKernels.MaxPool2dBackward(g.DoubleSpan, argmax, s.N, s.C, s.H, s.W, s.Kernel, s.Kernel, s.Stride, s.Padding, dx.DoubleSpan);
         return Record(dx, "MaxPoolScatter", [g], h => [MaxPoolGather(h, argmax, s)]);
@@ -48,7 +48,7 @@ public sealed partial class Tensor
 
     static Tensor MaxPoolGather(Tensor h, int[] argmax, PoolShape s)
     {
-        var y = new Tensor(h.DType, s.OutputShape);
+        var y = Uninitialized(h.DType, s.OutputShape);
         if (h.DType == DType.Float32) Gather(h.FloatSpan, argmax, s, y.FloatSpan);
         else Gather(h.DoubleSpan, argmax, s, y.DoubleSpan);
         return Record(y, "MaxPoolGather", [h], g => [MaxPoolScatter(g, argmax, s)]);
@@ -69,7 +69,7 @@ public sealed partial class Tensor
 
     static Tensor AvgPoolForward(Tensor x, PoolShape s)
     {
-        var y = new Tensor(x.DType, s.OutputShape);
+        var y = Uninitialized(x.DType, s.OutputShape);
         if (x.DType == DType.Float32) PoolKernels.AvgPool2dForward(x.FloatSpan, s.N, s.C, s.H, s.W, s.Kernel, s.Kernel, s.Stride, s.Padding, y.FloatSpan);
         else PoolKernels.AvgPool2dForward(x.DoubleSpan, s.N, s.C, s.H, s.W, s.Kernel, s.Kernel, s.Stride, s.Padding, y.DoubleSpan);
         return Record(y, "AvgPool2d", [x], g => [AvgPoolSpread(g, s)]);
@@ -77,7 +77,7 @@ public sealed partial class Tensor
 
     static Tensor AvgPoolSpread(Tensor g, PoolShape s)
     {
-        var dx = new Tensor(g.DType, s.InputShape);
+        var dx = Uninitialized(g.DType, s.InputShape);
         if (g.DType == DType.Float32) PoolKernels.AvgPool2dBackward(g.FloatSpan, s.N, s.C, s.H, s.W, s.Kernel, s.Kernel, s.Stride, s.Padding, dx.FloatSpan);
         else PoolKernels.AvgPool2dBackward(g.DoubleSpan, s.N, s.C, s.H, s.W, s.Kernel, s.Kernel, s.Stride, s.Padding, dx.DoubleSpan);
         return Record(dx, "AvgPoolSpread", [g], h => [AvgPoolForward(h, s)]);

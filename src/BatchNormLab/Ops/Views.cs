@@ -63,7 +63,7 @@ public sealed partial class Tensor
     {
         if (Rank != 2) throw new InvalidOperationException($"Transpose needs a matrix, got shape {Format(shape)}");
         int rows = shape[0], cols = shape[1];
-        var y = new Tensor(DType, [cols, rows]);
+        var y = Uninitialized(DType, [cols, rows]);
         if (DType == DType.Float32) TransposeInto(FloatSpan, y.FloatSpan, rows, cols);
         else TransposeInto(DoubleSpan, y.DoubleSpan, rows, cols);
         return Record(y, "Transpose", [this], g => [g.Transpose()]);
