@@ -1,3 +1,5 @@
+using BatchNormLab.Kernels;
+
 namespace BatchNormLab;
 
 /// <summary>
@@ -171,7 +173,7 @@ public sealed partial class Tensor
             throw new ArgumentException($"CopyFrom: source has shape [{string.Join(", ", source.shape)}], this tensor [{string.Join(", ", shape)}]");
         if (DType == source.DType)
         {
-            if (DType == DType.Float32) source.FloatSpan.CopyTo(FloatSpan); else source.DoubleSpan.CopyTo(DoubleSpan);
+            if (DType == DType.Float32) Elementwise.Copy<float>(source.FloatSpan, FloatSpan); else Elementwise.Copy<double>(source.DoubleSpan, DoubleSpan);
         }
         else if (DType == DType.Float32)
         {

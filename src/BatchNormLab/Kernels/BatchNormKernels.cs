@@ -11,7 +11,8 @@ namespace BatchNormLab.Kernels;
 /// Each kernel is a reduction pass then an elementwise pass. When S is large every (n, c) plane is
 /// a contiguous run: threads stream planes in memory order, each plane's sums go to their own slot,
 /// and slots are added per channel in a fixed order, so results never depend on the partition.
-/// When S is small channels interleave within a row: threads take column ranges and stream rows.
+/// When S is small channels interleave within a row: for the sums threads take column ranges and
+/// stream all rows (one thread per column: no partial sums), for the elementwise pass row ranges.
 /// Training passes subtract the mean before scaling, with μ split into a hi part (exactly
 /// representable in T) and a lo remainder, so a float32 input with |μ| ≫ σ is normalised to full
 /// precision (the folded y = x·α + β' would cancel there); eval uses the folded form.
@@ -244,7 +245,7 @@ public static unsafe class BatchNormKernels
             (hi[col], lo[col], a[col], b[col], cc[col]) = (kc.Hi, kc.Lo, kc.A, kc.B, kc.C);
         }
         fixed (T* pHi = hi, pLo = lo, pA = a, pB = b, pC = cc)
-            Threading.For(cols, 64, new ColumnApply<T>(dy, x, output, n, cols, pHi, pLo, pA, pB, pC));
+            Threading.For(n, Math.Max(1, 4096 / cols), new RowApply<T>(dy, x, output, cols, pHi, pLo, pA, pB, pC));
     }
 
     readonly struct PlaneApply<T>(T* dy, T* x, T* output, int c, int s, Coefficients<T>[] k) : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
@@ -259,24 +260,25 @@ public static unsafe class BatchNormKernels
         }
     }
 
-    readonly struct ColumnApply<T>(T* dy, T* x, T* output, int n, int cols, T* hi, T* lo, T* a, T* b, T* c) : IRangeBody
+    /// <summary>The elementwise pass over rows [start, end) of the (N, C·S) matrix, with per-column coefficients.</summary>
+    readonly struct RowApply<T>(T* dy, T* x, T* output, int cols, T* hi, T* lo, T* a, T* b, T* c) : IRangeBody
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         public void Run(int start, int end)
         {
             int w = Vector256<T>.Count;
-            for (int i = 0; i < n; i++)
+            for (int i = start; i < end; i++)
             {
                 long row = (long)i * cols;
-                int col = start;
-                for (; col <= end - w; col += w)
+                int col = 0;
+                for (; col <= cols - w; col += w)
                 {
                     var centered = Vector256.Load(x + row + col) - Vector256.Load(hi + col) - Vector256.Load(lo + col);
                     var value = Simd.MultiplyAdd(centered, Vector256.Load(b + col), Vector256.Load(c + col));
                     if (dy != null) value = Simd.MultiplyAdd(Vector256.Load(dy + row + col), Vector256.Load(a + col), value);
                     Vector256.Store(value, output + row + col);
                 }
-                for (; col < end; col++)
+                for (; col < cols; col++)
                 {
                     T value = T.FusedMultiplyAdd(x[row + col] - hi[col] - lo[col], b[col], c[col]);
                     if (dy != null) value = T.FusedMultiplyAdd(dy[row + col], a[col], value);

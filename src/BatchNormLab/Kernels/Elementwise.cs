@@ -149,6 +149,27 @@ public static class Elementwise
         }
     }
 
+    /// <summary>dst = src, split over threads when large (one thread cannot saturate memory bandwidth).</summary>
+    public static void Copy<T>(ReadOnlySpan<T> src, Span<T> dst) where T : unmanaged
+    {
+        if (src.Length < 2 * MinPerPart)
+        {
+            src.CopyTo(dst);
+            return;
+        }
+        if (dst.Length < src.Length) throw new ArgumentException("copy destination is too short");
+        unsafe
+        {
+            fixed (T* ps = src, pd = dst)
+                Threading.For(src.Length, MinPerPart, new CopyRange<T>(ps, pd));
+        }
+    }
+
+    unsafe readonly struct CopyRange<T>(T* src, T* dst) : IRangeBody where T : unmanaged
+    {
+        public void Run(int start, int end) => new ReadOnlySpan<T>(src + start, end - start).CopyTo(new Span<T>(dst + start, end - start));
+    }
+
     /// <summary>y = x^p elementwise for a scalar exponent.</summary>
     public static void Power<T>(ReadOnlySpan<T> x, T exponent, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T> =>
         TensorPrimitives.Pow(x, exponent, y);

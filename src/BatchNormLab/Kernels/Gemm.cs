@@ -26,8 +26,8 @@ public static class Gemm
     const int KC = 256;
     const int NC = 4080;
 
-    /// <summary>Below this many multiply-adds a thread's part is not worth a task switch.</summary>
-    const long MinWorkPerPart = 1 << 18;
+    /// <summary>Below this many multiply-adds per part, waking another thread costs more than it saves.</summary>
+    const long MinWorkPerPart = 1 << 21;
 
     /// <summary>C = alpha·op(A)·op(B) + beta·C; see <see cref="GemmReference.Multiply{T}"/>.</summary>
     public static unsafe void Multiply<T>(bool transA, bool transB, int m, int n, int k,
@@ -107,6 +107,7 @@ public static class Gemm
         }
 
         /// <summary>C[m0..m1, n0..n1) on this thread: the BLIS loops around the micro-kernel.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         readonly void Block(int m0, int m1, int n0, int n1)
         {
             int nr = 2 * Vector256<T>.Count;
@@ -154,6 +155,7 @@ public static class Gemm
         /// op(A)[ic..ic+mc, pc..pc+kc) into MR-row panels: panel q holds op(A)[ic+q·MR+r, pc+p] at
         /// q·MR·kc + p·MR + r, rows past mc zero.
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         readonly void PackA(T* dst, int ic, int pc, int mc, int kc)
         {
             if (TransA)
@@ -202,6 +204,7 @@ public static class Gemm
         /// op(B)[pc..pc+kc, jc..jc+nc) into NR-column panels: panel q holds op(B)[pc+p, jc+q·NR+j]
         /// at q·NR·kc + p·NR + j, columns past nc zero.
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         readonly void PackB(T* dst, int pc, int jc, int kc, int nc)
         {
             int w = Vector256<T>.Count, nr = 2 * w;
@@ -210,12 +213,19 @@ public static class Gemm
                 int cols = Math.Min(nr, nc - jr);
                 if (TransB)
                 {
-                    // op(B)[p, j] = B[j, p]: each column of the panel is a contiguous row of B.
-                    for (int j = 0; j < nr; j++)
+                    // op(B)[p, j] = B[j, p]: each column of the panel is a row of B. Take one cache
+                    // line from each row in turn, so that the NR row streams are fetched together.
+                    int line = 64 / sizeof(T);
+                    for (int p0 = 0; p0 < kc; p0 += line)
                     {
-                        T* src = B + (jc + jr + j) * Ldb + pc;
-                        for (int p = 0; p < kc; p++)
-                            dst[p * nr + j] = j < cols ? src[p] : T.Zero;
+                        int pn = Math.Min(line, kc - p0);
+                        for (int j = 0; j < nr; j++)
+                        {
+                            T* src = B + (jc + jr + j) * Ldb + pc + p0;
+                            T* d = dst + p0 * nr + j;
+                            for (int p = 0; p < pn; p++)
+                                d[p * nr] = j < cols ? src[p] : T.Zero;
+                        }
                     }
                 }
                 else if (cols == nr)
@@ -253,6 +263,7 @@ public static class Gemm
     /// Each step p is a rank-1 update: two vector loads of B's row p, six broadcasts of A's column
     /// p, twelve FMAs into twelve accumulators that stay in registers for the whole k loop.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static unsafe void MicroKernel<T>(int kc, T* a, T* b, T* c, nint ldc, T alpha, T beta)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
