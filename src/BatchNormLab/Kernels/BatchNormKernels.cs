@@ -107,8 +107,12 @@ public static unsafe class BatchNormKernels
     {
         /// <summary>Adds the sums over <paramref name="len"/> elements from <paramref name="offset"/>, all of channel <paramref name="ch"/>.</summary>
         void AddRun(long offset, int len, int ch, ref double first, ref double second);
-        /// <summary>Adds element-by-column sums for columns [start, end) of a row, column col being channel col/s.</summary>
-        void AddRow(long rowOffset, int start, int end, int s, double* first, double* second);
+        /// <summary>
+        /// Adds columns [start, end) of <paramref name="rows"/> consecutive rows of the (N, C·S) matrix
+        /// to per-column sums (column col is channel col/s). Rows are summed in registers first, so
+        /// the accumulators in memory are read and written once per group of rows.
+        /// </summary>
+        void AddRows(long rowOffset, int rows, int cols, int start, int end, int s, double* first, double* second);
     }
 
     readonly struct Moments<T>(T* x, double[] shift) : IPairSum where T : unmanaged, IFloatingPointIeee754<T>
@@ -116,26 +120,34 @@ public static unsafe class BatchNormKernels
         public void AddRun(long offset, int len, int ch, ref double first, ref double second) =>
             ShiftedSums(x + offset, len, shift[ch], ref first, ref second);
 
-        public void AddRow(long rowOffset, int start, int end, int s, double* first, double* second)
+        public void AddRows(long rowOffset, int rows, int cols, int start, int end, int s, double* first, double* second)
         {
             int col = start;
             if (s == 1) // (N, C): column = channel, eight columns at a time
                 fixed (double* k = shift)
                     for (; col <= end - 8; col += 8)
                     {
-                        var (d0, d1) = Load8(x + rowOffset + col);
-                        d0 -= Vector256.Load(k + col); d1 -= Vector256.Load(k + col + 4);
-                        Vector256.Store(Vector256.Load(first + col) + d0, first + col);
-                        Vector256.Store(Vector256.Load(first + col + 4) + d1, first + col + 4);
-                        Vector256.Store(Simd.MultiplyAdd(d0, d0, Vector256.Load(second + col)), second + col);
-                        Vector256.Store(Simd.MultiplyAdd(d1, d1, Vector256.Load(second + col + 4)), second + col + 4);
+                        var k0 = Vector256.Load(k + col); var k1 = Vector256.Load(k + col + 4);
+                        Vector256<double> a0 = default, a1 = default, q0 = default, q1 = default;
+                        for (int r = 0; r < rows; r++)
+                        {
+                            var (d0, d1) = Load8(x + rowOffset + (long)r * cols + col);
+                            d0 -= k0; d1 -= k1;
+                            a0 += d0; a1 += d1;
+                            q0 = Simd.MultiplyAdd(d0, d0, q0); q1 = Simd.MultiplyAdd(d1, d1, q1);
+                        }
+                        Vector256.Store(Vector256.Load(first + col) + a0, first + col);
+                        Vector256.Store(Vector256.Load(first + col + 4) + a1, first + col + 4);
+                        Vector256.Store(Vector256.Load(second + col) + q0, second + col);
+                        Vector256.Store(Vector256.Load(second + col + 4) + q1, second + col + 4);
                     }
             for (; col < end; col++)
-            {
-                double d = double.CreateTruncating(x[rowOffset + col]) - shift[col / s];
-                first[col] += d;
-                second[col] = Math.FusedMultiplyAdd(d, d, second[col]);
-            }
+                for (int r = 0; r < rows; r++)
+                {
+                    double d = double.CreateTruncating(x[rowOffset + (long)r * cols + col]) - shift[col / s];
+                    first[col] += d;
+                    second[col] = Math.FusedMultiplyAdd(d, d, second[col]);
+                }
         }
     }
 
@@ -144,27 +156,36 @@ public static unsafe class BatchNormKernels
         public void AddRun(long offset, int len, int ch, ref double first, ref double second) =>
             BatchNormKernels.GradSums(dy + offset, x + offset, len, mean[ch], ref first, ref second);
 
-        public void AddRow(long rowOffset, int start, int end, int s, double* first, double* second)
+        public void AddRows(long rowOffset, int rows, int cols, int start, int end, int s, double* first, double* second)
         {
             int col = start;
             if (s == 1)
                 fixed (double* mu = mean)
                     for (; col <= end - 8; col += 8)
                     {
-                        var (g0, g1) = Load8(dy + rowOffset + col);
-                        var (x0, x1) = Load8(x + rowOffset + col);
-                        x0 -= Vector256.Load(mu + col); x1 -= Vector256.Load(mu + col + 4);
-                        Vector256.Store(Vector256.Load(first + col) + g0, first + col);
-                        Vector256.Store(Vector256.Load(first + col + 4) + g1, first + col + 4);
-                        Vector256.Store(Simd.MultiplyAdd(x0, g0, Vector256.Load(second + col)), second + col);
-                        Vector256.Store(Simd.MultiplyAdd(x1, g1, Vector256.Load(second + col + 4)), second + col + 4);
+                        var m0 = Vector256.Load(mu + col); var m1 = Vector256.Load(mu + col + 4);
+                        Vector256<double> a0 = default, a1 = default, q0 = default, q1 = default;
+                        for (int r = 0; r < rows; r++)
+                        {
+                            long at = rowOffset + (long)r * cols + col;
+                            var (g0, g1) = Load8(dy + at);
+                            var (x0, x1) = Load8(x + at);
+                            a0 += g0; a1 += g1;
+                            q0 = Simd.MultiplyAdd(x0 - m0, g0, q0); q1 = Simd.MultiplyAdd(x1 - m1, g1, q1);
+                        }
+                        Vector256.Store(Vector256.Load(first + col) + a0, first + col);
+                        Vector256.Store(Vector256.Load(first + col + 4) + a1, first + col + 4);
+                        Vector256.Store(Vector256.Load(second + col) + q0, second + col);
+                        Vector256.Store(Vector256.Load(second + col + 4) + q1, second + col + 4);
                     }
             for (; col < end; col++)
-            {
-                double g = double.CreateTruncating(dy[rowOffset + col]);
-                first[col] += g;
-                second[col] = Math.FusedMultiplyAdd(double.CreateTruncating(x[rowOffset + col]) - mean[col / s], g, second[col]);
-            }
+                for (int r = 0; r < rows; r++)
+                {
+                    long at = rowOffset + (long)r * cols + col;
+                    double g = double.CreateTruncating(dy[at]);
+                    first[col] += g;
+                    second[col] = Math.FusedMultiplyAdd(double.CreateTruncating(x[at]) - mean[col / s], g, second[col]);
+                }
         }
     }
 
@@ -202,9 +223,11 @@ public static unsafe class BatchNormKernels
 
     readonly struct ColumnSums<TSum>(TSum sum, int n, int cols, int s, double* first, double* second) : IRangeBody where TSum : struct, IPairSum
     {
+        const int RowGroup = 4;
+
         public void Run(int start, int end)
         {
-            for (int i = 0; i < n; i++) sum.AddRow((long)i * cols, start, end, s, first, second);
+            for (int i = 0; i < n; i += RowGroup) sum.AddRows((long)i * cols, Math.Min(RowGroup, n - i), cols, start, end, s, first, second);
         }
     }
 
