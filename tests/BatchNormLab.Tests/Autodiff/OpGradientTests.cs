@@ -1,4 +1,5 @@
 using BatchNormLab;
+using BatchNormLab.Nn;
 
 namespace BatchNormLab.Tests;
 
@@ -108,6 +109,25 @@ public class OpGradientTests
     {
         double[] mean = [0.3, -1.2, 2.0], variance = [0.5, 2.0, 1.3];
         GradCheck.Check(x => Tensor.BatchNormEval(x[0], x[1], x[2], mean, variance, 1e-5), [R(40, 4, 3, 3, 2), R(41, 3), R(42, 3)]);
+    }
+
+    [Fact]
+    public void Layers()
+    {
+        var rng = new Rng(46);
+        var linear = (Linear)new Linear(4, 3, rng: rng).To(DType.Float64);
+        GradCheck.Check(x => linear.Forward(x[0]), [R(47, 5, 4), linear.Weight, linear.Bias!], name: "Linear");
+        var conv = (Conv2d)new Conv2d(2, 3, 3, stride: 2, padding: 1, rng: rng).To(DType.Float64);
+        GradCheck.Check(x => conv.Forward(x[0]), [R(48, 2, 2, 5, 5), conv.Weight, conv.Bias!], name: "Conv2d");
+        var bn1 = (BatchNorm1d)new BatchNorm1d(3).To(DType.Float64);
+        bn1.Weight!.CopyFrom(R(49, 3));
+        GradCheck.Check(x => bn1.Forward(x[0]), [R(50, 6, 3, 2), bn1.Weight!, bn1.Bias!], name: "BatchNorm1d train");
+        bn1.Eval();
+        GradCheck.Check(x => bn1.Forward(x[0]), [R(51, 6, 3), bn1.Weight!, bn1.Bias!], name: "BatchNorm1d eval");
+        var bn2 = (BatchNorm2d)new BatchNorm2d(2, momentum: null).To(DType.Float64);
+        GradCheck.Check(x => bn2.Forward(x[0]), [R(52, 3, 2, 3, 3), bn2.Weight!, bn2.Bias!], name: "BatchNorm2d train");
+        var seq = new Sequential(new Sigmoid(), new Tanh(), new ReLU(), new Flatten(), new Dropout(0));
+        GradCheck.Check(x => seq.Forward(x[0]), [R(53, 2, 3, 2)], name: "activations");
     }
 
     [Fact]
