@@ -67,6 +67,15 @@ public static class Gemm
         }
     }
 
+    /// <summary>The step that cuts <paramref name="length"/> into the fewest blocks of at most
+    /// <paramref name="max"/>, as equal as a multiple of <paramref name="unit"/> allows.</summary>
+    static int BlockStep(int length, int max, int unit)
+    {
+        int blocks = (length + max - 1) / max;
+        int step = (length + blocks - 1) / blocks;
+        return (step + unit - 1) / unit * unit;
+    }
+
     static void CheckMatrix(int length, int rows, int cols, int ld, string name)
     {
         if (ld < Math.Max(1, cols))
@@ -111,21 +120,24 @@ public static class Gemm
         readonly void Block(int m0, int m1, int n0, int n1)
         {
             int nr = 2 * Vector256<T>.Count;
-            T* packA = Scratch<T>.A(MC * KC);
-            T* packB = Scratch<T>.B(KC * Math.Min(NC, (n1 - n0 + nr - 1) / nr * nr));
-            T* tile = stackalloc T[MR * 16];
-            for (int jc = n0; jc < n1; jc += NC)
+            // Blocks of equal size (up to the panel width) rather than full blocks and a small
+            // remainder. The k blocks depend on K alone, so every part sums in the same order.
+            int ncStep = BlockStep(n1 - n0, NC, nr), kcStep = BlockStep(K, KC, 1), mcStep = BlockStep(m1 - m0, MC, MR);
+            T* packA = Scratch<T>.A(mcStep * kcStep + MR);
+            T* packB = Scratch<T>.B(kcStep * ((ncStep + nr - 1) / nr * nr));
+            T* tile = stackalloc T[MR * nr];
+            for (int jc = n0; jc < n1; jc += ncStep)
             {
-                int nc = Math.Min(NC, n1 - jc);
-                for (int pc = 0; pc < K; pc += KC)
+                int nc = Math.Min(ncStep, n1 - jc);
+                for (int pc = 0; pc < K; pc += kcStep)
                 {
-                    int kc = Math.Min(KC, K - pc);
+                    int kc = Math.Min(kcStep, K - pc);
                     PackB(packB, pc, jc, kc, nc);
                     // Later k blocks add to what the first one wrote.
                     T beta = pc == 0 ? Beta : T.One;
-                    for (int ic = m0; ic < m1; ic += MC)
+                    for (int ic = m0; ic < m1; ic += mcStep)
                     {
-                        int mc = Math.Min(MC, m1 - ic);
+                        int mc = Math.Min(mcStep, m1 - ic);
                         PackA(packA, ic, pc, mc, kc);
                         for (int jr = 0; jr < nc; jr += nr)
                         {
@@ -153,50 +165,51 @@ public static class Gemm
 
         /// <summary>
         /// op(A)[ic..ic+mc, pc..pc+kc) into MR-row panels: panel q holds op(A)[ic+q·MR+r, pc+p] at
-        /// q·MR·kc + p·MR + r, rows past mc zero.
+        /// q·MR·kc + p·MR + r, rows past mc zero. May write up to MR values past the last panel.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         readonly void PackA(T* dst, int ic, int pc, int mc, int kc)
         {
-            if (TransA)
-            {
-                // op(A)[i, p] = A[p, i]: walk A's rows (contiguous in i), dealing MR values to each panel.
-                for (int p = 0; p < kc; p++)
-                {
-                    T* src = A + (pc + p) * Lda + ic;
-                    for (int ir = 0; ir < mc; ir += MR)
-                    {
-                        int rows = Math.Min(MR, mc - ir);
-                        T* d = dst + ir * kc + p * MR;
-                        for (int r = 0; r < MR; r++)
-                            d[r] = r < rows ? src[ir + r] : T.Zero;
-                    }
-                }
-                return;
-            }
+            int w = Vector256<T>.Count;
             for (int ir = 0; ir < mc; ir += MR, dst += MR * kc)
             {
                 int rows = Math.Min(MR, mc - ir);
-                if (rows == MR)
+                int p = 0;
+                if (TransA)
                 {
-                    T* s0 = A + (ic + ir) * Lda + pc;
-                    T* s1 = s0 + Lda, s2 = s1 + Lda, s3 = s2 + Lda, s4 = s3 + Lda, s5 = s4 + Lda;
-                    T* d = dst;
-                    for (int p = 0; p < kc; p++, d += MR)
+                    // op(A)[i, p] = A[p, i]: the MR values of one p are adjacent in A.
+                    T* src = A + pc * Lda + ic + ir;
+                    if (rows == MR)
+                        for (; p < kc; p++)
+                            Unsafe.CopyBlockUnaligned(dst + p * MR, src + p * Lda, (uint)(MR * sizeof(T)));
+                    for (; p < kc; p++)
+                        for (int r = 0; r < MR; r++)
+                            dst[p * MR + r] = r < rows ? src[p * Lda + r] : T.Zero;
+                    continue;
+                }
+                T* s = A + (ic + ir) * Lda + pc;
+                if (rows == MR && Avx.IsSupported)
+                {
+                    // W columns of the six rows at a time, transposed in registers. Every packed
+                    // step p is stored as a whole vector, spilling two values into step p + 1,
+                    // which is stored afterwards (hence the slack past the last panel). For
+                    // double (W = 4) rows 4–5 go first, so that rows 0–3 overwrite their spill.
+                    for (; p + w <= kc; p += w)
                     {
-                        d[0] = s0[p]; d[1] = s1[p]; d[2] = s2[p];
-                        d[3] = s3[p]; d[4] = s4[p]; d[5] = s5[p];
+                        if (w == 8)
+                        {
+                            Transpose(s + p, Lda, 6, dst + p * MR, MR);
+                        }
+                        else
+                        {
+                            Transpose(s + 4 * Lda + p, Lda, 2, dst + p * MR + 4, MR);
+                            Transpose(s + p, Lda, 4, dst + p * MR, MR);
+                        }
                     }
                 }
-                else
-                {
+                for (; p < kc; p++)
                     for (int r = 0; r < MR; r++)
-                    {
-                        T* src = A + (ic + ir + r) * Lda + pc;
-                        for (int p = 0; p < kc; p++)
-                            dst[p * MR + r] = r < rows ? src[p] : T.Zero;
-                    }
-                }
+                        dst[p * MR + r] = r < rows ? s[r * Lda + p] : T.Zero;
             }
         }
 
@@ -211,42 +224,84 @@ public static class Gemm
             for (int jr = 0; jr < nc; jr += nr, dst += nr * kc)
             {
                 int cols = Math.Min(nr, nc - jr);
+                int p = 0;
                 if (TransB)
                 {
-                    // op(B)[p, j] = B[j, p]: each column of the panel is a row of B. Take one cache
-                    // line from each row in turn, so that the NR row streams are fetched together.
-                    int line = 64 / sizeof(T);
-                    for (int p0 = 0; p0 < kc; p0 += line)
+                    // op(B)[p, j] = B[j, p]: the panel's columns are rows of B; transpose W×W blocks.
+                    T* src = B + (jc + jr) * Ldb + pc;
+                    if (cols == nr && Avx.IsSupported)
                     {
-                        int pn = Math.Min(line, kc - p0);
-                        for (int j = 0; j < nr; j++)
+                        for (; p + w <= kc; p += w)
                         {
-                            T* src = B + (jc + jr + j) * Ldb + pc + p0;
-                            T* d = dst + p0 * nr + j;
-                            for (int p = 0; p < pn; p++)
-                                d[p * nr] = j < cols ? src[p] : T.Zero;
+                            Transpose(src + p, Ldb, w, dst + p * nr, nr);
+                            Transpose(src + w * Ldb + p, Ldb, w, dst + p * nr + w, nr);
                         }
                     }
-                }
-                else if (cols == nr)
-                {
-                    T* src = B + pc * Ldb + jc + jr;
-                    for (int p = 0; p < kc; p++, src += Ldb)
-                    {
-                        Vector256.Store(Vector256.Load(src), dst + p * nr);
-                        Vector256.Store(Vector256.Load(src + w), dst + p * nr + w);
-                    }
+                    for (; p < kc; p++)
+                        for (int j = 0; j < nr; j++)
+                            dst[p * nr + j] = j < cols ? src[j * Ldb + p] : T.Zero;
                 }
                 else
                 {
                     T* src = B + pc * Ldb + jc + jr;
-                    for (int p = 0; p < kc; p++, src += Ldb)
+                    if (cols == nr)
+                    {
+                        for (; p < kc; p++)
+                        {
+                            Vector256.Store(Vector256.Load(src + p * Ldb), dst + p * nr);
+                            Vector256.Store(Vector256.Load(src + p * Ldb + w), dst + p * nr + w);
+                        }
+                    }
+                    for (; p < kc; p++)
                         for (int j = 0; j < nr; j++)
-                            dst[p * nr + j] = j < cols ? src[j] : T.Zero;
+                            dst[p * nr + j] = j < cols ? src[p * Ldb + j] : T.Zero;
                 }
             }
         }
     }
+
+    /// <summary>
+    /// Stores the transpose of the W×W block at <paramref name="src"/> (W = Vector256&lt;T&gt;.Count,
+    /// rows <paramref name="lds"/> apart, rows from <paramref name="rows"/> on taken as zero) to
+    /// <paramref name="dst"/>, rows <paramref name="ldd"/> apart, one whole vector per row in row order.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static unsafe void Transpose<T>(T* src, nint lds, int rows, T* dst, nint ldd) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float))
+        {
+            float* s = (float*)src, d = (float*)dst;
+            Vector256<float> r0 = Row(s, lds, 0, rows), r1 = Row(s, lds, 1, rows), r2 = Row(s, lds, 2, rows), r3 = Row(s, lds, 3, rows);
+            Vector256<float> r4 = Row(s, lds, 4, rows), r5 = Row(s, lds, 5, rows), r6 = Row(s, lds, 6, rows), r7 = Row(s, lds, 7, rows);
+            // Interleave pairs of rows, then pairs of pairs (within 128-bit lanes), then swap lanes.
+            Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1), t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+            Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5), t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
+            Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE), u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
+            Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE), u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
+            Vector256.Store(Avx.Permute2x128(u0, u4, 0x20), d);
+            Vector256.Store(Avx.Permute2x128(u1, u5, 0x20), d + ldd);
+            Vector256.Store(Avx.Permute2x128(u2, u6, 0x20), d + 2 * ldd);
+            Vector256.Store(Avx.Permute2x128(u3, u7, 0x20), d + 3 * ldd);
+            Vector256.Store(Avx.Permute2x128(u0, u4, 0x31), d + 4 * ldd);
+            Vector256.Store(Avx.Permute2x128(u1, u5, 0x31), d + 5 * ldd);
+            Vector256.Store(Avx.Permute2x128(u2, u6, 0x31), d + 6 * ldd);
+            Vector256.Store(Avx.Permute2x128(u3, u7, 0x31), d + 7 * ldd);
+        }
+        else if (typeof(T) == typeof(double))
+        {
+            double* s = (double*)src, d = (double*)dst;
+            Vector256<double> r0 = Row(s, lds, 0, rows), r1 = Row(s, lds, 1, rows), r2 = Row(s, lds, 2, rows), r3 = Row(s, lds, 3, rows);
+            Vector256<double> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1), t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+            Vector256.Store(Avx.Permute2x128(t0, t2, 0x20), d);
+            Vector256.Store(Avx.Permute2x128(t1, t3, 0x20), d + ldd);
+            Vector256.Store(Avx.Permute2x128(t0, t2, 0x31), d + 2 * ldd);
+            Vector256.Store(Avx.Permute2x128(t1, t3, 0x31), d + 3 * ldd);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static unsafe Vector256<T> Row<T>(T* s, nint lds, int r, int rows) where T : unmanaged =>
+        r < rows ? Vector256.Load(s + r * lds) : Vector256<T>.Zero;
 
     static unsafe void Copy<T>(T* src, nint lds, T* dst, nint ldd, int rows, int cols) where T : unmanaged
     {
