@@ -123,6 +123,9 @@ public class ModuleTests
         var before = net.StateDict().Select(e => e.Tensor?.ToDoubleArray() ?? [e.Int64!.Value]).ToList();
         var vector = ParameterVector.Flatten(parameters);
         Assert.Equal(parameters.Sum(p => p.Length), vector.Length);
+        var parts = ParameterVector.Split(vector, parameters);
+        Assert.Equal(parameters.Select(p => p.ToDoubleArray()), parts.Select(p => p.ToDoubleArray()));
+        Assert.Equal(parameters.Select(p => p.Shape), parts.Select(p => p.Shape));
 
         var shifted = vector + 0.01;
         var (loss, gradient) = ParameterVector.LossAndGradientAt(net, shifted, m => m.Forward(x).CrossEntropy(targets));

@@ -107,6 +107,10 @@ public class TensorTests
         var next = rng.NextDouble();
         rng.SetState(state);
         Assert.Equal(next, rng.NextDouble());
+        var permutation = new Rng(3).Permutation(1000);
+        Assert.Equal(Enumerable.Range(0, 1000), permutation.Order());
+        Assert.Equal(permutation, new Rng(3).Permutation(1000));
+        Assert.NotEqual(Enumerable.Range(0, 1000), permutation);
     }
 
     [Fact]

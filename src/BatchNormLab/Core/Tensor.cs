@@ -215,7 +215,4 @@ public sealed partial class Tensor
     internal bool SameShape(Tensor other) => shape.AsSpan().SequenceEqual(other.shape);
 
     internal static string Format(ReadOnlySpan<int> dims) => "[" + string.Join(", ", dims.ToArray()) + "]";
-
-    /// <summary>Bytes of storage a span of this tensor covers (for benchmarks' bandwidth figures).</summary>
-    internal long Bytes => (long)Length * (DType == DType.Float32 ? sizeof(float) : sizeof(double));
 }

@@ -30,7 +30,4 @@ public static class Simd
     /// so that vector bodies and scalar tails round the same way.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T MultiplyAdd<T>(T a, T b, T c) where T : IFloatingPointIeee754<T> => T.FusedMultiplyAdd(a, b, c);
-
-    /// <summary>Whether 256-bit vectors are hardware accelerated here.</summary>
-    public static bool IsAccelerated => Vector256.IsHardwareAccelerated;
 }
