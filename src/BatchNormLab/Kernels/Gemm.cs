@@ -22,12 +22,15 @@ namespace BatchNormLab.Kernels;
 public static class Gemm
 {
     const int MR = 6;
-    const int MC = 144;
+    const int MC = 240; // BLIS Haswell has 144; 240×KC floats (240 KB) still sit well inside Zen 4's 1 MB L2
     const int KC = 256;
     const int NC = 4080;
 
     /// <summary>Below this many multiply-adds per part, waking another thread costs more than it saves.</summary>
     const long MinWorkPerPart = 1 << 21;
+
+    /// <summary>Rows are split only when each part gets at least this many MR-row panels.</summary>
+    const int MinRowPanelsPerPart = 2;
 
     /// <summary>C = alpha·op(A)·op(B) + beta·C; see <see cref="GemmReference.Multiply{T}"/>.</summary>
     public static unsafe void Multiply<T>(bool transA, bool transB, int m, int n, int k,
@@ -52,20 +55,28 @@ public static class Gemm
                 Scale(pc, m, n, ldc, beta);
                 return;
             }
-            int nr = 2 * Vector256<T>.Count;
-            // Split the longer side of C; each part packs the other operand for itself.
-            bool splitN = n >= m;
-            int panels = splitN ? (n + nr - 1) / nr : (m + MR - 1) / MR;
-            long workPerPanel = (splitN ? (long)m * nr : (long)n * MR) * k;
-            int minPanels = (int)Math.Min(panels, MinWorkPerPart / workPerPanel + 1);
+            int nr = NR<T>();
             var job = new Job<T>
             {
                 A = pa, B = pb, C = pc, Lda = lda, Ldb = ldb, Ldc = ldc, TransA = transA, TransB = transB,
-                M = m, N = n, K = k, Alpha = alpha, Beta = beta, SplitN = splitN,
+                M = m, N = n, K = k, Alpha = alpha, Beta = beta,
             };
+            // Split rows when every part gets a few (each part packs B for itself: sharing it behind a
+            // barrier measured no faster here); a short C is split by columns, each part packing the small A.
+            int rowPanels = (m + MR - 1) / MR;
+            bool splitRows = rowPanels >= MinRowPanelsPerPart * Threading.Threads;
+            int panels = splitRows ? rowPanels : (n + nr - 1) / nr;
+            long workPerPanel = (splitRows ? (long)n * MR : (long)m * nr) * k;
+            int minPanels = (int)Math.Min(panels, MinWorkPerPart / workPerPanel + 1);
+            job.SplitRows = splitRows;
             Threading.For(panels, minPanels, job);
         }
     }
+
+    /// <summary>The width of a B panel: two vectors, 512-bit ones for float where AVX-512 is there
+    /// (on Zen 4 as fast per FLOP as 256-bit, with half the loads and broadcasts).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static int NR<T>() => typeof(T) == typeof(float) && Avx512F.IsSupported ? 32 : 2 * Vector256<T>.Count;
 
     /// <summary>The step that cuts <paramref name="length"/> into the fewest blocks of at most
     /// <paramref name="max"/>, as equal as a multiple of <paramref name="unit"/> allows.</summary>
@@ -97,35 +108,34 @@ public static class Gemm
         }
     }
 
-    /// <summary>One GEMM call; a part of it is a range of MR-row or NR-column panels of C.</summary>
+    /// <summary>One GEMM call; a part is a range of MR-row panels of C (rows split) or of NR-column panels.</summary>
     unsafe struct Job<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
     {
         public T* A, B, C;
         public nint Lda, Ldb, Ldc;
-        public bool TransA, TransB, SplitN;
+        public bool TransA, TransB;
         public int M, N, K;
         public T Alpha, Beta;
+        public bool SplitRows;
 
         public readonly void Run(int start, int end)
         {
-            int nr = 2 * Vector256<T>.Count;
-            if (SplitN)
-                Block(0, M, start * nr, Math.Min(N, end * nr));
-            else
+            if (SplitRows)
                 Block(start * MR, Math.Min(M, end * MR), 0, N);
+            else
+                Block(0, M, start * NR<T>(), Math.Min(N, end * NR<T>()));
         }
 
         /// <summary>C[m0..m1, n0..n1) on this thread: the BLIS loops around the micro-kernel.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        readonly void Block(int m0, int m1, int n0, int n1)
+        public readonly void Block(int m0, int m1, int n0, int n1)
         {
-            int nr = 2 * Vector256<T>.Count;
+            int nr = NR<T>();
             // Blocks of equal size (up to the panel width) rather than full blocks and a small
             // remainder. The k blocks depend on K alone, so every part sums in the same order.
             int ncStep = BlockStep(n1 - n0, NC, nr), kcStep = BlockStep(K, KC, 1), mcStep = BlockStep(m1 - m0, MC, MR);
             T* packA = Scratch<T>.A(mcStep * kcStep + MR);
-            T* packB = Scratch<T>.B(kcStep * ((ncStep + nr - 1) / nr * nr));
-            T* tile = stackalloc T[MR * nr];
+            T* packB = Scratch<T>.B(kcStep * ncStep);
             for (int jc = n0; jc < n1; jc += ncStep)
             {
                 int nc = Math.Min(ncStep, n1 - jc);
@@ -133,31 +143,40 @@ public static class Gemm
                 {
                     int kc = Math.Min(kcStep, K - pc);
                     PackB(packB, pc, jc, kc, nc);
-                    // Later k blocks add to what the first one wrote.
-                    T beta = pc == 0 ? Beta : T.One;
-                    for (int ic = m0; ic < m1; ic += mcStep)
+                    Multiply(packA, packB, m0, m1, mcStep, jc, nc, pc, kc);
+                }
+            }
+        }
+
+        /// <summary>C[m0..m1, jc..jc+nc) += the k block at pc of op(A)·(the packed B block), MC rows at a time.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        readonly void Multiply(T* packA, T* packB, int m0, int m1, int mcStep, int jc, int nc, int pc, int kc)
+        {
+            int nr = NR<T>();
+            T* tile = stackalloc T[MR * nr];
+            // Later k blocks add to what the first one wrote.
+            T beta = pc == 0 ? Beta : T.One;
+            for (int ic = m0; ic < m1; ic += mcStep)
+            {
+                int mc = Math.Min(mcStep, m1 - ic);
+                PackA(packA, ic, pc, mc, kc);
+                for (int jr = 0; jr < nc; jr += nr)
+                {
+                    int cols = Math.Min(nr, nc - jr);
+                    for (int ir = 0; ir < mc; ir += MR)
                     {
-                        int mc = Math.Min(mcStep, m1 - ic);
-                        PackA(packA, ic, pc, mc, kc);
-                        for (int jr = 0; jr < nc; jr += nr)
+                        int rows = Math.Min(MR, mc - ir);
+                        T* c = C + (ic + ir) * Ldc + jc + jr;
+                        if (rows == MR && cols == nr)
                         {
-                            int cols = Math.Min(nr, nc - jr);
-                            for (int ir = 0; ir < mc; ir += MR)
-                            {
-                                int rows = Math.Min(MR, mc - ir);
-                                T* c = C + (ic + ir) * Ldc + jc + jr;
-                                if (rows == MR && cols == nr)
-                                {
-                                    MicroKernel(kc, packA + ir * kc, packB + jr * kc, c, Ldc, Alpha, beta);
-                                    continue;
-                                }
-                                // Edge tile: run the same kernel on a full-size copy, keep the valid part.
-                                if (beta != T.Zero)
-                                    Copy(c, Ldc, tile, nr, rows, cols);
-                                MicroKernel(kc, packA + ir * kc, packB + jr * kc, tile, nr, Alpha, beta);
-                                Copy(tile, nr, c, Ldc, rows, cols);
-                            }
+                            MicroKernel(kc, packA + ir * kc, packB + jr * kc, c, Ldc, Alpha, beta);
+                            continue;
                         }
+                        // Edge tile: run the same kernel on a full-size copy, keep the valid part.
+                        if (beta != T.Zero)
+                            Copy(c, Ldc, tile, nr, rows, cols);
+                        MicroKernel(kc, packA + ir * kc, packB + jr * kc, tile, nr, Alpha, beta);
+                        Copy(tile, nr, c, Ldc, rows, cols);
                     }
                 }
             }
@@ -220,7 +239,7 @@ public static class Gemm
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         readonly void PackB(T* dst, int pc, int jc, int kc, int nc)
         {
-            int w = Vector256<T>.Count, nr = 2 * w;
+            int w = Vector256<T>.Count, nr = NR<T>();
             for (int jr = 0; jr < nc; jr += nr, dst += nr * kc)
             {
                 int cols = Math.Min(nr, nc - jr);
@@ -232,10 +251,8 @@ public static class Gemm
                     if (cols == nr && Avx.IsSupported)
                     {
                         for (; p + w <= kc; p += w)
-                        {
-                            Transpose(src + p, Ldb, w, dst + p * nr, nr);
-                            Transpose(src + w * Ldb + p, Ldb, w, dst + p * nr + w, nr);
-                        }
+                            for (int v = 0; v < nr; v += w)
+                                Transpose(src + v * Ldb + p, Ldb, w, dst + p * nr + v, nr);
                     }
                     for (; p < kc; p++)
                         for (int j = 0; j < nr; j++)
@@ -247,10 +264,8 @@ public static class Gemm
                     if (cols == nr)
                     {
                         for (; p < kc; p++)
-                        {
-                            Vector256.Store(Vector256.Load(src + p * Ldb), dst + p * nr);
-                            Vector256.Store(Vector256.Load(src + p * Ldb + w), dst + p * nr + w);
-                        }
+                            for (int v = 0; v < nr; v += w)
+                                Vector256.Store(Vector256.Load(src + p * Ldb + v), dst + p * nr + v);
                     }
                     for (; p < kc; p++)
                         for (int j = 0; j < nr; j++)
@@ -322,6 +337,11 @@ public static class Gemm
     static unsafe void MicroKernel<T>(int kc, T* a, T* b, T* c, nint ldc, T alpha, T beta)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (typeof(T) == typeof(float) && Avx512F.IsSupported)
+        {
+            MicroKernel512(kc, (float*)a, (float*)b, (float*)c, ldc, Unsafe.As<T, float>(ref alpha), Unsafe.As<T, float>(ref beta));
+            return;
+        }
         int w = Vector256<T>.Count;
         // C is needed only after the k loop; start fetching its lines now.
         if (Sse.IsSupported)
@@ -373,6 +393,59 @@ public static class Gemm
         {
             Vector256.Store(Simd.MultiplyAdd(alpha, acc0, beta * Vector256.Load(c)), c);
             Vector256.Store(Simd.MultiplyAdd(alpha, acc1, beta * Vector256.Load(c + w)), c + w);
+        }
+    }
+
+    /// <summary><see cref="MicroKernel{T}"/> for float with 512-bit vectors: an MR×32 tile, NR = 32.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static unsafe void MicroKernel512(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    {
+        for (int r = 0; r < MR; r++)
+        {
+            Sse.Prefetch0(c + r * ldc);
+            Sse.Prefetch0(c + r * ldc + 31);
+        }
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++, a += MR, b += 32)
+        {
+            Vector512<float> b0 = Vector512.Load(b), b1 = Vector512.Load(b + 16);
+            Vector512<float> ar = Vector512.Create(a[0]);
+            c00 = Avx512F.FusedMultiplyAdd(ar, b0, c00); c01 = Avx512F.FusedMultiplyAdd(ar, b1, c01);
+            ar = Vector512.Create(a[1]);
+            c10 = Avx512F.FusedMultiplyAdd(ar, b0, c10); c11 = Avx512F.FusedMultiplyAdd(ar, b1, c11);
+            ar = Vector512.Create(a[2]);
+            c20 = Avx512F.FusedMultiplyAdd(ar, b0, c20); c21 = Avx512F.FusedMultiplyAdd(ar, b1, c21);
+            ar = Vector512.Create(a[3]);
+            c30 = Avx512F.FusedMultiplyAdd(ar, b0, c30); c31 = Avx512F.FusedMultiplyAdd(ar, b1, c31);
+            ar = Vector512.Create(a[4]);
+            c40 = Avx512F.FusedMultiplyAdd(ar, b0, c40); c41 = Avx512F.FusedMultiplyAdd(ar, b1, c41);
+            ar = Vector512.Create(a[5]);
+            c50 = Avx512F.FusedMultiplyAdd(ar, b0, c50); c51 = Avx512F.FusedMultiplyAdd(ar, b1, c51);
+        }
+        Vector512<float> va = Vector512.Create(alpha), vb = Vector512.Create(beta);
+        bool overwrite = beta == 0f;
+        Update512(c, c00, c01, va, vb, overwrite);
+        Update512(c + ldc, c10, c11, va, vb, overwrite);
+        Update512(c + 2 * ldc, c20, c21, va, vb, overwrite);
+        Update512(c + 3 * ldc, c30, c31, va, vb, overwrite);
+        Update512(c + 4 * ldc, c40, c41, va, vb, overwrite);
+        Update512(c + 5 * ldc, c50, c51, va, vb, overwrite);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static unsafe void Update512(float* c, Vector512<float> acc0, Vector512<float> acc1,
+        Vector512<float> alpha, Vector512<float> beta, bool overwrite)
+    {
+        if (overwrite)
+        {
+            Vector512.Store(alpha * acc0, c);
+            Vector512.Store(alpha * acc1, c + 16);
+        }
+        else
+        {
+            Vector512.Store(Avx512F.FusedMultiplyAdd(alpha, acc0, beta * Vector512.Load(c)), c);
+            Vector512.Store(Avx512F.FusedMultiplyAdd(alpha, acc1, beta * Vector512.Load(c + 16)), c + 16);
         }
     }
 
