@@ -151,6 +151,19 @@ public class BatchNormPropertyTests
         var first = Run();
         var second = Run();
         Assert.Equal(first.Select(BitConverter.SingleToInt32Bits), second.Select(BitConverter.SingleToInt32Bits));
+        // Every kernel partitions work without changing any sum's order: one thread gives the same bits.
+        int saved = Threading.Threads;
+        float[] single;
+        try
+        {
+            Threading.Threads = 1;
+            single = Run();
+        }
+        finally
+        {
+            Threading.Threads = saved;
+        }
+        Assert.Equal(first.Select(BitConverter.SingleToInt32Bits), single.Select(BitConverter.SingleToInt32Bits));
     }
 
     [Fact]
