@@ -54,7 +54,7 @@ foreach (var w in all)
     bool isCopy = w == all[0];
     if (!wanted && !(isCopy && selected.Any(s => s.Bytes != null))) continue;
     var step = w.Setup();
-    double ms = MedianMs(step, runs, warmup: 3);
+    double ms = w.Heavy ? MedianMs(step, 3, warmup: 1) : MedianMs(step, runs, warmup: 3);
     if (isCopy)
     {
         // The floor is the machine's bandwidth: the faster of our copy and the peer's.
@@ -66,7 +66,7 @@ foreach (var w in all)
     var (floorMs, floorText) = w.Bytes is long bytes
         ? (bytes / bytesPerMs, isCopy ? $"defines the copy bandwidth {bytesPerMs / 1e6:F1} GB/s"
             : $"{bytes / (double)(1 << 20):F0} MiB moved at copy bandwidth {bytesPerMs / 1e6:F1} GB/s")
-        : (w.Work / peakFlopsPerMs, $"{w.Work / 1e9:F2} GFLOP at peak {peakText}");
+        : ((w.Flops ?? w.Work) / peakFlopsPerMs, $"{(w.Flops ?? w.Work) / 1e9:F2} GFLOP at peak {peakText}");
     double? torchMs = torch.TryGetValue(w.Name, out var t) ? t : null;
     rows.Add(new Row(w.Name, ms, floorMs, floorText, torchMs));
     Console.Error.WriteLine($"{w.Name}: {ms:F3} ms, {ms / floorMs:F2}x floor" + (torchMs is double tm ? $", torch {tm:F3} ms, torch/ours {tm / ms:F2}" : ""));

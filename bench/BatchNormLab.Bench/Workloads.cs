@@ -1,5 +1,7 @@
 using BatchNormLab;
+using BatchNormLab.Models;
 using BatchNormLab.Nn;
+using BatchNormLab.Training;
 
 /// <summary>
 /// One benchmark: <see cref="Setup"/> allocates its inputs and returns the step that is timed.
@@ -7,11 +9,11 @@ using BatchNormLab.Nn;
 /// (<see cref="Bytes"/> that must move, at the measured copy bandwidth) or, when Bytes is null,
 /// compute-bound (Work FLOPs at the machine's peak).
 /// </summary>
-sealed record Workload(string Name, long Work, long? Bytes, Func<Action> Setup)
+sealed record Workload(string Name, long Work, long? Bytes, Func<Action> Setup, double? Flops = null)
 {
     const int CopyFloats = 64 << 20;
 
-    /// <summary>The copy that defines the bandwidth, first; then torch_bench.py's order (no vgg11: there is no optimizer yet).</summary>
+    /// <summary>The copy that defines the bandwidth, first; then torch_bench.py's order.</summary>
     public static IReadOnlyList<Workload> All()
     {
         var rng = new Rng(0);
@@ -49,7 +51,41 @@ sealed record Workload(string Name, long Work, long? Bytes, Func<Action> Setup)
                 conv.Forward(x).Backward(g);
             };
         }));
+        // One SGD step (momentum 0.9, lr 0.01) of VGG-11 on a CIFAR-shaped batch; work = images.
+        foreach (var norm in (Norm[])[Norm.None, Norm.BatchNorm])
+            list.Add(new($"vgg11{(norm == Norm.BatchNorm ? "_bn" : "")}_train_step[128,3,32,32]", 128, null, () => VggStep(norm, rng), 3 * 128 * VggForwardFlops()));
         return list;
+    }
+
+    /// <summary>True for the whole-network steps, which the peer times with fewer runs (3 after 1 warm-up).</summary>
+    public bool Heavy => Name.StartsWith("vgg", StringComparison.Ordinal);
+
+    /// <summary>Multiply-adds ×2 of VGG-11's convs and head for one 32×32 image; a training step is about 3× (forward, input and weight gradients).</summary>
+    static double VggForwardFlops()
+    {
+        double flops = 0;
+        int channels = 3, size = 32;
+        foreach (int v in Vgg.Configurations[11])
+        {
+            if (v == 0) { size /= 2; continue; }
+            flops += 2.0 * v * channels * 9 * size * size;
+            channels = v;
+        }
+        return flops + 2.0 * channels * 10;
+    }
+
+    static Action VggStep(Norm norm, Rng rng)
+    {
+        var model = new Vgg(11, 3, 32, 10, 1.0, new ModelOptions(norm), rng);
+        var sgd = new Sgd(model.Parameters(), 0.01, momentum: 0.9);
+        var x = Tensor.RandomNormal(rng, [128, 3, 32, 32]);
+        var labels = Enumerable.Range(0, 128).Select(_ => rng.NextInt(10)).ToArray();
+        return () =>
+        {
+            model.ZeroGrad();
+            model.Forward(x).CrossEntropy(labels).Backward();
+            sgd.Step();
+        };
     }
 
     static Tensor Input(Rng rng, int[] shape)

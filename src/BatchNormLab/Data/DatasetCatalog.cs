@@ -1,0 +1,35 @@
+namespace BatchNormLab.Data;
+
+/// <summary>
+/// The datasets a run can name, as (train, test) pairs ready to train on: image sets read from their
+/// standard files (see <see cref="DataDirectory"/>) and normalised per channel with the training
+/// set's mean and std; synthetic sets generated from the run's seed and split 10 000 / 2 000
+/// (Gaussian mixture: 10 classes in 32 dimensions) or 1 000 / 200 (the deep linear network's y = A·x, 10 dimensions).
+/// </summary>
+public static class DatasetCatalog
+{
+    public static readonly string[] Names = ["fashion-mnist", "cifar10", "gaussian-mixture", "linear-regression"];
+
+    public static (Dataset Train, Dataset Test) Load(string name, string? dataOption, ulong seed)
+    {
+        switch (name)
+        {
+            case "fashion-mnist":
+            case "cifar10":
+                string directory = DataDirectory.Resolve(dataOption, name);
+                var train = name == "cifar10" ? Cifar10.Load(directory, train: true) : FashionMnist.Load(directory, train: true);
+                var test = name == "cifar10" ? Cifar10.Load(directory, train: false) : FashionMnist.Load(directory, train: false);
+                var normalization = ChannelNormalization.Fit(train);
+                return (normalization.Apply(train), normalization.Apply(test));
+            case "gaussian-mixture":
+                return Split(Synthetic.GaussianMixture(seed, 12_000, classes: 10, dims: 32), 10_000);
+            case "linear-regression":
+                return Split(Synthetic.LinearRegression(seed, 1_200, dims: 10).Data, 1_000);
+            default:
+                throw new ArgumentException($"unknown dataset '{name}'; datasets: {string.Join(", ", Names)}");
+        }
+    }
+
+    static (Dataset, Dataset) Split(Dataset all, int trainCount) =>
+        (all.Subset(Enumerable.Range(0, trainCount).ToArray()), all.Subset(Enumerable.Range(trainCount, all.Count - trainCount).ToArray()));
+}

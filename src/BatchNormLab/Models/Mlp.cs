@@ -1,0 +1,51 @@
+using BatchNormLab.Nn;
+
+namespace BatchNormLab.Models;
+
+/// <summary>
+/// Multi-layer perceptron: Flatten, then per hidden width Linear → [BN] → activation, then a Linear
+/// head. A plain Sequential, so the state-dict keys are those of the same nn.Sequential in PyTorch
+/// ("1.weight", "2.running_mean", …).
+/// </summary>
+public static class Mlp
+{
+    public static Sequential Create(int inputs, IReadOnlyList<int> hidden, int outputs, ModelOptions options, Rng rng)
+    {
+        if (inputs < 1 || outputs < 1 || hidden.Any(w => w < 1))
+            throw new ArgumentException($"MLP widths must be ≥ 1 (inputs {inputs}, hidden [{string.Join(", ", hidden)}], outputs {outputs})");
+        var model = new Sequential(new Flatten());
+        int width = inputs;
+        foreach (int h in hidden)
+        {
+            foreach (var m in options.Block(new Linear(width, h, rng: rng), () => new BatchNorm1d(h))) model.Add(m);
+            width = h;
+        }
+        model.Add(new Linear(width, outputs, rng: rng));
+        options.Initialise(model, rng);
+        return model;
+    }
+}
+
+/// <summary>
+/// The deep linear network of PAPERS.md §2: <c>depth</c> bias-free Linear(width, width) layers, no
+/// activation, optionally BN after each but the last; it computes W_depth·…·W_1·x (plus BN's effect).
+/// </summary>
+public static class DeepLinear
+{
+    public const int DefaultDepth = 25;
+    public const int DefaultWidth = 10;
+
+    public static Sequential Create(int depth, int width, ModelOptions options, Rng rng)
+    {
+        if (depth < 1 || width < 1) throw new ArgumentException($"deep linear network needs depth and width ≥ 1 (got {depth}, {width})");
+        var model = new Sequential();
+        for (int i = 0; i < depth; i++)
+        {
+            var layer = new Linear(width, width, bias: false, rng: rng);
+            if (i == depth - 1) model.Add(layer);
+            else foreach (var m in options.Block(layer, () => new BatchNorm1d(width), activate: false)) model.Add(m);
+        }
+        options.Initialise(model, rng);
+        return model;
+    }
+}

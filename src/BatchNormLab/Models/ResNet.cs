@@ -1,0 +1,96 @@
+using BatchNormLab.Nn;
+
+namespace BatchNormLab.Models;
+
+/// <summary>
+/// ResNet for CIFAR (He et al. 2016, §4.2): depth 6n+2; a 3×3 conv to 16 channels, three stages of
+/// n basic blocks at 16, 32, 64 channels (the first block of stages 2 and 3 halves the plane with
+/// stride 2), global average pooling and a Linear head. Shortcuts that change shape are a 1×1
+/// strided conv [+ BN] (option B). Keys follow the common PyTorch port: conv1, bn1,
+/// layer1.0.conv1, layer1.0.bn1, …, layer2.0.shortcut.0, linear.
+/// </summary>
+public sealed class ResNetCifar : Module
+{
+    readonly ModelOptions options;
+    readonly Conv2d conv1;
+    readonly BatchNorm2d? bn1;
+    readonly Sequential[] stages = new Sequential[3];
+    readonly Linear head;
+
+    public ResNetCifar(int depth, int inChannels, int classes, ModelOptions options, Rng rng)
+    {
+        if (depth < 8 || (depth - 2) % 6 != 0)
+            throw new ArgumentException($"ResNet-CIFAR depth must be 6n+2 with n ≥ 1 (20, 56, 110, …), got {depth}");
+        int blocks = (depth - 2) / 6;
+        this.options = options;
+        conv1 = RegisterModule("conv1", new Conv2d(inChannels, 16, 3, padding: 1, bias: false, rng: rng));
+        if (options.Norm == Norm.BatchNorm) bn1 = RegisterModule("bn1", new BatchNorm2d(16));
+        int channels = 16;
+        for (int s = 0; s < 3; s++)
+        {
+            int width = 16 << s;
+            stages[s] = RegisterModule($"layer{s + 1}", new Sequential());
+            for (int b = 0; b < blocks; b++)
+            {
+                stages[s].Add(new BasicBlock(channels, width, b == 0 && s > 0 ? 2 : 1, options, rng));
+                channels = width;
+            }
+        }
+        head = RegisterModule("linear", new Linear(channels, classes, rng: rng));
+        options.Initialise(this, rng);
+    }
+
+    protected override Tensor Compute(Tensor input)
+    {
+        var x = NormActivate(conv1.Forward(input), options, bn1);
+        foreach (var stage in stages) x = stage.Forward(x);
+        return head.Forward(x.AvgPool2d(x.Size(2)).Flatten());
+    }
+
+    /// <summary>[BN] and the activation, in the chosen order.</summary>
+    static Tensor NormActivate(Tensor x, ModelOptions options, BatchNorm? bn)
+    {
+        if (bn is null) return Activate(x, options);
+        return options.Placement == NormPlacement.BeforeActivation ? Activate(bn.Forward(x), options) : bn.Forward(Activate(x, options));
+    }
+
+    static Tensor Activate(Tensor x, ModelOptions options) => options.Activation switch
+    {
+        Activation.ReLU => x.Relu(),
+        Activation.Sigmoid => x.Sigmoid(),
+        _ => x.Tanh(),
+    };
+
+    /// <summary>x → conv3×3 → [BN] → act → conv3×3 → [BN], plus the shortcut, → act.</summary>
+    sealed class BasicBlock : Module
+    {
+        readonly ModelOptions options;
+        readonly Conv2d conv1, conv2;
+        readonly BatchNorm2d? bn1, bn2;
+        readonly Sequential? shortcut;
+
+        public BasicBlock(int inChannels, int outChannels, int stride, ModelOptions options, Rng rng)
+        {
+            this.options = options;
+            bool norm = options.Norm == Norm.BatchNorm;
+            conv1 = RegisterModule("conv1", new Conv2d(inChannels, outChannels, 3, stride, 1, bias: false, rng: rng));
+            if (norm) bn1 = RegisterModule("bn1", new BatchNorm2d(outChannels));
+            conv2 = RegisterModule("conv2", new Conv2d(outChannels, outChannels, 3, 1, 1, bias: false, rng: rng));
+            if (norm) bn2 = RegisterModule("bn2", new BatchNorm2d(outChannels));
+            if (stride != 1 || inChannels != outChannels)
+            {
+                shortcut = RegisterModule("shortcut", new Sequential(new Conv2d(inChannels, outChannels, 1, stride, bias: false, rng: rng)));
+                if (norm) shortcut.Add(new BatchNorm2d(outChannels));
+            }
+        }
+
+        protected override Tensor Compute(Tensor input)
+        {
+            var x = NormActivate(conv1.Forward(input), options, bn1);
+            x = conv2.Forward(x);
+            if (bn2 is not null) x = bn2.Forward(x);
+            x += shortcut is null ? input : shortcut.Forward(input);
+            return Activate(x, options);
+        }
+    }
+}

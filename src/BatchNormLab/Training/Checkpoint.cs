@@ -1,0 +1,83 @@
+using System.Globalization;
+using BatchNormLab.Data;
+using BatchNormLab.IO;
+using BatchNormLab.Nn;
+
+namespace BatchNormLab.Training;
+
+/// <summary>
+/// A run's saved state, in two safetensors files written atomically:
+/// <c>model.safetensors</c>, the model's state dict under PyTorch's key names (load it with
+/// safetensors.torch.load_file + load_state_dict(strict=True)), and <c>checkpoint.safetensors</c>,
+/// everything a resumed run needs: the same tensors under "model.", the SGD momentum buffers under
+/// "optimizer.momentum.", and in the metadata the step, the first loss and the config. The data
+/// order and augmentation are functions of (seed, step), so no generator state is needed beyond those.
+/// </summary>
+public static class Checkpoint
+{
+    public const string ModelFile = "model.safetensors";
+    public const string StateFile = "checkpoint.safetensors";
+    const string Format = "bnlab-checkpoint-1";
+
+    public static void Save(string directory, Trainer trainer)
+    {
+        var metadata = new Dictionary<string, string>
+        {
+            ["format"] = Format,
+            ["step"] = trainer.Step.ToString(CultureInfo.InvariantCulture),
+            ["first_loss"] = trainer.FirstLoss.ToString("R", CultureInfo.InvariantCulture),
+            ["config"] = trainer.Config.ToJson(),
+        };
+        var model = trainer.Model.StateDict().Select(e => new NamedTensor(e.Name, e.Tensor, e.Int64)).ToList();
+        Safetensors.Write(Path.Combine(directory, ModelFile), model, metadata);
+        var names = trainer.Model.NamedParameters().Select(p => p.Name).ToList();
+        var momentum = trainer.Optimizer.MomentumBuffers
+            .Select((b, i) => (b, i)).Where(x => x.b is not null)
+            .Select(x => new NamedTensor("optimizer.momentum." + names[x.i], x.b));
+        Safetensors.Write(Path.Combine(directory, StateFile), model.Select(e => e with { Name = "model." + e.Name }).Concat(momentum), metadata);
+    }
+
+    /// <summary>What a checkpoint file holds.</summary>
+    public sealed record Contents(TrainConfig Config, int Step, double FirstLoss, List<StateEntry> Model, Dictionary<string, Tensor> Momentum);
+
+    /// <summary>Reads <c>checkpoint.safetensors</c> or <c>model.safetensors</c> (no momentum), or the one in a run directory.</summary>
+    public static Contents Read(string path)
+    {
+        if (Directory.Exists(path))
+        {
+            string state = Path.Combine(path, StateFile), weights = Path.Combine(path, ModelFile);
+            path = File.Exists(state) ? state : File.Exists(weights) ? weights : throw new DataException($"{path}: no {StateFile} or {ModelFile} in this directory");
+        }
+        var (entries, metadata) = Safetensors.Read(path);
+        if (!metadata.TryGetValue("format", out var format) || format != Format)
+            throw new DataException($"{path}: not a BatchNormLab checkpoint (metadata format is '{format ?? "missing"}', expected '{Format}')");
+        if (!int.TryParse(metadata.GetValueOrDefault("step"), CultureInfo.InvariantCulture, out int step) ||
+            !double.TryParse(metadata.GetValueOrDefault("first_loss"), CultureInfo.InvariantCulture, out double firstLoss) ||
+            !metadata.TryGetValue("config", out var configJson))
+            throw new DataException($"{path}: checkpoint metadata lacks step, first_loss or config");
+        TrainConfig config;
+        try { config = TrainConfig.FromJson(configJson, path); }
+        catch (System.Text.Json.JsonException e) { throw new DataException($"{path}: the config in the checkpoint cannot be read ({e.Message})"); }
+        bool prefixed = entries.Any(e => e.Name.StartsWith("model.", StringComparison.Ordinal));
+        var model = new List<StateEntry>();
+        var momentum = new Dictionary<string, Tensor>();
+        foreach (var e in entries)
+        {
+            if (e.Name.StartsWith("optimizer.momentum.", StringComparison.Ordinal)) momentum[e.Name["optimizer.momentum.".Length..]] = e.Tensor!;
+            else if (!prefixed) model.Add(new StateEntry(e.Name, e.Tensor, e.Int64));
+            else if (e.Name.StartsWith("model.", StringComparison.Ordinal)) model.Add(new StateEntry(e.Name["model.".Length..], e.Tensor, e.Int64));
+            else throw new DataException($"{path}: unexpected entry '{e.Name}'");
+        }
+        return new Contents(config, step, firstLoss, model, momentum);
+    }
+
+    /// <summary>Puts a checkpoint's weights, buffers and momentum into a trainer built from the same config.</summary>
+    public static void Restore(Trainer trainer, Contents contents, string source)
+    {
+        try { trainer.Model.LoadStateDict(contents.Model); }
+        catch (ArgumentException e) { throw new DataException($"{source}: does not fit the model: {e.Message}"); }
+        var names = trainer.Model.NamedParameters().Select(p => p.Name).ToList();
+        trainer.Optimizer.LoadMomentumBuffers(names.Select(n => contents.Momentum.GetValueOrDefault(n)).ToList());
+        trainer.Restore(contents.Step, contents.FirstLoss);
+    }
+}

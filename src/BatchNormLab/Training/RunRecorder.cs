@@ -1,0 +1,100 @@
+using System.Globalization;
+using System.Text.Json;
+using BatchNormLab.Data;
+using BatchNormLab.IO;
+
+namespace BatchNormLab.Training;
+
+/// <summary>
+/// Keeps a run's files in its output directory: config.json, metrics.csv (one row per step),
+/// eval.csv, a checkpoint every <see cref="TrainConfig.CheckpointEvery"/> steps and at the end,
+/// and summary.json. On resume the CSVs are cut back to the checkpoint's step, so the files read
+/// as if the run had never stopped. Numbers are written round-trip exact ("R").
+/// </summary>
+public sealed class RunRecorder : ITrainingCallback, IDisposable
+{
+    public const string MetricsHeader = "step,epoch,loss,accuracy,lr,grad_norm,seconds";
+    public const string EvalHeader = "step,test_loss,test_accuracy";
+
+    readonly string directory;
+    readonly StreamWriter metrics, evaluations;
+
+    public string Directory => directory;
+
+    RunRecorder(string directory, int fromStep)
+    {
+        this.directory = directory;
+        metrics = OpenCsv("metrics.csv", MetricsHeader, fromStep);
+        evaluations = OpenCsv("eval.csv", EvalHeader, fromStep);
+    }
+
+    /// <summary>A new run: refuses a directory that already holds a checkpoint (resume it, or choose another).</summary>
+    public static RunRecorder Start(string directory, TrainConfig config)
+    {
+        if (File.Exists(Path.Combine(directory, Checkpoint.StateFile)))
+            throw new DataException($"{Path.GetFullPath(directory)} already holds a run's checkpoint; pass --resume to continue it, or another --out");
+        System.IO.Directory.CreateDirectory(directory);
+        foreach (var file in new[] { "metrics.csv", "eval.csv", "summary.json" }) File.Delete(Path.Combine(directory, file));
+        AtomicFile.WriteAllText(Path.Combine(directory, "config.json"), config.ToJson());
+        return new RunRecorder(directory, 0);
+    }
+
+    /// <summary>Continues a run from its checkpoint's step.</summary>
+    public static RunRecorder Resume(string directory, int step) => new(directory, step);
+
+    StreamWriter OpenCsv(string name, string header, int fromStep)
+    {
+        string path = Path.Combine(directory, name);
+        var keep = new List<string> { header };
+        if (File.Exists(path))
+        {
+            // Rows of steps before the checkpoint stay; later ones (and a torn last line) are redone.
+            foreach (var line in File.ReadLines(path).Skip(1))
+            {
+                var cells = line.Split(',');
+                if (cells.Length == header.Split(',').Length && int.TryParse(cells[0], CultureInfo.InvariantCulture, out int s) && s < fromStep) keep.Add(line);
+            }
+        }
+        AtomicFile.WriteAllText(path, string.Join('\n', keep) + "\n");
+        return new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read)) { AutoFlush = true };
+    }
+
+    static string R(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+
+    public void OnStep(Trainer trainer, StepMetrics m)
+    {
+        metrics.WriteLine($"{m.Step},{m.Epoch},{R(m.Loss)},{R(m.Accuracy)},{R(m.LearningRate)},{R(m.GradNorm)},{m.Seconds.ToString("F3", CultureInfo.InvariantCulture)}");
+        int every = trainer.Config.CheckpointEvery;
+        if (every > 0 && trainer.Step % every == 0 && trainer.Step < trainer.Config.Steps) Checkpoint.Save(directory, trainer);
+    }
+
+    public void OnEvaluation(Trainer trainer, EvalMetrics m) => evaluations.WriteLine($"{m.Step},{R(m.Loss)},{R(m.Accuracy)}");
+
+    /// <summary>The final checkpoint and summary.json.</summary>
+    public void Finish(Trainer trainer, TrainingOutcome outcome, double seconds, StepMetrics? last)
+    {
+        if (!outcome.Diverged) Checkpoint.Save(directory, trainer);
+        var summary = new Dictionary<string, object?>
+        {
+            ["steps_done"] = outcome.StepsDone,
+            ["diverged"] = outcome.Diverged,
+            ["diverged_at_step"] = outcome.DivergedAtStep,
+            ["divergence_reason"] = outcome.DivergenceReason,
+            ["final_train_loss"] = Finite(last?.Loss),
+            ["final_train_accuracy"] = Finite(last?.Accuracy),
+            ["test_loss"] = Finite(outcome.FinalEvaluation?.Loss),
+            ["test_accuracy"] = Finite(outcome.FinalEvaluation?.Accuracy),
+            ["seconds"] = Math.Round(seconds, 3),
+        };
+        AtomicFile.WriteAllText(Path.Combine(directory, "summary.json"), JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    /// <summary>JSON has no NaN or infinity: those become null.</summary>
+    static double? Finite(double? v) => v is double x && double.IsFinite(x) ? x : null;
+
+    public void Dispose()
+    {
+        metrics.Dispose();
+        evaluations.Dispose();
+    }
+}

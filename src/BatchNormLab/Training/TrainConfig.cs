@@ -1,0 +1,70 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using BatchNormLab.Models;
+
+namespace BatchNormLab.Training;
+
+public enum LossKind { CrossEntropy, Mse }
+
+/// <summary>Everything that determines a training run; saved as config.json and inside checkpoints.</summary>
+public sealed record TrainConfig
+{
+    public required ModelSpec Model { get; init; }
+    /// <summary>fashion-mnist, mnist, cifar10, gaussian-mixture or linear-regression.</summary>
+    public required string Dataset { get; init; }
+    public required int Steps { get; init; }
+    public int BatchSize { get; init; } = 128;
+    public double LearningRate { get; init; } = 0.1;
+    public double Momentum { get; init; }
+    public double WeightDecay { get; init; }
+    public bool Nesterov { get; init; }
+    public ScheduleKind Schedule { get; init; } = ScheduleKind.Constant;
+    public int WarmupSteps { get; init; }
+    public int StepEvery { get; init; }
+    public double Gamma { get; init; } = 0.1;
+    public LossKind Loss { get; init; } = LossKind.CrossEntropy;
+    public bool Augment { get; init; }
+    public ulong Seed { get; init; }
+    public int Threads { get; init; } = 2;
+    /// <summary>Evaluate on the test set every this many steps (0: only at the end).</summary>
+    public int EvalEvery { get; init; }
+    /// <summary>Write a checkpoint every this many steps (0: only at the end).</summary>
+    public int CheckpointEvery { get; init; }
+    /// <summary>A loss above this multiple of the first step's loss (or not finite) ends the run as diverged.</summary>
+    public double DivergenceFactor { get; init; } = 1e3;
+    /// <summary>Use only the first this many training examples (0: all), for quick runs.</summary>
+    public int TrainLimit { get; init; }
+    /// <summary>Evaluate on only the first this many test examples (0: all).</summary>
+    public int TestLimit { get; init; }
+
+    public Schedule MakeSchedule() => new(Schedule, LearningRate, Steps, WarmupSteps, StepEvery, Gamma);
+
+    /// <summary>Throws with a message naming the setting that is out of range.</summary>
+    public void Validate()
+    {
+        if (Steps < 1) throw new ArgumentOutOfRangeException("steps", Steps, "the run needs at least one step");
+        if (BatchSize < 1) throw new ArgumentOutOfRangeException("batch-size", BatchSize, "the batch size must be ≥ 1");
+        if (BatchSize == 1 && Model.Options.Norm == Norm.BatchNorm)
+            throw new ArgumentOutOfRangeException("batch-size", BatchSize, "BatchNorm in training needs a batch size of at least 2 (one value per channel has no variance)");
+        if (Threads < 1) throw new ArgumentOutOfRangeException("threads", Threads, "threads must be ≥ 1");
+        if (!(Momentum >= 0)) throw new ArgumentOutOfRangeException("momentum", Momentum, "momentum must be ≥ 0");
+        if (!(WeightDecay >= 0)) throw new ArgumentOutOfRangeException("weight-decay", WeightDecay, "weight decay must be ≥ 0");
+        if (Nesterov && Momentum <= 0) throw new ArgumentException("--nesterov needs --momentum > 0");
+        if (EvalEvery < 0 || CheckpointEvery < 0 || TrainLimit < 0 || TestLimit < 0) throw new ArgumentException("--eval-every, --checkpoint-every and limits must be ≥ 0");
+        if (!(DivergenceFactor > 1)) throw new ArgumentOutOfRangeException("divergence-factor", DivergenceFactor, "must be > 1");
+        if (!ModelSpec.IsKnown(Model.Name)) throw new ArgumentException($"unknown model '{Model.Name}'; models: {string.Join(", ", ModelSpec.Names)}");
+        MakeSchedule().Validate();
+    }
+
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    public static TrainConfig FromJson(string json, string source) =>
+        JsonSerializer.Deserialize<TrainConfig>(json, Json) ?? throw new Data.DataException($"{source}: empty config");
+}

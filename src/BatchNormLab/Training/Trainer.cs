@@ -1,0 +1,188 @@
+using System.Diagnostics;
+using BatchNormLab.Data;
+using BatchNormLab.Kernels;
+using BatchNormLab.Nn;
+
+namespace BatchNormLab.Training;
+
+/// <summary>What one training step measured. Accuracy is NaN for regression.</summary>
+public sealed record StepMetrics(int Step, int Epoch, double Loss, double Accuracy, double LearningRate, double GradNorm, double Seconds);
+
+/// <summary>Loss and accuracy over a whole evaluation set, in eval mode.</summary>
+public sealed record EvalMetrics(int Step, double Loss, double Accuracy);
+
+/// <summary>Hooks for experiments and front ends; every method is optional.</summary>
+public interface ITrainingCallback
+{
+    /// <summary>Before step <paramref name="step"/>'s forward pass, with its batch.</summary>
+    void OnBatch(Trainer trainer, int step, Batch batch) { }
+    /// <summary>After the gradient of step m.Step is known, before the optimizer applies it.</summary>
+    void OnGradient(Trainer trainer, StepMetrics metrics) { }
+    /// <summary>After the update of step m.Step.</summary>
+    void OnStep(Trainer trainer, StepMetrics metrics) { }
+    void OnEvaluation(Trainer trainer, EvalMetrics metrics) { }
+}
+
+/// <summary>How a run ended.</summary>
+public sealed record TrainingOutcome(int StepsDone, bool Diverged, int? DivergedAtStep, string? DivergenceReason, EvalMetrics? FinalEvaluation);
+
+/// <summary>
+/// The training loop: for each step, a batch from the seeded loader (epoch = step / batches per epoch,
+/// so a resumed run sees the same batches), forward in training mode, loss, backward, gradient norm,
+/// learning rate from the schedule, SGD update; evaluation every <see cref="TrainConfig.EvalEvery"/> steps.
+/// A non-finite loss or gradient, or a loss above DivergenceFactor × the first loss, stops the run
+/// as diverged: a result, not an exception.
+/// </summary>
+public sealed class Trainer
+{
+    public TrainConfig Config { get; }
+    public Module Model { get; }
+    public Sgd Optimizer { get; }
+    public Schedule Schedule { get; }
+    public DataLoader Loader { get; }
+    public Dataset? TestSet { get; }
+    public List<ITrainingCallback> Callbacks { get; } = [];
+
+    /// <summary>The next step to run (steps done so far).</summary>
+    public int Step { get; private set; }
+
+    /// <summary>The loss of step 0, the reference for divergence; restored on resume.</summary>
+    public double FirstLoss { get; private set; } = double.NaN;
+
+    public Trainer(TrainConfig config, Module model, Dataset train, Dataset? test)
+    {
+        config.Validate();
+        (Config, Model, TestSet) = (config, model, test);
+        Optimizer = new Sgd(model.Parameters(), config.LearningRate, config.Momentum, 0, config.WeightDecay, config.Nesterov);
+        Schedule = config.MakeSchedule();
+        Loader = new DataLoader(train, config.BatchSize, shuffle: true, dropLast: true, config.Seed, config.Augment ? new Augment() : null);
+    }
+
+    /// <summary>Continues from a restored state (see <see cref="Checkpoint"/>).</summary>
+    public void Restore(int step, double firstLoss)
+    {
+        if (step < 0 || step > Config.Steps) throw new ArgumentOutOfRangeException(nameof(step), step, $"a checkpoint step must be within the run's {Config.Steps} steps");
+        (Step, FirstLoss) = (step, firstLoss);
+    }
+
+    /// <summary>Runs until <see cref="TrainConfig.Steps"/> (or <paramref name="until"/>), divergence, or cancellation.</summary>
+    public TrainingOutcome Run(int? until = null, CancellationToken cancel = default)
+    {
+        int end = Math.Min(until ?? Config.Steps, Config.Steps);
+        Threading.Threads = Config.Threads;
+        var clock = Stopwatch.StartNew();
+        EvalMetrics? last = null;
+        while (Step < end && !cancel.IsCancellationRequested)
+        {
+            int epoch = Step / Loader.BatchesPerEpoch;
+            foreach (var batch in Loader.Epoch(epoch, Step % Loader.BatchesPerEpoch))
+            {
+                if (Step >= end || cancel.IsCancellationRequested) break;
+                var metrics = TrainStep(batch, epoch, clock);
+                if (Diverged(metrics) is string reason)
+                    return new TrainingOutcome(Step, true, metrics.Step, reason, null);
+                Step++;
+                foreach (var c in Callbacks) c.OnStep(this, metrics);
+                if (TestSet is not null && Config.EvalEvery > 0 && Step % Config.EvalEvery == 0 && Step < Config.Steps)
+                    last = Evaluate();
+            }
+        }
+        if (Step == Config.Steps && TestSet is not null) last = Evaluate();
+        return new TrainingOutcome(Step, false, null, null, last);
+    }
+
+    StepMetrics TrainStep(Batch batch, int epoch, Stopwatch clock)
+    {
+        foreach (var c in Callbacks) c.OnBatch(this, Step, batch);
+        Model.Train();
+        Model.ZeroGrad();
+        var output = Model.Forward(batch.Inputs);
+        var loss = LossOf(output, batch);
+        double lossValue = loss.Item();
+        double accuracy = batch.Labels is { } labels ? Accuracy(output, labels) : double.NaN;
+        if (Step == 0 || double.IsNaN(FirstLoss)) FirstLoss = lossValue;
+        double rate = Schedule.At(Step);
+        double gradNorm = double.NaN;
+        if (double.IsFinite(lossValue))
+        {
+            loss.Backward();
+            gradNorm = GradientNorm(Optimizer.Parameters);
+        }
+        var metrics = new StepMetrics(Step, epoch, lossValue, accuracy, rate, gradNorm, clock.Elapsed.TotalSeconds);
+        foreach (var c in Callbacks) c.OnGradient(this, metrics);
+        if (double.IsFinite(gradNorm))
+        {
+            Optimizer.LearningRate = rate;
+            Optimizer.Step();
+        }
+        return metrics;
+    }
+
+    string? Diverged(StepMetrics m)
+    {
+        if (!double.IsFinite(m.Loss)) return $"loss is {m.Loss}";
+        if (!double.IsFinite(m.GradNorm)) return $"gradient norm is {m.GradNorm}";
+        if (m.Loss > Config.DivergenceFactor * Math.Max(FirstLoss, 1e-12)) return $"loss {m.Loss:G4} exceeds {Config.DivergenceFactor:G3} × the first loss {FirstLoss:G4}";
+        return null;
+    }
+
+    Tensor LossOf(Tensor output, Batch batch) => Config.Loss switch
+    {
+        LossKind.CrossEntropy => output.CrossEntropy(batch.Labels ?? throw new InvalidOperationException($"cross-entropy needs labels; dataset {Config.Dataset} has regression targets (use --loss mse)")),
+        _ => output.MseLoss(batch.Targets ?? throw new InvalidOperationException($"MSE needs targets; dataset {Config.Dataset} has class labels (use --loss cross-entropy)")),
+    };
+
+    /// <summary>Test loss and accuracy in eval mode, over the whole test set in batches; the model goes back to training mode.</summary>
+    public EvalMetrics Evaluate()
+    {
+        var metrics = Evaluate(Model, TestSet ?? throw new InvalidOperationException("no test set"), Config.Loss, Config.BatchSize, Step);
+        foreach (var c in Callbacks) c.OnEvaluation(this, metrics);
+        return metrics;
+    }
+
+    public static EvalMetrics Evaluate(Module model, Dataset data, LossKind loss, int batchSize, int step)
+    {
+        model.Eval();
+        double lossSum = 0, correct = 0;
+        using (Autograd.NoGrad())
+        {
+            var loader = new DataLoader(data, Math.Max(batchSize, 256), shuffle: false, dropLast: false, seed: 0);
+            foreach (var batch in loader.Epoch(0))
+            {
+                var output = model.Forward(batch.Inputs);
+                int n = batch.Inputs.Size(0);
+                lossSum += n * (loss == LossKind.CrossEntropy ? output.CrossEntropy(batch.Labels!) : output.MseLoss(batch.Targets!)).Item();
+                if (batch.Labels is { } labels) correct += Accuracy(output, labels) * n;
+            }
+        }
+        model.Train();
+        return new EvalMetrics(step, lossSum / data.Count, data.Labels is null ? double.NaN : correct / data.Count);
+    }
+
+    /// <summary>Fraction of rows whose largest logit is at the label (first maximum on ties).</summary>
+    public static double Accuracy(Tensor logits, int[] labels)
+    {
+        int n = logits.Size(0), classes = logits.Size(1), hits = 0;
+        var values = logits.ToFloatArray();
+        for (int i = 0; i < n; i++)
+        {
+            int best = 0;
+            for (int j = 1; j < classes; j++) if (values[i * classes + j] > values[i * classes + best]) best = j;
+            if (best == labels[i]) hits++;
+        }
+        return (double)hits / n;
+    }
+
+    /// <summary>‖∇‖₂ over all parameters, summed in double in parameter order.</summary>
+    public static double GradientNorm(IReadOnlyList<Tensor> parameters)
+    {
+        double sum = 0;
+        foreach (var p in parameters)
+        {
+            if (p.Grad is not { } g) continue;
+            if (g.DType == DType.Float32) foreach (float v in g.FloatSpan) sum += (double)v * v;
+            else foreach (double v in g.DoubleSpan) sum += v * v;
+        }
+        return Math.Sqrt(sum);
+    }
+}
