@@ -33,9 +33,13 @@ static class EvalCommand
         try { model.LoadStateDict(contents.Model); }
         catch (ArgumentException e) { throw new DataException($"{path}: does not fit a {config.Model.Name} model: {e.Message}"); }
         var metrics = Trainer.Evaluate(model, test, config.Loss, config.BatchSize, contents.Step);
-        var table = new Table().Border(TableBorder.Rounded).AddColumns("checkpoint", "model", "dataset", "step", "test examples", "test loss", "test acc");
-        table.AddRow(Markup.Escape(path), Markup.Escape($"{config.Model.Name} {TrainCommand.NormName(config.Model.Options.Norm)}"), config.Dataset,
-            contents.Step.ToString(), test.Count.ToString(), metrics.Loss.ToString("G6"), double.IsNaN(metrics.Accuracy) ? "-" : metrics.Accuracy.ToString("P2"));
+        var table = new Table().Border(TableBorder.Rounded).AddColumns("", "");
+        table.AddRow("checkpoint", Markup.Escape(Path.GetFullPath(path)));
+        table.AddRow("model", Markup.Escape($"{config.Model.Name} {TrainCommand.NormName(config.Model.Options.Norm)}"));
+        table.AddRow("dataset", $"{config.Dataset} test set, {test.Count} examples");
+        table.AddRow("step", contents.Step.ToString());
+        table.AddRow("test loss", metrics.Loss.ToString("G6"));
+        if (!double.IsNaN(metrics.Accuracy)) table.AddRow("test accuracy", metrics.Accuracy.ToString("P2"));
         AnsiConsole.Write(table);
         return ExitCodes.Ok;
     }

@@ -108,15 +108,6 @@ public sealed class IdxTests : IDisposable
         AssertDataError(() => FashionMnist.Load(dir.Path, train: true), dir.File("train-images-idx3-ubyte"), "file not found", "train-images-idx3-ubyte.gz");
     }
 
-    /// <summary>Runs only where the Debian package dataset-fashion-mnist is installed (as on CI).</summary>
-    sealed class FashionMnistInstalledFactAttribute : FactAttribute
-    {
-        public FashionMnistInstalledFactAttribute()
-        {
-            if (!Directory.Exists(DataDirectory.DebianFashionMnist)) Skip = $"{DataDirectory.DebianFashionMnist} not installed";
-        }
-    }
-
     [FashionMnistInstalledFact]
     public void RealFashionMnistTestSetHasAThousandOfEachClass()
     {
