@@ -46,7 +46,7 @@ static class Peer
         return results;
     }
 
-    static string? RepoRoot()
+    public static string? RepoRoot()
     {
         for (var dir = new DirectoryInfo(Environment.CurrentDirectory); dir != null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "BatchNormLab.sln")))

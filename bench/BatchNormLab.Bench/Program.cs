@@ -6,6 +6,7 @@
 // stdout: a table, or with --json one JSON line per workload; progress goes to stderr.
 //
 //   dotnet run -c Release --project bench/BatchNormLab.Bench -- [--json] [--threads 2] [--runs 7] [--only prefix,prefix] [--peer]
+//   ... -- --memory   peak resident memory of VGG-11(-BN) training, ours and PyTorch's, each in a fresh process
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
@@ -16,7 +17,8 @@ using System.Text.Json;
 using BatchNormLab.Kernels;
 
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
-bool json = false, peer = false;
+bool json = false, peer = false, memory = false;
+string? memoryChild = null;
 int threads = 2, runs = 7;
 string[] only = [];
 for (int i = 0; i < args.Length; i++)
@@ -24,16 +26,20 @@ for (int i = 0; i < args.Length; i++)
     switch (args[i])
     {
         case "--json": json = true; break;
+        case "--memory": memory = true; break;
+        case "--memory-child" when i + 1 < args.Length: memoryChild = args[++i]; break;
         case "--peer": peer = true; break;
         case "--threads" when i + 1 < args.Length && int.TryParse(args[i + 1], out threads) && threads >= 1: i++; break;
         case "--runs" when i + 1 < args.Length && int.TryParse(args[i + 1], out runs) && runs >= 1: i++; break;
         case "--only" when i + 1 < args.Length: only = args[++i].Split(',', StringSplitOptions.RemoveEmptyEntries); break;
         default:
-            Console.Error.WriteLine($"unknown or incomplete argument '{args[i]}'\nusage: BatchNormLab.Bench [--json] [--threads N] [--runs N] [--only prefix,prefix] [--peer]");
+            Console.Error.WriteLine($"unknown or incomplete argument '{args[i]}'\nusage: BatchNormLab.Bench [--json] [--threads N] [--runs N] [--only prefix,prefix] [--peer] | --memory");
             return 2;
     }
 }
 Threading.Threads = threads;
+if (memoryChild is not null) return Memory.Child(memoryChild == "bn", threads);
+if (memory) return Memory.Compare(threads, Peer.RepoRoot() ?? ".");
 
 var all = Workload.All();
 var selected = all.Where(w => only.Length == 0 || only.Any(p => w.Name.StartsWith(p, StringComparison.Ordinal))).ToList();

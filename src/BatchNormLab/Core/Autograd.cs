@@ -9,8 +9,22 @@ namespace BatchNormLab;
 internal sealed class Node(string name, Tensor[] inputs, Func<Tensor, Tensor?[]> backward)
 {
     public readonly string Name = name;
-    public readonly Tensor[] Inputs = inputs;
-    public readonly Func<Tensor, Tensor?[]> Backward = backward;
+    public Tensor[] Inputs { get; private set; } = inputs;
+    public Func<Tensor, Tensor?[]> Backward { get; private set; } = backward;
+
+    /// <summary>True once a backward pass without retain-graph went through this node and dropped what it held.</summary>
+    public bool Released { get; private set; }
+
+    /// <summary>
+    /// Drops the inputs and the closure (with the tensors it saved) so their memory can go as soon as
+    /// the backward pass has moved on, as PyTorch frees saved tensors unless retain_graph is set.
+    /// </summary>
+    public void Release()
+    {
+        Inputs = [];
+        Backward = static _ => throw new InvalidOperationException("internal: backward through a released node");
+        Released = true;
+    }
 }
 
 public sealed partial class Tensor
@@ -44,7 +58,14 @@ public sealed partial class Tensor
     }
 
     /// <summary>Backpropagates <paramref name="gradOutput"/>; every leaf that requires grad gets it added to <see cref="Grad"/>.</summary>
-    public void Backward(Tensor gradOutput) => Autograd.Backward(this, gradOutput, createGraph: false);
+    public void Backward(Tensor gradOutput) => Backward(gradOutput, retainGraph: false);
+
+    /// <summary>
+    /// As <see cref="Backward(Tensor)"/>. Without <paramref name="retainGraph"/> the graph's saved tensors
+    /// are freed as the pass goes (a second backward through it throws, as in PyTorch); with it the
+    /// graph stays usable.
+    /// </summary>
+    public void Backward(Tensor gradOutput, bool retainGraph) => Autograd.Backward(this, gradOutput, createGraph: false, retainGraph);
 
     /// <summary>Records an op's result on the tape when grad mode is on and an input requires grad.</summary>
     internal static Tensor Record(Tensor result, string name, Tensor[] inputs, Func<Tensor, Tensor?[]> backward)
@@ -82,12 +103,12 @@ public static class Autograd
         public void Dispose() => disabled = previous;
     }
 
-    internal static void Backward(Tensor output, Tensor gradOutput, bool createGraph)
+    internal static void Backward(Tensor output, Tensor gradOutput, bool createGraph, bool retainGraph)
     {
         CheckSeed(output, gradOutput);
         if (!output.RequiresGrad)
             throw new InvalidOperationException("Backward(): the output does not require grad (no input of its graph has RequiresGrad set, or it was computed under NoGrad)");
-        var grads = Propagate(output, gradOutput, createGraph, stopAt: null);
+        var grads = Propagate(output, gradOutput, createGraph, stopAt: null, release: !createGraph && !retainGraph);
         var leaves = grads.Where(g => g.Key.IsLeaf).ToList();
         // A leaf may keep its gradient tensor without a copy when nothing else can see that storage:
         // not the caller's seed, and not shared with another leaf (Add hands the same g to both sides).
@@ -114,7 +135,7 @@ public static class Autograd
             : throw new ArgumentException($"Grad: output has shape {Tensor.Format(output.Dims)}; pass gradOutput for a non-scalar output", nameof(gradOutput));
         CheckSeed(output, gradOutput);
         var stopAt = new HashSet<Tensor>(inputs, ReferenceEqualityComparer.Instance);
-        var grads = output.RequiresGrad ? Propagate(output, gradOutput, createGraph, stopAt) : [];
+        var grads = output.RequiresGrad ? Propagate(output, gradOutput, createGraph, stopAt, release: false) : [];
         var result = new Tensor[inputs.Count];
         for (int i = 0; i < result.Length; i++)
         {
@@ -180,8 +201,13 @@ public static class Autograd
             throw new ArgumentException($"gradOutput is {gradOutput.DType}, the output {output.DType}");
     }
 
-    /// <summary>Walks the graph from <paramref name="output"/> in reverse topological order and returns the gradient of every tensor reached.</summary>
-    static Dictionary<Tensor, Tensor> Propagate(Tensor output, Tensor gradOutput, bool createGraph, HashSet<Tensor>? stopAt)
+    /// <summary>
+    /// Walks the graph from <paramref name="output"/> in reverse topological order and returns the
+    /// gradients of the tensors where the walk ends (leaves and <paramref name="stopAt"/>). A tensor's
+    /// gradient is dropped once its node has passed it on, and with <paramref name="release"/> so is the
+    /// node's saved state, so memory falls as the pass proceeds instead of peaking at its end.
+    /// </summary>
+    static Dictionary<Tensor, Tensor> Propagate(Tensor output, Tensor gradOutput, bool createGraph, HashSet<Tensor>? stopAt, bool release)
     {
         var order = TopologicalOrder(output, stopAt);
         var grads = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance) { [output] = gradOutput };
@@ -190,11 +216,18 @@ public static class Autograd
         {
             var tensor = order[k];
             var node = tensor.GradFn!;
-            if (!grads.TryGetValue(tensor, out var grad)) continue;
-            var inputGrads = node.Backward(grad);
-            for (int i = 0; i < node.Inputs.Length; i++)
+            order[k] = null!;
+            if (!grads.Remove(tensor, out var grad))
             {
-                var input = node.Inputs[i];
+                if (release) node.Release();
+                continue;
+            }
+            var inputGrads = node.Backward(grad);
+            var inputs = node.Inputs;
+            if (release) node.Release();
+            for (int i = 0; i < inputs.Length; i++)
+            {
+                var input = inputs[i];
                 var g = inputGrads[i];
                 if (g is null || !input.RequiresGrad) continue;
                 if (!g.SameShape(input))
@@ -211,7 +244,12 @@ public static class Autograd
         var order = new List<Tensor>();
         var visited = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
         var stack = new Stack<(Tensor Tensor, int Next)>();
-        bool Expands(Tensor t) => t.GradFn != null && t.RequiresGrad && (stopAt == null || !stopAt.Contains(t));
+        bool Expands(Tensor t)
+        {
+            if (t.GradFn is { Released: true })
+                throw new InvalidOperationException($"backward through a graph whose saved tensors were already freed by an earlier backward ({t.GradFn.Name}); recompute the forward, or pass retainGraph: true to the first Backward");
+            return t.GradFn != null && t.RequiresGrad && (stopAt == null || !stopAt.Contains(t));
+        }
         if (!Expands(output)) return order;
         stack.Push((output, 0));
         visited.Add(output);
