@@ -125,6 +125,67 @@ public class BatchNormPropertyTests
         AssertClose(dgRef, dg32.Select(v => (double)v).ToArray(), 5e-5, "dgamma f32");
     }
 
+    public static TheoryData<int, int, int> LargeShapes => new()
+    {
+        { 64, 16, 1025 }, // planes (S ≥ 32) starting at every alignment
+        { 1100, 1000, 1 }, // (N, C) rows, 4000 bytes each: every alignment
+        { 600, 250, 7 }, // (N, C, L) with small L: rows of channels interleaved
+    };
+
+    [Theory]
+    [MemberData(nameof(LargeShapes))]
+    public void LargeFloat32KernelsMatchTheReferenceAndAgreeBitwiseForOneTwoThreeThreads(int n, int c, int s)
+    {
+        // Large enough (> 4 MiB) for the streamed stores and several row blocks per thread.
+        var rng = new Rng((ulong)(n + c + s));
+        double[] x = Values(rng, n * c * s, 3.0, 2.0), dy = Values(rng, n * c * s, 0, 1);
+        double[] gamma = Values(rng, c, 1, 0.5), beta = Values(rng, c, 0, 1);
+        const double eps = 1e-5;
+        var yRef = new double[x.Length]; var meanRef = new double[c]; var varRef = new double[c];
+        BatchNormReference.ForwardTrain(x, n, c, s, gamma, beta, eps, yRef, meanRef, varRef);
+        var dxRef = new double[x.Length]; var dgRef = new double[c]; var dbRef = new double[c];
+        BatchNormReference.BackwardTrain(dy, x, n, c, s, gamma, meanRef, varRef, eps, dxRef, dgRef, dbRef);
+
+        float[] F(double[] v) => v.Select(d => (float)d).ToArray();
+        float[] x32 = F(x), dy32 = F(dy), gamma32 = F(gamma), beta32 = F(beta);
+        float[] Run()
+        {
+            var y = new float[x.Length]; var mean = new double[c]; var variance = new double[c];
+            BatchNormKernels.ForwardTrain<float>(x32, n, c, s, gamma32, beta32, eps, y, mean, variance);
+            var dx = new float[x.Length]; var dg = new float[c]; var db = new float[c];
+            BatchNormKernels.BackwardTrain<float>(dy32, x32, n, c, s, gamma32, mean, variance, eps, dx, dg, db);
+            var yEval = new float[x.Length];
+            BatchNormKernels.ForwardEval<float>(x32, n, c, s, gamma32, beta32, mean, variance, eps, yEval);
+            return [.. y, .. mean.Select(v => (float)v), .. variance.Select(v => (float)v), .. dx, .. dg, .. db, .. yEval];
+        }
+        int saved = Threading.Threads;
+        float[][] results = new float[3][];
+        try
+        {
+            for (int threads = 1; threads <= 3; threads++)
+            {
+                Threading.Threads = threads;
+                results[threads - 1] = Run();
+            }
+        }
+        finally
+        {
+            Threading.Threads = saved;
+        }
+        Assert.Equal(results[0].Select(BitConverter.SingleToInt32Bits), results[1].Select(BitConverter.SingleToInt32Bits));
+        Assert.Equal(results[0].Select(BitConverter.SingleToInt32Bits), results[2].Select(BitConverter.SingleToInt32Bits));
+
+        double[] D(int start, int count) => results[1].Skip(start).Take(count).Select(v => (double)v).ToArray();
+        int len = x.Length;
+        AssertClose(yRef, D(0, len), 2e-5, "y f32");
+        AssertClose(meanRef, D(len, c), 2e-6, "mean f32");
+        AssertClose(varRef, D(len + c, c), 2e-6, "variance f32");
+        AssertClose(dxRef, D(len + 2 * c, len), 5e-5, "dx f32");
+        AssertClose(dgRef, D(2 * len + 2 * c, c), 5e-5, "dgamma f32");
+        AssertClose(dbRef, D(2 * len + 3 * c, c), 5e-5, "dbeta f32");
+        AssertClose(yRef, D(2 * len + 4 * c, len), 2e-5, "eval y f32");
+    }
+
     static double[] Values(Rng rng, int count, double mean, double std) => Enumerable.Range(0, count).Select(_ => rng.Normal(mean, std)).ToArray();
 
     static void AssertClose(double[] expected, double[] actual, double tol, string what)

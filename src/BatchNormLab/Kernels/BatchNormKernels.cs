@@ -7,12 +7,15 @@ namespace BatchNormLab.Kernels;
 /// <summary>
 /// Fused BatchNorm kernels over an (N, C, S) view: S = 1 for (N,C), L for (N,C,L), H·W for NCHW.
 /// Statistics accumulate in double, shifted by one sample of the channel (K_c = x[0,c,0]), so
-/// |μ| ≫ σ loses nothing (the E[x²]−E[x]² cancellation of one-pass formulas).
+/// |μ| ≫ σ loses nothing (the E[x²]−E[x]² cancellation of one-pass formulas). Float inputs are
+/// summed in float over short blocks (a few terms per lane) whose sums are then added in double.
 /// Each kernel is a reduction pass then an elementwise pass. When S is large every (n, c) plane is
 /// a contiguous run: threads stream planes in memory order, each plane's sums go to their own slot,
-/// and slots are added per channel in a fixed order, so results never depend on the partition.
-/// When S is small channels interleave within a row: for the sums threads take column ranges and
-/// stream all rows (one thread per column: no partial sums), for the elementwise pass row ranges.
+/// and slots are added per channel in a fixed order. When S is small channels interleave within a
+/// row: rows are cut into blocks whose count depends only on N, threads stream whole rows of their
+/// blocks, each block's column sums go to their own slot, and slots are added in block order. So
+/// results never depend on the partition. The elementwise pass takes planes or row ranges, and
+/// writes large outputs with non-temporal stores (no read for ownership, no eviction of the input).
 /// Training passes subtract the mean before scaling, with μ split into a hi part (exactly
 /// representable in T) and a lo remainder, so a float32 input with |μ| ≫ σ is normalised to full
 /// precision (the folded y = x·α + β' would cancel there); eval uses the folded form.
@@ -21,6 +24,14 @@ public static unsafe class BatchNormKernels
 {
     /// <summary>Below this spatial size a plane is too short to stream on its own.</summary>
     const int PlanePathMinSpatial = 32;
+    /// <summary>Row blocks of the row path: about this many, so any thread count up to it has work.</summary>
+    const int RowBlocks = 16;
+    /// <summary>Rows summed in registers before the per-column accumulators (double) are updated.</summary>
+    const int RowGroup = 8;
+    /// <summary>Vector steps (of four vectors) summed in registers before a run's double accumulators are updated.</summary>
+    const int BlockSteps = 8;
+    /// <summary>Outputs from this size (bytes) are written with non-temporal stores: they cannot stay in L2 anyway.</summary>
+    const long StreamingMinBytes = 4 << 20;
 
     // ---------------------------------------------------------------- training forward
     // μ_c = (1/m)·Σx,  σ²_c = (1/m)·Σ(x−μ)²  (biased, m = N·S), from s1 = Σ(x−K), s2 = Σ(x−K)²:
@@ -32,23 +43,12 @@ public static unsafe class BatchNormKernels
         double eps, Span<T> y, Span<double> mean, Span<double> variance) where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckShapes(x.Length, n, c, s, gamma, beta, y.Length, mean.Length, variance.Length);
-        double m = (double)n * s;
         var shift = new double[c];
         for (int ch = 0; ch < c; ch++) shift[ch] = double.CreateTruncating(x[ch * s]);
-        var k = new Coefficients<T>[c];
-        fixed (T* px = x, py = y)
-        {
-            var (s1, s2) = ChannelSums(new Moments<T>(px, shift), n, c, s);
-            for (int ch = 0; ch < c; ch++)
-            {
-                double mu = shift[ch] + s1[ch] / m;
-                double var = Math.Max(0, (s2[ch] - s1[ch] * s1[ch] / m) / m);
-                (mean[ch], variance[ch]) = (mu, var);
-                double alpha = (gamma.IsEmpty ? 1 : double.CreateTruncating(gamma[ch])) / Math.Sqrt(var + eps);
-                k[ch] = Coefficients<T>.Centered(mu, T.Zero, alpha, beta.IsEmpty ? 0 : double.CreateTruncating(beta[ch]));
-            }
-            Apply(null, px, py, n, c, s, k);
-        }
+        // Empty spans pin as null: no γ / β.
+        fixed (T* px = x, py = y, pGamma = gamma, pBeta = beta)
+        fixed (double* pShift = shift, pMean = mean, pVar = variance)
+            Run(new Moments<T>(px, pShift, pGamma, pBeta, eps, (double)n * s, pMean, pVar), null, px, py, n, c, s);
     }
 
     // ---------------------------------------------------------------- eval forward
@@ -74,7 +74,7 @@ public static unsafe class BatchNormKernels
     //   dβ = Σdy,   dγ = Σ dy·x̂ = r·Σ(x−μ)·dy
     //   dx = γ·r·(dy − Σdy/m − x̂·Σ(dy·x̂)/m)
     //      = dy·A + (x−μ)·B + C  with  A = γ·r,  B = −A·r²·Σ(x−μ)dy/m,  C = −A·Σdy/m
-    // One reduction pass (Σdy, Σ(x−μ)dy in double), one elementwise pass.
+    // One reduction pass (Σdy, Σ(x−μ)dy; short blocks added in double), one elementwise pass.
 
     /// <summary>Training backward: dx (overwritten), and dγ, dβ (overwritten; skipped when empty).</summary>
     public static void BackwardTrain<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, int n, int c, int s, ReadOnlySpan<T> gamma,
@@ -83,136 +83,179 @@ public static unsafe class BatchNormKernels
     {
         CheckShapes(x.Length, n, c, s, gamma, dBeta, dx.Length, mean.Length, variance.Length);
         if (dy.Length != x.Length) throw new ArgumentException($"dy has {dy.Length} values, x {x.Length}");
-        double m = (double)n * s;
-        var k = new Coefficients<T>[c];
-        fixed (T* pdy = dy, px = x, pdx = dx)
-        {
-            var (sumDy, sumXDy) = ChannelSums(new GradientSums<T>(pdy, px, mean.ToArray()), n, c, s);
-            for (int ch = 0; ch < c; ch++)
-            {
-                double r = 1 / Math.Sqrt(variance[ch] + eps);
-                double a = (gamma.IsEmpty ? 1 : double.CreateTruncating(gamma[ch])) * r;
-                if (!dBeta.IsEmpty) dBeta[ch] = T.CreateTruncating(sumDy[ch]);
-                if (!dGamma.IsEmpty) dGamma[ch] = T.CreateTruncating(sumXDy[ch] * r);
-                k[ch] = Coefficients<T>.Centered(mean[ch], T.CreateTruncating(a), -a * r * r * sumXDy[ch] / m, -a * sumDy[ch] / m);
-            }
-            Apply(pdy, px, pdx, n, c, s, k);
-        }
+        if (!dGamma.IsEmpty && dGamma.Length != c) throw new ArgumentException($"BatchNorm kernel: dγ must have C={c} values");
+        fixed (T* pdy = dy, px = x, pdx = dx, pGamma = gamma, pdGamma = dGamma, pdBeta = dBeta)
+        fixed (double* pMean = mean, pVar = variance)
+            Run(new GradientSums<T>(pdy, px, pMean, pVar, pGamma, eps, (double)n * s, pdGamma, pdBeta), pdy, px, pdx, n, c, s);
     }
 
-    // ---------------------------------------------------------------- the reduction pass
+    // ---------------------------------------------------------------- the two passes
 
-    /// <summary>Two sums per element, accumulated per channel: (x−K, (x−K)²) or (dy, (x−μ)·dy).</summary>
-    interface IPairSum
+    /// <summary>The reduction pass, the per-channel coefficients, the elementwise pass (out = dy·A + ((x−hi)−lo)·B + C).</summary>
+    static void Run<T, TSum>(TSum sum, T* dy, T* x, T* output, int n, int c, int s)
+        where T : unmanaged, IFloatingPointIeee754<T> where TSum : struct, IPairSum<T>
     {
+        var (first, second) = ChannelSums<T, TSum>(sum, n, c, s);
+        var k = new Coefficients<T>[c];
+        for (int ch = 0; ch < c; ch++) k[ch] = sum.Finish(ch, first[ch], second[ch]);
+        Apply(dy, x, output, n, c, s, k);
+    }
+
+    /// <summary>
+    /// Two sums per element, accumulated per channel around a centre: (x−K, (x−K)²) around K, or
+    /// (dy, (x−μ)·dy) around μ; and what the totals give (outputs written, coefficients returned).
+    /// </summary>
+    interface IPairSum<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        /// <summary>K_c or μ_c.</summary>
+        double Center(int ch);
         /// <summary>Adds the sums over <paramref name="len"/> elements from <paramref name="offset"/>, all of channel <paramref name="ch"/>.</summary>
         void AddRun(long offset, int len, int ch, ref double first, ref double second);
         /// <summary>
-        /// Adds columns [start, end) of <paramref name="rows"/> consecutive rows of the (N, C·S) matrix
-        /// to per-column sums (column col is channel col/s). Rows are summed in registers first, so
-        /// the accumulators in memory are read and written once per group of rows.
+        /// Adds <paramref name="rows"/> (at most <see cref="RowGroup"/>) consecutive rows of the
+        /// (N, cols) matrix to per-column sums, with per-column centres split as hi + lo. The rows
+        /// are summed in registers first, so the accumulators in memory are updated once per group.
         /// </summary>
-        void AddRows(long rowOffset, int rows, int cols, int start, int end, int s, double* first, double* second);
+        void AddRows(long rowOffset, int rows, int cols, T* hi, T* lo, double* first, double* second);
+        /// <summary>Writes channel <paramref name="ch"/>'s statistics or parameter gradients from its totals; returns its coefficients.</summary>
+        Coefficients<T> Finish(int ch, double first, double second);
     }
 
-    readonly struct Moments<T>(T* x, double[] shift) : IPairSum where T : unmanaged, IFloatingPointIeee754<T>
+    readonly struct Moments<T>(T* x, double* shift, T* gamma, T* beta, double eps, double m, double* mean, double* variance) : IPairSum<T>
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
+        public double Center(int ch) => shift[ch];
+
         public void AddRun(long offset, int len, int ch, ref double first, ref double second) =>
             ShiftedSums(x + offset, len, shift[ch], ref first, ref second);
 
-        public void AddRows(long rowOffset, int rows, int cols, int start, int end, int s, double* first, double* second)
+        public void AddRows(long rowOffset, int rows, int cols, T* hi, T* lo, double* first, double* second)
         {
-            int col = start;
-            if (s == 1) // (N, C): column = channel, eight columns at a time
-                fixed (double* k = shift)
-                    for (; col <= end - 8; col += 8)
-                    {
-                        var k0 = Vector256.Load(k + col); var k1 = Vector256.Load(k + col + 4);
-                        Vector256<double> a0 = default, a1 = default, q0 = default, q1 = default;
-                        for (int r = 0; r < rows; r++)
-                        {
-                            var (d0, d1) = Load8(x + rowOffset + (long)r * cols + col);
-                            d0 -= k0; d1 -= k1;
-                            a0 += d0; a1 += d1;
-                            q0 = Simd.MultiplyAdd(d0, d0, q0); q1 = Simd.MultiplyAdd(d1, d1, q1);
-                        }
-                        Vector256.Store(Vector256.Load(first + col) + a0, first + col);
-                        Vector256.Store(Vector256.Load(first + col + 4) + a1, first + col + 4);
-                        Vector256.Store(Vector256.Load(second + col) + q0, second + col);
-                        Vector256.Store(Vector256.Load(second + col + 4) + q1, second + col + 4);
-                    }
-            for (; col < end; col++)
+            int w = Vector256<T>.Count, col = 0;
+            // first += Σ_r d, second += Σ_r d²  with  d = (x − hi) − lo, one vector of columns at a time
+            for (; col <= cols - w; col += w)
+            {
+                var h = Vector256.Load(hi + col); var l = Vector256.Load(lo + col);
+                Vector256<T> a = default, q = default;
                 for (int r = 0; r < rows; r++)
                 {
-                    double d = double.CreateTruncating(x[rowOffset + (long)r * cols + col]) - shift[col / s];
+                    var d = Vector256.Load(x + rowOffset + (long)r * cols + col) - h - l;
+                    a += d;
+                    q = Simd.MultiplyAdd(d, d, q);
+                }
+                AddToDouble(a, first + col);
+                AddToDouble(q, second + col);
+            }
+            for (; col < cols; col++)
+                for (int r = 0; r < rows; r++)
+                {
+                    double d = double.CreateTruncating(x[rowOffset + (long)r * cols + col] - hi[col] - lo[col]);
                     first[col] += d;
                     second[col] = Math.FusedMultiplyAdd(d, d, second[col]);
                 }
         }
+
+        public Coefficients<T> Finish(int ch, double s1, double s2)
+        {
+            double mu = shift[ch] + s1 / m;
+            double var = Math.Max(0, (s2 - s1 * s1 / m) / m);
+            (mean[ch], variance[ch]) = (mu, var);
+            double alpha = (gamma == null ? 1 : double.CreateTruncating(gamma[ch])) / Math.Sqrt(var + eps);
+            return Coefficients<T>.Centered(mu, T.Zero, alpha, beta == null ? 0 : double.CreateTruncating(beta[ch]));
+        }
     }
 
-    readonly struct GradientSums<T>(T* dy, T* x, double[] mean) : IPairSum where T : unmanaged, IFloatingPointIeee754<T>
+    readonly struct GradientSums<T>(T* dy, T* x, double* mean, double* variance, T* gamma, double eps, double m, T* dGamma, T* dBeta) : IPairSum<T>
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
-        public void AddRun(long offset, int len, int ch, ref double first, ref double second) =>
-            BatchNormKernels.GradSums(dy + offset, x + offset, len, mean[ch], ref first, ref second);
+        public double Center(int ch) => mean[ch];
 
-        public void AddRows(long rowOffset, int rows, int cols, int start, int end, int s, double* first, double* second)
+        public void AddRun(long offset, int len, int ch, ref double first, ref double second) =>
+            GradSums(dy + offset, x + offset, len, mean[ch], ref first, ref second);
+
+        public void AddRows(long rowOffset, int rows, int cols, T* hi, T* lo, double* first, double* second)
         {
-            int col = start;
-            if (s == 1)
-                fixed (double* mu = mean)
-                    for (; col <= end - 8; col += 8)
-                    {
-                        var m0 = Vector256.Load(mu + col); var m1 = Vector256.Load(mu + col + 4);
-                        Vector256<double> a0 = default, a1 = default, q0 = default, q1 = default;
-                        for (int r = 0; r < rows; r++)
-                        {
-                            long at = rowOffset + (long)r * cols + col;
-                            var (g0, g1) = Load8(dy + at);
-                            var (x0, x1) = Load8(x + at);
-                            a0 += g0; a1 += g1;
-                            q0 = Simd.MultiplyAdd(x0 - m0, g0, q0); q1 = Simd.MultiplyAdd(x1 - m1, g1, q1);
-                        }
-                        Vector256.Store(Vector256.Load(first + col) + a0, first + col);
-                        Vector256.Store(Vector256.Load(first + col + 4) + a1, first + col + 4);
-                        Vector256.Store(Vector256.Load(second + col) + q0, second + col);
-                        Vector256.Store(Vector256.Load(second + col + 4) + q1, second + col + 4);
-                    }
-            for (; col < end; col++)
+            int w = Vector256<T>.Count, col = 0;
+            // first += Σ_r dy, second += Σ_r ((x − hi) − lo)·dy, one vector of columns at a time
+            for (; col <= cols - w; col += w)
+            {
+                var h = Vector256.Load(hi + col); var l = Vector256.Load(lo + col);
+                Vector256<T> a = default, q = default;
                 for (int r = 0; r < rows; r++)
                 {
                     long at = rowOffset + (long)r * cols + col;
-                    double g = double.CreateTruncating(dy[at]);
-                    first[col] += g;
-                    second[col] = Math.FusedMultiplyAdd(double.CreateTruncating(x[at]) - mean[col / s], g, second[col]);
+                    var g = Vector256.Load(dy + at);
+                    a += g;
+                    q = Simd.MultiplyAdd(Vector256.Load(x + at) - h - l, g, q);
                 }
+                AddToDouble(a, first + col);
+                AddToDouble(q, second + col);
+            }
+            for (; col < cols; col++)
+                for (int r = 0; r < rows; r++)
+                {
+                    long at = rowOffset + (long)r * cols + col;
+                    first[col] += double.CreateTruncating(dy[at]);
+                    second[col] = Math.FusedMultiplyAdd(double.CreateTruncating(x[at] - hi[col] - lo[col]), double.CreateTruncating(dy[at]), second[col]);
+                }
+        }
+
+        public Coefficients<T> Finish(int ch, double sumDy, double sumXDy)
+        {
+            double r = 1 / Math.Sqrt(variance[ch] + eps);
+            double a = (gamma == null ? 1 : double.CreateTruncating(gamma[ch])) * r;
+            if (dBeta != null) dBeta[ch] = T.CreateTruncating(sumDy);
+            if (dGamma != null) dGamma[ch] = T.CreateTruncating(sumXDy * r);
+            return Coefficients<T>.Centered(mean[ch], T.CreateTruncating(a), -a * r * r * sumXDy / m, -a * sumDy / m);
         }
     }
 
-    /// <summary>Per-channel totals of a pair sum: per plane (or per column) in parallel, then added in a fixed order.</summary>
-    static (double[] First, double[] Second) ChannelSums<TSum>(TSum sum, int n, int c, int s) where TSum : struct, IPairSum
+    /// <summary>Per-channel totals of a pair sum: per plane (or per row block) in parallel, then added in a fixed order.</summary>
+    static (double[] First, double[] Second) ChannelSums<T, TSum>(TSum sum, int n, int c, int s)
+        where T : unmanaged, IFloatingPointIeee754<T> where TSum : struct, IPairSum<T>
     {
-        bool planes = s >= PlanePathMinSpatial;
-        int slots = planes ? n * c : c * s;
-        var first = new double[slots];
-        var second = new double[slots];
-        fixed (double* p1 = first, p2 = second)
-        {
-            if (planes) Threading.For(slots, 4, new PlaneSums<TSum>(sum, c, s, p1, p2));
-            else Threading.For(slots, 64, new ColumnSums<TSum>(sum, n, c * s, s, p1, p2));
-        }
         var totalFirst = new double[c];
         var totalSecond = new double[c];
-        for (int slot = 0; slot < slots; slot++)
+        if (s >= PlanePathMinSpatial)
         {
-            int ch = planes ? slot % c : slot / s;
-            totalFirst[ch] += first[slot];
-            totalSecond[ch] += second[slot];
+            var first = new double[n * c];
+            var second = new double[n * c];
+            fixed (double* p1 = first, p2 = second) Threading.For(n * c, 4, new PlaneSums<T, TSum>(sum, c, s, p1, p2));
+            for (int plane = 0; plane < first.Length; plane++)
+            {
+                totalFirst[plane % c] += first[plane];
+                totalSecond[plane % c] += second[plane];
+            }
+            return (totalFirst, totalSecond);
         }
+        // Row blocks: their number depends on N only; tiny inputs stay on one thread.
+        int cols = c * s;
+        int rowsPerBlock = Math.Max(RowGroup, (n + RowBlocks - 1) / RowBlocks);
+        int blocks = (n + rowsPerBlock - 1) / rowsPerBlock;
+        var hi = new T[cols];
+        var lo = new T[cols];
+        for (int col = 0; col < cols; col++)
+        {
+            double center = sum.Center(col / s);
+            hi[col] = T.CreateTruncating(center);
+            lo[col] = T.CreateTruncating(center - double.CreateTruncating(hi[col]));
+        }
+        var blockFirst = new double[(long)blocks * cols];
+        var blockSecond = new double[(long)blocks * cols];
+        fixed (T* pHi = hi, pLo = lo)
+        fixed (double* p1 = blockFirst, p2 = blockSecond)
+            Threading.For(blocks, Math.Max(1, (1 << 16) / (rowsPerBlock * cols)), new RowBlockSums<T, TSum>(sum, n, cols, rowsPerBlock, pHi, pLo, p1, p2));
+        for (int block = 0; block < blocks; block++)
+            for (int col = 0; col < cols; col++)
+            {
+                totalFirst[col / s] += blockFirst[(long)block * cols + col];
+                totalSecond[col / s] += blockSecond[(long)block * cols + col];
+            }
         return (totalFirst, totalSecond);
     }
 
-    readonly struct PlaneSums<TSum>(TSum sum, int c, int s, double* first, double* second) : IRangeBody where TSum : struct, IPairSum
+    readonly struct PlaneSums<T, TSum>(TSum sum, int c, int s, double* first, double* second) : IRangeBody
+        where T : unmanaged, IFloatingPointIeee754<T> where TSum : struct, IPairSum<T>
     {
         public void Run(int start, int end)
         {
@@ -221,13 +264,19 @@ public static unsafe class BatchNormKernels
         }
     }
 
-    readonly struct ColumnSums<TSum>(TSum sum, int n, int cols, int s, double* first, double* second) : IRangeBody where TSum : struct, IPairSum
+    /// <summary>Blocks [start, end) of rows, each summed per column into its own slot, whole rows at a time.</summary>
+    readonly struct RowBlockSums<T, TSum>(TSum sum, int n, int cols, int rowsPerBlock, T* hi, T* lo, double* first, double* second) : IRangeBody
+        where T : unmanaged, IFloatingPointIeee754<T> where TSum : struct, IPairSum<T>
     {
-        const int RowGroup = 4;
-
         public void Run(int start, int end)
         {
-            for (int i = 0; i < n; i += RowGroup) sum.AddRows((long)i * cols, Math.Min(RowGroup, n - i), cols, start, end, s, first, second);
+            for (int block = start; block < end; block++)
+            {
+                double* f = first + (long)block * cols, q = second + (long)block * cols;
+                int last = Math.Min(n, (block + 1) * rowsPerBlock);
+                for (int i = block * rowsPerBlock; i < last; i += RowGroup)
+                    sum.AddRows((long)i * cols, Math.Min(RowGroup, last - i), cols, hi, lo, f, q);
+            }
         }
     }
 
@@ -254,9 +303,10 @@ public static unsafe class BatchNormKernels
 
     static void Apply<T>(T* dy, T* x, T* output, int n, int c, int s, Coefficients<T>[] k) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        bool stream = (long)n * c * s * sizeof(T) >= StreamingMinBytes;
         if (s >= PlanePathMinSpatial)
         {
-            Threading.For(n * c, 4, new PlaneApply<T>(dy, x, output, c, s, k));
+            Threading.For(n * c, 4, new PlaneApply<T>(dy, x, output, c, s, k, stream));
             return;
         }
         // Row path: coefficients per column of the (N, C·S) matrix.
@@ -268,23 +318,25 @@ public static unsafe class BatchNormKernels
             (hi[col], lo[col], a[col], b[col], cc[col]) = (kc.Hi, kc.Lo, kc.A, kc.B, kc.C);
         }
         fixed (T* pHi = hi, pLo = lo, pA = a, pB = b, pC = cc)
-            Threading.For(n, Math.Max(1, 4096 / cols), new RowApply<T>(dy, x, output, cols, pHi, pLo, pA, pB, pC));
+            Threading.For(n, Math.Max(1, 4096 / cols), new RowApply<T>(dy, x, output, cols, pHi, pLo, pA, pB, pC, stream));
     }
 
-    readonly struct PlaneApply<T>(T* dy, T* x, T* output, int c, int s, Coefficients<T>[] k) : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    readonly struct PlaneApply<T>(T* dy, T* x, T* output, int c, int s, Coefficients<T>[] k, bool stream) : IRangeBody
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         public void Run(int start, int end)
         {
             for (int plane = start; plane < end; plane++)
             {
                 long offset = (long)plane * s;
-                ApplyRun(dy == null ? null : dy + offset, x + offset, output + offset, s, k[plane % c]);
+                ApplyRun(dy == null ? null : dy + offset, x + offset, output + offset, s, k[plane % c], stream);
             }
+            if (stream) Simd.StoreFence();
         }
     }
 
     /// <summary>The elementwise pass over rows [start, end) of the (N, C·S) matrix, with per-column coefficients.</summary>
-    readonly struct RowApply<T>(T* dy, T* x, T* output, int cols, T* hi, T* lo, T* a, T* b, T* c) : IRangeBody
+    readonly struct RowApply<T>(T* dy, T* x, T* output, int cols, T* hi, T* lo, T* a, T* b, T* c, bool stream) : IRangeBody
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         public void Run(int start, int end)
@@ -293,80 +345,111 @@ public static unsafe class BatchNormKernels
             for (int i = start; i < end; i++)
             {
                 long row = (long)i * cols;
-                int col = 0;
-                for (; col <= cols - w; col += w)
+                T* r = x + row, o = output + row, g = dy == null ? null : dy + row;
+                var (col, last) = stream ? Simd.WholeLines(o, cols) : (0, cols);
+                for (int j = 0; j < col; j++) o[j] = Element(g, r, j, hi[j], lo[j], a[j], b[j], c[j]);
+                for (; col <= last - w; col += w)
                 {
-                    var centered = Vector256.Load(x + row + col) - Vector256.Load(hi + col) - Vector256.Load(lo + col);
-                    var value = Simd.MultiplyAdd(centered, Vector256.Load(b + col), Vector256.Load(c + col));
-                    if (dy != null) value = Simd.MultiplyAdd(Vector256.Load(dy + row + col), Vector256.Load(a + col), value);
-                    Vector256.Store(value, output + row + col);
+                    var value = Simd.MultiplyAdd(Vector256.Load(r + col) - Vector256.Load(hi + col) - Vector256.Load(lo + col),
+                        Vector256.Load(b + col), Vector256.Load(c + col));
+                    if (g != null) value = Simd.MultiplyAdd(Vector256.Load(g + col), Vector256.Load(a + col), value);
+                    Simd.Store(value, o + col, stream);
                 }
-                for (; col < cols; col++)
-                {
-                    T value = T.FusedMultiplyAdd(x[row + col] - hi[col] - lo[col], b[col], c[col]);
-                    if (dy != null) value = T.FusedMultiplyAdd(dy[row + col], a[col], value);
-                    output[row + col] = value;
-                }
+                for (; col < cols; col++) o[col] = Element(g, r, col, hi[col], lo[col], a[col], b[col], c[col]);
             }
+            if (stream) Simd.StoreFence();
         }
     }
 
-    /// <summary>The elementwise pass over one run of a channel.</summary>
-    static void ApplyRun<T>(T* dy, T* x, T* output, int len, Coefficients<T> k) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>The elementwise pass over one run of a channel; with <paramref name="stream"/> whole cache lines are stored non-temporally.</summary>
+    static void ApplyRun<T>(T* dy, T* x, T* output, int len, Coefficients<T> k, bool stream) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int w = Vector256<T>.Count, i = 0;
+        var (i, end) = stream ? Simd.WholeLines(output, len) : (0, len);
+        for (int j = 0; j < i; j++) output[j] = Element(dy, x, j, k.Hi, k.Lo, k.A, k.B, k.C);
+        int w = Vector256<T>.Count;
         var hi = Vector256.Create(k.Hi); var lo = Vector256.Create(k.Lo);
         var a = Vector256.Create(k.A); var b = Vector256.Create(k.B); var c = Vector256.Create(k.C);
         if (dy == null)
         {
-            for (; i <= len - 2 * w; i += 2 * w)
+            for (; i <= end - 2 * w; i += 2 * w)
             {
-                Vector256.Store(Simd.MultiplyAdd(Vector256.Load(x + i) - hi - lo, b, c), output + i);
-                Vector256.Store(Simd.MultiplyAdd(Vector256.Load(x + i + w) - hi - lo, b, c), output + i + w);
+                Simd.Store(Simd.MultiplyAdd(Vector256.Load(x + i) - hi - lo, b, c), output + i, stream);
+                Simd.Store(Simd.MultiplyAdd(Vector256.Load(x + i + w) - hi - lo, b, c), output + i + w, stream);
             }
         }
         else
         {
-            for (; i <= len - w; i += w)
-                Vector256.Store(Simd.MultiplyAdd(Vector256.Load(dy + i), a, Simd.MultiplyAdd(Vector256.Load(x + i) - hi - lo, b, c)), output + i);
+            for (; i <= end - w; i += w)
+                Simd.Store(Simd.MultiplyAdd(Vector256.Load(dy + i), a, Simd.MultiplyAdd(Vector256.Load(x + i) - hi - lo, b, c)), output + i, stream);
         }
-        for (; i < len; i++)
-        {
-            T value = T.FusedMultiplyAdd(x[i] - k.Hi - k.Lo, k.B, k.C);
-            output[i] = dy == null ? value : T.FusedMultiplyAdd(dy[i], k.A, value);
-        }
+        for (; i < len; i++) output[i] = Element(dy, x, i, k.Hi, k.Lo, k.A, k.B, k.C);
+    }
+
+    /// <summary>One element of the elementwise pass (peel and tail of the vector loops), fused the same way.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static T Element<T>(T* dy, T* x, int i, T hi, T lo, T a, T b, T c) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T value = T.FusedMultiplyAdd(x[i] - hi - lo, b, c);
+        return dy == null ? value : T.FusedMultiplyAdd(dy[i], a, value);
     }
 
     // ---------------------------------------------------------------- inner loops
 
-    /// <summary>Eight elements as two double vectors (floats widened).</summary>
+    /// <summary>Adds a vector of sums to four (double) or eight (float, widened) double accumulators in memory.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static (Vector256<double> Lo, Vector256<double> Hi) Load8<T>(T* p) where T : unmanaged
+    static void AddToDouble<T>(Vector256<T> v, double* acc) where T : unmanaged
     {
-        if (typeof(T) == typeof(float)) return Vector256.Widen(Vector256.Load((float*)p));
-        return (Vector256.Load((double*)p), Vector256.Load((double*)p + 4));
+        if (typeof(T) == typeof(float))
+        {
+            var (lo, hi) = Vector256.Widen(v.AsSingle());
+            Vector256.Store(Vector256.Load(acc) + lo, acc);
+            Vector256.Store(Vector256.Load(acc + 4) + hi, acc + 4);
+        }
+        else Vector256.Store(Vector256.Load(acc) + v.AsDouble(), acc);
     }
 
-    // s1 += Σ(x−K), s2 += Σ(x−K)² over one run, in double, four independent chains per sum.
+    /// <summary>Adds a vector of sums to double accumulators in registers (float: widened into lo and hi).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void AddToDouble<T>(Vector256<T> v, ref Vector256<double> lo, ref Vector256<double> hi) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float))
+        {
+            var (l, h) = Vector256.Widen(v.AsSingle());
+            lo += l;
+            hi += h;
+        }
+        else lo += v.AsDouble();
+    }
+
+    // s1 += Σd, s2 += Σd² with d = (x − hi) − lo (hi + lo = K; d is exact for x near K) over one run:
+    // four chains of T vectors over blocks of BlockSteps steps (float: 8 terms per lane), each
+    // block's sums then added in double, so float rounding stays that of a few-term sum.
     static void ShiftedSums<T>(T* x, int len, double shift, ref double s1, ref double s2) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var k = Vector256.Create(shift);
-        Vector256<double> a0 = default, a1 = default, a2 = default, a3 = default;
-        Vector256<double> q0 = default, q1 = default, q2 = default, q3 = default;
-        int i = 0;
-        for (; i <= len - 16; i += 16)
+        T kHi = T.CreateTruncating(shift), kLo = T.CreateTruncating(shift - double.CreateTruncating(kHi));
+        var hi = Vector256.Create(kHi); var lo = Vector256.Create(kLo);
+        int w = Vector256<T>.Count, i = 0;
+        Vector256<double> a0 = default, a1 = default, q0 = default, q1 = default;
+        while (i <= len - 4 * w)
         {
-            var (d0, d1) = Load8(x + i);
-            var (d2, d3) = Load8(x + i + 8);
-            d0 -= k; d1 -= k; d2 -= k; d3 -= k;
-            a0 += d0; a1 += d1; a2 += d2; a3 += d3;
-            q0 = Simd.MultiplyAdd(d0, d0, q0); q1 = Simd.MultiplyAdd(d1, d1, q1);
-            q2 = Simd.MultiplyAdd(d2, d2, q2); q3 = Simd.MultiplyAdd(d3, d3, q3);
+            Vector256<T> b0 = default, b1 = default, b2 = default, b3 = default;
+            Vector256<T> p0 = default, p1 = default, p2 = default, p3 = default;
+            int stop = Math.Min(len - 4 * w, i + (BlockSteps - 1) * 4 * w);
+            for (; i <= stop; i += 4 * w)
+            {
+                var d0 = Vector256.Load(x + i) - hi - lo; var d1 = Vector256.Load(x + i + w) - hi - lo;
+                var d2 = Vector256.Load(x + i + 2 * w) - hi - lo; var d3 = Vector256.Load(x + i + 3 * w) - hi - lo;
+                b0 += d0; b1 += d1; b2 += d2; b3 += d3;
+                p0 = Simd.MultiplyAdd(d0, d0, p0); p1 = Simd.MultiplyAdd(d1, d1, p1);
+                p2 = Simd.MultiplyAdd(d2, d2, p2); p3 = Simd.MultiplyAdd(d3, d3, p3);
+            }
+            AddToDouble((b0 + b1) + (b2 + b3), ref a0, ref a1);
+            AddToDouble((p0 + p1) + (p2 + p3), ref q0, ref q1);
         }
-        double t1 = Vector256.Sum((a0 + a1) + (a2 + a3)), t2 = Vector256.Sum((q0 + q1) + (q2 + q3));
+        double t1 = Vector256.Sum(a0 + a1), t2 = Vector256.Sum(q0 + q1);
         for (; i < len; i++)
         {
-            double d = double.CreateTruncating(x[i]) - shift;
+            double d = double.CreateTruncating(x[i] - kHi - kLo);
             t1 += d;
             t2 = Math.FusedMultiplyAdd(d, d, t2);
         }
@@ -374,29 +457,36 @@ public static unsafe class BatchNormKernels
         s2 += t2;
     }
 
-    // sumDy += Σdy, sumXDy += Σ(x−μ)·dy over one run, in double.
+    // sumDy += Σdy, sumXDy += Σ((x − hi) − lo)·dy (hi + lo = μ) over one run, blocked like ShiftedSums.
     static void GradSums<T>(T* dy, T* x, int len, double mu, ref double sumDy, ref double sumXDy) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var m = Vector256.Create(mu);
-        Vector256<double> a0 = default, a1 = default, a2 = default, a3 = default;
-        Vector256<double> q0 = default, q1 = default, q2 = default, q3 = default;
-        int i = 0;
-        for (; i <= len - 16; i += 16)
+        T mHi = T.CreateTruncating(mu), mLo = T.CreateTruncating(mu - double.CreateTruncating(mHi));
+        var hi = Vector256.Create(mHi); var lo = Vector256.Create(mLo);
+        int w = Vector256<T>.Count, i = 0;
+        Vector256<double> a0 = default, a1 = default, q0 = default, q1 = default;
+        while (i <= len - 4 * w)
         {
-            var (g0, g1) = Load8(dy + i);
-            var (g2, g3) = Load8(dy + i + 8);
-            var (x0, x1) = Load8(x + i);
-            var (x2, x3) = Load8(x + i + 8);
-            a0 += g0; a1 += g1; a2 += g2; a3 += g3;
-            q0 = Simd.MultiplyAdd(x0 - m, g0, q0); q1 = Simd.MultiplyAdd(x1 - m, g1, q1);
-            q2 = Simd.MultiplyAdd(x2 - m, g2, q2); q3 = Simd.MultiplyAdd(x3 - m, g3, q3);
+            Vector256<T> b0 = default, b1 = default, b2 = default, b3 = default;
+            Vector256<T> p0 = default, p1 = default, p2 = default, p3 = default;
+            int stop = Math.Min(len - 4 * w, i + (BlockSteps - 1) * 4 * w);
+            for (; i <= stop; i += 4 * w)
+            {
+                var g0 = Vector256.Load(dy + i); var g1 = Vector256.Load(dy + i + w);
+                var g2 = Vector256.Load(dy + i + 2 * w); var g3 = Vector256.Load(dy + i + 3 * w);
+                b0 += g0; b1 += g1; b2 += g2; b3 += g3;
+                p0 = Simd.MultiplyAdd(Vector256.Load(x + i) - hi - lo, g0, p0);
+                p1 = Simd.MultiplyAdd(Vector256.Load(x + i + w) - hi - lo, g1, p1);
+                p2 = Simd.MultiplyAdd(Vector256.Load(x + i + 2 * w) - hi - lo, g2, p2);
+                p3 = Simd.MultiplyAdd(Vector256.Load(x + i + 3 * w) - hi - lo, g3, p3);
+            }
+            AddToDouble((b0 + b1) + (b2 + b3), ref a0, ref a1);
+            AddToDouble((p0 + p1) + (p2 + p3), ref q0, ref q1);
         }
-        double t1 = Vector256.Sum((a0 + a1) + (a2 + a3)), t2 = Vector256.Sum((q0 + q1) + (q2 + q3));
+        double t1 = Vector256.Sum(a0 + a1), t2 = Vector256.Sum(q0 + q1);
         for (; i < len; i++)
         {
-            double g = double.CreateTruncating(dy[i]);
-            t1 += g;
-            t2 = Math.FusedMultiplyAdd(double.CreateTruncating(x[i]) - mu, g, t2);
+            t1 += double.CreateTruncating(dy[i]);
+            t2 = Math.FusedMultiplyAdd(double.CreateTruncating(x[i] - mHi - mLo), double.CreateTruncating(dy[i]), t2);
         }
         sumDy += t1;
         sumXDy += t2;

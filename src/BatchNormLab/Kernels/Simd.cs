@@ -26,6 +26,32 @@ public static class Simd
         return a * b + c;
     }
 
+    /// <summary>Stores <paramref name="v"/> at <paramref name="p"/>; with <paramref name="nonTemporal"/> bypassing the caches (p must be 32-byte aligned).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void Store<T>(Vector256<T> v, T* p, bool nonTemporal) where T : unmanaged
+    {
+        if (nonTemporal) Vector256.StoreAlignedNonTemporal(v, p);
+        else Vector256.Store(v, p);
+    }
+
+    /// <summary>
+    /// The part [start, end) of a run of <paramref name="length"/> elements from <paramref name="p"/>
+    /// that covers whole 64-byte cache lines: where non-temporal stores go. A line must not be
+    /// written by both kinds of store (the cached one would be evicted with every streamed write).
+    /// </summary>
+    public static unsafe (int Start, int End) WholeLines<T>(T* p, int length) where T : unmanaged
+    {
+        int perLine = 64 / sizeof(T);
+        int start = Math.Min(length, (int)((64 - ((nuint)p & 63)) & 63) / sizeof(T));
+        return (start, start + (length - start) / perLine * perLine);
+    }
+
+    /// <summary>Orders earlier non-temporal stores before later stores (before another thread reads them).</summary>
+    public static void StoreFence()
+    {
+        if (Sse.IsSupported) Sse.StoreFence();
+    }
+
     /// <summary>a·b + c for scalars, fused like <see cref="MultiplyAdd{T}(Vector256{T}, Vector256{T}, Vector256{T})"/>
     /// so that vector bodies and scalar tails round the same way.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
