@@ -70,6 +70,56 @@ public sealed class CliTests : IDisposable
         Assert.DoesNotContain("   at ", stderr + stdout); // no stack trace
     }
 
+    /// <summary>CIFAR-10 binary files (label byte + 3072 pixel bytes per record), made here with a fixed pattern.</summary>
+    static string MakeCifar(string root, int perBatch)
+    {
+        string folder = Path.Combine(root, "cifar-10-batches-bin");
+        Directory.CreateDirectory(folder);
+        var rng = new Rng(9);
+        foreach (var name in new[] { "data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin" })
+        {
+            var bytes = new byte[perBatch * 3073];
+            for (int r = 0; r < perBatch; r++)
+            {
+                int label = rng.NextInt(10);
+                bytes[r * 3073] = (byte)label;
+                for (int i = 1; i < 3073; i++) bytes[r * 3073 + i] = (byte)(label * 20 + rng.NextInt(40)); // learnable: brightness encodes the class
+            }
+            File.WriteAllBytes(Path.Combine(folder, name), bytes);
+        }
+        return root;
+    }
+
+    [Fact]
+    public void TrainsAndEvaluatesOnCifarFormatFiles()
+    {
+        string data = MakeCifar(Path.Combine(dir, "data"), 40), run = Path.Combine(dir, "cifar");
+        var (code, stdout, stderr) = Cli.Run("train", "--model", "resnet8", "--norm", "bn", "--dataset", "cifar10", "--data", data, "--batch-size", "20",
+            "--steps", "6", "--lr", "0.05", "--augment", "--out", run);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("resnet8 bn", stdout);
+        Assert.Equal(7, File.ReadAllLines(Path.Combine(run, "metrics.csv")).Length);
+        (code, stdout, stderr) = Cli.Run("eval", "--checkpoint", run, "--data", data);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("40 examples", stdout);
+
+        // A truncated batch file: one line naming it, exit code 1.
+        var batch = Path.Combine(data, "cifar-10-batches-bin", "data_batch_3.bin");
+        File.WriteAllBytes(batch, File.ReadAllBytes(batch)[..^100]);
+        (code, _, stderr) = Cli.Run("train", "--dataset", "cifar10", "--data", data, "--steps", "1", "--out", Path.Combine(dir, "bad"));
+        Assert.Equal(1, code);
+        Assert.Contains("data_batch_3.bin", stderr);
+        Assert.DoesNotContain("   at ", stderr);
+    }
+
+    [Fact]
+    public void MissingDatasetSaysHowToGetIt()
+    {
+        var (code, _, stderr) = Cli.Run("train", "--dataset", "cifar10", "--data", Path.Combine(dir, "nowhere"), "--steps", "1", "--out", Path.Combine(dir, "x"));
+        Assert.Equal(1, code);
+        Assert.Contains("nowhere", stderr);
+    }
+
     [Fact]
     public void HelpListsEveryCommandAndOption()
     {
