@@ -1,0 +1,77 @@
+using BatchNormLab.Data;
+using BatchNormLab.Training;
+
+namespace BatchNormLab.Experiments;
+
+/// <summary>How big a run is: <c>tiny</c> runs in seconds (tests), <c>quick</c> in minutes on 2 cores, <c>paper</c> uses the paper's settings.</summary>
+public enum Preset { Tiny, Quick, Paper }
+
+/// <summary>Whether this run's numbers agree with the paper's claim.</summary>
+public enum VerdictKind { Agrees, DoesNotAgree, Inconclusive }
+
+/// <summary>A verdict and the numbers behind it, in words.</summary>
+public sealed record Verdict(VerdictKind Kind, string Reason);
+
+/// <summary>What an experiment needs from outside: where to write, which data, how many threads, and where to report progress.</summary>
+public sealed class ExperimentContext(string outputDirectory, Preset preset, string? dataDirectory, int threads, ulong seed, IExperimentProgress? progress = null)
+{
+    readonly Dictionary<string, (Dataset Train, Dataset Test)> datasets = [];
+
+    public string OutputDirectory { get; } = outputDirectory;
+    public Preset Preset { get; } = preset;
+    public string? DataDirectory { get; } = dataDirectory;
+    public int Threads { get; } = threads;
+    public ulong Seed { get; } = seed;
+    public IExperimentProgress Progress { get; } = progress ?? new SilentProgress();
+
+    /// <summary>Loads a dataset once per context (experiments share it).</summary>
+    public (Dataset Train, Dataset Test) Data(string name)
+    {
+        if (!datasets.TryGetValue(name, out var pair)) datasets[name] = pair = DatasetCatalog.Load(name, DataDirectory, Seed);
+        return pair;
+    }
+
+    /// <summary>The directory of one experiment's files (created).</summary>
+    public string DirectoryOf(string experiment)
+    {
+        string dir = Path.Combine(OutputDirectory, experiment);
+        Directory.CreateDirectory(dir);
+        return dir;
+    }
+
+    sealed class SilentProgress : IExperimentProgress;
+}
+
+/// <summary>Where experiments report what they are doing; every method optional.</summary>
+public interface IExperimentProgress
+{
+    /// <summary>A training run starts: its label and length.</summary>
+    void RunStarted(string experiment, string run, int steps) { }
+    void Step(string experiment, string run, StepMetrics metrics) { }
+    void RunFinished(string experiment, string run, TrainingOutcome outcome) { }
+    void Message(string experiment, string text) { }
+}
+
+/// <summary>
+/// One experiment of the papers: what it reproduces (figure and claim), how it runs per preset, and
+/// a verdict computed from its numbers. Results carry tables and series that the report draws.
+/// </summary>
+public abstract class Experiment
+{
+    /// <summary>The CLI name, e.g. "lr-sweep".</summary>
+    public abstract string Name { get; }
+    /// <summary>Which figure of which paper, e.g. "Santurkar et al. 2018, Fig. 1".</summary>
+    public abstract string Figure { get; }
+    /// <summary>The paper's claim that the verdict tests.</summary>
+    public abstract string Claim { get; }
+
+    /// <summary>The settings a preset uses, and where they differ from the paper, in words.</summary>
+    public abstract (string Settings, string Deviations) Describe(Preset preset);
+
+    public abstract ExperimentResult Run(ExperimentContext context);
+
+    /// <summary>Every experiment, in the report's order.</summary>
+    public static IReadOnlyList<Experiment> All { get; } = [new LrSweep()];
+
+    public static Experiment? Find(string name) => All.FirstOrDefault(e => e.Name == name);
+}

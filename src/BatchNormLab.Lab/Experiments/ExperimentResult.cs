@@ -1,0 +1,23 @@
+namespace BatchNormLab.Experiments;
+
+/// <summary>A curve: y over x, e.g. training loss over steps. NaN marks a gap (a diverged run stops).</summary>
+public sealed record Series(string Label, double[] X, double[] Y)
+{
+    /// <summary>Optional lower/upper curves drawn as a band (percentile bands of a distribution).</summary>
+    public double[]? Lower { get; init; }
+    public double[]? Upper { get; init; }
+    /// <summary>An x where the run diverged, marked on the plot.</summary>
+    public double? DivergedAt { get; init; }
+}
+
+/// <summary>What one figure shows: panels of series with axis labels and scales.</summary>
+public sealed record FigureData(string Title, string Caption, string XLabel, string YLabel, IReadOnlyList<Series> Series, bool LogX = false, bool LogY = false);
+
+/// <summary>A table: header and rows of text cells.</summary>
+public sealed record TableData(string Title, IReadOnlyList<string> Header, IReadOnlyList<IReadOnlyList<string>> Rows);
+
+/// <summary>Everything an experiment produced: its verdict with the numbers behind it, figures, tables, files written.</summary>
+public sealed record ExperimentResult(
+    string Name, string Figure, string Claim, string Settings, string Deviations,
+    Verdict Verdict, IReadOnlyList<FigureData> Figures, IReadOnlyList<TableData> Tables,
+    IReadOnlyDictionary<string, double> Numbers, IReadOnlyList<string> Files, double Seconds);

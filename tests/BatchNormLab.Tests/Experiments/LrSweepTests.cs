@@ -1,0 +1,24 @@
+using BatchNormLab.Experiments;
+
+namespace BatchNormLab.Tests;
+
+public sealed class LrSweepTests : IDisposable
+{
+    readonly string dir = Directory.CreateTempSubdirectory("bnlab-exp-").FullName;
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    [Fact]
+    public void TinyPresetRunsEveryCombinationAndJudges()
+    {
+        var context = new ExperimentContext(dir, Preset.Tiny, null, threads: 2, seed: 1);
+        var result = new LrSweep().Run(context);
+        Assert.Equal(4, result.Tables[0].Rows.Count);
+        Assert.Equal(4, result.Files.Count);
+        Assert.All(result.Files, f => Assert.True(File.Exists(Path.Combine(dir, "lr-sweep", f))));
+        Assert.Equal(3, result.Figures.Count);
+        Assert.All(result.Figures[0].Series, s => Assert.Equal(s.X.Length, s.Y.Length));
+        Assert.Contains("at LR 0.5", result.Verdict.Reason);
+        Assert.True(result.Numbers["BN, lr 0.1: test accuracy"] > 0.3);
+    }
+}
