@@ -8,6 +8,8 @@ var root = new RootCommand("BatchNormLab: Batch Normalization and the experiment
 {
     TrainCommand.Create(),
     EvalCommand.Create(),
+    ExperimentCommand.Experiment(),
+    ExperimentCommand.Reproduce(),
 };
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)

@@ -1,0 +1,110 @@
+using System.CommandLine;
+using System.Globalization;
+using BatchNormLab.Experiments;
+using BatchNormLab.IO;
+using BatchNormLab.Training;
+using Spectre.Console;
+
+namespace BatchNormLab.Cli;
+
+/// <summary><c>bnlab experiment NAME</c> and <c>bnlab reproduce</c>: run the papers' experiments, write their numbers and verdicts.</summary>
+static class ExperimentCommand
+{
+    static readonly Option<string> PresetOption = new("--preset") { Description = "tiny (seconds, for tests), quick (minutes on 2 cores), paper (the paper's settings)", DefaultValueFactory = _ => "quick" };
+    static readonly Option<string?> DataDir = new("--data") { Description = "Directory with the dataset's files (else $BNLAB_DATA, else /usr/share/datasets/fashion-mnist)" };
+    static readonly Option<string> Out = new("--out") { Description = "Output directory", DefaultValueFactory = _ => "runs/experiments" };
+    static readonly Option<int> Threads = new("--threads") { Description = "Compute threads", DefaultValueFactory = _ => Math.Min(2, Environment.ProcessorCount) };
+    static readonly Option<ulong> Seed = new("--seed") { Description = "Seed of every run", DefaultValueFactory = _ => 0UL };
+
+    public static Command Experiment()
+    {
+        var name = new Argument<string>("NAME") { Description = $"One of: {string.Join(", ", Experiments.Experiment.All.Select(e => e.Name))}" };
+        var command = new Command("experiment", "Run one experiment of the papers and write its figures' data, tables and verdict.\n" +
+            string.Join("\n", Experiments.Experiment.All.Select(e => $"  {e.Name,-12} {e.Figure}: {e.Claim}"))) { name, PresetOption, DataDir, Out, Threads, Seed };
+        command.SetAction(p =>
+        {
+            string n = p.GetValue(name)!;
+            var experiment = Experiments.Experiment.Find(n) ?? throw new ArgumentException($"unknown experiment '{n}'; experiments: {string.Join(", ", Experiments.Experiment.All.Select(e => e.Name))}");
+            return RunAll(p, [experiment]);
+        });
+        return command;
+    }
+
+    public static Command Reproduce()
+    {
+        var command = new Command("reproduce", "Run every experiment and write one report.") { PresetOption, DataDir, Out, Threads, Seed };
+        command.SetAction(p => RunAll(p, Experiments.Experiment.All));
+        return command;
+    }
+
+    static Preset ParsePreset(string s) => s.ToLowerInvariant() switch
+    {
+        "tiny" => Preset.Tiny,
+        "quick" => Preset.Quick,
+        "paper" => Preset.Paper,
+        _ => throw new ArgumentException($"--preset '{s}': expected tiny, quick or paper"),
+    };
+
+    static int RunAll(ParseResult p, IReadOnlyList<Experiment> experiments)
+    {
+        var preset = ParsePreset(p.GetValue(PresetOption)!);
+        if (p.GetValue(Threads) < 1) throw new ArgumentException($"--threads {p.GetValue(Threads)}: must be ≥ 1");
+        string outDir = p.GetValue(Out)!;
+        var context = new ExperimentContext(outDir, preset, p.GetValue(DataDir), p.GetValue(Threads), p.GetValue(Seed), new ConsoleProgress());
+        var results = new List<ExperimentResult>();
+        foreach (var experiment in experiments)
+        {
+            Console.Error.WriteLine($"== {experiment.Name}: {experiment.Figure}");
+            var result = experiment.Run(context);
+            AtomicFile.WriteAllText(Path.Combine(context.DirectoryOf(experiment.Name), "result.json"), ResultJson.Serialize(result));
+            results.Add(result);
+        }
+        var table = new Table().Border(TableBorder.Rounded).AddColumns("experiment", "verdict", "numbers behind it");
+        foreach (var r in results)
+        {
+            string verdict = r.Verdict.Kind switch
+            {
+                VerdictKind.Agrees => "[green]agrees[/]",
+                VerdictKind.DoesNotAgree => "[red]does not agree[/]",
+                _ => "[grey]inconclusive[/]",
+            };
+            table.AddRow(Markup.Escape(r.Name), verdict, Markup.Escape(r.Verdict.Reason));
+        }
+        AnsiConsole.Write(table);
+        Console.WriteLine($"results in {Path.GetFullPath(outDir)}");
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>Per-run progress lines on stderr: the run's label, step, loss, speed.</summary>
+    sealed class ConsoleProgress : IExperimentProgress
+    {
+        readonly bool live = !Console.IsErrorRedirected;
+        System.Diagnostics.Stopwatch clock = new();
+        double lastPrint;
+        int total;
+
+        public void RunStarted(string experiment, string run, int steps)
+        {
+            (total, lastPrint) = (steps, 0);
+            clock = System.Diagnostics.Stopwatch.StartNew();
+        }
+
+        public void Step(string experiment, string run, StepMetrics m)
+        {
+            double now = clock.Elapsed.TotalSeconds;
+            if (now - lastPrint < (live ? 0.25 : 15) && m.Step + 1 != total) return;
+            lastPrint = now;
+            double rate = (m.Step + 1) / Math.Max(now, 1e-9);
+            string line = string.Create(CultureInfo.InvariantCulture, $"{experiment} | {run}: step {m.Step + 1}/{total}  loss {m.Loss:G4}  {rate:F1} steps/s  ETA {TimeSpan.FromSeconds(Math.Round((total - m.Step - 1) / Math.Max(rate, 1e-9))):m\\:ss}");
+            if (live) Console.Error.Write("\r" + line.PadRight(100)); else Console.Error.WriteLine(line);
+        }
+
+        public void RunFinished(string experiment, string run, TrainingOutcome outcome)
+        {
+            if (live) Console.Error.WriteLine();
+            if (outcome.Diverged) Console.Error.WriteLine($"{experiment} | {run}: diverged at step {outcome.DivergedAtStep} ({outcome.DivergenceReason})");
+        }
+
+        public void Message(string experiment, string text) => Console.Error.WriteLine($"{experiment} | {text}");
+    }
+}
