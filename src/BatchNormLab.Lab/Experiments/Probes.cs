@@ -1,0 +1,44 @@
+using BatchNormLab.Data;
+using BatchNormLab.Nn;
+using BatchNormLab.Training;
+
+namespace BatchNormLab.Experiments;
+
+/// <summary>Shared pieces of the measurement callbacks: the training loss on one batch, and slices of flat vectors.</summary>
+static class Probes
+{
+    /// <summary>The run's loss on <paramref name="batch"/> as a function of the model (training mode: batch statistics).</summary>
+    public static Func<Module, Tensor> LossOn(Batch batch, LossKind loss) => loss == LossKind.CrossEntropy
+        ? m => m.Forward(batch.Inputs).CrossEntropy(batch.Labels!)
+        : m => m.Forward(batch.Inputs).MseLoss(batch.Targets!);
+
+    public static double[] Slice(double[] flat, WeightLayer layer) => flat.AsSpan(layer.Offset, layer.Length).ToArray();
+
+    public static double Norm(ReadOnlySpan<double> v)
+    {
+        double s = 0;
+        foreach (double x in v) s += x * x;
+        return Math.Sqrt(s);
+    }
+
+    /// <summary>‖a − b‖₂.</summary>
+    public static double Distance(ReadOnlySpan<double> a, ReadOnlySpan<double> b)
+    {
+        double s = 0;
+        for (int i = 0; i < a.Length; i++) s += (a[i] - b[i]) * (a[i] - b[i]);
+        return Math.Sqrt(s);
+    }
+
+    /// <summary>cos(a, b); NaN when either is zero.</summary>
+    public static double Cosine(ReadOnlySpan<double> a, ReadOnlySpan<double> b)
+    {
+        double dot = 0;
+        for (int i = 0; i < a.Length; i++) dot += a[i] * b[i];
+        return dot / (Norm(a) * Norm(b));
+    }
+
+    public static double[] Gradients(Module model) =>
+        ParameterVector.Flatten(model.Parameters().Select(p => p.Grad ?? Tensor.ZerosLike(p)).ToList()).ToDoubleArray();
+
+    public static double[] Weights(Module model) => ParameterVector.Flatten(model.Parameters()).ToDoubleArray();
+}
