@@ -24,9 +24,11 @@ public static class Conv2dKernels
     public static int OutputSize(int size, int kernel, int stride, int padding) => (size + 2 * padding - kernel) / stride + 1;
 
     // Images per GEMM: the fewest with at least TargetColumns output pixels, as long as the column buffer stays
-    // under MaxColumnElements (2 images for 16×16 planes).
+    // under MaxColumnBytes, so that it is still in L2 (2 MB per core here) when the GEMM packs what im2col wrote
+    // and col2im reads what the GEMM wrote. For 128 channels of 16×16 (1.2 MB per image) two images (2.4 MB)
+    // made the three conv GEMMs with their im2col/col2im about 15% slower than one.
     const int TargetColumns = 512;
-    const int MaxColumnElements = 1 << 22;
+    const int MaxColumnBytes = 3 << 19;
 
     /// <summary>
     /// y[n,o,i,j] = b[o] + Σ_{c,u,v} W[o,c,u,v]·x[n,c,i·s+u−p, j·s+v−p]   (x is 0 outside the image).
@@ -38,7 +40,7 @@ public static class Conv2dKernels
         g.Check(x.Length, nameof(x), y.Length, nameof(y), weight.Length);
         if (!bias.IsEmpty && bias.Length != cOut) throw new ArgumentException($"bias has {bias.Length} elements, expected 0 or {cOut}", nameof(bias));
 
-        int group = g.Group, k = g.K, p = g.P;
+        int group = g.Group<T>(), k = g.K, p = g.P;
         T[] col = ArrayPool<T>.Shared.Rent(k * group * p);
         T[]? rows = group > 1 ? ArrayPool<T>.Shared.Rent(cOut * group * p) : null;
         try
@@ -71,7 +73,7 @@ public static class Conv2dKernels
         var g = new ConvGeometry(n, c, h, w, cOut, kh, kw, stride, padding);
         g.Check(dx.Length, nameof(dx), dy.Length, nameof(dy), weight.Length);
 
-        int group = g.Group, k = g.K, p = g.P;
+        int group = g.Group<T>(), k = g.K, p = g.P;
         T[] col = ArrayPool<T>.Shared.Rent(k * group * p);
         T[]? rows = group > 1 ? ArrayPool<T>.Shared.Rent(cOut * group * p) : null;
         try
@@ -104,7 +106,7 @@ public static class Conv2dKernels
         g.Check(x.Length, nameof(x), dy.Length, nameof(dy), dWeight.Length);
         if (!dBias.IsEmpty && dBias.Length != cOut) throw new ArgumentException($"dBias has {dBias.Length} elements, expected 0 or {cOut}", nameof(dBias));
 
-        int group = g.Group, k = g.K, p = g.P;
+        int group = g.Group<T>(), k = g.K, p = g.P;
         T[] col = ArrayPool<T>.Shared.Rent(k * group * p);
         T[]? rows = group > 1 ? ArrayPool<T>.Shared.Rent(cOut * group * p) : null;
         T[] dwT = ArrayPool<T>.Shared.Rent(k * cOut);
@@ -156,7 +158,8 @@ public static class Conv2dKernels
         /// <summary>Stride 1 and wOut = w: output pixel (i, j) under kernel tap (u, v) reads input element
         /// i·w + j + (u−p)·w + v−p of the plane, a fixed shift, so im2col/col2im rows are single block moves.</summary>
         public bool IsShift => Stride == 1 && WOut == W;
-        public int Group => Math.Clamp(Math.Min((TargetColumns + P - 1) / P, MaxColumnElements / (K * P)), 1, N);
+        public int Group<T>() where T : unmanaged =>
+            Math.Clamp(Math.Min((TargetColumns + P - 1) / P, MaxColumnBytes / Unsafe.SizeOf<T>() / (K * P)), 1, N);
 
         public void Check(int inputLength, string inputName, int outputLength, string outputName, int weightLength)
         {

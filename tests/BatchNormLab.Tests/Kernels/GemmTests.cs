@@ -81,7 +81,8 @@ public class GemmTests
         int saved = Threading.Threads;
         try
         {
-            // Rows split (two column blocks of six k blocks: both packed-B buffers reused), columns split.
+            // Rows split (two column blocks of six k blocks: both packed-B buffers reused); columns split, the
+            // longer side (257×300) or the only one with enough panels.
             foreach (var (m, n, k) in new[] { (300, 257, 600), (257, 300, 300), (517, 40, 129), (60, 4200, 600), (10, 2000, 300) })
             {
                 var rng = new XorShift(11);
