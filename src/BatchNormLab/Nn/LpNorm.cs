@@ -1,0 +1,121 @@
+namespace BatchNormLab.Nn;
+
+/// <summary>
+/// ℓp normalisation (Santurkar et al. 2018 §3.3, Figs. 13–14; PAPERS.md §2): BatchNorm with the
+/// standard deviation replaced by the ℓp average of the centred values, per channel over N and the
+/// spatial dimensions of an (N, C, ...) input, p ∈ {1, 2, ∞}.
+/// <code>
+/// training:  μ = mean x,  c = x − μ,  M = mean |c|ᵖ (p = 1, 2) or max |c| (p = ∞)
+///            D = (M + ε)^(1/q)  with q = p for p = 1, 2 and q = 1 for p = ∞
+///            y = γ·c/D + β
+/// running:   running_mean  ← (1−f)·running_mean  + f·μ
+///            running_scale ← (1−f)·running_scale + f·M^(1/q)      (f = momentum, or 1/num_batches_tracked)
+/// eval:      D = (running_scale^q + ε)^(1/q),  y = γ·(x − running_mean)/D + β
+/// </code>
+/// ε sits under the root, so p = 2 is BatchNorm's training output exactly (D = √(σ²_biased + ε)); for
+/// p = 1 and ∞ it is added to the average itself. running_scale is the ℓp average itself (for p = 2 the
+/// biased std, where BatchNorm keeps the unbiased variance): only p = 2 has a simple unbiasing factor,
+/// and training divides by the batch's own statistic, whose mean this estimates. With p = ∞ the
+/// gradient of the max goes to the first maximum (Tensor.Max), a valid subgradient at ties.
+/// Written in Tensor ops, so gradients and double backward come from autodiff.
+/// </summary>
+public sealed class LpNorm : Module
+{
+    readonly int root;
+    long numBatchesTracked;
+
+    public int NumFeatures { get; }
+    /// <summary>1, 2 or <see cref="double.PositiveInfinity"/>.</summary>
+    public double P { get; }
+    public double Eps { get; }
+    public double? Momentum { get; }
+    public bool Affine { get; }
+    public bool TrackRunningStats { get; }
+
+    /// <summary>γ (ones at start), or null when not affine.</summary>
+    public Tensor? Weight => GetParameter("weight");
+    /// <summary>β (zeros at start), or null when not affine.</summary>
+    public Tensor? Bias => GetParameter("bias");
+    public Tensor? RunningMean => GetBuffer("running_mean");
+    /// <summary>Running ℓp average of the centred values (ones at start).</summary>
+    public Tensor? RunningScale => GetBuffer("running_scale");
+    public long NumBatchesTracked => numBatchesTracked;
+
+    public LpNorm(int numFeatures, double p, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool trackRunningStats = true)
+    {
+        if (numFeatures < 1) throw new ArgumentOutOfRangeException(nameof(numFeatures), numFeatures, "LpNorm needs at least one feature");
+        if (p is not (1 or 2 or double.PositiveInfinity)) throw new ArgumentOutOfRangeException(nameof(p), p, "LpNorm supports p = 1, 2 or ∞ (double.PositiveInfinity)");
+        if (!(eps > 0)) throw new ArgumentOutOfRangeException(nameof(eps), eps, "eps must be positive");
+        if (momentum is double mo && !(mo >= 0 && mo <= 1)) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "momentum must be in [0, 1] or null");
+        (NumFeatures, P, Eps, Momentum, Affine, TrackRunningStats) = (numFeatures, p, eps, momentum, affine, trackRunningStats);
+        root = p == 2 ? 2 : 1;
+        RegisterParameter("weight", affine ? Tensor.Ones(numFeatures) : null);
+        RegisterParameter("bias", affine ? Tensor.Zeros(numFeatures) : null);
+        RegisterBuffer("running_mean", trackRunningStats ? Tensor.Zeros(numFeatures) : null);
+        RegisterBuffer("running_scale", trackRunningStats ? Tensor.Ones(numFeatures) : null);
+    }
+
+    protected override IEnumerable<(string Name, long Value)> Int64Buffers =>
+        TrackRunningStats ? [("num_batches_tracked", numBatchesTracked)] : [];
+
+    protected override void SetInt64Buffer(string name, long value)
+    {
+        if (name != "num_batches_tracked" || !TrackRunningStats) base.SetInt64Buffer(name, value);
+        numBatchesTracked = value;
+    }
+
+    protected override Tensor Compute(Tensor input)
+    {
+        if (input.Rank < 2) throw new ArgumentException($"LpNorm expected (N, C, ...) input of rank ≥ 2 (got shape {Tensor.Format(input.Dims)})");
+        if (input.Size(1) != NumFeatures)
+            throw new ArgumentException($"LpNorm({NumFeatures}) got {input.Size(1)} channels in dimension 1 (input shape {Tensor.Format(input.Dims)})");
+        int n = input.Size(0), c = NumFeatures, s = 1;
+        for (int d = 2; d < input.Rank; d++) s *= input.Size(d);
+        var x = input.Reshape(n, c, s);
+        var xhat = Training || !TrackRunningStats ? NormaliseWithBatchStatistics(x, input) : NormaliseWithRunningStatistics(x);
+        var y = Weight is null ? xhat : xhat * Weight.Reshape(1, c, 1);
+        return (Bias is null ? y : y + Bias.Reshape(1, c, 1)).Reshape(input.Shape);
+    }
+
+    // c = x − μ;  x̂ = c·(M + ε)^(−1/q)   (statistics over axes 0 and 2 of (N, C, S), functions of x)
+    Tensor NormaliseWithBatchStatistics(Tensor x, Tensor input)
+    {
+        long perChannel = (long)x.Size(0) * x.Size(2);
+        if (perChannel <= 1)
+            throw new ArgumentException($"Expected more than 1 value per channel when training, got input size {Tensor.Format(input.Dims)}");
+        var mean = x.Mean([0, 2], keepDim: true);
+        var centred = x - mean;
+        var moment = P switch
+        {
+            1 => centred.Abs().Mean([0, 2], keepDim: true),
+            2 => (centred * centred).Mean([0, 2], keepDim: true),
+            _ => centred.Abs().Max(2, keepDim: true).Max(0, keepDim: true),
+        };
+        if (Training && TrackRunningStats) UpdateRunningStatistics(mean.ToDoubleArray(), moment.ToDoubleArray());
+        return centred * (moment + Eps).Pow(-1.0 / root);
+    }
+
+    // x̂ = (x − running_mean)·(running_scale^q + ε)^(−1/q)   (constants: linear in x)
+    Tensor NormaliseWithRunningStatistics(Tensor x)
+    {
+        var mean = RunningMean!.ToDoubleArray();
+        var inverse = RunningScale!.ToDoubleArray().Select(r => Math.Pow(Math.Pow(r, root) + Eps, -1.0 / root)).ToArray();
+        return (x - Tensor.FromArray(mean, 1, NumFeatures, 1).To(x.DType)) * Tensor.FromArray(inverse, 1, NumFeatures, 1).To(x.DType);
+    }
+
+    // running ← (1−f)·running + f·batch,  f = momentum or 1/num_batches_tracked;  running_scale takes M^(1/q)
+    void UpdateRunningStatistics(double[] mean, double[] moment)
+    {
+        numBatchesTracked++;
+        double f = Momentum ?? 1.0 / numBatchesTracked;
+        var runningMean = RunningMean!.ToDoubleArray();
+        var runningScale = RunningScale!.ToDoubleArray();
+        for (int c = 0; c < NumFeatures; c++)
+        {
+            runningMean[c] = (1 - f) * runningMean[c] + f * mean[c];
+            runningScale[c] = (1 - f) * runningScale[c] + f * Math.Pow(moment[c], 1.0 / root);
+        }
+        RunningMean.CopyFrom(Tensor.FromArray(runningMean, NumFeatures));
+        RunningScale.CopyFrom(Tensor.FromArray(runningScale, NumFeatures));
+    }
+}
