@@ -69,18 +69,10 @@ public abstract class BatchNorm : Module
     // running ← (1−f)·running + f·batch,  f = momentum or 1/num_batches_tracked;  running_var takes σ²·m/(m−1)
     void UpdateRunningStatistics(double[] mean, double[] biasedVariance, long perChannel)
     {
-        numBatchesTracked++;
-        double f = Momentum ?? 1.0 / numBatchesTracked;
+        double f = RunningStatistics.Factor(Momentum, ++numBatchesTracked);
         double unbias = perChannel / (perChannel - 1.0);
-        var runningMean = RunningMean!.ToDoubleArray();
-        var runningVar = RunningVar!.ToDoubleArray();
-        for (int c = 0; c < NumFeatures; c++)
-        {
-            runningMean[c] = (1 - f) * runningMean[c] + f * mean[c];
-            runningVar[c] = (1 - f) * runningVar[c] + f * biasedVariance[c] * unbias;
-        }
-        RunningMean.CopyFrom(Tensor.FromArray(runningMean, NumFeatures));
-        RunningVar.CopyFrom(Tensor.FromArray(runningVar, NumFeatures));
+        RunningStatistics.Blend(RunningMean!, f, mean);
+        RunningStatistics.Blend(RunningVar!, f, biasedVariance.Select(v => v * unbias).ToArray());
     }
 }
 

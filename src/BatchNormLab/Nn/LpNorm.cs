@@ -106,16 +106,8 @@ public sealed class LpNorm : Module
     // running ← (1−f)·running + f·batch,  f = momentum or 1/num_batches_tracked;  running_scale takes M^(1/q)
     void UpdateRunningStatistics(double[] mean, double[] moment)
     {
-        numBatchesTracked++;
-        double f = Momentum ?? 1.0 / numBatchesTracked;
-        var runningMean = RunningMean!.ToDoubleArray();
-        var runningScale = RunningScale!.ToDoubleArray();
-        for (int c = 0; c < NumFeatures; c++)
-        {
-            runningMean[c] = (1 - f) * runningMean[c] + f * mean[c];
-            runningScale[c] = (1 - f) * runningScale[c] + f * Math.Pow(moment[c], 1.0 / root);
-        }
-        RunningMean.CopyFrom(Tensor.FromArray(runningMean, NumFeatures));
-        RunningScale.CopyFrom(Tensor.FromArray(runningScale, NumFeatures));
+        double f = RunningStatistics.Factor(Momentum, ++numBatchesTracked);
+        RunningStatistics.Blend(RunningMean!, f, mean);
+        RunningStatistics.Blend(RunningScale!, f, moment.Select(m => Math.Pow(m, 1.0 / root)).ToArray());
     }
 }
