@@ -12,7 +12,7 @@ namespace BatchNormLab.Cli;
 static class TrainCommand
 {
     static readonly Option<string> Model = new("--model") { Description = $"Model: {string.Join(", ", ModelSpec.Names)} (any resnet6n+2)", DefaultValueFactory = _ => "mlp" };
-    static readonly Option<string[]> Norm = new("--norm") { Description = "Normalisation: bn, none, or both as 'bn,none' (one run each, compared)", DefaultValueFactory = _ => ["bn"], AllowMultipleArgumentsPerToken = true, CustomParser = r => r.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries)).ToArray() };
+    static readonly Option<string[]> Norm = new("--norm") { Description = "Normalisation: bn, none, noisy-bn (BN + the paper's noise), noise (the noise alone), l1, l2, linf (ℓp instead of BN); several as 'bn,none' (one run each, compared)", DefaultValueFactory = _ => ["bn"], AllowMultipleArgumentsPerToken = true, CustomParser = r => r.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries)).ToArray() };
     static readonly Option<string> Placement = new("--norm-placement") { Description = "Where BN goes: before or after the activation", DefaultValueFactory = _ => "before" };
     static readonly Option<string> ActivationOption = new("--activation") { Description = "relu, sigmoid or tanh", DefaultValueFactory = _ => "relu" };
     static readonly Option<string> InitOption = new("--init") { Description = "Weight initialisation: pytorch (default), glorot or kaiming", DefaultValueFactory = _ => "pytorch" };
@@ -105,14 +105,16 @@ static class TrainCommand
         return runs.All(r => r.Outcome.Diverged) ? ExitCodes.Diverged : ExitCodes.Ok;
     }
 
-    static Norm ParseNorm(string s) => s.ToLowerInvariant() switch
-    {
-        "bn" or "batchnorm" => Models.Norm.BatchNorm,
-        "none" => Models.Norm.None,
-        _ => throw new ArgumentException($"--norm '{s}': expected bn or none"),
-    };
+    /// <summary>The --norm names, in the order the help lists them.</summary>
+    static readonly (string Name, Norm Norm)[] NormNames =
+        [("bn", Models.Norm.BatchNorm), ("none", Models.Norm.None), ("noisy-bn", Models.Norm.NoisyBatchNorm), ("noise", Models.Norm.Noise),
+         ("l1", Models.Norm.L1), ("l2", Models.Norm.L2), ("linf", Models.Norm.LInf)];
 
-    public static string NormName(Norm n) => n == Models.Norm.BatchNorm ? "bn" : "none";
+    static Norm ParseNorm(string s) =>
+        NormNames.FirstOrDefault(n => n.Name == s.ToLowerInvariant()) is { Name: not null } found ? found.Norm
+        : throw new ArgumentException($"--norm '{s}': expected one of {string.Join(", ", NormNames.Select(n => n.Name))}");
+
+    public static string NormName(Norm n) => NormNames.First(x => x.Norm == n).Name;
 
     static NormPlacement ParsePlacement(string s) => s.ToLowerInvariant() switch
     {

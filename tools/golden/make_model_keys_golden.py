@@ -24,6 +24,11 @@ CASES = [
     ("vgg16_none_32", {"name": "vgg16", "options": options("none"), "hidden": None, "width": 0.125, "depth": 25}, [3, 32, 32], 10),
     ("resnet20_bn", {"name": "resnet20", "options": options("batch-norm"), "hidden": None, "width": 1, "depth": 25}, [3, 32, 32], 10),
     ("resnet8_none", {"name": "resnet8", "options": options("none"), "hidden": None, "width": 1, "depth": 25}, [1, 28, 28], 10),
+    ("vgg11_noisy_bn_eighth_28", {"name": "vgg11", "options": options("noisy-batch-norm"), "hidden": None, "width": 0.125, "depth": 25}, [1, 28, 28], 10),
+    ("mlp_noise_after", {"name": "mlp", "options": options("noise", "after-activation"), "hidden": [8, 8], "width": 1, "depth": 25}, [4], 3),
+    ("mlp_l1", {"name": "mlp", "options": options("l1"), "hidden": [8], "width": 1, "depth": 25}, [4], 3),
+    ("vgg11_l2_eighth_28", {"name": "vgg11", "options": options("l2"), "hidden": None, "width": 0.125, "depth": 25}, [1, 28, 28], 10),
+    ("resnet8_linf", {"name": "resnet8", "options": options("linf"), "hidden": None, "width": 1, "depth": 25}, [1, 28, 28], 10),
 ]
 
 golden = {}

@@ -2,6 +2,7 @@
 with the same state-dict keys and shapes, so a bnlab checkpoint loads with load_state_dict(strict=True)."""
 import re
 
+import torch
 import torch.nn as nn
 
 VGG = {
@@ -16,17 +17,80 @@ def activation(options):
     return {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}[options["activation"]]()
 
 
-def block(layer, make_norm, options, activate=True):
-    """layer, then BN and activation in the configured order (bnlab's ModelOptions.Block)."""
-    norm = options["norm"] == "batch-norm"
-    before = options["placement"] == "before-activation"
+class NoisyBatchNorm(nn.Module):
+    """bnlab's NoisyBatchNorm (Santurkar et al. 2018, Fig. 2): a <- s*a + m in training, the identity in
+    eval; no parameters, so it only holds its index in a Sequential. Default noise of PAPERS.md section 2."""
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        mean, scale = torch.empty(()).uniform_(-0.5, 0.5), torch.empty(()).uniform_(1.0, 1.25)
+        return x * (scale + 0.1 * torch.randn_like(x)) + (mean + torch.empty_like(x).uniform_(-0.1, 0.1))
+
+
+class LpNorm(nn.Module):
+    """bnlab's LpNorm (src/BatchNormLab/Nn/LpNorm.cs): BN with the std replaced by the lp average of the
+    centred values, p in {1, 2, inf}; same buffers and eval formula."""
+
+    def __init__(self, features, p, eps=1e-5, momentum=0.1):
+        super().__init__()
+        self.p, self.eps, self.momentum, self.root = p, eps, momentum, 2 if p == 2 else 1
+        self.weight = nn.Parameter(torch.ones(features))
+        self.bias = nn.Parameter(torch.zeros(features))
+        self.register_buffer("running_mean", torch.zeros(features))
+        self.register_buffer("running_scale", torch.ones(features))
+        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+
+    def forward(self, x):
+        dims = [0] + list(range(2, x.dim()))
+        shape = [1, -1] + [1] * (x.dim() - 2)
+        if self.training:
+            mean = x.mean(dims)
+            c = x - mean.view(shape)
+            m = c.abs().amax(dims) if self.p == float("inf") else c.abs().pow(self.p).mean(dims)
+            with torch.no_grad():
+                self.num_batches_tracked += 1
+                f = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
+                self.running_mean.mul_(1 - f).add_(f * mean)
+                self.running_scale.mul_(1 - f).add_(f * m.pow(1.0 / self.root))
+            d = (m + self.eps).pow(1.0 / self.root)
+        else:
+            c = x - self.running_mean.view(shape)
+            d = (self.running_scale.pow(self.root) + self.eps).pow(1.0 / self.root)
+        return self.weight.view(shape) * c / d.view(shape) + self.bias.view(shape)
+
+
+def norm_layers(features, spatial, options):
+    """The normalisation layers of one block (bnlab's ModelOptions.NormLayers)."""
+    bn = nn.BatchNorm2d if spatial else nn.BatchNorm1d
+    return {
+        "none": lambda: [],
+        "batch-norm": lambda: [bn(features)],
+        "noisy-batch-norm": lambda: [bn(features), NoisyBatchNorm()],
+        "noise": lambda: [NoisyBatchNorm()],
+        "l1": lambda: [LpNorm(features, 1)],
+        "l2": lambda: [LpNorm(features, 2)],
+        "linf": lambda: [LpNorm(features, float("inf"))],
+    }[options["norm"]]()
+
+
+def single_norm(features, options):
+    """The one norm layer of a ResNet slot (bn1, bn2), or None."""
+    layers = norm_layers(features, True, options)
+    return layers[0] if layers else None
+
+
+def block(layer, features, spatial, options, activate=True):
+    """layer, then the norm layers and activation in the configured order (bnlab's ModelOptions.Block)."""
+    before = options["placement"] == "before-activation" or not activate
+    norms = norm_layers(features, spatial, options)
     out = [layer]
-    if norm and (before or not activate):
-        out.append(make_norm())
+    if before:
+        out += norms
     if activate:
         out.append(activation(options))
-    if norm and not before and activate:
-        out.append(make_norm())
+    if not before:
+        out += norms
     return out
 
 
@@ -41,7 +105,7 @@ class Vgg(nn.Module):
                     size //= 2
                 continue
             o = max(1, int(round(v * width)))
-            layers += block(nn.Conv2d(c, o, 3, padding=1), lambda o=o: nn.BatchNorm2d(o), options)
+            layers += block(nn.Conv2d(c, o, 3, padding=1), o, True, options)
             c = o
         layers.append(nn.Flatten())
         self.features = nn.Sequential(*layers)
@@ -55,14 +119,13 @@ class BasicBlock(nn.Module):
     def __init__(self, cin, cout, stride, options):
         super().__init__()
         self.options = options
-        norm = options["norm"] == "batch-norm"
         self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout) if norm else None
+        self.bn1 = single_norm(cout, options)
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout) if norm else None
+        self.bn2 = single_norm(cout, options)
         self.shortcut = None
         if stride != 1 or cin != cout:
-            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), *([nn.BatchNorm2d(cout)] if norm else []))
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), *norm_layers(cout, True, options))
         self.act = activation(options)
 
     def forward(self, x):
@@ -85,7 +148,7 @@ class ResNetCifar(nn.Module):
         n = (depth - 2) // 6
         self.options = options
         self.conv1 = nn.Conv2d(in_channels, 16, 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(16) if options["norm"] == "batch-norm" else None
+        self.bn1 = single_norm(16, options)
         self.act = activation(options)
         c, stages = 16, []
         for s in range(3):
@@ -115,14 +178,14 @@ def build(config, sample, outputs):
     if name == "mlp":
         layers, width = [nn.Flatten()], features
         for h in spec.get("hidden") or [256, 256]:
-            layers += block(nn.Linear(width, h), lambda h=h: nn.BatchNorm1d(h), options)
+            layers += block(nn.Linear(width, h), h, False, options)
             width = h
         return nn.Sequential(*layers, nn.Linear(width, outputs))
     if name == "dln":
         width, layers = int(spec["width"]), []
         for i in range(spec["depth"]):
             layer = nn.Linear(width, width, bias=False)
-            layers += [layer] if i == spec["depth"] - 1 else block(layer, lambda: nn.BatchNorm1d(width), options, activate=False)
+            layers += [layer] if i == spec["depth"] - 1 else block(layer, width, False, options, activate=False)
         return nn.Sequential(*layers)
     if m := re.fullmatch(r"vgg(\d+)", name):
         return Vgg(int(m.group(1)), sample[0], sample[1], outputs, spec["width"], options)

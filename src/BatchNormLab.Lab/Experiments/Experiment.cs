@@ -24,6 +24,9 @@ public sealed class ExperimentContext(string outputDirectory, Preset preset, str
     public ulong Seed { get; } = seed;
     public IExperimentProgress Progress { get; } = progress ?? new SilentProgress();
 
+    /// <summary>Runs several experiments share, by config (<see cref="TrainedRun.Shared"/>).</summary>
+    internal Dictionary<string, TrainedRun> SharedRuns { get; } = [];
+
     /// <summary>Loads a dataset once per context (experiments share it).</summary>
     public (Dataset Train, Dataset Test) Data(string name)
     {
@@ -71,7 +74,7 @@ public abstract class Experiment
     public abstract ExperimentResult Run(ExperimentContext context);
 
     /// <summary>Every experiment, in the report's order.</summary>
-    public static IReadOnlyList<Experiment> All { get; } = [new LrSweep(), new Ics()];
+    public static IReadOnlyList<Experiment> All { get; } = [new LrSweep(), new Activations(), new NoisyBn(), new Ics(), new LpNormalisation()];
 
     public static Experiment? Find(string name) => All.FirstOrDefault(e => e.Name == name);
 }

@@ -30,6 +30,22 @@ public static class Presets
         },
     };
 
+    /// <summary>How experiments name a network by its normalisation: "standard", "BN", "noisy BN", "noise without BN", "L1", "L2", "L∞".</summary>
+    public static string Label(Norm norm) => norm switch
+    {
+        Norm.None => "standard",
+        Norm.BatchNorm => "BN",
+        Norm.NoisyBatchNorm => "noisy BN",
+        Norm.Noise => "noise without BN",
+        Norm.L1 => "L1",
+        Norm.L2 => "L2",
+        _ => "L∞",
+    };
+
+    /// <summary>The VGG setting at LR 0.1 (the paper's default rate) for each of <paramref name="norms"/>, shared between experiments (<see cref="TrainedRun.Shared"/>).</summary>
+    public static List<TrainedRun> SharedRuns(ExperimentContext context, string experiment, IEnumerable<Norm> norms) =>
+        norms.Select(n => TrainedRun.Shared(context, experiment, Label(n), Vgg(context.Preset, n, 0.1, context.Seed))).ToList();
+
     /// <summary>The settings in words, for the report.</summary>
     public static string Describe(Preset preset)
     {

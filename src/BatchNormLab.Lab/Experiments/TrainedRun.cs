@@ -7,7 +7,7 @@ using BatchNormLab.Training;
 namespace BatchNormLab.Experiments;
 
 /// <summary>One training run inside an experiment: its config, the model after training, and every step's and evaluation's metrics.</summary>
-public sealed class TrainedRun
+public sealed record TrainedRun
 {
     public required string Label { get; init; }
     public required TrainConfig Config { get; init; }
@@ -15,6 +15,12 @@ public sealed class TrainedRun
     public required List<StepMetrics> Steps { get; init; }
     public required List<EvalMetrics> Evaluations { get; init; }
     public required TrainingOutcome Outcome { get; init; }
+
+    /// <summary>The experiment that trained it (another may reuse it: <see cref="Shared"/>).</summary>
+    public required string Experiment { get; init; }
+
+    /// <summary>Pre-activation distributions recorded during training (runs from <see cref="Shared"/> have them).</summary>
+    public ActivationProbe? Activations { get; init; }
 
     /// <summary>Final test accuracy, or NaN when the run diverged or had no evaluation.</summary>
     public double TestAccuracy => Outcome.Diverged ? double.NaN : Outcome.FinalEvaluation?.Accuracy ?? double.NaN;
@@ -39,17 +45,44 @@ public sealed class TrainedRun
         context.Progress.RunStarted(experiment, label, config.Steps);
         var outcome = trainer.Run();
         context.Progress.RunFinished(experiment, label, outcome);
-        var run = new TrainedRun { Label = label, Config = config, Model = model, Steps = log.Steps, Evaluations = log.Evaluations, Outcome = outcome };
-        run.WriteMetrics(Path.Combine(context.DirectoryOf(experiment), FileName(label) + ".metrics.csv"));
+        var run = new TrainedRun { Label = label, Experiment = experiment, Config = config, Model = model, Steps = log.Steps, Evaluations = log.Evaluations, Outcome = outcome };
+        run.WriteMetrics(context, experiment);
         return run;
     }
+
+    /// <summary>
+    /// A run of the VGG setting (<see cref="Presets.Vgg"/>) that several experiments use: lr-sweep,
+    /// activations, noisy-bn and lp-norm train some of the same configurations, so each trains once per
+    /// context, recording its activation distributions (<see cref="ActivationLayers"/>), and later
+    /// experiments reuse it under their own label, its metrics file written into their directory too.
+    /// </summary>
+    public static TrainedRun Shared(ExperimentContext context, string experiment, string label, TrainConfig config)
+    {
+        string key = config.ToJson();
+        if (context.SharedRuns.TryGetValue(key, out var run))
+        {
+            context.Progress.Message(experiment, $"{label}: the same run as {run.Experiment}'s \"{run.Label}\", reused");
+            run = run with { Label = label };
+            run.WriteMetrics(context, experiment);
+            return run;
+        }
+        ActivationProbe? probe = null;
+        int every = Math.Max(1, config.Steps / 50);
+        run = Train(context, experiment, label, config, t => [probe = new ActivationProbe(t.Model, ActivationLayers(t.Model), every)]) with { Activations = probe };
+        context.SharedRuns[key] = run;
+        return run;
+    }
+
+    /// <summary>The layers whose activations shared runs record: the paper's #3, #9 and #13 of VGG-16's 13 convs, scaled to this model (all weight layers but the head).</summary>
+    public static int[] ActivationLayers(Module model) => WeightLayer.Scaled([3, 9, 13], 13, WeightLayer.Of(model).Count - 1);
 
     /// <summary>A label as a file name: "BN, lr 0.5" → "bn-lr-0.5".</summary>
     public static string FileName(string label) =>
         string.Join('-', label.ToLowerInvariant().Split([' ', ',', '/', '='], StringSplitOptions.RemoveEmptyEntries));
 
-    void WriteMetrics(string path)
+    void WriteMetrics(ExperimentContext context, string experiment)
     {
+        string path = Path.Combine(context.DirectoryOf(experiment), FileName(Label) + ".metrics.csv");
         static string R(double v) => v.ToString("R", CultureInfo.InvariantCulture);
         var evals = Evaluations.ToDictionary(e => e.Step);
         var lines = new List<string> { RunRecorder.MetricsHeader.Replace(",seconds", "") + ",test_loss,test_accuracy" };

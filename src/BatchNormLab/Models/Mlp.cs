@@ -17,7 +17,7 @@ public static class Mlp
         int width = inputs;
         foreach (int h in hidden)
         {
-            foreach (var m in options.Block(new Linear(width, h, rng: rng), () => new BatchNorm1d(h))) model.Add(m);
+            foreach (var m in options.Block(new Linear(width, h, rng: rng), h, spatial: false, rng)) model.Add(m);
             width = h;
         }
         model.Add(new Linear(width, outputs, rng: rng));
@@ -43,7 +43,7 @@ public static class DeepLinear
         {
             var layer = new Linear(width, width, bias: false, rng: rng);
             if (i == depth - 1) model.Add(layer);
-            else foreach (var m in options.Block(layer, () => new BatchNorm1d(width), activate: false)) model.Add(m);
+            else foreach (var m in options.Block(layer, width, spatial: false, rng, activate: false)) model.Add(m);
         }
         options.Initialise(model, rng);
         return model;

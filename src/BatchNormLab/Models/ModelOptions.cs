@@ -3,8 +3,21 @@ using BatchNormLab.Nn;
 
 namespace BatchNormLab.Models;
 
-/// <summary>Which normalisation a model puts after its linear/conv layers.</summary>
-public enum Norm { None, BatchNorm }
+/// <summary>
+/// Which normalisation a model puts after its linear/conv layers: BatchNorm; BatchNorm followed by
+/// the noise of <see cref="NoisyBatchNorm"/>; that noise alone (no BN); or an ℓp normalisation
+/// (<see cref="LpNorm"/>, p = 1, 2, ∞) in place of BN.
+/// </summary>
+public enum Norm
+{
+    None,
+    BatchNorm,
+    NoisyBatchNorm,
+    Noise,
+    [JsonStringEnumMemberName("l1")] L1,
+    [JsonStringEnumMemberName("l2")] L2,
+    [JsonStringEnumMemberName("linf")] LInf,
+}
 
 /// <summary>Where the normalisation goes relative to the activation: BN papers use before (conv → BN → ReLU).</summary>
 public enum NormPlacement { BeforeActivation, AfterActivation }
@@ -21,6 +34,29 @@ public sealed record ModelOptions(
     Activation Activation = Activation.ReLU,
     InitScheme Init = InitScheme.PyTorch)
 {
+    /// <summary>The noise of <see cref="Norm.NoisyBatchNorm"/> and <see cref="Norm.Noise"/> (the paper's by default).</summary>
+    public NoisyBatchNormOptions? Noise { get; init; }
+
+    /// <summary>The normalisation layers of one block over <paramref name="features"/> channels (2-D for images), in order; empty for none.</summary>
+    internal IEnumerable<Module> NormLayers(int features, bool spatial, Rng rng)
+    {
+        // A noisy layer gets a generator of its own, seeded from the model's, so its noise is reproducible and checkpointable.
+        switch (Norm)
+        {
+            case Norm.BatchNorm: yield return BatchNorm(features, spatial); break;
+            case Norm.NoisyBatchNorm:
+                yield return BatchNorm(features, spatial);
+                yield return new NoisyBatchNorm(new Rng(rng.NextUInt64()), Noise);
+                break;
+            case Norm.Noise: yield return new NoisyBatchNorm(new Rng(rng.NextUInt64()), Noise); break;
+            case Norm.L1: yield return new LpNorm(features, 1); break;
+            case Norm.L2: yield return new LpNorm(features, 2); break;
+            case Norm.LInf: yield return new LpNorm(features, double.PositiveInfinity); break;
+        }
+    }
+
+    static Module BatchNorm(int features, bool spatial) => spatial ? new BatchNorm2d(features) : new BatchNorm1d(features);
+
     internal Module MakeActivation() => Activation switch
     {
         Activation.ReLU => new ReLU(),
@@ -29,14 +65,14 @@ public sealed record ModelOptions(
         _ => throw new ArgumentOutOfRangeException(nameof(Activation), Activation, null),
     };
 
-    /// <summary>The layer, then normalisation and activation in the chosen order (the activation alone when <paramref name="activate"/> is on and norm is none).</summary>
-    internal IEnumerable<Module> Block(Module layer, Func<Module> makeNorm, bool activate = true)
+    /// <summary>The layer, then its normalisation layers and the activation in the chosen order (no activation when <paramref name="activate"/> is off).</summary>
+    internal IEnumerable<Module> Block(Module layer, int features, bool spatial, Rng rng, bool activate = true)
     {
         yield return layer;
-        bool norm = Norm == Norm.BatchNorm;
-        if (norm && (Placement == NormPlacement.BeforeActivation || !activate)) yield return makeNorm();
+        bool before = Placement == NormPlacement.BeforeActivation || !activate;
+        if (before) foreach (var m in NormLayers(features, spatial, rng)) yield return m;
         if (activate) yield return MakeActivation();
-        if (norm && Placement == NormPlacement.AfterActivation && activate) yield return makeNorm();
+        if (!before) foreach (var m in NormLayers(features, spatial, rng)) yield return m;
     }
 
     /// <summary>Re-initialises every Linear and Conv2d weight below <paramref name="model"/> per <see cref="Init"/>; PyTorch's defaults are already in place.</summary>

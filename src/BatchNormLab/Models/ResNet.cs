@@ -13,7 +13,7 @@ public sealed class ResNetCifar : Module
 {
     readonly ModelOptions options;
     readonly Conv2d conv1;
-    readonly BatchNorm2d? bn1;
+    readonly Module? bn1;
     readonly Sequential[] stages = new Sequential[3];
     readonly Linear head;
 
@@ -21,10 +21,12 @@ public sealed class ResNetCifar : Module
     {
         if (depth < 8 || (depth - 2) % 6 != 0)
             throw new ArgumentException($"ResNet-CIFAR depth must be 6n+2 with n ≥ 1 (20, 56, 110, …), got {depth}");
+        if (options.Norm is Norm.NoisyBatchNorm or Norm.Noise)
+            throw new ArgumentException($"ResNet-CIFAR takes norm none, batch-norm, l1, l2 or linf, not {options.Norm}");
         int blocks = (depth - 2) / 6;
         this.options = options;
         conv1 = RegisterModule("conv1", new Conv2d(inChannels, 16, 3, padding: 1, bias: false, rng: rng));
-        if (options.Norm == Norm.BatchNorm) bn1 = RegisterModule("bn1", new BatchNorm2d(16));
+        bn1 = options.NormLayers(16, spatial: true, rng).SingleOrDefault() is { } norm ? RegisterModule("bn1", norm) : null;
         int channels = 16;
         for (int s = 0; s < 3; s++)
         {
@@ -48,7 +50,7 @@ public sealed class ResNetCifar : Module
     }
 
     /// <summary>[BN] and the activation, in the chosen order.</summary>
-    static Tensor NormActivate(Tensor x, ModelOptions options, BatchNorm? bn)
+    static Tensor NormActivate(Tensor x, ModelOptions options, Module? bn)
     {
         if (bn is null) return Activate(x, options);
         return options.Placement == NormPlacement.BeforeActivation ? Activate(bn.Forward(x), options) : bn.Forward(Activate(x, options));
@@ -66,21 +68,20 @@ public sealed class ResNetCifar : Module
     {
         readonly ModelOptions options;
         readonly Conv2d conv1, conv2;
-        readonly BatchNorm2d? bn1, bn2;
+        readonly Module? bn1, bn2;
         readonly Sequential? shortcut;
 
         public BasicBlock(int inChannels, int outChannels, int stride, ModelOptions options, Rng rng)
         {
             this.options = options;
-            bool norm = options.Norm == Norm.BatchNorm;
             conv1 = RegisterModule("conv1", new Conv2d(inChannels, outChannels, 3, stride, 1, bias: false, rng: rng));
-            if (norm) bn1 = RegisterModule("bn1", new BatchNorm2d(outChannels));
+            bn1 = options.NormLayers(outChannels, spatial: true, rng).SingleOrDefault() is { } norm1 ? RegisterModule("bn1", norm1) : null;
             conv2 = RegisterModule("conv2", new Conv2d(outChannels, outChannels, 3, 1, 1, bias: false, rng: rng));
-            if (norm) bn2 = RegisterModule("bn2", new BatchNorm2d(outChannels));
+            bn2 = options.NormLayers(outChannels, spatial: true, rng).SingleOrDefault() is { } norm2 ? RegisterModule("bn2", norm2) : null;
             if (stride != 1 || inChannels != outChannels)
             {
                 shortcut = RegisterModule("shortcut", new Sequential(new Conv2d(inChannels, outChannels, 1, stride, bias: false, rng: rng)));
-                if (norm) shortcut.Add(new BatchNorm2d(outChannels));
+                foreach (var m in options.NormLayers(outChannels, spatial: true, rng)) shortcut.Add(m);
             }
         }
 

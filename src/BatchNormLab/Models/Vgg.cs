@@ -43,7 +43,7 @@ public sealed class Vgg : Module
                 continue;
             }
             int outChannels = Math.Max(1, (int)Math.Round(v * width));
-            foreach (var m in options.Block(new Conv2d(channels, outChannels, 3, padding: 1, rng: rng), () => new BatchNorm2d(outChannels)))
+            foreach (var m in options.Block(new Conv2d(channels, outChannels, 3, padding: 1, rng: rng), outChannels, spatial: true, rng))
                 Features.Add(m);
             channels = outChannels;
         }

@@ -10,8 +10,9 @@ namespace BatchNormLab.Training;
 /// <c>model.safetensors</c>, the model's state dict under PyTorch's key names (load it with
 /// safetensors.torch.load_file + load_state_dict(strict=True)), and <c>checkpoint.safetensors</c>,
 /// everything a resumed run needs: the same tensors under "model.", the SGD momentum buffers under
-/// "optimizer.momentum.", and in the metadata the step, the first loss and the config. The data
-/// order and augmentation are functions of (seed, step), so no generator state is needed beyond those.
+/// "optimizer.momentum.", and in the metadata the step, the first loss, the config and the state of
+/// every noisy layer's generator ("rng." + module path). The data order and augmentation are
+/// functions of (seed, step), so they need no generator state.
 /// </summary>
 public static class Checkpoint
 {
@@ -28,6 +29,8 @@ public static class Checkpoint
             ["first_loss"] = trainer.FirstLoss.ToString("R", CultureInfo.InvariantCulture),
             ["config"] = trainer.Config.ToJson(),
         };
+        foreach (var (path, noisy) in NoisyLayers(trainer.Model))
+            metadata[RngPrefix + path] = string.Join(',', noisy.Generator.GetState());
         var model = trainer.Model.StateDict().Select(e => new NamedTensor(e.Name, e.Tensor, e.Int64)).ToList();
         Safetensors.Write(Path.Combine(directory, ModelFile), model, metadata);
         var names = trainer.Model.NamedParameters().Select(p => p.Name).ToList();
@@ -38,7 +41,16 @@ public static class Checkpoint
     }
 
     /// <summary>What a checkpoint file holds.</summary>
-    public sealed record Contents(TrainConfig Config, int Step, double FirstLoss, List<StateEntry> Model, Dictionary<string, Tensor> Momentum);
+    public sealed record Contents(TrainConfig Config, int Step, double FirstLoss, List<StateEntry> Model, Dictionary<string, Tensor> Momentum)
+    {
+        /// <summary>Generator states of the noisy layers, by module path.</summary>
+        public Dictionary<string, ulong[]> Generators { get; init; } = [];
+    }
+
+    const string RngPrefix = "rng.";
+
+    static IEnumerable<(string Path, NoisyBatchNorm Layer)> NoisyLayers(Module model) =>
+        model.NamedModules().Where(m => m.Module is NoisyBatchNorm).Select(m => (m.Name, (NoisyBatchNorm)m.Module));
 
     /// <summary>Reads <c>checkpoint.safetensors</c> or <c>model.safetensors</c> (no momentum), or the one in a run directory.</summary>
     public static Contents Read(string path)
@@ -68,7 +80,16 @@ public static class Checkpoint
             else if (e.Name.StartsWith("model.", StringComparison.Ordinal)) model.Add(new StateEntry(e.Name["model.".Length..], e.Tensor, e.Int64));
             else throw new DataException($"{path}: unexpected entry '{e.Name}'");
         }
-        return new Contents(config, step, firstLoss, model, momentum);
+        var generators = new Dictionary<string, ulong[]>();
+        foreach (var (key, value) in metadata.Where(m => m.Key.StartsWith(RngPrefix, StringComparison.Ordinal)))
+        {
+            var words = value.Split(',');
+            var state = new ulong[words.Length];
+            if (words.Length != 4 || words.Select((w, i) => ulong.TryParse(w, CultureInfo.InvariantCulture, out state[i])).Any(ok => !ok))
+                throw new DataException($"{path}: metadata '{key}' is not a generator state (four unsigned integers)");
+            generators[key[RngPrefix.Length..]] = state;
+        }
+        return new Contents(config, step, firstLoss, model, momentum) { Generators = generators };
     }
 
     /// <summary>Puts a checkpoint's weights, buffers and momentum into a trainer built from the same config.</summary>
@@ -78,6 +99,11 @@ public static class Checkpoint
         catch (ArgumentException e) { throw new DataException($"{source}: does not fit the model: {e.Message}"); }
         var names = trainer.Model.NamedParameters().Select(p => p.Name).ToList();
         trainer.Optimizer.LoadMomentumBuffers(names.Select(n => contents.Momentum.GetValueOrDefault(n)).ToList());
+        foreach (var (path, noisy) in NoisyLayers(trainer.Model))
+        {
+            if (!contents.Generators.TryGetValue(path, out var state)) throw new DataException($"{source}: no generator state for the noisy layer '{path}'");
+            noisy.Generator.SetState(state);
+        }
         trainer.Restore(contents.Step, contents.FirstLoss);
     }
 }

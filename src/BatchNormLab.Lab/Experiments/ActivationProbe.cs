@@ -1,0 +1,103 @@
+using BatchNormLab.Data;
+using BatchNormLab.Nn;
+using BatchNormLab.Training;
+
+namespace BatchNormLab.Experiments;
+
+/// <summary>The distribution of one layer's pre-activations (the input of its activation function) on one training batch.</summary>
+public sealed record ActivationSnapshot(int Step, int Layer, double Mean, double Std, double P05, double P25, double P50, double P75, double P95);
+
+/// <summary>
+/// Records, every <c>every</c> steps, the distribution of the values entering the activation function
+/// after chosen weight layers during the training forward pass: after BN (and its noise) when the
+/// model has it, the conv/linear output when not. These are the distributions of Santurkar et al.'s
+/// Figs. 1c and 2. Large tensors are summarised from an evenly strided sample of at most
+/// <see cref="MaxSample"/> values.
+/// </summary>
+public sealed class ActivationProbe : ITrainingCallback
+{
+    public const int MaxSample = 1 << 16;
+
+    readonly int every;
+    int? recording;
+
+    public IReadOnlyList<int> Layers { get; }
+    public List<ActivationSnapshot> Snapshots { get; } = [];
+
+    /// <param name="layers">Weight-layer numbers (<see cref="WeightLayer"/>); each must be followed by an activation module.</param>
+    public ActivationProbe(Module model, IReadOnlyList<int> layers, int every)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(every, 1);
+        (Layers, this.every) = (layers, every);
+        var activations = ActivationAfterEachWeightLayer(model);
+        foreach (int layer in layers)
+        {
+            if (!activations.TryGetValue(layer, out var activation))
+                throw new ArgumentException($"weight layer #{layer} of the model is not followed by an activation module");
+            activation.RegisterForwardHook((_, input, _) =>
+            {
+                if (recording is int step) Snapshots.Add(Summarise(step, layer, input.ToFloatArray()));
+                return null;
+            });
+        }
+    }
+
+    public void OnBatch(Trainer trainer, int step, Batch batch) => recording = step % every == 0 ? step : null;
+
+    // Only the training forward pass is recorded: later forwards (evaluation, probes) are not this step's distribution.
+    public void OnGradient(Trainer trainer, StepMetrics metrics) => recording = null;
+
+    /// <summary>Weight-layer number → the first ReLU/Sigmoid/Tanh module after it in forward order (before the next weight layer).</summary>
+    static Dictionary<int, Module> ActivationAfterEachWeightLayer(Module model)
+    {
+        var found = new Dictionary<int, Module>();
+        int layer = 0;
+        foreach (var (_, module) in model.NamedModules())
+        {
+            if (module is Linear or Conv2d) layer++;
+            else if (module is ReLU or Sigmoid or Tanh && layer > 0) found.TryAdd(layer, module);
+        }
+        return found;
+    }
+
+    /// <summary>Mean, standard deviation and the 5/25/50/75/95th percentiles of <paramref name="values"/> (strided sample when large).</summary>
+    public static ActivationSnapshot Summarise(int step, int layer, float[] values)
+    {
+        int stride = Math.Max(1, (values.Length + MaxSample - 1) / MaxSample);
+        var sample = new double[(values.Length + stride - 1) / stride];
+        for (int i = 0; i < sample.Length; i++) sample[i] = values[i * stride];
+        double mean = sample.Average();
+        double variance = sample.Sum(v => (v - mean) * (v - mean)) / sample.Length;
+        Array.Sort(sample);
+        double Percentile(double q)
+        {
+            // Linear interpolation between order statistics (NumPy's default).
+            double position = q * (sample.Length - 1);
+            int low = (int)Math.Floor(position);
+            int high = Math.Min(low + 1, sample.Length - 1);
+            return sample[low] + (position - low) * (sample[high] - sample[low]);
+        }
+        return new ActivationSnapshot(step, layer, mean, Math.Sqrt(variance), Percentile(0.05), Percentile(0.25), Percentile(0.5), Percentile(0.75), Percentile(0.95));
+    }
+
+    /// <summary>
+    /// How much a layer's distribution moves between consecutive snapshots, in its own units: the mean
+    /// over snapshot pairs of the mean absolute change of the 5/25/50/75/95th percentiles divided by the
+    /// earlier 5–95 spread. It sees shape as well as location and scale (after a normalisation the mean
+    /// and spread are pinned by γ and β, the shape is not), and is scale-free, so networks whose
+    /// activations differ in size compare fairly. NaN with fewer than two snapshots.
+    /// </summary>
+    public static double Shift(IReadOnlyList<ActivationSnapshot> snapshots)
+    {
+        static double[] Percentiles(ActivationSnapshot s) => [s.P05, s.P25, s.P50, s.P75, s.P95];
+        var ordered = snapshots.OrderBy(s => s.Step).Where(s => Percentiles(s).All(double.IsFinite) && s.P95 > s.P05).ToList();
+        if (ordered.Count < 2) return double.NaN;
+        double sum = 0;
+        for (int i = 1; i < ordered.Count; i++)
+        {
+            var (before, after) = (Percentiles(ordered[i - 1]), Percentiles(ordered[i]));
+            sum += before.Zip(after, (a, b) => Math.Abs(b - a)).Average() / (ordered[i - 1].P95 - ordered[i - 1].P05);
+        }
+        return sum / (ordered.Count - 1);
+    }
+}
