@@ -53,10 +53,13 @@ static class RunsCommand
             config.AddRow("status", StatusMarkup(run.Status));
             AnsiConsole.Write(config);
 
-            var experiments = new Table().Border(TableBorder.Rounded).Title("experiments").AddColumns("experiment", "verdict", "seconds", "reason");
+            // reasons are sentences: whole lines read better than a narrow table column
+            Console.WriteLine("experiments:");
             foreach (var r in store.Results(run.Id))
-                experiments.AddRow(Markup.Escape(r.Name), VerdictMarkup(r.Verdict.Kind), r.Seconds.ToString("F1", CultureInfo.InvariantCulture), Markup.Escape(r.Verdict.Reason));
-            AnsiConsole.Write(experiments);
+            {
+                AnsiConsole.MarkupLine($"  {Markup.Escape(r.Name)}: {VerdictMarkup(r.Verdict.Kind)} ({ExperimentReport.Duration(r.Seconds)})");
+                Console.WriteLine($"    {r.Verdict.Reason}");
+            }
 
             var numbers = new Table().Border(TableBorder.Rounded).Title("numbers").AddColumns("experiment", "name", "value");
             foreach (var n in store.Numbers(run.Id))

@@ -94,7 +94,13 @@ public sealed class RunStore : IDisposable
         catch (SqliteException e)
         {
             store.Dispose();
-            throw Problem(full, e.SqliteErrorCode == 26 ? "not a SQLite database" : $"cannot be read as a run database ({e.Message})", e);
+            const int NotADatabase = 26;
+            throw Problem(full, e.SqliteErrorCode == NotADatabase ? "not a SQLite database" : $"cannot be read as a run database ({e.Message})", e);
+        }
+        catch
+        {
+            store.Dispose();
+            throw;
         }
     }
 
