@@ -16,16 +16,16 @@ static class RunsCommand
 
     static Command List()
     {
-        var command = new Command("list", "Every recorded run, newest first: kind, start, duration, status (a run whose process is gone shows as crashed), verdicts (✓ agree, ✗ does not agree, ? inconclusive).") { Db };
+        var command = new Command("list", "Every recorded run, newest first: kind, start (UTC), duration, status (a run whose process is gone shows as crashed), verdicts (✓ agree, ✗ does not agree, ? inconclusive).") { Db };
         command.SetAction(p =>
         {
             using var store = RunStore.Open(p.GetValue(Db)!, create: false);
-            var table = new Table().Border(TableBorder.Rounded).AddColumns("id", "kind", "started (UTC)", "duration", "status", "preset", "verdicts ✓/✗/?");
+            var table = new Table().Border(TableBorder.Rounded).AddColumns("id", "kind", "started", "duration", "status", "preset", "verdicts");
             foreach (var run in store.Runs())
             {
                 var v = store.Verdicts(run.Id);
-                table.AddRow(run.Id.ToString(CultureInfo.InvariantCulture), Name(run.Kind), Started(run), ExperimentReport.Duration(run.Seconds),
-                    StatusMarkup(run.Status), Markup.Escape(run.Preset ?? "-"), $"{v.Agrees}/{v.DoesNotAgree}/{v.Inconclusive}");
+                table.AddRow(run.Id.ToString(CultureInfo.InvariantCulture), Name(run.Kind), run.StartedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture), ExperimentReport.Duration(run.Seconds),
+                    StatusMarkup(run.Status), Markup.Escape(run.Preset ?? "-"), $"✓{v.Agrees} ✗{v.DoesNotAgree} ?{v.Inconclusive}");
             }
             AnsiConsole.Write(table);
             return ExitCodes.Ok;
@@ -46,7 +46,7 @@ static class RunsCommand
             {
                 ("run", run.Id.ToString(CultureInfo.InvariantCulture)), ("kind", Name(run.Kind)), ("command", run.CommandLine),
                 ("preset", run.Preset), ("seed", run.Seed?.ToString(CultureInfo.InvariantCulture)), ("threads", run.Threads?.ToString(CultureInfo.InvariantCulture)),
-                ("started", Started(run)), ("finished", run.FinishedAt?.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)),
+                ("started", Utc(run.StartedAt)), ("finished", run.FinishedAt is { } end ? Utc(end) : null),
                 ("duration", ExperimentReport.Duration(run.Seconds)), ("output", run.OutputDirectory), ("process", $"{run.Pid} on {run.Machine}"), ("error", run.Error),
             })
                 if (value is not null) config.AddRow(key, Markup.Escape(value));
@@ -108,5 +108,5 @@ static class RunsCommand
 
     static string Name(RunKind kind) => kind.ToString().ToLowerInvariant();
 
-    static string Started(RunRecord run) => run.StartedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+    static string Utc(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture);
 }
