@@ -2,12 +2,17 @@ using System.CommandLine;
 using System.Globalization;
 using BatchNormLab.Experiments;
 using BatchNormLab.IO;
+using BatchNormLab.Reports;
+using BatchNormLab.Store;
 using BatchNormLab.Training;
 using Spectre.Console;
 
 namespace BatchNormLab.Cli;
 
-/// <summary><c>bnlab experiment NAME</c> and <c>bnlab reproduce</c>: run the papers' experiments, write their numbers and verdicts.</summary>
+/// <summary>
+/// <c>bnlab experiment NAME</c> and <c>bnlab reproduce</c>: run the papers' experiments, write their numbers,
+/// verdicts and report.html, and record the run in the run database.
+/// </summary>
 static class ExperimentCommand
 {
     static readonly Option<string> PresetOption = new("--preset") { Description = "tiny (seconds, for tests), quick (minutes on 2 cores), paper (the paper's settings)", DefaultValueFactory = _ => "quick" };
@@ -20,20 +25,20 @@ static class ExperimentCommand
     {
         var name = new Argument<string>("NAME") { Description = $"One of: {string.Join(", ", Experiments.Experiment.All.Select(e => e.Name))}" };
         var command = new Command("experiment", "Run one experiment of the papers and write its figures' data, tables and verdict.\n" +
-            string.Join("\n", Experiments.Experiment.All.Select(e => $"  {e.Name,-12} {e.Figure}: {e.Claim}"))) { name, PresetOption, DataDir, Out, Threads, Seed };
+            string.Join("\n", Experiments.Experiment.All.Select(e => $"  {e.Name,-12} {e.Figure}: {e.Claim}"))) { name, PresetOption, DataDir, Out, Threads, Seed, RunsCommand.Db };
         command.SetAction(p =>
         {
             string n = p.GetValue(name)!;
             var experiment = Experiments.Experiment.Find(n) ?? throw new ArgumentException($"unknown experiment '{n}'; experiments: {string.Join(", ", Experiments.Experiment.All.Select(e => e.Name))}");
-            return RunAll(p, [experiment]);
+            return RunAll(p, RunKind.Experiment, [experiment]);
         });
         return command;
     }
 
     public static Command Reproduce()
     {
-        var command = new Command("reproduce", "Run every experiment and write one report.") { PresetOption, DataDir, Out, Threads, Seed };
-        command.SetAction(p => RunAll(p, Experiments.Experiment.All));
+        var command = new Command("reproduce", "Run every experiment and write one report.") { PresetOption, DataDir, Out, Threads, Seed, RunsCommand.Db };
+        command.SetAction(p => RunAll(p, RunKind.Reproduce, Experiments.Experiment.All));
         return command;
     }
 
@@ -45,35 +50,48 @@ static class ExperimentCommand
         _ => throw new ArgumentException($"--preset '{s}': expected tiny, quick or paper"),
     };
 
-    static int RunAll(ParseResult p, IReadOnlyList<Experiment> experiments)
+    static int RunAll(ParseResult p, RunKind kind, IReadOnlyList<Experiment> experiments)
     {
         var preset = ParsePreset(p.GetValue(PresetOption)!);
         if (p.GetValue(Threads) < 1) throw new ArgumentException($"--threads {p.GetValue(Threads)}: must be ≥ 1");
         string outDir = p.GetValue(Out)!;
         var context = new ExperimentContext(outDir, preset, p.GetValue(DataDir), p.GetValue(Threads), p.GetValue(Seed), new ConsoleProgress());
-        var results = new List<ExperimentResult>();
-        foreach (var experiment in experiments)
+        using var store = RunStore.Open(p.GetValue(RunsCommand.Db)!, create: true);
+        long id = store.StartRun(kind, CommandLine(), preset.ToString().ToLowerInvariant(), context.Seed, context.Threads, outDir);
+        string report = Path.Combine(outDir, "report.html");
+        try
         {
-            Console.Error.WriteLine($"== {experiment.Name}: {experiment.Figure}");
-            var result = experiment.Run(context);
-            AtomicFile.WriteAllText(Path.Combine(context.DirectoryOf(experiment.Name), "result.json"), ResultJson.Serialize(result));
-            results.Add(result);
+            foreach (var experiment in experiments)
+            {
+                Console.Error.WriteLine($"== {experiment.Name}: {experiment.Figure}");
+                var result = experiment.Run(context);
+                string dir = context.DirectoryOf(experiment.Name), json = Path.Combine(dir, "result.json");
+                AtomicFile.WriteAllText(json, ResultJson.Serialize(result));
+                // recorded as soon as it finishes: a later crash loses nothing of it
+                store.RecordExperiment(id, result, dir);
+                store.RecordArtifact(id, result.Name, json);
+            }
+            store.FinishRun(id);
+            ExperimentReport.Build(store.ForReport(id)).Save(report);
+            store.RecordArtifact(id, null, report);
+        }
+        catch (Exception e)
+        {
+            store.FailRun(id, e.Message);
+            throw;
         }
         var table = new Table().Border(TableBorder.Rounded).AddColumns("experiment", "verdict", "numbers behind it");
-        foreach (var r in results)
-        {
-            string verdict = r.Verdict.Kind switch
-            {
-                VerdictKind.Agrees => "[green]agrees[/]",
-                VerdictKind.DoesNotAgree => "[red]does not agree[/]",
-                _ => "[grey]inconclusive[/]",
-            };
-            table.AddRow(Markup.Escape(r.Name), verdict, Markup.Escape(r.Verdict.Reason));
-        }
+        foreach (var r in store.Results(id)) table.AddRow(Markup.Escape(r.Name), RunsCommand.VerdictMarkup(r.Verdict.Kind), Markup.Escape(r.Verdict.Reason));
         AnsiConsole.Write(table);
         Console.WriteLine($"results in {Path.GetFullPath(outDir)}");
+        Console.WriteLine($"report: {Path.GetFullPath(report)}");
+        Console.WriteLine($"recorded as run {id} in {store.Path}");
         return ExitCodes.Ok;
     }
+
+    /// <summary>This invocation as typed, for the run database.</summary>
+    static string CommandLine() =>
+        string.Join(' ', ["bnlab", .. Environment.GetCommandLineArgs().Skip(1).Select(a => a.Length > 0 && !a.Any(char.IsWhiteSpace) ? a : $"'{a}'")]);
 
     /// <summary>Per-run progress lines on stderr: the run's label, step, loss, speed.</summary>
     sealed class ConsoleProgress : IExperimentProgress

@@ -10,6 +10,8 @@ var root = new RootCommand("BatchNormLab: Batch Normalization and the experiment
     EvalCommand.Create(),
     ExperimentCommand.Experiment(),
     ExperimentCommand.Reproduce(),
+    RunsCommand.Runs(),
+    RunsCommand.Report(),
 };
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)

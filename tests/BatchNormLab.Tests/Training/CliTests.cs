@@ -127,6 +127,8 @@ public sealed class CliTests : IDisposable
         Assert.Equal(0, code);
         Assert.Contains("train", stdout);
         Assert.Contains("eval", stdout);
+        Assert.Contains("runs", stdout);
+        Assert.Contains("report", stdout);
         (code, stdout, _) = Cli.Run("train", "--help");
         Assert.Equal(0, code);
         foreach (var option in new[] { "--model", "--norm", "--dataset", "--data", "--lr", "--batch-size", "--steps", "--epochs", "--seed", "--threads", "--out", "--resume" })

@@ -1,0 +1,124 @@
+using System.Globalization;
+using BatchNormLab.Experiments;
+using ResultSeries = BatchNormLab.Experiments.Series;
+using VerdictKind = BatchNormLab.Experiments.VerdictKind;
+
+namespace BatchNormLab.Reports;
+
+/// <summary>One run of experiments as the report shows it: how it was run and what each experiment produced.</summary>
+public sealed record ReportRun(string Label, string Preset, ulong Seed, int Threads, DateTimeOffset StartedAt, double? Seconds, string Status,
+    IReadOnlyList<ExperimentResult> Results);
+
+/// <summary>
+/// The report of experiment runs, built only from <see cref="ExperimentResult"/> (figures, tables, numbers,
+/// verdict), so a new experiment needs nothing here. One run: its metadata, the verdicts at a glance, then a
+/// section per experiment. Several runs: a comparison of verdicts and numbers first, then each run's sections.
+/// </summary>
+public static class ExperimentReport
+{
+    public const string Title = "BatchNormLab: reproducing Santurkar et al. 2018";
+
+    public static HtmlReport Build(ReportRun run)
+    {
+        var report = new HtmlReport(Title) { Subtitle = Describe(run) };
+        AddSections(report, run, "");
+        return report;
+    }
+
+    public static HtmlReport Compare(IReadOnlyList<ReportRun> runs)
+    {
+        if (runs.Count == 1) return Build(runs[0]);
+        var report = new HtmlReport($"{Title}: {string.Join(", ", runs.Select(r => r.Label))} compared")
+        {
+            Subtitle = $"{runs.Count} runs side by side",
+        };
+        var comparison = report.Section("Runs compared")
+            .Table(["run", "preset", "seed", "threads", "started", "time", "status"],
+                runs.Select(r => (IReadOnlyList<object?>)[r.Label, r.Preset, r.Seed, r.Threads, Date(r.StartedAt), Duration(r.Seconds), r.Status]), "The runs");
+        foreach (string name in runs.SelectMany(r => r.Results.Select(e => e.Name)).Distinct())
+        {
+            var results = runs.Select(r => r.Results.FirstOrDefault(e => e.Name == name)).ToList();
+            List<IReadOnlyList<object?>> rows = [["verdict", .. results.Select(e => e is null ? "not run" : VerdictName(e.Verdict.Kind))]];
+            foreach (string number in results.SelectMany(e => e?.Numbers.Keys ?? []).Distinct())
+                rows.Add([number, .. results.Select(e => e is not null && e.Numbers.TryGetValue(number, out double v) ? (object)v : null)]);
+            comparison.Table(["", .. runs.Select(r => r.Label)], rows, $"{name}: verdict and numbers per run");
+        }
+        foreach (var run in runs) AddSections(report, run, $"{run.Label} · ");
+        return report;
+    }
+
+    static void AddSections(HtmlReport report, ReportRun run, string prefix)
+    {
+        foreach (var result in run.Results)
+        {
+            var section = report.Section($"{prefix}{result.Name}: {result.Figure}")
+                .Paragraph($"Reproduces {result.Figure}.")
+                .Claim(result.Claim, ToReport(result.Verdict.Kind), result.Verdict.Reason,
+                    result.Numbers.Select(n => (n.Key, (object)n.Value)).ToArray())
+                .Paragraph($"Settings: {result.Settings}")
+                .Paragraph($"Deviations from the paper: {result.Deviations}")
+                .Paragraph($"Took {Duration(result.Seconds)}.");
+            var charts = result.Figures.Select(Draw).ToList();
+            if (charts.Count > 0)
+            {
+                string caption = string.Join(" ", result.Figures.Select((f, i) => charts.Count == 1 ? f.Caption : $"({(char)('a' + i)}) {f.Title}: {f.Caption}"));
+                // panels side by side: small multiples under one caption
+                section.Figures(charts, caption, columns: 2);
+            }
+            foreach (var table in result.Tables)
+                section.Table(table.Header, table.Rows.Select(r => (IReadOnlyList<object?>)r.ToArray<object?>()), table.Title);
+            if (result.Files.Count > 0) section.Paragraph($"Files: {string.Join(", ", result.Files)}");
+        }
+    }
+
+    /// <summary>One figure as a line chart: bands where a series has Lower/Upper, × at the x where it diverged.</summary>
+    internal static Chart Draw(FigureData figure)
+    {
+        var chart = new Chart { Title = figure.Title, Legend = figure.Series.Count > 4 ? LegendPosition.Bottom : LegendPosition.Right };
+        chart.X.Label = figure.XLabel;
+        chart.Y.Label = figure.YLabel;
+        if (figure.LogX) chart.X.Scale = AxisScale.Log10;
+        if (figure.LogY) chart.Y.Scale = AxisScale.Log10;
+        foreach (var s in figure.Series)
+        {
+            var line = chart.Line(s.Label, s.X, s.Y);
+            if (s.Lower is not null && s.Upper is not null) line.WithBand(s.Lower, s.Upper);
+            if (s.DivergedAt is double at) chart.Annotate(at, LastBefore(s, at), color: line.Color);
+        }
+        return chart;
+    }
+
+    /// <summary>The last y at or before x (NaN when none; a NaN or huge loss pins the mark to the top edge).</summary>
+    static double LastBefore(ResultSeries s, double x)
+    {
+        double y = double.NaN;
+        for (int i = 0; i < s.X.Length && s.X[i] <= x; i++) y = s.Y[i];
+        return y;
+    }
+
+    public static Verdict ToReport(VerdictKind kind) => kind switch
+    {
+        VerdictKind.Agrees => Verdict.Agrees,
+        VerdictKind.DoesNotAgree => Verdict.DoesNotAgree,
+        _ => Verdict.Inconclusive,
+    };
+
+    static string VerdictName(VerdictKind kind) => kind switch
+    {
+        VerdictKind.Agrees => "agrees",
+        VerdictKind.DoesNotAgree => "does not agree",
+        _ => "inconclusive",
+    };
+
+    static string Describe(ReportRun r) =>
+        $"{r.Label} · preset {r.Preset} · seed {r.Seed} · {r.Threads} thread{(r.Threads == 1 ? "" : "s")} · started {Date(r.StartedAt)} · total {Duration(r.Seconds)} · {r.Status}";
+
+    static string Date(DateTimeOffset t) => t.ToUniversalTime().ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture);
+
+    public static string Duration(double? seconds) => seconds switch
+    {
+        null => "unknown",
+        < 60 => string.Create(CultureInfo.InvariantCulture, $"{seconds:F1} s"),
+        double s => TimeSpan.FromSeconds(Math.Round(s)).ToString(s >= 3600 ? @"h\:mm\:ss" : @"m\:ss", CultureInfo.InvariantCulture),
+    };
+}

@@ -1,0 +1,104 @@
+using System.Xml.Linq;
+using BatchNormLab.Experiments;
+using BatchNormLab.Reports;
+using Series = BatchNormLab.Experiments.Series;
+using Verdict = BatchNormLab.Experiments.Verdict;
+
+namespace BatchNormLab.Tests.Reports;
+
+/// <summary>The report of experiment results, from synthetic results: one section each, one chart per figure, escaping, awkward data.</summary>
+public sealed class ExperimentReportTests
+{
+    internal static ExperimentResult Result(string name, VerdictKind verdict, params FigureData[] figures) => new(
+        name, $"Fig. {name}", $"{name} claims <b>something</b> & more", "tiny settings", "no real data",
+        new Verdict(verdict, $"because of {name}"), figures,
+        [new TableData("Runs <raw>", ["run", "loss"], [["BN & co", "0.5"], ["standard", "NaN"]])],
+        new Dictionary<string, double> { ["accuracy"] = 0.9, ["diverged loss"] = double.NaN }, ["a.csv"], 1.5);
+
+    static readonly double[] Steps = [0, 1, 2, 3];
+
+    static ExperimentResult[] Synthetic() =>
+    [
+        Result("lr-sweep", VerdictKind.Agrees,
+            new FigureData("Loss", "Loss per step.", "step", "loss",
+                [new Series("BN", Steps, [2, 1, 0.5, 0.25]), new Series("standard <script>", Steps, [2, 50, double.NaN, double.NaN]) { DivergedAt = 1 }], LogY: true),
+            new FigureData("Accuracy", "Accuracy per step.", "step", "accuracy", [new Series("BN", Steps, [0.1, 0.5, 0.8, 0.9]) { Lower = [0, 0.4, 0.7, 0.85], Upper = [0.2, 0.6, 0.9, 0.95] }])),
+        Result("ics", VerdictKind.DoesNotAgree,
+            new FigureData("Empty", "Nothing measured.", "step", "ics", [new Series("none", [], [])], LogX: true),
+            new FigureData("All NaN", "Everything diverged.", "step", "loss", [new Series("gone", Steps, [double.NaN, double.NaN, double.NaN, double.NaN]) { DivergedAt = 0 }], LogY: true)),
+        Result("landscape", VerdictKind.Inconclusive),
+    ];
+
+    static ReportRun Run(string label, params ExperimentResult[] results) =>
+        new(label, "tiny", 3, 2, new DateTimeOffset(2025, 1, 2, 3, 4, 5, TimeSpan.Zero), 12.5, "finished", results);
+
+    [Fact]
+    public void EveryExperimentGetsASectionWithOneChartPerFigureAndItsVerdict()
+    {
+        var results = Synthetic();
+        string html = ExperimentReport.Build(Run("run 7", results)).ToHtml();
+        var doc = XDocument.Parse(html);
+        var sections = doc.Descendants("section").Where(s => (string?)s.Attribute("class") != "summary").ToList();
+        Assert.Equal(3, sections.Count);
+        foreach (var (section, result) in sections.Zip(results))
+        {
+            Assert.Contains(result.Name, section.Element("h2")!.Value);
+            // one chart per figure (an inner <svg> clips each plot area)
+            Assert.Equal(result.Figures.Count, section.Descendants(SvgProbe.Ns + "svg").Count(e => e.Parent?.Name != SvgProbe.Ns + "svg"));
+            Assert.Contains($"because of {result.Name}", section.Value);
+            Assert.Equal(result.Tables.Count, section.Descendants("table").Count(t => (string?)t.Attribute("class") == "data"));
+        }
+        Assert.Contains("Agrees", html);
+        Assert.Contains("Does not agree", html);
+        Assert.Contains("Inconclusive", html);
+        // the summary lists every experiment's claim with its verdict
+        Assert.Equal(3, doc.Descendants("table").Single(t => (string?)t.Attribute("class") == "claims").Descendants("tr").Count(r => r.Parent?.Name == "tbody"));
+        // metadata under the title
+        Assert.Contains("preset tiny · seed 3 · 2 threads · started 2025-01-02 03:04 UTC · total 12.5 s", html);
+    }
+
+    [Fact]
+    public void LabelsAreEscapedAndNothingIsFetched()
+    {
+        string html = ExperimentReport.Build(Run("run <1>", Synthetic())).ToHtml();
+        Assert.DoesNotContain("<script>", html);
+        Assert.DoesNotContain("<b>", html);
+        Assert.DoesNotContain("<raw>", html);
+        Assert.Contains("&lt;b&gt;something&lt;/b&gt; &amp; more", html);
+        Assert.Contains("standard &lt;script&gt;", html);
+        // the SVG namespace is a name, not a fetch
+        Assert.DoesNotContain("http", html.Replace("xmlns=\"http://www.w3.org/2000/svg\"", ""));
+    }
+
+    [Fact]
+    public void DivergedSeriesAreMarkedAndBandsDrawn()
+    {
+        var loss = ExperimentReport.Draw(Synthetic()[0].Figures[0]);
+        var doc = SvgProbe.Parse(loss);
+        Assert.Single(SvgProbe.ByClass(doc, "annotation"));
+        Assert.Equal(["BN", "standard <script>"], SvgProbe.ByClass(doc, "series").Select(g => (string)g.Attribute("data-label")!));
+        Assert.Single(SvgProbe.ByClass(SvgProbe.Parse(ExperimentReport.Draw(Synthetic()[0].Figures[1])), "band"));
+        Assert.Equal(AxisScale.Log10, loss.Y.Scale);
+        Assert.Equal("step", loss.X.Label);
+    }
+
+    [Fact]
+    public void SeveralRunsAreComparedSideBySide()
+    {
+        var first = Synthetic();
+        ExperimentResult[] second = [first[0] with { Verdict = new Verdict(VerdictKind.Inconclusive, "unsure"), Numbers = new Dictionary<string, double> { ["accuracy"] = 0.7 } }];
+        var doc = XDocument.Parse(ExperimentReport.Compare([Run("run 1", first), Run("run 2", second)]).ToHtml());
+        var comparison = doc.Descendants("section").Single(s => (string?)s.Attribute("id") == "runs-compared");
+        var lrSweep = comparison.Descendants("table").Single(t => t.Element("caption")!.Value.Contains("lr-sweep"));
+        var rows = lrSweep.Descendants("tr").Select(r => r.Elements().Select(c => c.Value).ToList()).ToList();
+        Assert.Equal(["", "run 1", "run 2"], rows[0]);
+        Assert.Equal(["verdict", "agrees", "inconclusive"], rows[1]);
+        Assert.Equal(["accuracy", "0.9", "0.7"], rows[2]);
+        var ics = comparison.Descendants("table").Single(t => t.Element("caption")!.Value.Contains("ics"));
+        Assert.Equal(["verdict", "does not agree", "not run"], ics.Descendants("tr").Skip(1).First().Elements().Select(c => c.Value));
+        // then each run's sections, labelled with the run
+        var headings = doc.Descendants("section").Select(s => s.Element("h2")!.Value).ToList();
+        Assert.Equal(3, headings.Count(h => h.StartsWith("run 1 · ")));
+        Assert.Equal(1, headings.Count(h => h.StartsWith("run 2 · ")));
+    }
+}
