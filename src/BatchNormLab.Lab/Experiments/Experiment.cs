@@ -71,7 +71,7 @@ public abstract class Experiment
     public abstract ExperimentResult Run(ExperimentContext context);
 
     /// <summary>Every experiment, in the report's order.</summary>
-    public static IReadOnlyList<Experiment> All { get; } = [new LrSweep(), new Ics()];
+    public static IReadOnlyList<Experiment> All { get; } = [new LrSweep(), new Ics(), new Landscape()];
 
     public static Experiment? Find(string name) => All.FirstOrDefault(e => e.Name == name);
 }
