@@ -105,10 +105,14 @@ public sealed class Landscape : Experiment
     static readonly (string Name, Func<LandscapeMeasurement, double> Value)[] Measures =
         [("loss variation", m => m.LossVariation), ("gradient predictiveness", m => m.GradientPredictiveness), ("β-smoothness", m => m.BetaSmoothness)];
 
-    /// <summary>Per run: probes done, probes skipped as non-finite, and per measure (in <see cref="Measures"/> order) its mean and max over the finite probes.</summary>
-    sealed record RunSummary(int Probes, int Skipped, (double Mean, double Max)[] PerMeasure)
+    static readonly string[] Networks = ["VGG", "DLN"];
+
+    /// <summary>Per run: probes done, probes skipped as non-finite, the step it diverged at (if it did), and per measure (in <see cref="Measures"/> order) its mean and max over the finite probes.</summary>
+    sealed record RunSummary(int Probes, int Skipped, int? DivergedAt, (double Mean, double Max)[] PerMeasure)
     {
         public double Mean(string measure) => PerMeasure[Array.FindIndex(Measures, x => x.Name == measure)].Mean;
+
+        public string Outcome => DivergedAt is int step ? $"diverged at step {step}" : "done";
     }
 
     public override ExperimentResult Run(ExperimentContext context)
@@ -119,8 +123,9 @@ public sealed class Landscape : Experiment
         var numbers = new Dictionary<string, double>();
         var files = new List<string>();
         var summary = new Dictionary<(string Net, Norm Norm), RunSummary>();
-        foreach (var (net, range) in new[] { ("VGG", VggRange), ("DLN", DlnRange) })
+        foreach (string net in Networks)
         {
+            var range = net == "VGG" ? VggRange : DlnRange;
             var (lossSeries, predictivenessSeries, betaSeries) = (new List<Series>(), new List<Series>(), new List<Series>());
             foreach (var norm in (Norm[])[Norm.BatchNorm, Norm.None])
             {
@@ -140,7 +145,7 @@ public sealed class Landscape : Experiment
                 predictivenessSeries.Add(curve(x => x.GradientPredictiveness));
                 betaSeries.Add(curve(x => x.BetaSmoothness));
 
-                var s = new RunSummary(m.Count, m.Count - finite.Count, Measures.Select(measure =>
+                var s = new RunSummary(m.Count, m.Count - finite.Count, run.Outcome.DivergedAtStep, Measures.Select(measure =>
                     finite.Count == 0 ? (double.NaN, double.NaN) : (finite.Average(measure.Value), finite.Max(measure.Value))).ToArray());
                 summary[(net, norm)] = s;
                 numbers[$"{label}: probes"] = s.Probes;
@@ -150,7 +155,7 @@ public sealed class Landscape : Experiment
                     numbers[$"{label}: mean {Measures[i].Name}"] = s.PerMeasure[i].Mean;
                     numbers[$"{label}: max {Measures[i].Name}"] = s.PerMeasure[i].Max;
                 }
-                rows.Add([label, s.Probes.ToString(CultureInfo.InvariantCulture), s.Skipped.ToString(CultureInfo.InvariantCulture), .. s.PerMeasure.SelectMany(x => new[] { G(x.Mean), G(x.Max) })]);
+                rows.Add([label, s.Outcome, s.Probes.ToString(CultureInfo.InvariantCulture), s.Skipped.ToString(CultureInfo.InvariantCulture), .. s.PerMeasure.SelectMany(x => new[] { G(x.Mean), G(x.Max) })]);
             }
             string grid = $"η from {F(range.From)}× to {F(range.To)}× the learning rate";
             figures.Add(new FigureData($"{net}: loss along the gradient", $"Training-batch loss at w (line) and the range of L(w − η·g) over the grid, {grid} (band): the band's height is the loss variation.",
@@ -161,7 +166,7 @@ public sealed class Landscape : Experiment
                 "step", "β-smoothness", betaSeries, LogY: SpansDecades(betaSeries)));
         }
         var table = new TableData("Landscape measures per run (over the probes with finite values)",
-            ["run", "probes", "non-finite", .. Measures.SelectMany(x => new[] { $"mean {x.Name}", $"max {x.Name}" })], rows);
+            ["run", "outcome", "probes", "non-finite", .. Measures.SelectMany(x => new[] { $"mean {x.Name}", $"max {x.Name}" })], rows);
         var (settings, deviations) = Describe(context.Preset);
         return new ExperimentResult(Name, Figure, Claim, settings, deviations, Judge(summary), figures, [table], numbers, files, clock.Elapsed.TotalSeconds);
     }
@@ -192,15 +197,15 @@ public sealed class Landscape : Experiment
     static Verdict Judge(Dictionary<(string Net, Norm Norm), RunSummary> s)
     {
         string[] judged = ["loss variation", "β-smoothness"];
-        string numbers = string.Join("; ", new[] { "VGG", "DLN" }.Select(net =>
+        string numbers = string.Join("; ", Networks.Select(net =>
         {
             var (bn, std) = (s[(net, Norm.BatchNorm)], s[(net, Norm.None)]);
             string skipped = bn.Skipped + std.Skipped == 0 ? "" : $", non-finite probes skipped: BN {bn.Skipped} of {bn.Probes}, standard {std.Skipped} of {std.Probes}";
-            return $"{net}: " + string.Join(", ", judged.Select(measure => $"mean {measure} BN {G(bn.Mean(measure))} vs standard {G(std.Mean(measure))}")) + skipped;
+            string diverged = bn.DivergedAt is null && std.DivergedAt is null ? "" : $", BN {bn.Outcome}, standard {std.Outcome}";
+            return $"{net}: " + string.Join(", ", judged.Select(measure => $"mean {measure} BN {G(bn.Mean(measure))} vs standard {G(std.Mean(measure))}")) + skipped + diverged;
         }));
         if (s.Values.Any(x => x.Probes == x.Skipped)) return new(VerdictKind.Inconclusive, $"a run had no finite measurements ({numbers})");
-        var comparisons = s.Keys.Select(k => k.Net).Distinct()
-            .SelectMany(net => judged.Select(measure => s[(net, Norm.BatchNorm)].Mean(measure).CompareTo(s[(net, Norm.None)].Mean(measure)))).ToList();
+        var comparisons = Networks.SelectMany(net => judged.Select(measure => s[(net, Norm.BatchNorm)].Mean(measure).CompareTo(s[(net, Norm.None)].Mean(measure)))).ToList();
         if (comparisons.All(c => c < 0)) return new(VerdictKind.Agrees, $"BN's landscape is smoother on both networks ({numbers})");
         if (comparisons.All(c => c > 0)) return new(VerdictKind.DoesNotAgree, $"BN's landscape is rougher on both networks ({numbers})");
         return new(VerdictKind.Inconclusive, $"BN is smoother on some of these only ({numbers})");
