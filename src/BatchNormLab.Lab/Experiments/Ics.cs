@@ -65,12 +65,10 @@ public sealed class Ics : Experiment
     public override string Figure => "Santurkar et al. 2018, Fig. 3";
     public override string Claim => "BatchNorm does not reduce internal covariate shift measured as the change of a layer's gradient when the layers before it update (‖G−G′‖₂, cos(G, G′)); on the deep linear network it even increases it.";
 
-    public override (string Settings, string Deviations) Describe(Preset preset)
-    {
-        return ($"VGG: {Presets.Describe(preset)}, LR 0.1, ICS every {VggEvery(preset)} steps at the conv layers of the same relative depth as the paper's #5 and #10 of 13. " +
-                $"DLN: {Presets.DescribeDln(preset)}, ICS every {DlnEvery} steps at layers 9 and 17.",
+    public override (string Settings, string Deviations) Describe(Preset preset) =>
+        ($"VGG: {Presets.Describe(preset)}, LR 0.1, ICS every {VggEvery(preset)} steps at the conv layers of the same relative depth as the paper's #5 and #10 of 13. " +
+         $"DLN: {Presets.DescribeDln(preset)}, ICS every {DlnEvery} steps at layers 9 and 17.",
             Presets.Deviations(preset) + " " + Presets.DlnDeviations);
-    }
 
     static int VggEvery(Preset p) => p == Preset.Paper ? 250 : p == Preset.Quick ? 25 : 10;
     const int DlnEvery = 20;
