@@ -74,7 +74,7 @@ public abstract class Experiment
     public abstract ExperimentResult Run(ExperimentContext context);
 
     /// <summary>Every experiment, in the report's order.</summary>
-    public static IReadOnlyList<Experiment> All { get; } = [new LrSweep(), new Activations(), new NoisyBn(), new Ics(), new LpNormalisation()];
+    public static IReadOnlyList<Experiment> All { get; } = [new LrSweep(), new Activations(), new NoisyBn(), new Ics(), new Landscape(), new LpNormalisation()];
 
     public static Experiment? Find(string name) => All.FirstOrDefault(e => e.Name == name);
 }

@@ -65,13 +65,10 @@ public sealed class Ics : Experiment
     public override string Figure => "Santurkar et al. 2018, Fig. 3";
     public override string Claim => "BatchNorm does not reduce internal covariate shift measured as the change of a layer's gradient when the layers before it update (‖G−G′‖₂, cos(G, G′)); on the deep linear network it even increases it.";
 
-    public override (string Settings, string Deviations) Describe(Preset preset)
-    {
-        var dln = Dln(preset, Norm.None, 0);
-        return ($"VGG: {Presets.Describe(preset)}, LR 0.1, ICS every {VggEvery(preset)} steps at the conv layers of the same relative depth as the paper's #5 and #10 of 13. " +
-                $"DLN: 25 linear layers of width 10, y = A·x regression on {1000} Gaussian inputs, full-batch gradient descent at LR {dln.LearningRate}, {dln.Steps} steps, MSE loss, Glorot init, ICS every {DlnEvery} steps at layers 9 and 17.",
-            Presets.Deviations(preset) + " DLN: the loss is the mean squared error (the paper sums it), so its learning rate is scaled up accordingly (the paper's 1e-7 on a summed loss).");
-    }
+    public override (string Settings, string Deviations) Describe(Preset preset) =>
+        ($"VGG: {Presets.Describe(preset)}, LR 0.1, ICS every {VggEvery(preset)} steps at the conv layers of the same relative depth as the paper's #5 and #10 of 13. " +
+         $"DLN: {Presets.DescribeDln(preset)}, ICS every {DlnEvery} steps at layers 9 and 17.",
+            Presets.Deviations(preset) + " " + Presets.DlnDeviations);
 
     static int VggEvery(Preset p) => p == Preset.Paper ? 250 : p == Preset.Quick ? 25 : 10;
     const int DlnEvery = 20;
@@ -80,18 +77,6 @@ public sealed class Ics : Experiment
     static int[] VggLayers(Module model) => [1, .. WeightLayer.Scaled([5, 10], 13, WeightLayer.Of(model).Count - 1)];
 
     static readonly int[] DlnLayers = [1, 9, 17];
-
-    static TrainConfig Dln(Preset preset, Norm norm, ulong seed) => new()
-    {
-        Model = new ModelSpec("dln", new ModelOptions(norm, Init: InitScheme.Glorot), Width: 10, Depth: 25),
-        Dataset = "linear-regression",
-        Loss = LossKind.Mse,
-        Steps = preset switch { Preset.Tiny => 40, Preset.Quick => 400, _ => 10_000 },
-        BatchSize = 1000,
-        LearningRate = 0.005,
-        Seed = seed,
-        DivergenceFactor = 1e6,
-    };
 
     public override ExperimentResult Run(ExperimentContext context)
     {
@@ -108,7 +93,7 @@ public sealed class Ics : Experiment
             var cosineSeries = new List<Series>();
             foreach (var norm in (Norm[])[Norm.BatchNorm, Norm.None])
             {
-                var config = net == "VGG" ? Presets.Vgg(context.Preset, norm, 0.1, context.Seed) : Dln(context.Preset, norm, context.Seed);
+                var config = net == "VGG" ? Presets.Vgg(context.Preset, norm, 0.1, context.Seed) : Presets.Dln(context.Preset, norm, context.Seed);
                 string label = $"{net} {(norm == Norm.BatchNorm ? "BN" : "standard")}";
                 IcsProbe? probe = null;
                 TrainedRun.Train(context, Name, label, config, t => [probe = new IcsProbe(t.Model, net == "VGG" ? VggLayers(t.Model) : DlnLayers, every, config.Loss)]);

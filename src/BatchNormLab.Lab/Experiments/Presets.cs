@@ -1,3 +1,4 @@
+using System.Globalization;
 using BatchNormLab.Models;
 using BatchNormLab.Training;
 
@@ -45,6 +46,32 @@ public static class Presets
     /// <summary>The VGG setting at LR 0.1 (the paper's default rate) for each of <paramref name="norms"/>, shared between experiments (<see cref="TrainedRun.Shared"/>).</summary>
     public static List<TrainedRun> SharedRuns(ExperimentContext context, string experiment, IEnumerable<Norm> norms) =>
         norms.Select(n => TrainedRun.Shared(context, experiment, Label(n), Vgg(context.Preset, n, 0.1, context.Seed))).ToList();
+
+    /// <summary>
+    /// The deep linear network of Santurkar et al. (Figs. 3 and 9): 25 linear layers of width 10 regressing
+    /// y = A·x on 1,000 Gaussian inputs with full-batch gradient descent. The loss is the mean squared error.
+    /// </summary>
+    public static TrainConfig Dln(Preset preset, Norm norm, ulong seed) => new()
+    {
+        Model = new ModelSpec("dln", new ModelOptions(norm, Init: InitScheme.Glorot), Width: DeepLinear.DefaultWidth, Depth: DeepLinear.DefaultDepth),
+        Dataset = "linear-regression",
+        Loss = LossKind.Mse,
+        Steps = preset switch { Preset.Tiny => 40, Preset.Quick => 400, _ => 10_000 },
+        BatchSize = 1000,
+        LearningRate = 0.005,
+        Seed = seed,
+        DivergenceFactor = 1e6,
+    };
+
+    /// <summary>The DLN's settings in words, for the report.</summary>
+    public static string DescribeDln(Preset preset)
+    {
+        var c = Dln(preset, Norm.None, 0);
+        return $"{c.Model.Depth} linear layers of width {c.Model.Width}, y = A·x regression on {c.BatchSize} Gaussian inputs, full-batch gradient descent at LR {c.LearningRate.ToString(CultureInfo.InvariantCulture)}, {c.Steps} steps, MSE loss, Glorot init";
+    }
+
+    /// <summary>Where the DLN departs from the paper's, whatever the preset.</summary>
+    public const string DlnDeviations = "DLN: the loss is the mean squared error (the paper sums it), so its learning rate is scaled up accordingly (the paper's 1e-6, 1e-7 in Fig. 3, are on a summed loss).";
 
     /// <summary>The settings in words, for the report.</summary>
     public static string Describe(Preset preset)
