@@ -136,13 +136,16 @@ public class NoisyBatchNormTests
     }
 
     [Fact]
-    public void EvalIsTheIdentityAndDrawsNothing()
+    public void EvalAppliesTheExpectedNoiseAndDrawsNothing()
     {
         var layer = new NoisyBatchNorm(9);
         var x = GradCheck.Random(10, 6, 4, 3, 3);
         var state = layer.Generator.GetState();
         layer.Eval();
-        Assert.Equal(x.ToDoubleArray(), layer.Forward(x).ToDoubleArray());
+        Assert.Equal(x.ToDoubleArray().Select(v => v * 1.125), layer.Forward(x).ToDoubleArray()); // E[s] = (1 + 1.25)/2, E[m] = 0
+        var shifted = new NoisyBatchNorm(9, new NoisyBatchNormOptions(MeanLow: 0, MeanHigh: 1, ScaleLow: 1, ScaleHigh: 1));
+        shifted.Eval();
+        Assert.Equal(x.ToDoubleArray().Select(v => v + 0.5), shifted.Forward(x).ToDoubleArray());
         Assert.Equal(state, layer.Generator.GetState());
         Assert.Null(layer.LastMean);
         // Back in training, the noise is what a fresh layer with the same seed draws first.

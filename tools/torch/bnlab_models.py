@@ -18,12 +18,12 @@ def activation(options):
 
 
 class NoisyBatchNorm(nn.Module):
-    """bnlab's NoisyBatchNorm (Santurkar et al. 2018, Fig. 2): a <- s*a + m in training, the identity in
-    eval; no parameters, so it only holds its index in a Sequential. Default noise of PAPERS.md section 2."""
+    """bnlab's NoisyBatchNorm (Santurkar et al. 2018, Fig. 2): a <- s*a + m in training, the expected noise
+    E[s]*a + E[m] = 1.125*a in eval; no parameters. Default noise of PAPERS.md section 2."""
 
     def forward(self, x):
         if not self.training:
-            return x
+            return 1.125 * x
         mean, scale = torch.empty(()).uniform_(-0.5, 0.5), torch.empty(()).uniform_(1.0, 1.25)
         return x * (scale + 0.1 * torch.randn_like(x)) + (mean + torch.empty_like(x).uniform_(-0.1, 0.1))
 

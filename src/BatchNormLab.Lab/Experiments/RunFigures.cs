@@ -20,8 +20,8 @@ static class RunFigures
 
     /// <summary>One row per run: steps, final loss, test accuracy, outcome.</summary>
     public static TableData Table(IEnumerable<TrainedRun> runs) =>
-        new("Runs", ["run", "steps done", "final training loss", "test accuracy", "outcome"],
-            runs.Select(r => (IReadOnlyList<string>)[r.Label, r.Outcome.StepsDone.ToString(CultureInfo.InvariantCulture), Cell(r.FinalTrainLoss(), "G4"), Cell(r.TestAccuracy, "P1"),
+        new("Runs (training loss and accuracy: means over the last 50 steps)", ["run", "steps done", "training loss", "training accuracy", "test accuracy", "outcome"],
+            runs.Select(r => (IReadOnlyList<string>)[r.Label, r.Outcome.StepsDone.ToString(CultureInfo.InvariantCulture), Cell(r.FinalTrainLoss(), "G4"), Cell(r.FinalTrainAccuracy(), "P1"), Cell(r.TestAccuracy, "P1"),
                 r.Outcome.Diverged ? $"diverged at step {r.Outcome.DivergedAtStep}: {r.Outcome.DivergenceReason}" : "done"]).ToList());
 
     /// <summary>Each run's test accuracy and final training loss, into the result's numbers.</summary>
@@ -31,6 +31,7 @@ static class RunFigures
         {
             numbers[$"{r.Label}: test accuracy"] = r.TestAccuracy;
             numbers[$"{r.Label}: final training loss"] = r.FinalTrainLoss();
+            numbers[$"{r.Label}: final training accuracy"] = r.FinalTrainAccuracy();
         }
     }
 
@@ -40,10 +41,10 @@ static class RunFigures
     /// <summary>Chance accuracy of the 10-class datasets every preset uses.</summary>
     public const double Chance = 0.1;
 
-    /// <summary>"test accuracy 85.1%, final training loss 0.41", or "diverged at step k".</summary>
+    /// <summary>"test accuracy 85.1%, training accuracy 88.0%, training loss 0.41" (training: last 50 steps), or "diverged at step k".</summary>
     public static string Summary(TrainedRun r) => r.Outcome.Diverged
         ? $"diverged at step {r.Outcome.DivergedAtStep}"
-        : $"test accuracy {r.TestAccuracy.ToString("P1", CultureInfo.InvariantCulture)}, final training loss {r.FinalTrainLoss().ToString("G3", CultureInfo.InvariantCulture)}";
+        : $"test accuracy {r.TestAccuracy.ToString("P1", CultureInfo.InvariantCulture)}, training accuracy {r.FinalTrainAccuracy().ToString("P1", CultureInfo.InvariantCulture)}, training loss {r.FinalTrainLoss().ToString("G3", CultureInfo.InvariantCulture)}";
 
     public static string Cell(double v, string format) => double.IsNaN(v) ? "-" : v.ToString(format, CultureInfo.InvariantCulture);
 

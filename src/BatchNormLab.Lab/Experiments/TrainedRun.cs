@@ -26,8 +26,13 @@ public sealed record TrainedRun
     public double TestAccuracy => Outcome.Diverged ? double.NaN : Outcome.FinalEvaluation?.Accuracy ?? double.NaN;
 
     /// <summary>Mean training loss over the last <paramref name="window"/> steps (NaN when diverged).</summary>
-    public double FinalTrainLoss(int window = 20) =>
-        Outcome.Diverged || Steps.Count == 0 ? double.NaN : Steps.TakeLast(window).Average(s => s.Loss);
+    public double FinalTrainLoss(int window = 50) => FinalMean(s => s.Loss, window);
+
+    /// <summary>Mean training accuracy over the last <paramref name="window"/> steps (NaN when diverged).</summary>
+    public double FinalTrainAccuracy(int window = 50) => FinalMean(s => s.Accuracy, window);
+
+    double FinalMean(Func<StepMetrics, double> metric, int window) =>
+        Outcome.Diverged || Steps.Count == 0 ? double.NaN : Steps.TakeLast(window).Average(metric);
 
     /// <summary>Trains <paramref name="config"/> on the context's data, with extra callbacks, reporting progress; writes the run's metrics.csv.</summary>
     public static TrainedRun Train(ExperimentContext context, string experiment, string label, TrainConfig config,

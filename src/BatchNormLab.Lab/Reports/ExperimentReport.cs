@@ -74,7 +74,8 @@ public static class ExperimentReport
     /// <summary>One figure as a line chart: bands where a series has Lower/Upper, × at the x where it diverged.</summary>
     internal static Chart Draw(FigureData figure)
     {
-        var chart = new Chart { Title = figure.Title, Legend = figure.Series.Count > 4 ? LegendPosition.Bottom : LegendPosition.Right };
+        // Drawn two to a row of a ~60rem page: a 500 px natural width keeps the 12 px tick labels near 12 px on screen.
+        var chart = new Chart { Title = figure.Title, Legend = figure.Series.Count > 4 ? LegendPosition.Bottom : LegendPosition.Right, Width = 500, Height = 340 };
         chart.X.Label = figure.XLabel;
         chart.Y.Label = figure.YLabel;
         if (figure.LogX) chart.X.Scale = AxisScale.Log10;

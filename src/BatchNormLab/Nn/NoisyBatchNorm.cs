@@ -21,7 +21,10 @@ public sealed record NoisyBatchNormOptions(
 
 /// <summary>
 /// Noisy BN (Santurkar et al. 2018, Fig. 2): in training, a ← s·a + m with fresh noise every forward,
-/// to be placed after a BatchNorm layer (or alone: the same noise without BN); the identity in eval.
+/// to be placed after a BatchNorm layer (or alone: the same noise without BN). In eval the noise is
+/// replaced by its expectation, a ← E[s]·a + E[m] (1.125·a with the paper's noise), as dropout's eval
+/// matches its training expectation: the running statistics of the layers after it were gathered on
+/// activations scaled by s, so the identity would feed them inputs about 1/E[s] too small.
 /// The noise is a constant for autodiff, so ∂y/∂a = s. Any input shape; s and m are per element.
 /// </summary>
 public sealed class NoisyBatchNorm : Module
@@ -35,6 +38,12 @@ public sealed class NoisyBatchNorm : Module
 
     /// <summary>The layer's generator (save its <see cref="Rng.GetState"/> to resume a run with the same noise).</summary>
     public Rng Generator { get; }
+
+    /// <summary>E[s] = (ScaleLow + ScaleHigh)/2, the eval scale.</summary>
+    public double ExpectedScale => (Options.ScaleLow + Options.ScaleHigh) / 2;
+
+    /// <summary>E[m] = (MeanLow + MeanHigh)/2, the eval shift.</summary>
+    public double ExpectedShift => (Options.MeanLow + Options.MeanHigh) / 2;
 
     /// <summary>μᵗ of the last draw (null before the first).</summary>
     public double? LastMean { get; private set; }
@@ -60,7 +69,7 @@ public sealed class NoisyBatchNorm : Module
     // y = s·a + m:  da = g·s  (s, m are constants: Multiply's backward gives exactly this)
     protected override Tensor Compute(Tensor input)
     {
-        if (!Training) return input;
+        if (!Training) return ExpectedScale == 1 && ExpectedShift == 0 ? input : input * ExpectedScale + ExpectedShift;
         var (scale, shift) = SampleNoise(input.Shape, input.DType);
         return input * scale + shift;
     }

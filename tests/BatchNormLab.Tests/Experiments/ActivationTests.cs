@@ -74,7 +74,7 @@ public sealed class ActivationTests : IDisposable
         Assert.Equal(lp.Numbers["L2: test accuracy"], lp.Numbers["BN: test accuracy"], 2); // ℓ2 is BN up to its running estimate
     }
 
-    static int TrainedRunCount(ExperimentResult r) => r.Tables.Single(t => t.Title == "Runs").Rows.Count;
+    static int TrainedRunCount(ExperimentResult r) => r.Tables.Single(t => t.Title.StartsWith("Runs", StringComparison.Ordinal)).Rows.Count;
 
     sealed class Started(List<string> labels) : IExperimentProgress
     {
