@@ -16,6 +16,7 @@ namespace BatchNormLab.Cli;
 static class ExperimentCommand
 {
     static readonly Option<string> PresetOption = new("--preset") { Description = "tiny (seconds, for tests), quick (minutes on 2 cores), paper (the paper's settings)", DefaultValueFactory = _ => "quick" };
+    static readonly Option<string?> DatasetOption = new("--dataset") { Description = "The VGG runs' dataset instead of the preset's: fashion-mnist, cifar10 or gaussian-mixture (the DLN keeps its synthetic regression)" };
     static readonly Option<string?> DataDir = new("--data") { Description = "Directory with the dataset's files (else $BNLAB_DATA, else /usr/share/datasets/fashion-mnist)" };
     static readonly Option<string> Out = new("--out") { Description = "Output directory", DefaultValueFactory = _ => "runs/experiments" };
     static readonly Option<int> Threads = new("--threads") { Description = "Compute threads", DefaultValueFactory = _ => Math.Min(2, Environment.ProcessorCount) };
@@ -25,7 +26,7 @@ static class ExperimentCommand
     {
         var name = new Argument<string>("NAME") { Description = $"One of: {string.Join(", ", Experiments.Experiment.All.Select(e => e.Name))}" };
         var command = new Command("experiment", "Run one experiment of the papers and write its figures' data, tables and verdict.\n" +
-            string.Join("\n", Experiments.Experiment.All.Select(e => $"  {e.Name,-12} {e.Figure}: {e.Claim}"))) { name, PresetOption, DataDir, Out, Threads, Seed, RunsCommand.Db };
+            string.Join("\n", Experiments.Experiment.All.Select(e => $"  {e.Name,-12} {e.Figure}: {e.Claim}"))) { name, PresetOption, DatasetOption, DataDir, Out, Threads, Seed, RunsCommand.Db };
         command.SetAction(p =>
         {
             string n = p.GetValue(name)!;
@@ -37,7 +38,7 @@ static class ExperimentCommand
 
     public static Command Reproduce()
     {
-        var command = new Command("reproduce", "Run every experiment and write one report.") { PresetOption, DataDir, Out, Threads, Seed, RunsCommand.Db };
+        var command = new Command("reproduce", "Run every experiment and write one report.") { PresetOption, DatasetOption, DataDir, Out, Threads, Seed, RunsCommand.Db };
         command.SetAction(p => RunAll(p, RunKind.Reproduce, Experiments.Experiment.All));
         return command;
     }
@@ -55,7 +56,10 @@ static class ExperimentCommand
         var preset = ParsePreset(p.GetValue(PresetOption)!);
         if (p.GetValue(Threads) < 1) throw new ArgumentException($"--threads {p.GetValue(Threads)}: must be ≥ 1");
         string outDir = p.GetValue(Out)!;
-        var context = new ExperimentContext(outDir, preset, p.GetValue(DataDir), p.GetValue(Threads), p.GetValue(Seed), new ConsoleProgress());
+        string? dataset = p.GetValue(DatasetOption);
+        if (dataset is not null && dataset is not ("fashion-mnist" or "cifar10" or "gaussian-mixture"))
+            throw new ArgumentException($"--dataset '{dataset}': expected fashion-mnist, cifar10 or gaussian-mixture");
+        var context = new ExperimentContext(outDir, preset, p.GetValue(DataDir), p.GetValue(Threads), p.GetValue(Seed), new ConsoleProgress(), dataset);
         using var store = RunStore.Open(p.GetValue(RunsCommand.Db)!, create: true);
         long id = store.StartRun(kind, CommandLine(), preset.ToString().ToLowerInvariant(), context.Seed, context.Threads, outDir);
         string report = Path.Combine(outDir, "report.html");

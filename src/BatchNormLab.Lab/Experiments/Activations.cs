@@ -17,9 +17,9 @@ public sealed class Activations : Experiment
 
     static readonly Norm[] Networks = [Norm.None, Norm.BatchNorm, Norm.NoisyBatchNorm];
 
-    public override (string Settings, string Deviations) Describe(Preset preset) =>
-        ($"{Presets.Describe(preset)}; LR 0.1; the standard, BN and noisy-BN networks; the values entering the activation after the weight layers at the depths of the paper's #3, #9 and #13 (of 13 convs), recorded on the training batch every {Math.Max(1, Presets.Vgg(preset, Norm.None, 0.1, 0).Steps / 50)} steps.",
-         Presets.Deviations(preset) + " The paper draws histograms per step; we draw the median with its 5–95th percentile band, and summarise how much a distribution moves as a scale-free shift (mean change of its percentiles between recordings, in units of its 5–95 spread).");
+    public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null) =>
+        ($"{Presets.Describe(preset, dataset)}; LR 0.1; the standard, BN and noisy-BN networks; the values entering the activation after the weight layers at the depths of the paper's #3, #9 and #13 (of 13 convs), recorded on the training batch every {Math.Max(1, Presets.Vgg(preset, Norm.None, 0.1, 0, dataset).Steps / 50)} steps.",
+         Presets.Deviations(preset, dataset) + " The paper draws histograms per step; we draw the median with its 5–95th percentile band, and summarise how much a distribution moves as a scale-free shift (mean change of its percentiles between recordings, in units of its 5–95 spread).");
 
     public override ExperimentResult Run(ExperimentContext context)
     {
@@ -29,7 +29,7 @@ public sealed class Activations : Experiment
         var figures = runs[0].Activations!.Layers.Select(l => RunFigures.ActivationBands(runs, l)).ToList();
         var tables = new List<TableData> { RunFigures.ShiftTable(runs, numbers), RunFigures.Table(runs) };
         RunFigures.AddNumbers(numbers, runs);
-        var (settings, deviations) = Describe(context.Preset);
+        var (settings, deviations) = Describe(context.Preset, context.Dataset);
         return new ExperimentResult(Name, Figure, Claim, settings, deviations, Judge(runs), figures, tables, numbers,
             runs.Select(r => TrainedRun.FileName(r.Label) + ".metrics.csv").ToList(), clock.Elapsed.TotalSeconds);
     }

@@ -13,7 +13,8 @@ public enum VerdictKind { Agrees, DoesNotAgree, Inconclusive }
 public sealed record Verdict(VerdictKind Kind, string Reason);
 
 /// <summary>What an experiment needs from outside: where to write, which data, how many threads, and where to report progress.</summary>
-public sealed class ExperimentContext(string outputDirectory, Preset preset, string? dataDirectory, int threads, ulong seed, IExperimentProgress? progress = null)
+/// <param name="dataset">An image dataset for the VGG runs other than the preset's (e.g. cifar10 on quick); null keeps the preset's.</param>
+public sealed class ExperimentContext(string outputDirectory, Preset preset, string? dataDirectory, int threads, ulong seed, IExperimentProgress? progress = null, string? dataset = null)
 {
     readonly Dictionary<string, (Dataset Train, Dataset Test)> datasets = [];
 
@@ -22,6 +23,7 @@ public sealed class ExperimentContext(string outputDirectory, Preset preset, str
     public string? DataDirectory { get; } = dataDirectory;
     public int Threads { get; } = threads;
     public ulong Seed { get; } = seed;
+    public string? Dataset { get; } = dataset;
     public IExperimentProgress Progress { get; } = progress ?? new SilentProgress();
 
     /// <summary>Runs several experiments share, by config (<see cref="TrainedRun.Shared"/>).</summary>
@@ -69,7 +71,7 @@ public abstract class Experiment
     public abstract string Claim { get; }
 
     /// <summary>The settings a preset uses, and where they differ from the paper, in words.</summary>
-    public abstract (string Settings, string Deviations) Describe(Preset preset);
+    public abstract (string Settings, string Deviations) Describe(Preset preset, string? dataset = null);
 
     public abstract ExperimentResult Run(ExperimentContext context);
 

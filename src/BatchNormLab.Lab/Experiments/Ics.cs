@@ -65,10 +65,10 @@ public sealed class Ics : Experiment
     public override string Figure => "Santurkar et al. 2018, Fig. 3";
     public override string Claim => "BatchNorm does not reduce internal covariate shift measured as the change of a layer's gradient when the layers before it update (‖G−G′‖₂, cos(G, G′)); on the deep linear network it even increases it.";
 
-    public override (string Settings, string Deviations) Describe(Preset preset) =>
-        ($"VGG: {Presets.Describe(preset)}, LR 0.1, ICS every {VggEvery(preset)} steps at the conv layers of the same relative depth as the paper's #5 and #10 of 13. " +
+    public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null) =>
+        ($"VGG: {Presets.Describe(preset, dataset)}, LR 0.1, ICS every {VggEvery(preset)} steps at the conv layers of the same relative depth as the paper's #5 and #10 of 13. " +
          $"DLN: {Presets.DescribeDln(preset)}, ICS every {DlnEvery} steps at layers 9 and 17.",
-            Presets.Deviations(preset) + " " + Presets.DlnDeviations);
+            Presets.Deviations(preset, dataset) + " " + Presets.DlnDeviations);
 
     static int VggEvery(Preset p) => p == Preset.Paper ? 250 : p == Preset.Quick ? 25 : 10;
     const int DlnEvery = 20;
@@ -93,7 +93,7 @@ public sealed class Ics : Experiment
             var cosineSeries = new List<Series>();
             foreach (var norm in (Norm[])[Norm.BatchNorm, Norm.None])
             {
-                var config = net == "VGG" ? Presets.Vgg(context.Preset, norm, 0.1, context.Seed) : Presets.Dln(context.Preset, norm, context.Seed);
+                var config = net == "VGG" ? Presets.Vgg(context.Preset, norm, 0.1, context.Seed, context.Dataset) : Presets.Dln(context.Preset, norm, context.Seed);
                 string label = $"{net} {(norm == Norm.BatchNorm ? "BN" : "standard")}";
                 IcsProbe? probe = null;
                 TrainedRun.Train(context, Name, label, config, t => [probe = new IcsProbe(t.Model, net == "VGG" ? VggLayers(t.Model) : DlnLayers, every, config.Loss)]);
@@ -124,7 +124,7 @@ public sealed class Ics : Experiment
                 cosineSeries.Where(s => !s.Label.EndsWith("#1", StringComparison.Ordinal)).ToList()));
             tables.Add(new TableData($"{net}: ICS per layer (means over training; layer #1 is 0 by definition)", ["run", "layer", "measurements", "mean ‖G−G′‖₂", "mean cos(G,G′)"], rows));
         }
-        var (settings, deviations) = Describe(context.Preset);
+        var (settings, deviations) = Describe(context.Preset, context.Dataset);
         return new ExperimentResult(Name, Figure, Claim, settings, deviations, Judge(summary), figures, tables, numbers, files, clock.Elapsed.TotalSeconds);
     }
 

@@ -87,14 +87,14 @@ public sealed class Landscape : Experiment
     /// <summary>Steps between probes: each costs <see cref="GridPoints"/> forward-backward passes, so quick adds about 40% to a run.</summary>
     static int Every(Preset p) => p switch { Preset.Tiny => 5, Preset.Quick => 20, _ => 100 };
 
-    public override (string Settings, string Deviations) Describe(Preset preset)
+    public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null)
     {
         string grid(string net, (double From, double To) range) =>
             $"{GridPoints} log-spaced step sizes η from {F(range.From)}× to {F(range.To)}× the {net} learning rate";
-        return ($"VGG: {Presets.Describe(preset)}, LR 0.1; {grid("VGG", VggRange)}. DLN: {Presets.DescribeDln(preset)}; {grid("DLN", DlnRange)}. " +
+        return ($"VGG: {Presets.Describe(preset, dataset)}, LR 0.1; {grid("VGG", VggRange)}. DLN: {Presets.DescribeDln(preset)}; {grid("DLN", DlnRange)}. " +
                 $"Every {Every(preset)} steps, on that step's batch in training mode, with g the gradient the optimizer applies: the loss and gradient at w − η·g for each η. " +
                 "Loss variation = max − min of the loss over the grid (the loss at w itself excluded); gradient predictiveness = max − min of ‖∇L(w) − ∇L(w − η·g)‖₂; β-smoothness = max of that norm over ‖η·g‖₂.",
-            Presets.Deviations(preset) + " " + Presets.DlnDeviations + " The η grid's spacing and size are our choice. A probe where a grid point's loss or gradient is not finite is skipped in the means, and counted.");
+            Presets.Deviations(preset, dataset) + " " + Presets.DlnDeviations + " The η grid's spacing and size are our choice. A probe where a grid point's loss or gradient is not finite is skipped in the means, and counted.");
     }
 
     static string F(double v) => v.ToString("G4", CultureInfo.InvariantCulture);
@@ -129,7 +129,7 @@ public sealed class Landscape : Experiment
             var (lossSeries, predictivenessSeries, betaSeries) = (new List<Series>(), new List<Series>(), new List<Series>());
             foreach (var norm in (Norm[])[Norm.BatchNorm, Norm.None])
             {
-                var config = net == "VGG" ? Presets.Vgg(context.Preset, norm, 0.1, context.Seed) : Presets.Dln(context.Preset, norm, context.Seed);
+                var config = net == "VGG" ? Presets.Vgg(context.Preset, norm, 0.1, context.Seed, context.Dataset) : Presets.Dln(context.Preset, norm, context.Seed);
                 string label = $"{net} {(norm == Norm.BatchNorm ? "BN" : "standard")}";
                 var etas = LogSpaced(range.From * config.LearningRate, range.To * config.LearningRate, GridPoints);
                 LandscapeProbe? probe = null;
@@ -167,7 +167,7 @@ public sealed class Landscape : Experiment
         }
         var table = new TableData("Landscape measures per run (over the probes with finite values)",
             ["run", "outcome", "probes", "non-finite", .. Measures.SelectMany(x => new[] { $"mean {x.Name}", $"max {x.Name}" })], rows);
-        var (settings, deviations) = Describe(context.Preset);
+        var (settings, deviations) = Describe(context.Preset, context.Dataset);
         return new ExperimentResult(Name, Figure, Claim, settings, deviations, Judge(summary), figures, [table], numbers, files, clock.Elapsed.TotalSeconds);
     }
 

@@ -16,9 +16,9 @@ public sealed class LpNormalisation : Experiment
 
     static readonly Norm[] Networks = [Norm.None, Norm.BatchNorm, Norm.L1, Norm.L2, Norm.LInf];
 
-    public override (string Settings, string Deviations) Describe(Preset preset) =>
-        ($"{Presets.Describe(preset)}; LR 0.1; the standard and BN networks, and ℓ1, ℓ2, ℓ∞ normalisation in BN's place: y = γ·(x − μ)/D + β with D = mean|x − μ| (ℓ1), √(mean (x − μ)² + ε) (ℓ2), max|x − μ| (ℓ∞), per channel over the batch and the image.",
-         Presets.Deviations(preset) + " The paper does not give the ℓp formula; ours is the natural one (PAPERS.md §2). ℓ2 is BN with a biased running estimate.");
+    public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null) =>
+        ($"{Presets.Describe(preset, dataset)}; LR 0.1; the standard and BN networks, and ℓ1, ℓ2, ℓ∞ normalisation in BN's place: y = γ·(x − μ)/D + β with D = mean|x − μ| (ℓ1), √(mean (x − μ)² + ε) (ℓ2), max|x − μ| (ℓ∞), per channel over the batch and the image.",
+         Presets.Deviations(preset, dataset) + " The paper does not give the ℓp formula; ours is the natural one (PAPERS.md §2). ℓ2 is BN with a biased running estimate.");
 
     public override ExperimentResult Run(ExperimentContext context)
     {
@@ -29,7 +29,7 @@ public sealed class LpNormalisation : Experiment
         var figures = new List<FigureData> { RunFigures.TrainingLoss(runs), RunFigures.TestAccuracy(runs), RunFigures.ActivationBands(runs, deepest) };
         var tables = new List<TableData> { RunFigures.Table(runs), RunFigures.ShiftTable(runs, numbers) };
         RunFigures.AddNumbers(numbers, runs);
-        var (settings, deviations) = Describe(context.Preset);
+        var (settings, deviations) = Describe(context.Preset, context.Dataset);
         return new ExperimentResult(Name, Figure, Claim, settings, deviations, Judge(runs[0], runs[1], runs.Skip(2).ToList()), figures, tables, numbers,
             runs.Select(r => TrainedRun.FileName(r.Label) + ".metrics.csv").ToList(), clock.Elapsed.TotalSeconds);
     }

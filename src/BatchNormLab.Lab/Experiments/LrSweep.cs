@@ -16,8 +16,8 @@ public sealed class LrSweep : Experiment
     /// <summary>The learning rates swept; the largest is the one the verdict is about.</summary>
     public IReadOnlyList<double> LearningRates { get; init; } = [0.1, 0.5];
 
-    public override (string Settings, string Deviations) Describe(Preset preset) =>
-        ($"{Presets.Describe(preset)}; learning rates {string.Join(", ", LearningRates.Select(F))}, each with and without BN.", Presets.Deviations(preset));
+    public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null) =>
+        ($"{Presets.Describe(preset, dataset)}; learning rates {string.Join(", ", LearningRates.Select(F))}, each with and without BN.", Presets.Deviations(preset, dataset));
 
     static string F(double v) => RunFigures.F(v);
 
@@ -28,7 +28,7 @@ public sealed class LrSweep : Experiment
         foreach (double lr in LearningRates)
             foreach (var norm in (Norm[])[Norm.BatchNorm, Norm.None])
                 runs.Add(TrainedRun.Shared(context, Name, $"{(norm == Norm.BatchNorm ? "BN" : "standard")}, lr {F(lr)}",
-                    Presets.Vgg(context.Preset, norm, lr, context.Seed)));
+                    Presets.Vgg(context.Preset, norm, lr, context.Seed, context.Dataset)));
 
         var figures = new List<FigureData> { RunFigures.TrainingLoss(runs), RunFigures.TrainingAccuracy(runs), RunFigures.TestAccuracy(runs) };
         var table = RunFigures.Table(runs);
@@ -38,7 +38,7 @@ public sealed class LrSweep : Experiment
         var standard = runs.First(r => r.Label == $"standard, lr {F(top)}");
         var numbers = new Dictionary<string, double>();
         RunFigures.AddNumbers(numbers, runs);
-        var (settings, deviations) = Describe(context.Preset);
+        var (settings, deviations) = Describe(context.Preset, context.Dataset);
         return new ExperimentResult(Name, Figure, Claim, settings, deviations, Judge(bn, standard, top), figures, [table], numbers,
             runs.Select(r => TrainedRun.FileName(r.Label) + ".metrics.csv").ToList(), clock.Elapsed.TotalSeconds);
     }

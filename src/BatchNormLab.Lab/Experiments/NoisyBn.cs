@@ -17,9 +17,9 @@ public sealed class NoisyBn : Experiment
 
     static readonly Norm[] Networks = [Norm.None, Norm.BatchNorm, Norm.NoisyBatchNorm, Norm.Noise];
 
-    public override (string Settings, string Deviations) Describe(Preset preset) =>
-        ($"{Presets.Describe(preset)}; LR 0.1; the standard, BN, noisy-BN and noise-without-BN networks. Noise per layer and step: μ ~ U(−0.5, 0.5), σ ~ U(1, 1.25); per element m ~ U(μ − 0.1, μ + 0.1), s ~ N(σ, 0.1²).",
-         Presets.Deviations(preset) + " The paper does not say whether 0.1 is the standard deviation or the variance of s; we take the standard deviation.");
+    public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null) =>
+        ($"{Presets.Describe(preset, dataset)}; LR 0.1; the standard, BN, noisy-BN and noise-without-BN networks. Noise per layer and step: μ ~ U(−0.5, 0.5), σ ~ U(1, 1.25); per element m ~ U(μ − 0.1, μ + 0.1), s ~ N(σ, 0.1²).",
+         Presets.Deviations(preset, dataset) + " The paper does not say whether 0.1 is the standard deviation or the variance of s; we take the standard deviation.");
 
     public override ExperimentResult Run(ExperimentContext context)
     {
@@ -30,7 +30,7 @@ public sealed class NoisyBn : Experiment
         var figures = new List<FigureData> { RunFigures.TrainingLoss(runs), RunFigures.TestAccuracy(runs), RunFigures.ActivationBands(runs, middle) };
         var tables = new List<TableData> { RunFigures.Table(runs), RunFigures.ShiftTable(runs, numbers) };
         RunFigures.AddNumbers(numbers, runs);
-        var (settings, deviations) = Describe(context.Preset);
+        var (settings, deviations) = Describe(context.Preset, context.Dataset);
         return new ExperimentResult(Name, Figure, Claim, settings, deviations, Judge(runs[0], runs[1], runs[2], runs[3]), figures, tables, numbers,
             runs.Select(r => TrainedRun.FileName(r.Label) + ".metrics.csv").ToList(), clock.Elapsed.TotalSeconds);
     }

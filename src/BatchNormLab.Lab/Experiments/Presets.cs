@@ -12,7 +12,14 @@ namespace BatchNormLab.Experiments;
 /// </summary>
 public static class Presets
 {
-    public static TrainConfig Vgg(Preset preset, Norm norm, double learningRate, ulong seed) => preset switch
+    /// <param name="dataset">Another image dataset than the preset's (the model adapts to its size and channels); null keeps the preset's.</param>
+    public static TrainConfig Vgg(Preset preset, Norm norm, double learningRate, ulong seed, string? dataset = null)
+    {
+        var config = Default(preset, norm, learningRate, seed);
+        return dataset is null ? config : config with { Dataset = dataset };
+    }
+
+    static TrainConfig Default(Preset preset, Norm norm, double learningRate, ulong seed) => preset switch
     {
         Preset.Tiny => new TrainConfig
         {
@@ -45,7 +52,7 @@ public static class Presets
 
     /// <summary>The VGG setting at LR 0.1 (the paper's default rate) for each of <paramref name="norms"/>, shared between experiments (<see cref="TrainedRun.Shared"/>).</summary>
     public static List<TrainedRun> SharedRuns(ExperimentContext context, string experiment, IEnumerable<Norm> norms) =>
-        norms.Select(n => TrainedRun.Shared(context, experiment, Label(n), Vgg(context.Preset, n, 0.1, context.Seed))).ToList();
+        norms.Select(n => TrainedRun.Shared(context, experiment, Label(n), Vgg(context.Preset, n, 0.1, context.Seed, context.Dataset))).ToList();
 
     /// <summary>
     /// The deep linear network of Santurkar et al. (Figs. 3 and 9): 25 linear layers of width 10 regressing
@@ -74,7 +81,7 @@ public static class Presets
     public const string DlnDeviations = "DLN: the loss is the mean squared error (the paper sums it), so its learning rate is scaled up accordingly (the paper's 1e-6, 1e-7 in Fig. 3, are on a summed loss).";
 
     /// <summary>The settings in words, for the report.</summary>
-    public static string Describe(Preset preset)
+    public static string Describe(Preset preset, string? dataset = null)
     {
         var c = Vgg(preset, Norm.BatchNorm, 0.1, 0);
         string width = c.Model.Width == 1 ? "" : $" at width ×{c.Model.Width}";
@@ -82,11 +89,23 @@ public static class Presets
         return $"{c.Model.Name}{width} on {c.Dataset}, plain SGD, batch {c.BatchSize}, constant learning rate, Glorot initialisation, no augmentation, {c.Steps} steps, evaluated every {c.EvalEvery} steps on {test}";
     }
 
-    /// <summary>Where the preset departs from the paper's setting.</summary>
-    public static string Deviations(Preset preset) => preset switch
+    /// <summary>Where the preset (on <paramref name="dataset"/>, when not its own) departs from the paper's setting.</summary>
+    public static string Deviations(Preset preset, string? dataset = null)
     {
-        Preset.Tiny => "Not the paper's setting at all: a 3-layer MLP on a synthetic 10-class Gaussian mixture, 40 steps, so that the code runs in seconds. Its verdict says nothing about the paper.",
-        Preset.Quick => "Fashion-MNIST (28×28 grey) instead of CIFAR-10, VGG-11 at ⅛ width instead of a full VGG, 500 steps instead of 15,000, test accuracy on 2,000 test images.",
-        _ => "None intended; the VGG variant (VGG-16) is our reading of the paper, which names layers up to #13.",
+        string data = Vgg(preset, Norm.BatchNorm, 0.1, 0, dataset).Dataset;
+        string instead = data == "cifar10" ? "" : $"{DatasetName(data)} instead of CIFAR-10. ";
+        return preset switch
+        {
+            Preset.Tiny => $"Not the paper's setting at all: a 3-layer MLP on {(data == "gaussian-mixture" ? "a synthetic 10-class Gaussian mixture" : DatasetName(data))}, 40 steps, so that the code runs in seconds. Its verdict says nothing about the paper.",
+            Preset.Quick => instead + "VGG-11 at ⅛ width instead of a full VGG, 500 steps instead of 15,000, test accuracy on 2,000 test images.",
+            _ => instead + "The VGG variant (VGG-16) is our reading of the paper, which names layers up to #13.",
+        };
+    }
+
+    static string DatasetName(string dataset) => dataset switch
+    {
+        "fashion-mnist" => "Fashion-MNIST (28×28 grey)",
+        "gaussian-mixture" => "a synthetic Gaussian mixture",
+        _ => dataset,
     };
 }
