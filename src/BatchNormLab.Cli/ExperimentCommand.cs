@@ -94,7 +94,7 @@ static class ExperimentCommand
     }
 
     /// <summary>This invocation as typed, for the run database.</summary>
-    static string CommandLine() =>
+    public static string CommandLine() =>
         string.Join(' ', ["bnlab", .. Environment.GetCommandLineArgs().Skip(1).Select(a => a.Length > 0 && !a.Any(char.IsWhiteSpace) ? a : $"'{a}'")]);
 
     /// <summary>Per-run progress lines on stderr: the run's label, step, loss, speed.</summary>

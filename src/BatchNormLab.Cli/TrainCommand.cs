@@ -1,6 +1,7 @@
 using System.CommandLine;
 using BatchNormLab.Data;
 using BatchNormLab.Models;
+using BatchNormLab.Store;
 using BatchNormLab.Training;
 
 namespace BatchNormLab.Cli;
@@ -48,7 +49,7 @@ static class TrainCommand
         var command = new Command("train", "Train a model with SGD; writes metrics, checkpoints and a summary to --out.");
         foreach (var option in new Option[] { Model, Norm, Placement, ActivationOption, InitOption, Width, Hidden, Depth, DatasetOption, DataDir, Lr, Momentum,
                      Nesterov, WeightDecay, ScheduleOption, Warmup, StepEvery, Gamma, LossOption, BatchSize, Steps, Epochs, Seed, Threads, Augment,
-                     EvalEvery, CheckpointEvery, TrainLimit, TestLimit, Out, Resume })
+                     EvalEvery, CheckpointEvery, TrainLimit, TestLimit, Out, Resume, RunsCommand.Db })
             command.Options.Add(option);
         command.SetAction(Run);
         return command;
@@ -71,38 +72,56 @@ static class TrainCommand
             _ => throw new ArgumentException("give --steps or --epochs, not both"),
         };
         var runs = new List<RunReport>();
-        foreach (var norm in norms)
+        using var store = RunStore.Open(p.GetValue(RunsCommand.Db)!, create: true);
+        long id = store.StartRun(RunKind.Train, ExperimentCommand.CommandLine(), null, p.GetValue(Seed), p.GetValue(Threads), p.GetValue(Out));
+        try
         {
-            var config = new TrainConfig
-            {
-                Model = new ModelSpec(p.GetValue(Model)!, new ModelOptions(norm, ParsePlacement(p.GetValue(Placement)!), ParseActivation(p.GetValue(ActivationOption)!), ParseInit(p.GetValue(InitOption)!)),
-                    ParseHidden(p.GetValue(Hidden)!), p.GetValue(Width), p.GetValue(Depth)),
-                Dataset = datasetName,
-                Steps = steps,
-                BatchSize = p.GetValue(BatchSize),
-                LearningRate = p.GetValue(Lr),
-                Momentum = p.GetValue(Momentum),
-                Nesterov = p.GetValue(Nesterov),
-                WeightDecay = p.GetValue(WeightDecay),
-                Schedule = ParseSchedule(p.GetValue(ScheduleOption)!),
-                WarmupSteps = p.GetValue(Warmup),
-                StepEvery = p.GetValue(StepEvery),
-                Gamma = p.GetValue(Gamma),
-                Loss = p.GetValue(LossOption) is string l ? ParseLoss(l) : train.Labels is null ? LossKind.Mse : LossKind.CrossEntropy,
-                Augment = p.GetValue(Augment),
-                Seed = p.GetValue(Seed),
-                Threads = p.GetValue(Threads),
-                EvalEvery = p.GetValue(EvalEvery),
-                CheckpointEvery = p.GetValue(CheckpointEvery),
-                TrainLimit = p.GetValue(TrainLimit),
-                TestLimit = p.GetValue(TestLimit),
-            };
-            config.Validate();
-            string outDir = norms.Count == 1 ? p.GetValue(Out)! : Path.Combine(p.GetValue(Out)!, NormName(norm));
-            runs.Add(TrainingSession.Run(config, train, test, outDir, p.GetValue(Resume)));
+            foreach (var norm in norms) runs.Add(TrainOne(p, norm, norms.Count, datasetName, steps, train, test, store, id));
+            store.FinishRun(id);
+        }
+        catch (Exception e)
+        {
+            store.FailRun(id, e.Message);
+            throw;
         }
         RunReport.PrintTable(runs);
+        Console.WriteLine($"recorded as run {id} in {store.Path}");
         return runs.All(r => r.Outcome.Diverged) ? ExitCodes.Diverged : ExitCodes.Ok;
+    }
+
+    /// <summary>One --norm value's run, recorded in the run database with its final numbers and files.</summary>
+    static RunReport TrainOne(ParseResult p, Norm norm, int normCount, string datasetName, int steps, Dataset train, Dataset test, RunStore store, long runId)
+    {
+        var config = new TrainConfig
+        {
+            Model = new ModelSpec(p.GetValue(Model)!, new ModelOptions(norm, ParsePlacement(p.GetValue(Placement)!), ParseActivation(p.GetValue(ActivationOption)!), ParseInit(p.GetValue(InitOption)!)),
+                ParseHidden(p.GetValue(Hidden)!), p.GetValue(Width), p.GetValue(Depth)),
+            Dataset = datasetName,
+            Steps = steps,
+            BatchSize = p.GetValue(BatchSize),
+            LearningRate = p.GetValue(Lr),
+            Momentum = p.GetValue(Momentum),
+            Nesterov = p.GetValue(Nesterov),
+            WeightDecay = p.GetValue(WeightDecay),
+            Schedule = ParseSchedule(p.GetValue(ScheduleOption)!),
+            WarmupSteps = p.GetValue(Warmup),
+            StepEvery = p.GetValue(StepEvery),
+            Gamma = p.GetValue(Gamma),
+            Loss = p.GetValue(LossOption) is string l ? ParseLoss(l) : train.Labels is null ? LossKind.Mse : LossKind.CrossEntropy,
+            Augment = p.GetValue(Augment),
+            Seed = p.GetValue(Seed),
+            Threads = p.GetValue(Threads),
+            EvalEvery = p.GetValue(EvalEvery),
+            CheckpointEvery = p.GetValue(CheckpointEvery),
+            TrainLimit = p.GetValue(TrainLimit),
+            TestLimit = p.GetValue(TestLimit),
+        };
+        config.Validate();
+        string outDir = normCount == 1 ? p.GetValue(Out)! : Path.Combine(p.GetValue(Out)!, NormName(norm));
+        var run = TrainingSession.Run(config, train, test, outDir, p.GetValue(Resume));
+        store.RecordNumbers(runId, run.Name, run.Numbers(),
+            new[] { "config.json", "metrics.csv", "eval.csv", "summary.json", Checkpoint.ModelFile, Checkpoint.StateFile }.Select(f => Path.Combine(outDir, f)).Where(File.Exists));
+        return run;
     }
 
     /// <summary>The --norm names, in the order the help lists them.</summary>

@@ -9,6 +9,18 @@ namespace BatchNormLab.Cli;
 /// <summary>How one run ended, for the summary table.</summary>
 sealed record RunReport(string Name, string Directory, TrainingOutcome Outcome, StepMetrics? Last, double Seconds, int StepsRun)
 {
+    /// <summary>The numbers the run database keeps of a training run.</summary>
+    public Dictionary<string, double> Numbers() => new()
+    {
+        ["steps done"] = Outcome.StepsDone,
+        ["diverged at step"] = Outcome.DivergedAtStep ?? double.NaN,
+        ["last training loss"] = Last?.Loss ?? double.NaN,
+        ["last training accuracy"] = Last?.Accuracy ?? double.NaN,
+        ["test loss"] = Outcome.FinalEvaluation?.Loss ?? double.NaN,
+        ["test accuracy"] = Outcome.FinalEvaluation?.Accuracy ?? double.NaN,
+        ["seconds"] = Seconds,
+    };
+
     /// <summary>One row per run on stdout (last batch's training loss/accuracy, test loss/accuracy, speed), then where the files are.</summary>
     public static void PrintTable(IReadOnlyList<RunReport> runs)
     {

@@ -140,11 +140,24 @@ public sealed class RunStore : IDisposable
         Execute("INSERT INTO experiments (run_id, name, verdict, reason, seconds, result_json) VALUES ($run, $name, $verdict, $reason, $seconds, $json)",
             ("$run", runId), ("$name", result.Name), ("$verdict", Name(result.Verdict.Kind)), ("$reason", result.Verdict.Reason),
             ("$seconds", result.Seconds), ("$json", ResultJson.Serialize(result)));
-        foreach (var (name, value) in result.Numbers)
-            Execute("INSERT INTO numbers (run_id, experiment, name, value) VALUES ($run, $experiment, $name, $value)",
-                ("$run", runId), ("$experiment", result.Name), ("$name", name), ("$value", double.IsNaN(value) ? null : value));
-        foreach (string file in result.Files) InsertArtifact(runId, result.Name, System.IO.Path.Combine(directory, file));
+        InsertNumbersAndFiles(runId, result.Name, result.Numbers, result.Files.Select(f => System.IO.Path.Combine(directory, f)));
         transaction.Commit();
+    }
+
+    /// <summary>The numbers and files of one part of a run that is not an experiment (one training run of <c>bnlab train</c>), in one transaction.</summary>
+    public void RecordNumbers(long runId, string part, IReadOnlyDictionary<string, double> numbers, IEnumerable<string> files)
+    {
+        using var transaction = connection.BeginTransaction();
+        InsertNumbersAndFiles(runId, part, numbers, files);
+        transaction.Commit();
+    }
+
+    void InsertNumbersAndFiles(long runId, string part, IReadOnlyDictionary<string, double> numbers, IEnumerable<string> files)
+    {
+        foreach (var (name, value) in numbers)
+            Execute("INSERT INTO numbers (run_id, experiment, name, value) VALUES ($run, $experiment, $name, $value)",
+                ("$run", runId), ("$experiment", part), ("$name", name), ("$value", double.IsNaN(value) ? null : value));
+        foreach (string file in files) InsertArtifact(runId, part, file);
     }
 
     /// <summary>A file of the run as a whole (its report), or of one experiment.</summary>

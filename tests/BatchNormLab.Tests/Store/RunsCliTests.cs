@@ -51,6 +51,19 @@ public sealed class RunsCliTests : IDisposable
     }
 
     [Fact]
+    public void TrainRunsAreRecordedWithTheirNumbersAndFiles()
+    {
+        string outDir = Path.Combine(dir, "train");
+        var (code, stdout, stderr) = Cli.Run("train", "--model", "mlp", "--hidden", "16", "--norm", "bn,l1", "--dataset", "gaussian-mixture", "--steps", "20", "--out", outDir, "--db", Db);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("recorded as run 1", stdout);
+        (code, stdout, stderr) = Cli.Run("runs", "show", "1", "--db", Db);
+        Assert.True(code == 0, stderr);
+        foreach (var expected in new[] { "train", "finished", "mlp bn", "mlp l1", "test accuracy", Path.Combine(outDir, "l1", "model.safetensors") })
+            Assert.Contains(expected, stdout);
+    }
+
+    [Fact]
     public void MissingOrForeignDatabaseIsOneLineNamingTheFile()
     {
         string missing = Path.Combine(dir, "none.db");
