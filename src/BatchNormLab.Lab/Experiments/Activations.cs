@@ -9,33 +9,23 @@ namespace BatchNormLab.Experiments;
 /// without, while noisy BN makes them less stable than even the standard network's (and still trains:
 /// see noisy-bn), so stable distributions are not what BN's benefit rests on.
 /// </summary>
-public sealed class Activations : Experiment
+public sealed class Activations : NormComparison
 {
     public override string Name => "activations";
     public override string Figure => "Santurkar et al. 2018, Fig. 1c and Fig. 2 (layer distributions)";
     public override string Claim => "With BN, a layer's input distribution is more stable over training than without; with noisy BN it is less stable than even the standard network's.";
 
-    static readonly Norm[] Networks = [Norm.None, Norm.BatchNorm, Norm.NoisyBatchNorm];
+    protected override IReadOnlyList<Norm> Networks { get; } = [Norm.None, Norm.BatchNorm, Norm.NoisyBatchNorm];
 
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null) =>
         ($"{Presets.Describe(preset, dataset)}; LR 0.1; the standard, BN and noisy-BN networks; the values entering the activation after the weight layers at the depths of the paper's #3, #9 and #13 (of 13 convs), recorded on the training batch every {Math.Max(1, Presets.Vgg(preset, Norm.None, 0.1, 0, dataset).Steps / 50)} steps.",
          Presets.Deviations(preset, dataset) + " The paper draws histograms per step; we draw the median with its 5–95th percentile band, and summarise how much a distribution moves as a scale-free shift (mean change of its percentiles between recordings, in units of its 5–95 spread).");
 
-    public override ExperimentResult Run(ExperimentContext context)
-    {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        var runs = Presets.SharedRuns(context, Name, Networks);
-        var numbers = new Dictionary<string, double>();
-        var figures = runs[0].Activations!.Layers.Select(l => RunFigures.ActivationBands(runs, l)).ToList();
-        var tables = new List<TableData> { RunFigures.ShiftTable(runs, numbers), RunFigures.Table(runs) };
-        RunFigures.AddNumbers(numbers, runs);
-        var (settings, deviations) = Describe(context.Preset, context.Dataset);
-        return new ExperimentResult(Name, Figure, Claim, settings, deviations, Judge(runs), figures, tables, numbers,
-            runs.Select(r => TrainedRun.FileName(r.Label) + ".metrics.csv").ToList(), clock.Elapsed.TotalSeconds);
-    }
+    protected override IEnumerable<FigureData> Figures(IReadOnlyList<TrainedRun> runs) =>
+        runs[0].Activations!.Layers.Select(l => RunFigures.ActivationBands(runs, l));
 
     /// <summary>Agrees when BN's shift is below the standard network's and noisy BN's above it; does not agree when neither holds.</summary>
-    static Verdict Judge(IReadOnlyList<TrainedRun> runs)
+    protected override Verdict Judge(IReadOnlyList<TrainedRun> runs)
     {
         double standard = RunFigures.Shift(runs[0]).Mean, bn = RunFigures.Shift(runs[1]).Mean, noisy = RunFigures.Shift(runs[2]).Mean;
         string n(double v) => v.ToString("G3", CultureInfo.InvariantCulture);

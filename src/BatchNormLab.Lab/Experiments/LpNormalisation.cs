@@ -8,39 +8,30 @@ namespace BatchNormLab.Experiments;
 /// (<see cref="Nn.LpNorm"/>, p = 1, 2, ∞). The claim: all train about as well as BN, although their
 /// distributions shift more than even the standard network's.
 /// </summary>
-public sealed class LpNormalisation : Experiment
+public sealed class LpNormalisation : NormComparison
 {
     public override string Name => "lp-norm";
     public override string Figure => "Santurkar et al. 2018, Figs. 13–14";
     public override string Claim => "Normalising by the ℓ1, ℓ2 or ℓ∞ average of the centred activations instead of their standard deviation trains about as well as BN, with more distributional shift than even the standard network.";
 
-    static readonly Norm[] Networks = [Norm.None, Norm.BatchNorm, Norm.L1, Norm.L2, Norm.LInf];
+    protected override IReadOnlyList<Norm> Networks { get; } = [Norm.None, Norm.BatchNorm, Norm.L1, Norm.L2, Norm.LInf];
 
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null) =>
         ($"{Presets.Describe(preset, dataset)}; LR 0.1; the standard and BN networks, and ℓ1, ℓ2, ℓ∞ normalisation in BN's place: y = γ·(x − μ)/D + β with D = mean|x − μ| (ℓ1), √(mean (x − μ)² + ε) (ℓ2), max|x − μ| (ℓ∞), per channel over the batch and the image.",
          Presets.Deviations(preset, dataset) + " The paper does not give the ℓp formula; ours is the natural one (PAPERS.md §2). ℓ2 is BN with a biased running estimate.");
 
-    public override ExperimentResult Run(ExperimentContext context)
-    {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        var runs = Presets.SharedRuns(context, Name, Networks);
-        var numbers = new Dictionary<string, double>();
-        var deepest = runs[0].Activations!.Layers[^1];
-        var figures = new List<FigureData> { RunFigures.TrainingLoss(runs), RunFigures.TestAccuracy(runs), RunFigures.ActivationBands(runs, deepest) };
-        var tables = new List<TableData> { RunFigures.Table(runs), RunFigures.ShiftTable(runs, numbers) };
-        RunFigures.AddNumbers(numbers, runs);
-        var (settings, deviations) = Describe(context.Preset, context.Dataset);
-        return new ExperimentResult(Name, Figure, Claim, settings, deviations, Judge(runs[0], runs[1], runs.Skip(2).ToList()), figures, tables, numbers,
-            runs.Select(r => TrainedRun.FileName(r.Label) + ".metrics.csv").ToList(), clock.Elapsed.TotalSeconds);
-    }
+    /// <summary>Training loss, test accuracy, and the deepest recorded layer's distribution.</summary>
+    protected override IEnumerable<FigureData> Figures(IReadOnlyList<TrainedRun> runs) =>
+        [RunFigures.TrainingLoss(runs), RunFigures.TestAccuracy(runs), RunFigures.ActivationBands(runs, runs[0].Activations!.Layers[^1])];
 
     /// <summary>
     /// Judged on training: agrees when every ℓp network's test accuracy is within 5 points of BN's (or
     /// better); does not agree when one is more than 10 points behind; inconclusive in between. The
     /// shift comparison with the standard network is reported beside it.
     /// </summary>
-    static Verdict Judge(TrainedRun standard, TrainedRun bn, IReadOnlyList<TrainedRun> lp)
+    protected override Verdict Judge(IReadOnlyList<TrainedRun> runs)
     {
+        var (standard, bn, lp) = (runs[0], runs[1], runs.Skip(2).ToList());
         double accBn = RunFigures.AccuracyOrChance(bn), shiftStandard = RunFigures.Shift(standard).Mean;
         string n(double v) => v.ToString("G3", CultureInfo.InvariantCulture);
         int shiftsMore = lp.Count(r => RunFigures.Shift(r).Mean > shiftStandard);

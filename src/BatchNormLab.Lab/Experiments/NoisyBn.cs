@@ -9,30 +9,23 @@ namespace BatchNormLab.Experiments;
 /// The claim: noisy BN trains about as well as BN although its distributions move more than even the
 /// standard network's; the noise without BN stops training.
 /// </summary>
-public sealed class NoisyBn : Experiment
+public sealed class NoisyBn : NormComparison
 {
     public override string Name => "noisy-bn";
     public override string Figure => "Santurkar et al. 2018, Fig. 2";
     public override string Claim => "Noisy BN (after each BN, a ← s·a + m with random per-step means and scales) trains about as well as BN, although its layer distributions move more than even the standard network's; the same noise without BN stops training.";
 
-    static readonly Norm[] Networks = [Norm.None, Norm.BatchNorm, Norm.NoisyBatchNorm, Norm.Noise];
+    protected override IReadOnlyList<Norm> Networks { get; } = [Norm.None, Norm.BatchNorm, Norm.NoisyBatchNorm, Norm.Noise];
 
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null) =>
         ($"{Presets.Describe(preset, dataset)}; LR 0.1; the standard, BN, noisy-BN and noise-without-BN networks. Noise per layer and step: μ ~ U(−0.5, 0.5), σ ~ U(1, 1.25); per element m ~ U(μ − 0.1, μ + 0.1), s ~ N(σ, 0.1²).",
          Presets.Deviations(preset, dataset) + " The paper does not say whether 0.1 is the standard deviation or the variance of s; we take the standard deviation.");
 
-    public override ExperimentResult Run(ExperimentContext context)
+    /// <summary>Training loss, test accuracy, and the middle recorded layer's distribution.</summary>
+    protected override IEnumerable<FigureData> Figures(IReadOnlyList<TrainedRun> runs)
     {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        var runs = Presets.SharedRuns(context, Name, Networks);
-        var numbers = new Dictionary<string, double>();
-        int middle = runs[0].Activations!.Layers[runs[0].Activations!.Layers.Count / 2];
-        var figures = new List<FigureData> { RunFigures.TrainingLoss(runs), RunFigures.TestAccuracy(runs), RunFigures.ActivationBands(runs, middle) };
-        var tables = new List<TableData> { RunFigures.Table(runs), RunFigures.ShiftTable(runs, numbers) };
-        RunFigures.AddNumbers(numbers, runs);
-        var (settings, deviations) = Describe(context.Preset, context.Dataset);
-        return new ExperimentResult(Name, Figure, Claim, settings, deviations, Judge(runs[0], runs[1], runs[2], runs[3]), figures, tables, numbers,
-            runs.Select(r => TrainedRun.FileName(r.Label) + ".metrics.csv").ToList(), clock.Elapsed.TotalSeconds);
+        var layers = runs[0].Activations!.Layers;
+        return [RunFigures.TrainingLoss(runs), RunFigures.TestAccuracy(runs), RunFigures.ActivationBands(runs, layers[layers.Count / 2])];
     }
 
     /// <summary>
@@ -42,8 +35,9 @@ public sealed class NoisyBn : Experiment
     /// noisy BN (a diverged run counts as chance); does not agree when noisy BN falls more than 5
     /// points behind BN. Test accuracies (noise replaced by its expectation) are reported beside.
     /// </summary>
-    static Verdict Judge(TrainedRun standard, TrainedRun bn, TrainedRun noisy, TrainedRun noise)
+    protected override Verdict Judge(IReadOnlyList<TrainedRun> runs)
     {
+        var (standard, bn, noisy, noise) = (runs[0], runs[1], runs[2], runs[3]);
         static double Trained(TrainedRun r) => r.Outcome.Diverged ? RunFigures.Chance : r.FinalTrainAccuracy();
         double accBn = Trained(bn), accNoisy = Trained(noisy), accNoise = Trained(noise);
         double shiftStandard = RunFigures.Shift(standard).Mean, shiftNoisy = RunFigures.Shift(noisy).Mean;
