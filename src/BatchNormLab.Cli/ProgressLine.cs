@@ -15,11 +15,8 @@ sealed class ProgressLine(string name, int totalSteps) : ITrainingCallback
     int firstStep = -1;
     double smoothedLoss = double.NaN, smoothedAccuracy = double.NaN;
 
-    public StepMetrics? Last { get; private set; }
-
     public void OnStep(Trainer trainer, StepMetrics m)
     {
-        Last = m;
         if (firstStep < 0) firstStep = m.Step;
         // An exponential average over ~20 steps: single-batch numbers jump too much to read.
         smoothedLoss = double.IsNaN(smoothedLoss) ? m.Loss : 0.95 * smoothedLoss + 0.05 * m.Loss;

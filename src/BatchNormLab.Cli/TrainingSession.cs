@@ -55,8 +55,7 @@ static class TrainingSession
         {
             var contents = Checkpoint.Read(Path.Combine(outDir, Checkpoint.StateFile));
             CheckSameRun(contents.Config, config, outDir);
-            Checkpoint.Restore(trainer, contents, outDir);
-            recorder = RunRecorder.Resume(outDir, contents.Step);
+            recorder = RunRecorder.Resume(outDir, trainer, contents);
             Console.Error.WriteLine($"resuming {outDir} at step {contents.Step} of {config.Steps}");
         }
         else recorder = RunRecorder.Start(outDir, config);
@@ -73,14 +72,15 @@ static class TrainingSession
         {
             var outcome = trainer.Run(cancel: cancel.Token);
             progress.Finish(outcome);
-            if (cancel.IsCancellationRequested)
+            // A run that got to its end finishes normally, so its last checkpoint always comes with summary.json.
+            if (cancel.IsCancellationRequested && trainer.Step < config.Steps)
             {
                 Checkpoint.Save(outDir, trainer);
                 Console.Error.WriteLine($"interrupted: checkpoint at step {trainer.Step} in {outDir}; continue with the same command and --resume");
                 Environment.Exit(130);
             }
-            recorder.Finish(trainer, outcome, clock.Elapsed.TotalSeconds, progress.Last);
-            return new RunReport($"{config.Model.Name} {TrainCommand.NormName(config.Model.Options.Norm)}", outDir, outcome, progress.Last, clock.Elapsed.TotalSeconds, trainer.Step - startStep);
+            recorder.Finish(trainer, outcome, clock.Elapsed.TotalSeconds);
+            return new RunReport($"{config.Model.Name} {TrainCommand.NormName(config.Model.Options.Norm)}", outDir, outcome, recorder.Last, clock.Elapsed.TotalSeconds, trainer.Step - startStep);
         }
         finally
         {

@@ -21,6 +21,8 @@ public interface ITrainingCallback
     /// <summary>After the update of step m.Step.</summary>
     void OnStep(Trainer trainer, StepMetrics metrics) { }
     void OnEvaluation(Trainer trainer, EvalMetrics metrics) { }
+    /// <summary>After step m.Step and the evaluation due at <see cref="Trainer.Step"/>, if any: the state a checkpoint must capture.</summary>
+    void OnStepDone(Trainer trainer, StepMetrics metrics) { }
 }
 
 /// <summary>How a run ended.</summary>
@@ -83,11 +85,13 @@ public sealed class Trainer
                     return new TrainingOutcome(Step, true, metrics.Step, reason, null);
                 Step++;
                 foreach (var c in Callbacks) c.OnStep(this, metrics);
-                if (TestSet is not null && Config.EvalEvery > 0 && Step % Config.EvalEvery == 0 && Step < Config.Steps)
+                if (TestSet is not null && (Step == Config.Steps || Config.EvalEvery > 0 && Step % Config.EvalEvery == 0))
                     last = Evaluate();
+                foreach (var c in Callbacks) c.OnStepDone(this, metrics);
             }
         }
-        if (Step == Config.Steps && TestSet is not null) last = Evaluate();
+        // Restored at its end: the run that got there evaluated before its checkpoint, so report without recording it again.
+        if (Step == Config.Steps && last is null && TestSet is not null) last = Evaluate(Model, TestSet, Config.Loss, Config.BatchSize, Step);
         return new TrainingOutcome(Step, false, null, null, last);
     }
 

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using BatchNormLab.Training;
 
 namespace BatchNormLab.Tests;
 
@@ -40,10 +39,7 @@ public sealed class CliTests : IDisposable
         (code, _, err) = Cli.Run([.. Job, "--out", killed, "--resume"]);
         Assert.True(code == 0, err);
         Assert.Contains("resuming", err);
-        Assert.Equal(WithoutTimes(Path.Combine(whole, "metrics.csv")), WithoutTimes(Path.Combine(killed, "metrics.csv")));
-        Assert.Equal(File.ReadAllLines(Path.Combine(whole, "eval.csv")), File.ReadAllLines(Path.Combine(killed, "eval.csv")));
-        Assert.Equal(File.ReadAllBytes(Path.Combine(whole, Checkpoint.ModelFile)), File.ReadAllBytes(Path.Combine(killed, Checkpoint.ModelFile)));
-        Assert.Equal(File.ReadAllBytes(Path.Combine(whole, Checkpoint.StateFile)), File.ReadAllBytes(Path.Combine(killed, Checkpoint.StateFile)));
+        ResumeTests.AssertSameRun(whole, killed);
     }
 
     static int MetricRows(string run)
@@ -51,9 +47,6 @@ public sealed class CliTests : IDisposable
         try { return Math.Max(0, File.ReadAllLines(Path.Combine(run, "metrics.csv")).Length - 1); }
         catch (IOException) { return 0; }
     }
-
-    /// <summary>metrics.csv without its last column (wall-clock seconds, which differ between runs).</summary>
-    static List<string> WithoutTimes(string path) => File.ReadAllLines(path).Select(l => l[..l.LastIndexOf(',')]).ToList();
 
     [Theory]
     [InlineData("unknown model", "train", "--model", "vgg12", "--steps", "1")]
