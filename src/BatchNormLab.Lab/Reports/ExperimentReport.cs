@@ -57,7 +57,7 @@ public static class ExperimentReport
                     result.Numbers.Select(n => (n.Key, (object)n.Value)).ToArray())
                 .Paragraph($"Settings: {result.Settings}")
                 .Paragraph($"Deviations from the paper: {result.Deviations}")
-                .Paragraph($"Took {Duration(result.Seconds)}.");
+                .Paragraph($"Took {Duration(result.Seconds)} (training runs shared with an earlier experiment of the same report count there, not here).");
             var charts = result.Figures.Select(Draw).ToList();
             if (charts.Count > 0)
             {

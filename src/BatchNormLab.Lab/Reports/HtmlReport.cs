@@ -113,7 +113,8 @@ public sealed class HtmlReport
         // a column is numeric (right-aligned, header too) when every filled cell in it is a number
         bool Numeric(int col) => cells.Any(r => col < r.Count && r[col].Text.Length > 0)
             && cells.All(r => col >= r.Count || r[col].Text.Length == 0 || r[col].Numeric);
-        html.Append($"<table class=\"{cssClass}\">\n");
+        // a table wider than the page scrolls sideways instead of running off its edge
+        html.Append($"<div class=\"scroll\">\n<table class=\"{cssClass}\">\n");
         if (caption is not null) html.Append($"<caption><span class=\"label\">{number}</span> {Escape(caption)}</caption>\n");
         if (header is not null)
         {
@@ -128,7 +129,7 @@ public sealed class HtmlReport
             foreach (var (text, numeric) in row) html.Append(numeric ? "<td class=\"num\">" : "<td>").Append(Escape(text)).Append("</td>");
             html.Append("</tr>\n");
         }
-        html.Append("</tbody>\n</table>\n");
+        html.Append("</tbody>\n</table>\n</div>\n");
     }
 
     static void WriteFigure(StringBuilder html, int number, FigureBlock f)
@@ -202,6 +203,7 @@ public sealed class HtmlReport
         .chip.disagrees { background: var(--disagree); }
         .tally .chip { margin-right: .25rem; }
         table { border-collapse: collapse; margin: 1rem 0; font-size: .95rem; font-variant-numeric: tabular-nums; }
+        .scroll { overflow-x: auto; max-width: 100%; }
         caption { caption-side: top; text-align: left; color: var(--muted); font-size: .9rem; padding-bottom: .4rem; }
         th, td { padding: .3rem .75rem; text-align: left; border-bottom: 1px solid var(--rule); vertical-align: top; }
         thead th { border-bottom: 2px solid var(--ink); }
