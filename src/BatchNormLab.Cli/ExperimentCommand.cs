@@ -65,9 +65,10 @@ static class ExperimentCommand
         string report = Path.Combine(outDir, "report.html");
         try
         {
-            foreach (var experiment in experiments)
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            foreach (var (experiment, index) in experiments.Select((e, i) => (e, i)))
             {
-                Console.Error.WriteLine($"== {experiment.Name}: {experiment.Figure}");
+                Console.Error.WriteLine($"== [{index + 1}/{experiments.Count}] {experiment.Name}: {experiment.Figure} (elapsed {clock.Elapsed:h\\:mm\\:ss})");
                 var result = experiment.Run(context);
                 string dir = context.DirectoryOf(experiment.Name), json = Path.Combine(dir, "result.json");
                 AtomicFile.WriteAllText(json, ResultJson.Serialize(result));
