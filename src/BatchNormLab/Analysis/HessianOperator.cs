@@ -16,10 +16,15 @@ public enum HessianMode
 /// <summary>One part of the loss: a mean loss over <paramref name="Count"/> samples, as a function of the model.</summary>
 public sealed record LossTerm(Func<Module, Tensor> Loss, int Count)
 {
-    /// <summary>The mean loss of <paramref name="kind"/> on <paramref name="batch"/>.</summary>
-    public static LossTerm On(Batch batch, LossKind kind) => new(kind == LossKind.CrossEntropy
-        ? m => m.Forward(batch.Inputs).CrossEntropy(batch.Labels ?? throw new ArgumentException("cross-entropy needs class labels"))
-        : m => m.Forward(batch.Inputs).MseLoss(batch.Targets ?? throw new ArgumentException("MSE needs regression targets")), batch.Count);
+    /// <summary>The mean loss of <paramref name="kind"/> on <paramref name="batch"/>, its inputs and targets taken in the model's dtype.</summary>
+    public static LossTerm On(Batch batch, LossKind kind) => new(m =>
+    {
+        var dtype = m.Parameters()[0].DType;
+        var output = m.Forward(batch.Inputs.To(dtype));
+        return kind == LossKind.CrossEntropy
+            ? output.CrossEntropy(batch.Labels ?? throw new ArgumentException("cross-entropy needs class labels"))
+            : output.MseLoss((batch.Targets ?? throw new ArgumentException("MSE needs regression targets")).To(dtype));
+    }, batch.Count);
 }
 
 /// <summary>
