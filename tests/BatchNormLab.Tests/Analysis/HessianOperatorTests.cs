@@ -129,6 +129,23 @@ public class HessianOperatorTests
         Assert.Equal((HessianMode.Eval, "1"), (density.Mode, density.Group));
     }
 
+    [Fact]
+    public void SameSeedsGiveBitwiseTheSameResults()
+    {
+        (double[], double[], double, double[]) Run()
+        {
+            var op = MlpHessian(HessianMode.Training);
+            var density = SpectralDensity.Estimate(op, new Rng(7), steps: 8, draws: 2, gridPoints: 50);
+            return (PowerIteration.Top(op, 2, new Rng(7), maxIterations: 10).Values, Lanczos.Top(op, 2, 10, new Rng(7)).Values,
+                Hutchinson.Trace(op, 3, new Rng(7)).Trace, density.Density);
+        }
+        var (first, second) = (Run(), Run());
+        Assert.Equal(first.Item1, second.Item1);
+        Assert.Equal(first.Item2, second.Item2);
+        Assert.Equal(first.Item3, second.Item3);
+        Assert.Equal(first.Item4, second.Item4);
+    }
+
     static double[] RandomVector(int n)
     {
         var rng = new Rng(9);
