@@ -39,8 +39,11 @@ public sealed class HessianOperator
     readonly IReadOnlyList<LossTerm> terms;
     readonly int samples;
 
+    /// <summary>The model whose loss is differentiated (left as it was after every call).</summary>
     public Module Model { get; }
+    /// <summary>Batch or running statistics in BatchNorm layers.</summary>
     public HessianMode Mode { get; }
+    /// <summary>The parameters the Hessian is taken with respect to.</summary>
     public ParameterGroup Group { get; }
 
     /// <summary>Length of the vectors this operator acts on: the group's parameter count.</summary>

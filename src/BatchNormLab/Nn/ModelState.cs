@@ -20,8 +20,10 @@ public sealed class ModelState
         modes = model.NamedModules().Select(m => (m.Module, m.Module.Training)).ToArray();
     }
 
+    /// <summary>Copies <paramref name="model"/>'s state now.</summary>
     public static ModelState Capture(Module model) => new(model);
 
+    /// <summary>Puts every value, grad and mode back as captured (may be called more than once).</summary>
     public void Restore()
     {
         model.LoadStateDict(values);
