@@ -1,4 +1,6 @@
 using BatchNormLab;
+using BatchNormLab.Analysis;
+using BatchNormLab.Data;
 using BatchNormLab.Models;
 using BatchNormLab.Nn;
 using BatchNormLab.Training;
@@ -53,25 +55,46 @@ sealed record Workload(string Name, long Work, long? Bytes, Func<Action> Setup, 
         }));
         // One SGD step (momentum 0.9, lr 0.01) of VGG-11 on a CIFAR-shaped batch; work = images.
         foreach (var norm in (Norm[])[Norm.None, Norm.BatchNorm])
-            list.Add(new($"vgg11{(norm == Norm.BatchNorm ? "_bn" : "")}_train_step[128,3,32,32]", 128, null, () => VggStep(norm, rng), 3 * 128 * VggForwardFlops()));
+            list.Add(new($"vgg11{(norm == Norm.BatchNorm ? "_bn" : "")}_train_step[128,3,32,32]", 128, null, () => VggStep(norm, rng), 3 * 128 * VggForwardFlops(3, 32, 1)));
+        // The issue-5 cost target: one Hessian-vector product (training-mode BN) at most 4× one
+        // gradient on the same batch. Floors: a gradient is ~3 forwards, an HVP ~2 gradients (Pearlmutter).
+        double smallVgg = 128 * VggForwardFlops(1, 28, 0.125);
+        list.Add(new("vgg11_bn_w0.125_gradient[128,1,28,28]", 128, null, () => SmallVgg(rng, hvp: false), 3 * smallVgg));
+        list.Add(new("vgg11_bn_w0.125_hvp[128,1,28,28]", 128, null, () => SmallVgg(rng, hvp: true), 6 * smallVgg));
         return list;
     }
 
     /// <summary>True for the whole-network steps, which the peer times with fewer runs (3 after 1 warm-up).</summary>
     public bool Heavy => Name.StartsWith("vgg", StringComparison.Ordinal);
 
-    /// <summary>Multiply-adds ×2 of VGG-11's convs and head for one 32×32 image; a training step is about 3× (forward, input and weight gradients).</summary>
-    static double VggForwardFlops()
+    /// <summary>Multiply-adds ×2 of VGG-11's convs and head for one image of <paramref name="size"/>² (channels scaled by <paramref name="width"/>, as <see cref="Vgg"/> does); a training step is about 3× (forward, input and weight gradients).</summary>
+    static double VggForwardFlops(int channels, int size, double width)
     {
         double flops = 0;
-        int channels = 3, size = 32;
         foreach (int v in Vgg.Configurations[11])
         {
-            if (v == 0) { size /= 2; continue; }
-            flops += 2.0 * v * channels * 9 * size * size;
-            channels = v;
+            if (v == 0)
+            {
+                if (size >= 2) size /= 2;
+                continue;
+            }
+            int outChannels = Math.Max(1, (int)Math.Round(v * width));
+            flops += 2.0 * outChannels * channels * 9 * size * size;
+            channels = outChannels;
         }
-        return flops + 2.0 * channels * 10;
+        return flops + 2.0 * channels * size * size * 10;
+    }
+
+    /// <summary>VGG-11-BN at width 0.125 on a 28×28 batch of 128 in training mode: the gradient of the loss, or one Hessian-vector product.</summary>
+    static Action SmallVgg(Rng rng, bool hvp)
+    {
+        var model = new Vgg(11, 1, 28, 10, 0.125, new ModelOptions(Norm.BatchNorm), rng);
+        var x = Tensor.RandomNormal(rng, [128, 1, 28, 28]);
+        var labels = Enumerable.Range(0, 128).Select(_ => rng.NextInt(10)).ToArray();
+        var hessian = HessianOperator.OnBatch(model, new Batch(x, labels, null, 0, 0), LossKind.CrossEntropy, HessianMode.Training);
+        var v = Enumerable.Range(0, hessian.Dimension).Select(_ => rng.Normal()).ToArray();
+        var parameters = model.Parameters();
+        return hvp ? () => hessian.Apply(v) : () => Autograd.Grad(model.Forward(x).CrossEntropy(labels), parameters);
     }
 
     static Action VggStep(Norm norm, Rng rng)

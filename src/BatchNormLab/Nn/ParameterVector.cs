@@ -50,8 +50,7 @@ public static class ParameterVector
     public static (double Loss, Tensor Gradient) LossAndGradientAt(Module model, Tensor vector, Func<Module, Tensor> loss)
     {
         var parameters = model.Parameters();
-        var saved = model.StateDict().Select(e => e with { Tensor = e.Tensor?.Clone() }).ToList();
-        var savedGrads = parameters.Select(p => p.Grad).ToArray();
+        var saved = ModelState.Capture(model);
         try
         {
             Unflatten(vector, parameters);
@@ -66,8 +65,7 @@ public static class ParameterVector
         }
         finally
         {
-            model.LoadStateDict(saved);
-            for (int i = 0; i < parameters.Count; i++) parameters[i].Grad = savedGrads[i];
+            saved.Restore();
         }
     }
 }
