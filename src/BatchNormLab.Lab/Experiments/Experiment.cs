@@ -76,7 +76,8 @@ public abstract class Experiment
     public abstract ExperimentResult Run(ExperimentContext context);
 
     /// <summary>Every experiment, in the report's order.</summary>
-    public static IReadOnlyList<Experiment> All { get; } = [new LrSweep(), new Activations(), new NoisyBn(), new Ics(), new Landscape(), new LpNormalisation()];
+    public static IReadOnlyList<Experiment> All { get; } = [new LrSweep(), new Activations(), new NoisyBn(), new Ics(), new Landscape(), new LpNormalisation(),
+        new RelativeLoss(), new GradientHistogram(), new Explosion(), new LossSurfacePlots()];
 
     public static Experiment? Find(string name) => All.FirstOrDefault(e => e.Name == name);
 }
