@@ -118,7 +118,7 @@ public sealed class Explosion : Experiment
             growth[norm] = initial[^1].Magnitudes.Std / initial[0].Magnitudes.Std;
             numbers[$"{net}: channel std growth, last block over first"] = growth[norm];
             numbers[$"{net}: channel |mean| growth, last block over first"] = initial[^1].Magnitudes.Mean / initial[0].Magnitudes.Mean;
-            numbers[$"{net}: loss at the full step over the initial loss"] = points[^1].Loss / points[0].Loss;
+            numbers[$"{net}: loss at the full step over the initial loss (NaN: overflow)"] = points[^1].Loss / points[0].Loss;
         }
         string file = "explosion.csv";
         IO.AtomicFile.WriteAllText(Path.Combine(context.DirectoryOf(Name), file), string.Join('\n', csv) + "\n");

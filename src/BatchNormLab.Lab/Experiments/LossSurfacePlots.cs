@@ -33,14 +33,21 @@ public sealed class LossSurfacePlots : Experiment
         string examples = Examples(preset) == 0 ? "the whole training set" : $"the first {Examples(preset)} training examples";
         return ($"The shared VGG runs at LR 0.1 with and without BN ({Presets.Describe(preset, dataset)}). Around each trained w: two filter-normalised Gaussian directions d₁, d₂ (seeded by the run's seed; " +
                 $"biases and BN parameters ignored: zero in d), the loss over {examples} in eval mode (running statistics), L(w + α·d₁) at {CurvePoints(preset)} points of α ∈ [−1, 1] and L(w + α·d₁ + β·d₂) on a {GridPoints(preset)}×{GridPoints(preset)} grid over [−1, 1]². " +
-                $"The 2-D grid is drawn as 1-D slices in α at five values of β (the report draws line series only). Sharpness: the mean of L(w ± {RunFigures.F(Probe)}·d₁) − L(w); flatness of the grid: the mean of L − L(w) over it.",
+                $"Beside, the 1-D curve and sharpness in training mode (batch statistics), which undo a rescaling of the filters that running statistics cannot. The 2-D grid is drawn as 1-D slices in α at five values of β (the report draws line series only). Sharpness: the mean of L(w ± {RunFigures.F(Probe)}·d₁) − L(w); flatness of the grid: the mean of L − L(w) over it.",
             Presets.Deviations(preset, dataset) + (Examples(preset) == 0 ? "" : $" The loss over {Examples(preset)} training examples, not the whole set;") + $" {CurvePoints(preset)} and {GridPoints(preset)}×{GridPoints(preset)} points instead of 51 and 51×51 where fewer. Li et al. compare architectures, not BN against none; seed 000 makes this comparison.");
     }
 
     static double[] Span(int points) => Enumerable.Range(0, points).Select(i => -1 + 2.0 * i / (points - 1)).ToArray();
 
-    /// <summary>Per net: L(w), the sharpness at ±<see cref="Probe"/>, the mean rise over the 2-D grid.</summary>
-    sealed record Surface(double Loss, double Sharpness, double GridRise);
+    /// <summary>Per net: L(w), the sharpness at ±<see cref="Probe"/>, the mean rise over the 2-D grid (all in eval mode), and the sharpness with batch statistics.</summary>
+    sealed record Surface(double Loss, double Sharpness, double GridRise, double TrainModeSharpness);
+
+    /// <summary>The mean of L(w ± <see cref="Probe"/>·d) − L(w), and L(w).</summary>
+    static (double Sharpness, double Loss) Sharpness(Nn.Module model, Tensor direction, Func<Nn.Module, double> loss, BnMode mode)
+    {
+        var around = LossSurface.Curve(model, direction, [-Probe, 0, Probe], loss, mode);
+        return ((around[0] + around[2]) / 2 - around[1], around[1]);
+    }
 
     public override ExperimentResult Run(ExperimentContext context)
     {
@@ -62,11 +69,13 @@ public sealed class LossSurfacePlots : Experiment
             var rng = new Rng(context.Seed);
             var (d1, d2) = (LossSurface.FilterNormalisedDirection(run.Model, rng), LossSurface.FilterNormalisedDirection(run.Model, rng));
             var curve = LossSurface.Curve(run.Model, d1, alphas, loss, BnMode.Eval);
-            var around = LossSurface.Curve(run.Model, d1, [-Probe, 0, Probe], loss, BnMode.Eval);
+            var trainCurve = LossSurface.Curve(run.Model, d1, alphas, loss, BnMode.Train);
+            var (sharpness, here) = Sharpness(run.Model, d1, loss, BnMode.Eval);
             var surface = LossSurface.Grid(run.Model, d1, d2, grid, grid, loss, BnMode.Eval);
-            var s = surfaces[run.Label] = new Surface(around[1], (around[0] + around[2]) / 2 - around[1], surface.Cast<double>().Average() - around[1]);
+            var s = surfaces[run.Label] = new Surface(here, sharpness, surface.Cast<double>().Average() - here, Sharpness(run.Model, d1, loss, BnMode.Train).Sharpness);
 
             curves.Add(new Series(run.Label, alphas, curve));
+            curves.Add(new Series($"{run.Label}, batch statistics", alphas, trainCurve));
             var slices = Enumerable.Range(0, 5).Select(k => k * (grid.Length - 1) / 4).Distinct();
             figures.Add(new FigureData($"{run.Label}: 2-D surface as slices", $"L(w + α·d₁ + β·d₂) against α, one line per β: slices of the {grid.Length}×{grid.Length} grid.", "α (along d₁)", "training loss",
                 slices.Select(j => new Series($"β = {RunFigures.F(grid[j])}", grid, grid.Select((_, i) => surface[i, j]).ToArray())).ToList(), LogY: RunFigures.SpansDecades(surface.Cast<double>())));
@@ -77,13 +86,14 @@ public sealed class LossSurfacePlots : Experiment
             numbers[$"{run.Label}: loss at w"] = s.Loss;
             numbers[$"{run.Label}: sharpness at ±{RunFigures.F(Probe)}"] = s.Sharpness;
             numbers[$"{run.Label}: mean rise over the 2-D grid"] = s.GridRise;
-            rows.Add([run.Label, RunFigures.Summary(run), G(s.Loss), G(s.Sharpness), G(s.GridRise), G(curve.Max() - s.Loss)]);
+            numbers[$"{run.Label}: sharpness at ±{RunFigures.F(Probe)}, batch statistics"] = s.TrainModeSharpness;
+            rows.Add([run.Label, RunFigures.Summary(run), G(s.Loss), G(s.Sharpness), G(s.GridRise), G(curve.Max() - s.Loss), G(s.TrainModeSharpness)]);
         }
-        figures.Insert(0, new FigureData("1-D loss curves", "L(w + α·d₁) along a filter-normalised random direction d₁ around the trained weights (α = 0).", "α", "training loss", curves, LogY: RunFigures.SpansDecades(curves.SelectMany(c => c.Y))));
+        figures.Insert(0, new FigureData("1-D loss curves", "L(w + α·d₁) along a filter-normalised random direction d₁ around the trained weights (α = 0), in eval mode (running statistics, as Li et al.) and with each batch's statistics (training mode).", "α", "training loss", curves, LogY: RunFigures.SpansDecades(curves.SelectMany(c => c.Y))));
         string file = "loss-surface.csv";
         IO.AtomicFile.WriteAllText(Path.Combine(context.DirectoryOf(Name), file), string.Join('\n', csv) + "\n");
         var table = new TableData("Loss surfaces around the trained weights (eval mode; rises are above L(w))",
-            ["network", "training run", "L(w)", $"sharpness: mean of L(w ± {RunFigures.F(Probe)}·d₁) − L(w)", "mean rise over the 2-D grid", "largest rise on the 1-D curve"], rows);
+            ["network", "training run", "L(w)", $"sharpness: mean of L(w ± {RunFigures.F(Probe)}·d₁) − L(w)", "mean rise over the 2-D grid", "largest rise on the 1-D curve", "sharpness with batch statistics"], rows);
         var (settings, deviations) = Describe(context.Preset, context.Dataset);
         return new ExperimentResult(Name, Figure, Claim, settings, deviations, Judge(surfaces[runs[0].Label], surfaces[runs[1].Label]), figures, [table], numbers,
             [file, .. runs.Select(r => TrainedRun.FileName(r.Label) + ".metrics.csv")], clock.Elapsed.TotalSeconds);
@@ -94,7 +104,7 @@ public sealed class LossSurfacePlots : Experiment
     /// <summary>Agrees when BN's sharpness and mean grid rise are both below the standard net's; does not agree when both are above; inconclusive otherwise.</summary>
     static Verdict Judge(Surface bn, Surface standard)
     {
-        string numbers = $"sharpness (mean of L(w ± {RunFigures.F(Probe)}·d₁) − L(w)) BN {G(bn.Sharpness)} vs standard {G(standard.Sharpness)}; mean rise over the 2-D grid BN {G(bn.GridRise)} vs standard {G(standard.GridRise)}; L(w) BN {G(bn.Loss)} vs standard {G(standard.Loss)}";
+        string numbers = $"sharpness (mean of L(w ± {RunFigures.F(Probe)}·d₁) − L(w)) BN {G(bn.Sharpness)} vs standard {G(standard.Sharpness)}; mean rise over the 2-D grid BN {G(bn.GridRise)} vs standard {G(standard.GridRise)}; L(w) BN {G(bn.Loss)} vs standard {G(standard.Loss)}. Beside (not judged): sharpness with batch statistics BN {G(bn.TrainModeSharpness)} vs standard {G(standard.TrainModeSharpness)}";
         if (new[] { bn.Sharpness, bn.GridRise, standard.Sharpness, standard.GridRise }.Any(v => !double.IsFinite(v))) return new(VerdictKind.Inconclusive, $"a surface was not finite ({numbers})");
         if (bn.Sharpness < standard.Sharpness && bn.GridRise < standard.GridRise) return new(VerdictKind.Agrees, $"BN's surface is flatter around its minimum ({numbers})");
         if (bn.Sharpness > standard.Sharpness && bn.GridRise > standard.GridRise) return new(VerdictKind.DoesNotAgree, $"BN's surface is sharper around its minimum ({numbers})");

@@ -70,12 +70,12 @@ public sealed class RelativeLoss : Experiment
                 series.Add(new Series($"mini-batch {number}", Etas.ToArray(), relative));
                 csv.AddRange(Etas.Select((eta, i) => string.Create(CultureInfo.InvariantCulture, $"{net},{number},{eta:R},{relative[i]:R}")));
                 numbers[$"{net}, mini-batch {number}: first diverging η"] = diverges;
-                numbers[$"{net}, mini-batch {number}: relative loss at the largest η"] = relative[^1];
+                numbers[$"{net}, mini-batch {number}: relative loss at the largest η (NaN: overflow)"] = relative[^1];
                 rows.Add([net, number.ToString(CultureInfo.InvariantCulture), double.IsFinite(diverges) ? F(diverges) : "none",
-                    .. Decades().Select(i => RunFigures.Cell(relative[i], "G3"))]);
+                    .. Decades().Select(i => double.IsFinite(relative[i]) ? RunFigures.F(relative[i]) : "overflow")]);
             }
             numbers[$"{net}: first diverging η"] = first[norm];
-            figures.Add(new FigureData($"{net}: relative loss", $"L(w − η·g)/L(w) on the mini-batch whose gradient g is; above {F(Divergence)} counts as divergence.",
+            figures.Add(new FigureData($"{net}: relative loss", $"L(w − η·g)/L(w) on the mini-batch whose gradient g is; above {F(Divergence)} counts as divergence; a line ends where the loss overflowed.",
                 "step size η", "relative loss", series, LogX: true, LogY: true));
         }
         string file = "relative-loss.csv";
