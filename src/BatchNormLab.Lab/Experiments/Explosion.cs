@@ -120,8 +120,7 @@ public sealed class Explosion : Experiment
             numbers[$"{net}: channel |mean| growth, last block over first"] = initial[^1].Magnitudes.Mean / initial[0].Magnitudes.Mean;
             numbers[$"{net}: loss at the full step over the initial loss (NaN: overflow)"] = points[^1].Loss / points[0].Loss;
         }
-        string file = "explosion.csv";
-        IO.AtomicFile.WriteAllText(Path.Combine(context.DirectoryOf(Name), file), string.Join('\n', csv) + "\n");
+        string file = WriteCsv(context, "explosion.csv", csv);
         string step = $"w → w − f·{RunFigures.F(StepSize)}·g on mini-batch 1";
         var figures = new List<FigureData>
         {

@@ -92,8 +92,7 @@ public sealed class GradientHistogram : Experiment
             numbers[$"{net}: excess kurtosis"] = m.Kurtosis;
             rows.Add([net, $"#{layer.Number} {layer.Name}", values.Length.ToString(CultureInfo.InvariantCulture), G(m.Std), G(m.P99), G(m.Max), G(m.Kurtosis)]);
         }
-        string file = "grad-hist.csv";
-        IO.AtomicFile.WriteAllText(Path.Combine(context.DirectoryOf(Name), file), string.Join('\n', csv) + "\n");
+        string file = WriteCsv(context, "grad-hist.csv", csv);
         var table = new TableData("Gradient entries of the mid-depth layer at initialisation", ["network", "layer", "entries", "std", "99th percentile of |g|", "largest |g|", "excess kurtosis"], rows);
         var (settings, deviations) = Describe(context.Preset, context.Dataset);
         return new ExperimentResult(Name, Figure, Claim, settings, deviations, Judge(moments[Norm.BatchNorm], moments[Norm.None]), figures, [table], numbers, [file], clock.Elapsed.TotalSeconds);

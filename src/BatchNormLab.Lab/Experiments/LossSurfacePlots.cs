@@ -90,8 +90,7 @@ public sealed class LossSurfacePlots : Experiment
             rows.Add([run.Label, RunFigures.Summary(run), G(s.Loss), G(s.Sharpness), G(s.GridRise), G(curve.Max() - s.Loss), G(s.TrainModeSharpness)]);
         }
         figures.Insert(0, new FigureData("1-D loss curves", "L(w + α·d₁) along a filter-normalised random direction d₁ around the trained weights (α = 0), in eval mode (running statistics, as Li et al.) and with each batch's statistics (training mode).", "α", "training loss", curves, LogY: RunFigures.SpansDecades(curves.SelectMany(c => c.Y))));
-        string file = "loss-surface.csv";
-        IO.AtomicFile.WriteAllText(Path.Combine(context.DirectoryOf(Name), file), string.Join('\n', csv) + "\n");
+        string file = WriteCsv(context, "loss-surface.csv", csv);
         var table = new TableData("Loss surfaces around the trained weights (eval mode; rises are above L(w))",
             ["network", "training run", "L(w)", $"sharpness: mean of L(w ± {RunFigures.F(Probe)}·d₁) − L(w)", "mean rise over the 2-D grid", "largest rise on the 1-D curve", "sharpness with batch statistics"], rows);
         var (settings, deviations) = Describe(context.Preset, context.Dataset);

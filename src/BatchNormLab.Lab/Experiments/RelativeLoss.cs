@@ -78,8 +78,7 @@ public sealed class RelativeLoss : Experiment
             figures.Add(new FigureData($"{net}: relative loss", $"L(w − η·g)/L(w) on the mini-batch whose gradient g is; above {F(Divergence)} counts as divergence; a line ends where the loss overflowed.",
                 "step size η", "relative loss", series, LogX: true, LogY: true));
         }
-        string file = "relative-loss.csv";
-        IO.AtomicFile.WriteAllText(Path.Combine(context.DirectoryOf(Name), file), string.Join('\n', csv) + "\n");
+        string file = WriteCsv(context, "relative-loss.csv", csv);
         var table = new TableData("Relative loss per mini-batch (first diverging η: the smallest with relative loss above 1e3)",
             ["network", "mini-batch", "first diverging η", .. Decades().Select(i => $"η = {F(Etas[i])}")], rows);
         var (settings, deviations) = Describe(context.Preset, context.Dataset);
