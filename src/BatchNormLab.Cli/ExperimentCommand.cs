@@ -21,12 +21,13 @@ static class ExperimentCommand
     static readonly Option<string> Out = new("--out") { Description = "Output directory", DefaultValueFactory = _ => "runs/experiments" };
     static readonly Option<int> Threads = new("--threads") { Description = "Compute threads", DefaultValueFactory = _ => Math.Min(2, Environment.ProcessorCount) };
     static readonly Option<ulong> Seed = new("--seed") { Description = "Seed of every run", DefaultValueFactory = _ => 0UL };
+    static readonly Option<bool> DescribeOnly = new("--describe") { Description = "Print the settings this preset uses and where they differ from the paper, then stop (nothing runs)" };
 
     public static Command Experiment()
     {
         var name = new Argument<string>("NAME") { Description = $"One of: {string.Join(", ", Experiments.Experiment.All.Select(e => e.Name))}" };
         var command = new Command("experiment", "Run one experiment of the papers and write its figures' data, tables and verdict.\n" +
-            string.Join("\n", Experiments.Experiment.All.Select(e => $"  {e.Name,-12} {e.Figure}: {e.Claim}"))) { name, PresetOption, DatasetOption, DataDir, Out, Threads, Seed, RunsCommand.Db };
+            string.Join("\n", Experiments.Experiment.All.Select(e => $"  {e.Name,-12} {e.Figure}: {e.Claim}"))) { name, PresetOption, DatasetOption, DataDir, Out, Threads, Seed, RunsCommand.Db, DescribeOnly };
         command.SetAction(p =>
         {
             string n = p.GetValue(name)!;
@@ -38,7 +39,7 @@ static class ExperimentCommand
 
     public static Command Reproduce()
     {
-        var command = new Command("reproduce", "Run every experiment and write one report.") { PresetOption, DatasetOption, DataDir, Out, Threads, Seed, RunsCommand.Db };
+        var command = new Command("reproduce", "Run every experiment and write one report.") { PresetOption, DatasetOption, DataDir, Out, Threads, Seed, RunsCommand.Db, DescribeOnly };
         command.SetAction(p => RunAll(p, RunKind.Reproduce, Experiments.Experiment.All));
         return command;
     }
@@ -59,15 +60,25 @@ static class ExperimentCommand
         string? dataset = p.GetValue(DatasetOption);
         if (dataset is not null && dataset is not ("fashion-mnist" or "cifar10" or "gaussian-mixture"))
             throw new ArgumentException($"--dataset '{dataset}': expected fashion-mnist, cifar10 or gaussian-mixture");
+        if (p.GetValue(DescribeOnly))
+        {
+            foreach (var e in experiments)
+            {
+                var (settings, deviations) = e.Describe(preset, dataset);
+                Console.WriteLine($"{e.Name}: {e.Figure}\n  claim: {e.Claim}\n  settings ({preset.ToString().ToLowerInvariant()}): {settings}\n  differs from the paper: {deviations}\n");
+            }
+            return ExitCodes.Ok;
+        }
         var context = new ExperimentContext(outDir, preset, p.GetValue(DataDir), p.GetValue(Threads), p.GetValue(Seed), new ConsoleProgress(), dataset);
         using var store = RunStore.Open(p.GetValue(RunsCommand.Db)!, create: true);
         long id = store.StartRun(kind, CommandLine(), preset.ToString().ToLowerInvariant(), context.Seed, context.Threads, outDir);
         string report = Path.Combine(outDir, "report.html");
         try
         {
-            foreach (var experiment in experiments)
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            foreach (var (experiment, index) in experiments.Select((e, i) => (e, i)))
             {
-                Console.Error.WriteLine($"== {experiment.Name}: {experiment.Figure}");
+                Console.Error.WriteLine($"== [{index + 1}/{experiments.Count}] {experiment.Name}: {experiment.Figure} (elapsed {clock.Elapsed:h\\:mm\\:ss})");
                 var result = experiment.Run(context);
                 string dir = context.DirectoryOf(experiment.Name), json = Path.Combine(dir, "result.json");
                 AtomicFile.WriteAllText(json, ResultJson.Serialize(result));

@@ -127,4 +127,15 @@ public sealed class CliTests : IDisposable
         foreach (var option in new[] { "--model", "--norm", "--dataset", "--data", "--lr", "--batch-size", "--steps", "--epochs", "--seed", "--threads", "--out", "--resume" })
             Assert.Contains(option, stdout);
     }
+
+    [Fact]
+    public void DescribeSaysEachExperimentsSettingsAndDeviationsWithoutRunning()
+    {
+        string db = Path.Combine(dir, "never.db");
+        var (code, stdout, stderr) = Cli.Run("reproduce", "--preset", "paper", "--dataset", "fashion-mnist", "--describe", "--db", db);
+        Assert.True(code == 0, stderr);
+        foreach (var expected in new[] { "lr-sweep: Santurkar et al. 2018, Fig. 1", "lp-norm:", "settings (paper): vgg16", "15000 steps", "differs from the paper: Fashion-MNIST (28×28 grey) instead of CIFAR-10" })
+            Assert.Contains(expected, stdout);
+        Assert.False(File.Exists(db));
+    }
 }
