@@ -56,7 +56,7 @@ public sealed class Explosion : Experiment
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null) =>
         ($"{InitialResNet.Describe(preset, dataset)}. On mini-batch 1, g = ∇L(w); at w − f·η·g for η = {RunFigures.F(StepSize)} and f = {string.Join(", ", Fractions.Select(RunFigures.F))}, the per-channel mean and variance of every residual block's output; " +
          "the step figures show the blocks at the relative depths of the paper's layers 8, 44 and 80 of 110, the depth figures every block at f = 0.",
-            InitialResNet.Deviations(preset) + " We read the statistics at the residual blocks' outputs; the paper does not say exactly where it reads its layers' activations. The same η for both nets.");
+            InitialResNet.Deviations(preset, dataset) + " We read the statistics at the residual blocks' outputs; the paper does not say exactly where it reads its layers' activations. The same η for both nets.");
 
     /// <summary>The blocks (1-based) at the relative depths of the paper's layers 8, 44, 80 of 110.</summary>
     static int[] Depths(int blocks) => new[] { 8, 44, 80 }.Select(l => Math.Clamp((int)Math.Ceiling((double)l * blocks / 110), 1, blocks)).Distinct().ToArray();

@@ -46,7 +46,7 @@ public sealed class GradientHistogram : Experiment
 
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null) =>
         ($"{InitialResNet.Describe(preset, dataset)}. The gradient of the cross-entropy on mini-batch 1 with respect to the weights of the weight layer at the paper's relative depth (#55 of ResNet-110's 110), in a {Bins}-bin histogram over ± its largest entry.",
-            InitialResNet.Deviations(preset));
+            InitialResNet.Deviations(preset, dataset));
 
     /// <summary>The weight layer at the relative depth of the paper's #55 of 110.</summary>
     static WeightLayer MidLayer(Nn.Module model)

@@ -19,14 +19,14 @@ static class InitialResNet
 
     static int BatchSize(Preset preset) => preset == Preset.Tiny ? 32 : 128;
 
-    static string DatasetOf(ExperimentContext context) =>
-        context.Dataset ?? context.Preset switch { Preset.Tiny => "gaussian-mixture", Preset.Quick => "fashion-mnist", _ => "cifar10" };
+    static string DatasetOf(Preset preset, string? dataset) =>
+        dataset ?? preset switch { Preset.Tiny => "gaussian-mixture", Preset.Quick => "fashion-mnist", _ => "cifar10" };
 
     /// <summary>A net at initialisation and the 1-based <paramref name="batchNumbers"/> of the first epoch (the same batches for every net of a context).</summary>
     public static (Module Model, Batch[] Batches) Build(ExperimentContext context, Norm norm, IReadOnlyList<int> batchNumbers)
     {
         Threading.Threads = context.Threads;
-        var train = context.Data(DatasetOf(context)).Train;
+        var train = context.Data(DatasetOf(context.Preset, context.Dataset)).Train;
         // The synthetic set is flat: its 32 features become 2×4×4 images so that a ResNet takes it.
         if (train.Inputs.Rank == 2) train = new Dataset(train.Name, train.Inputs.Reshape(train.Count, 2, 4, 4), train.Labels!, train.Classes);
         var model = Spec(context.Preset, norm).Build(train.Inputs.Shape[1..], train.Classes, new Rng(context.Seed));
@@ -38,14 +38,18 @@ static class InitialResNet
 
     /// <summary>The setting in words, for the report.</summary>
     public static string Describe(Preset preset, string? dataset) =>
-        $"{Spec(preset, Norm.BatchNorm).Name} with and without BN (conv → BN → ReLU), Kaiming-normal initialisation, at initialisation, on {dataset ?? (preset switch { Preset.Tiny => "a synthetic Gaussian mixture as 2×4×4 images", Preset.Quick => "fashion-mnist", _ => "cifar10" })}, " +
+        $"{Spec(preset, Norm.BatchNorm).Name} with and without BN (conv → BN → ReLU), Kaiming-normal initialisation, at initialisation, on {(DatasetOf(preset, dataset) is "gaussian-mixture" ? "a synthetic Gaussian mixture as 2×4×4 images" : DatasetOf(preset, dataset))}, " +
         $"mini-batches of {BatchSize(preset)} from the first shuffled epoch, in training mode (batch statistics)";
 
     /// <summary>Where the preset departs from Bjorck et al.'s ResNet-110 on CIFAR-10.</summary>
-    public static string Deviations(Preset preset) => preset switch
+    public static string Deviations(Preset preset, string? dataset)
     {
-        Preset.Tiny => "Not the paper's setting at all: ResNet-8 on 4×4 synthetic images, so that the code runs in seconds. Its verdict says nothing about the paper.",
-        Preset.Quick => "ResNet-32 instead of ResNet-110 and Fashion-MNIST instead of CIFAR-10, to fit minutes on 2 cores; with fewer blocks, growth with depth is smaller than the paper's.",
-        _ => "The initialisation (Kaiming normal, as He et al.) and batch size 128 are our reading of the paper.",
-    };
+        string instead = DatasetOf(preset, dataset) is "cifar10" ? "" : $"{DatasetOf(preset, dataset)} instead of CIFAR-10. ";
+        return preset switch
+        {
+            Preset.Tiny => "Not the paper's setting at all: ResNet-8 on tiny images, so that the code runs in seconds. Its verdict says nothing about the paper.",
+            Preset.Quick => instead + "ResNet-32 instead of ResNet-110, to fit minutes on 2 cores; with fewer blocks, growth with depth is smaller than the paper's.",
+            _ => instead + "The initialisation (Kaiming normal, as He et al.) and batch size 128 are our reading of the paper.",
+        };
+    }
 }

@@ -28,7 +28,7 @@ public sealed class RelativeLoss : Experiment
 
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null) =>
         ($"{InitialResNet.Describe(preset, dataset)}. For mini-batches {string.Join(", ", MiniBatches)}: g = ∇L(w) on the mini-batch, then L(w − η·g)/L(w) on the same mini-batch for {Etas.Count} log-spaced η from {F(Etas[0])} to {F(Etas[^1])}. Divergence: relative loss above {F(Divergence)} (or not finite).",
-            InitialResNet.Deviations(preset) + " The paper measures at the start of training; we measure all mini-batches at the initial weights.");
+            InitialResNet.Deviations(preset, dataset) + " The paper measures at the start of training; we measure all mini-batches at the initial weights.");
 
     static string F(double v) => RunFigures.F(v);
 
