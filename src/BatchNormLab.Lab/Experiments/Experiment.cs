@@ -75,8 +75,16 @@ public abstract class Experiment
 
     public abstract ExperimentResult Run(ExperimentContext context);
 
+    /// <summary>Writes raw measurements (a header line first) into this experiment's directory; returns the file name for the result's files.</summary>
+    protected string WriteCsv(ExperimentContext context, string file, IEnumerable<string> lines)
+    {
+        IO.AtomicFile.WriteAllText(Path.Combine(context.DirectoryOf(Name), file), string.Join('\n', lines) + "\n");
+        return file;
+    }
+
     /// <summary>Every experiment, in the report's order.</summary>
-    public static IReadOnlyList<Experiment> All { get; } = [new LrSweep(), new Activations(), new NoisyBn(), new Ics(), new Landscape(), new LpNormalisation()];
+    public static IReadOnlyList<Experiment> All { get; } = [new LrSweep(), new Activations(), new NoisyBn(), new Ics(), new Landscape(), new LpNormalisation(),
+        new RelativeLoss(), new GradientHistogram(), new Explosion(), new LossSurfacePlots()];
 
     public static Experiment? Find(string name) => All.FirstOrDefault(e => e.Name == name);
 }

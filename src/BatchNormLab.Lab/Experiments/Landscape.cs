@@ -56,9 +56,7 @@ public sealed class LandscapeProbe(Module model, IReadOnlyList<double> etas, int
         var changes = new double[etas.Count];
         for (int i = 0; i < etas.Count; i++)
         {
-            var moved = new double[weights.Length];
-            for (int j = 0; j < moved.Length; j++) moved[j] = weights[j] - etas[i] * gradient[j];
-            var (value, movedGradient) = ParameterVector.LossAndGradientAt(model, Tensor.FromArray(moved, moved.Length), loss);
+            var (value, movedGradient) = ParameterVector.LossAndGradientAt(model, Probes.Stepped(weights, gradient, etas[i]), loss);
             losses[i] = value;
             changes[i] = Probes.Distance(gradient, movedGradient.ToDoubleArray());
         }
@@ -174,11 +172,7 @@ public sealed class Landscape : Experiment
     static string G(double v) => double.IsNaN(v) ? "-" : v.ToString("G4", CultureInfo.InvariantCulture);
 
     /// <summary>Whether the positive values of the series (bands included) span more than two decades, so a log axis shows them better.</summary>
-    static bool SpansDecades(IEnumerable<Series> series)
-    {
-        var values = series.SelectMany(s => s.Y.Concat(s.Lower ?? []).Concat(s.Upper ?? [])).Where(v => v > 0 && double.IsFinite(v)).ToList();
-        return values.Count > 0 && values.Max() / values.Min() > 100;
-    }
+    static bool SpansDecades(IEnumerable<Series> series) => RunFigures.SpansDecades(series.SelectMany(s => s.Y.Concat(s.Lower ?? []).Concat(s.Upper ?? [])));
 
     /// <summary>Writes the raw grid of every probe: step, η, L(w − η·g), ‖∇L(w) − ∇L(w − η·g)‖₂; returns the file name.</summary>
     string WriteCsv(ExperimentContext context, string label, IEnumerable<LandscapeMeasurement> measurements)

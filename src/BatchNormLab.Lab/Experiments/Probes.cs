@@ -37,6 +37,14 @@ static class Probes
         return dot / (Norm(a) * Norm(b));
     }
 
+    /// <summary>The parameter vector w − η·g.</summary>
+    public static Tensor Stepped(double[] weights, double[] gradient, double eta)
+    {
+        var moved = new double[weights.Length];
+        for (int j = 0; j < moved.Length; j++) moved[j] = weights[j] - eta * gradient[j];
+        return Tensor.FromArray(moved, moved.Length);
+    }
+
     public static double[] Gradients(Module model) =>
         ParameterVector.Flatten(model.Parameters().Select(p => p.Grad ?? Tensor.ZerosLike(p)).ToList()).ToDoubleArray();
 

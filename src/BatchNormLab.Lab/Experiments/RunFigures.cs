@@ -46,6 +46,13 @@ static class RunFigures
         ? $"diverged at step {r.Outcome.DivergedAtStep}"
         : $"test accuracy {r.TestAccuracy.ToString("P1", CultureInfo.InvariantCulture)}, training accuracy {r.FinalTrainAccuracy().ToString("P1", CultureInfo.InvariantCulture)}, training loss {r.FinalTrainLoss().ToString("G3", CultureInfo.InvariantCulture)}";
 
+    /// <summary>Whether the positive finite values span more than two decades, so a log axis shows them better.</summary>
+    public static bool SpansDecades(IEnumerable<double> values)
+    {
+        var positive = values.Where(v => v > 0 && double.IsFinite(v)).ToList();
+        return positive.Count > 0 && positive.Max() / positive.Min() > 100;
+    }
+
     public static string Cell(double v, string format) => double.IsNaN(v) ? "-" : v.ToString(format, CultureInfo.InvariantCulture);
 
     public static string F(double v) => v.ToString("G4", CultureInfo.InvariantCulture);

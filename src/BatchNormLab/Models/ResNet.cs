@@ -42,6 +42,9 @@ public sealed class ResNetCifar : Module
         options.Initialise(this, rng);
     }
 
+    /// <summary>The residual blocks in forward order (3n of them): where depth-wise probes read activations.</summary>
+    public IReadOnlyList<Module> Blocks => stages.SelectMany(s => Enumerable.Range(0, s.Count).Select(i => s[i])).ToList();
+
     protected override Tensor Compute(Tensor input)
     {
         var x = NormActivate(conv1.Forward(input), options, bn1);

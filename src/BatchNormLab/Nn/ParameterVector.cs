@@ -47,21 +47,32 @@ public static class ParameterVector
     /// Parameters, their .Grad and every buffer (BatchNorm running statistics and counters) are
     /// restored afterwards, so the model is exactly as before.
     /// </summary>
-    public static (double Loss, Tensor Gradient) LossAndGradientAt(Module model, Tensor vector, Func<Module, Tensor> loss)
+    public static (double Loss, Tensor Gradient) LossAndGradientAt(Module model, Tensor vector, Func<Module, Tensor> loss) =>
+        At(model, vector, parameters =>
+        {
+            using (Autograd.EnableGrad())
+            {
+                var value = loss(model);
+                return (value.Item(), Flatten(Autograd.Grad(value, parameters)));
+            }
+        });
+
+    /// <summary>The loss with the parameters set to <paramref name="vector"/>, without gradients; the model is restored as by <see cref="LossAndGradientAt"/>.</summary>
+    public static double LossAt(Module model, Tensor vector, Func<Module, double> loss) =>
+        At(model, vector, _ =>
+        {
+            using (Autograd.NoGrad()) return loss(model);
+        });
+
+    /// <summary>Runs <paramref name="evaluate"/> with the parameters set to <paramref name="vector"/>, then restores parameters, gradients and buffers.</summary>
+    static T At<T>(Module model, Tensor vector, Func<IReadOnlyList<Tensor>, T> evaluate)
     {
         var parameters = model.Parameters();
         var saved = ModelState.Capture(model);
         try
         {
             Unflatten(vector, parameters);
-            Tensor value;
-            Tensor[] grads;
-            using (Autograd.EnableGrad())
-            {
-                value = loss(model);
-                grads = Autograd.Grad(value, parameters);
-            }
-            return (value.Item(), Flatten(grads));
+            return evaluate(parameters);
         }
         finally
         {
