@@ -16,7 +16,7 @@ namespace BatchNormLab.Cli;
 static class ExperimentCommand
 {
     static readonly Option<string> PresetOption = new("--preset") { Description = "tiny (seconds, for tests), quick (minutes on 2 cores), paper (the paper's settings)", DefaultValueFactory = _ => "quick" };
-    static readonly Option<string?> DatasetOption = new("--dataset") { Description = "The VGG runs' dataset instead of the preset's: fashion-mnist, cifar10 or gaussian-mixture (the DLN keeps its synthetic regression)" };
+    static readonly Option<string?> DatasetOption = new("--dataset") { Description = "The VGG runs' dataset instead of the preset's: fashion-mnist, cifar10, gaussian-mixture or gaussian-images (the same mixture as 2×4×4 images); the DLN keeps its synthetic regression" };
     static readonly Option<string?> DataDir = new("--data") { Description = "Directory with the dataset's files (else $BNLAB_DATA, else /usr/share/datasets/fashion-mnist)" };
     static readonly Option<string> Out = new("--out") { Description = "Output directory", DefaultValueFactory = _ => "runs/experiments" };
     static readonly Option<int> Threads = new("--threads") { Description = "Compute threads", DefaultValueFactory = _ => Math.Min(2, Environment.ProcessorCount) };
@@ -58,8 +58,8 @@ static class ExperimentCommand
         if (p.GetValue(Threads) < 1) throw new ArgumentException($"--threads {p.GetValue(Threads)}: must be ≥ 1");
         string outDir = p.GetValue(Out)!;
         string? dataset = p.GetValue(DatasetOption);
-        if (dataset is not null && dataset is not ("fashion-mnist" or "cifar10" or "gaussian-mixture"))
-            throw new ArgumentException($"--dataset '{dataset}': expected fashion-mnist, cifar10 or gaussian-mixture");
+        if (dataset is not null && dataset is not ("fashion-mnist" or "cifar10" or "gaussian-mixture" or "gaussian-images"))
+            throw new ArgumentException($"--dataset '{dataset}': expected fashion-mnist, cifar10, gaussian-mixture or gaussian-images");
         if (p.GetValue(DescribeOnly))
         {
             foreach (var e in experiments)

@@ -10,7 +10,7 @@ namespace BatchNormLab.Experiments;
 /// and without BN, He (Kaiming normal) initialisation as in the ResNet paper, and mini-batches of the
 /// first shuffled epoch, used in training mode (batch statistics: the forward pass SGD takes).
 /// Paper: ResNet-110 on CIFAR-10, batch 128. Quick: ResNet-32 on Fashion-MNIST, batch 128.
-/// Tiny: ResNet-8 on the synthetic Gaussian mixture laid out as 2×4×4 images, batch 32 (seconds; for tests).
+/// Tiny: ResNet-8 on the synthetic Gaussian mixture laid out as 2×4×4 images ("gaussian-images"), batch 32 (seconds; for tests).
 /// </summary>
 static class InitialResNet
 {
@@ -20,15 +20,13 @@ static class InitialResNet
     static int BatchSize(Preset preset) => preset == Preset.Tiny ? 32 : 128;
 
     static string DatasetOf(Preset preset, string? dataset) =>
-        dataset ?? preset switch { Preset.Tiny => "gaussian-mixture", Preset.Quick => "fashion-mnist", _ => "cifar10" };
+        dataset ?? preset switch { Preset.Tiny => "gaussian-images", Preset.Quick => "fashion-mnist", _ => "cifar10" };
 
     /// <summary>A net at initialisation and the 1-based <paramref name="batchNumbers"/> of the first epoch (the same batches for every net of a context).</summary>
     public static (Module Model, Batch[] Batches) Build(ExperimentContext context, Norm norm, IReadOnlyList<int> batchNumbers)
     {
         Threading.Threads = context.Threads;
         var train = context.Data(DatasetOf(context.Preset, context.Dataset)).Train;
-        // The synthetic set is flat: its 32 features become 2×4×4 images so that a ResNet takes it.
-        if (train.Inputs.Rank == 2) train = new Dataset(train.Name, train.Inputs.Reshape(train.Count, 2, 4, 4), train.Labels!, train.Classes);
         var model = Spec(context.Preset, norm).Build(train.Inputs.Shape[1..], train.Classes, new Rng(context.Seed));
         var loader = new DataLoader(train, BatchSize(context.Preset), shuffle: true, dropLast: true, context.Seed);
         var wanted = batchNumbers.ToHashSet();
@@ -38,7 +36,7 @@ static class InitialResNet
 
     /// <summary>The setting in words, for the report.</summary>
     public static string Describe(Preset preset, string? dataset) =>
-        $"{Spec(preset, Norm.BatchNorm).Name} with and without BN (conv → BN → ReLU), Kaiming-normal initialisation, at initialisation, on {(DatasetOf(preset, dataset) is "gaussian-mixture" ? "a synthetic Gaussian mixture as 2×4×4 images" : DatasetOf(preset, dataset))}, " +
+        $"{Spec(preset, Norm.BatchNorm).Name} with and without BN (conv → BN → ReLU), Kaiming-normal initialisation, at initialisation, on {(DatasetOf(preset, dataset) is "gaussian-images" ? "a synthetic Gaussian mixture as 2×4×4 images" : DatasetOf(preset, dataset))}, " +
         $"mini-batches of {BatchSize(preset)} from the first shuffled epoch, in training mode (batch statistics)";
 
     /// <summary>Where the preset departs from Bjorck et al.'s ResNet-110 on CIFAR-10.</summary>

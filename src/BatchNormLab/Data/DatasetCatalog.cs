@@ -4,11 +4,12 @@ namespace BatchNormLab.Data;
 /// The datasets a run can name, as (train, test) pairs ready to train on: image sets read from their
 /// standard files (see <see cref="DataDirectory"/>) and normalised per channel with the training
 /// set's mean and std; synthetic sets generated from the run's seed and split 10 000 / 2 000
-/// (Gaussian mixture: 10 classes in 32 dimensions) or 1 000 / 200 (the deep linear network's y = A·x, 10 dimensions).
+/// (Gaussian mixture: 10 classes in 32 dimensions, flat or laid out as 2×4×4 images for the conv
+/// nets) or 1 000 / 200 (the deep linear network's y = A·x, 10 dimensions).
 /// </summary>
 public static class DatasetCatalog
 {
-    public static readonly string[] Names = ["fashion-mnist", "cifar10", "gaussian-mixture", "linear-regression"];
+    public static readonly string[] Names = ["fashion-mnist", "cifar10", "gaussian-mixture", "gaussian-images", "linear-regression"];
 
     public static (Dataset Train, Dataset Test) Load(string name, string? dataOption, ulong seed)
     {
@@ -23,6 +24,9 @@ public static class DatasetCatalog
                 return (normalization.Apply(train), normalization.Apply(test));
             case "gaussian-mixture":
                 return Split(Synthetic.GaussianMixture(seed, 12_000, classes: 10, dims: 32), 10_000);
+            case "gaussian-images":
+                var mixture = Synthetic.GaussianMixture(seed, 12_000, classes: 10, dims: 32);
+                return Split(new Dataset(name, mixture.Inputs.Reshape(mixture.Count, 2, 4, 4), mixture.Labels!, mixture.Classes), 10_000);
             case "linear-regression":
                 return Split(Synthetic.LinearRegression(seed, 1_200, dims: 10).Data, 1_000);
             default:
