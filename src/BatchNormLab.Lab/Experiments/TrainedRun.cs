@@ -19,6 +19,13 @@ public sealed record TrainedRun
     /// <summary>The experiment that trained it (another may reuse it: <see cref="Shared"/>).</summary>
     public required string Experiment { get; init; }
 
+    /// <summary>Copies of the weights and buffers after each of <see cref="SnapshotSteps"/>, by step.</summary>
+    public required IReadOnlyDictionary<int, IReadOnlyList<StateEntry>> Snapshots { get; init; }
+
+    /// <summary>One example's input shape and the model's outputs, to rebuild it.</summary>
+    public required int[] InputShape { get; init; }
+    public required int Outputs { get; init; }
+
     /// <summary>Pre-activation distributions recorded during training (runs from <see cref="Shared"/> have them).</summary>
     public ActivationProbe? Activations { get; init; }
 
@@ -41,16 +48,22 @@ public sealed record TrainedRun
         var (train, test) = context.Data(config.Dataset);
         if (config.TrainLimit > 0 && config.TrainLimit < train.Count) train = train.Take(config.TrainLimit);
         if (config.TestLimit > 0 && config.TestLimit < test.Count) test = test.Take(config.TestLimit);
-        var model = config.Model.Build(train.Inputs.Shape[1..], train.Labels is null ? train.Targets!.Size(1) : train.Classes, new Rng(config.Seed));
+        int[] shape = train.Inputs.Shape[1..];
+        int outputs = train.Labels is null ? train.Targets!.Size(1) : train.Classes;
+        var model = config.Model.Build(shape, outputs, new Rng(config.Seed));
         if (adapt is not null) model = adapt(model);
         var trainer = new Trainer(config, model, train, test);
-        var log = new Log(context, experiment, label);
+        var log = new Log(context, experiment, label, SnapshotSteps(config));
         trainer.Callbacks.Add(log);
         if (callbacks is not null) trainer.Callbacks.AddRange(callbacks(trainer));
         context.Progress.RunStarted(experiment, label, config.Steps);
         var outcome = trainer.Run();
         context.Progress.RunFinished(experiment, label, outcome);
-        var run = new TrainedRun { Label = label, Experiment = experiment, Config = config, Model = model, Steps = log.Steps, Evaluations = log.Evaluations, Outcome = outcome };
+        var run = new TrainedRun
+        {
+            Label = label, Experiment = experiment, Config = config, Model = model, Steps = log.Steps, Evaluations = log.Evaluations, Outcome = outcome,
+            Snapshots = log.Snapshots, InputShape = shape, Outputs = outputs,
+        };
         run.WriteMetrics(context, experiment);
         return run;
     }
@@ -81,6 +94,20 @@ public sealed record TrainedRun
     /// <summary>The layers whose activations shared runs record: the paper's #3, #9 and #13 of VGG-16's 13 convs, scaled to this model (all weight layers but the head).</summary>
     public static int[] ActivationLayers(Module model) => WeightLayer.Scaled([3, 9, 13], 13, WeightLayer.Of(model).Count - 1);
 
+    /// <summary>The steps after which every run keeps a copy of its model: a tenth and half of the way (cheap next to training; analyses of the model during training read them).</summary>
+    public static int[] SnapshotSteps(TrainConfig config) => new[] { config.Steps / 10, config.Steps / 2 }.Where(s => s > 0).Distinct().ToArray();
+
+    /// <summary>A fresh model as this run's was after <paramref name="step"/> steps: a snapshot step, or the last step done.</summary>
+    public Module ModelAt(int step)
+    {
+        IReadOnlyList<StateEntry> state = step == Outcome.StepsDone ? Model.StateDict()
+            : Snapshots.TryGetValue(step, out var kept) ? kept
+            : throw new ArgumentException($"run '{Label}' has no copy of its model at step {step}; it has steps {string.Join(", ", Snapshots.Keys.Append(Outcome.StepsDone))}");
+        var copy = Config.Model.Build(InputShape, Outputs, new Rng(Config.Seed));
+        copy.LoadStateDict(state);
+        return copy;
+    }
+
     /// <summary>A label as a file name: "BN, lr 0.5" → "bn-lr-0.5".</summary>
     public static string FileName(string label) =>
         string.Join('-', label.ToLowerInvariant().Split([' ', ',', '/', '='], StringSplitOptions.RemoveEmptyEntries));
@@ -99,14 +126,16 @@ public sealed record TrainedRun
         AtomicFile.WriteAllText(path, string.Join('\n', lines) + "\n");
     }
 
-    sealed class Log(ExperimentContext context, string experiment, string label) : ITrainingCallback
+    sealed class Log(ExperimentContext context, string experiment, string label, int[] snapshotSteps) : ITrainingCallback
     {
         public List<StepMetrics> Steps { get; } = [];
         public List<EvalMetrics> Evaluations { get; } = [];
+        public Dictionary<int, IReadOnlyList<StateEntry>> Snapshots { get; } = [];
 
         public void OnStep(Trainer trainer, StepMetrics m)
         {
             Steps.Add(m);
+            if (snapshotSteps.Contains(m.Step + 1)) Snapshots[m.Step + 1] = trainer.Model.StateDict().Select(e => e with { Tensor = e.Tensor?.Clone() }).ToList();
             context.Progress.Step(experiment, label, m);
         }
 

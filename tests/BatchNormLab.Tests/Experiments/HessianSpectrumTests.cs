@@ -1,0 +1,51 @@
+using BatchNormLab.Analysis;
+using BatchNormLab.Experiments;
+using BatchNormLab.Models;
+
+namespace BatchNormLab.Tests;
+
+public sealed class HessianSpectrumTests : IDisposable
+{
+    readonly string dir = Directory.CreateTempSubdirectory("bnlab-hessian-").FullName;
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    [Fact]
+    public void BulkEdgeIsTheWeightedQuantileOfMagnitudes()
+    {
+        // Two draws; |θ| sorted with weights (each draw counts ½): 0.1 (0.45), 0.5 (0.3), 2 (0.245), 40 (0.005).
+        var density = new SpectralDensity(HessianMode.Training, "all", [0, 1], [1, 1],
+            Nodes: [[-0.1, 2, 40], [0.5, -2]], Weights: [[0.9, 0.09, 0.01], [0.6, 0.4]], KernelVariance: 1, Products: 0);
+        Assert.Equal(2, HessianSpectrum.BulkEdge(density)); // 0.45 + 0.3 + 0.245 = 0.995 ≥ 0.99
+    }
+
+    [Fact]
+    public void RunsKeepCopiesOfTheirModelDuringTraining()
+    {
+        var context = new ExperimentContext(dir, Preset.Tiny, null, threads: 2, seed: 3);
+        var run = TrainedRun.Train(context, "test", "BN", Presets.Vgg(Preset.Tiny, Norm.BatchNorm, 0.1, 3));
+        Assert.Equal([4, 20], run.Snapshots.Keys.Order());
+        // The final copy is the trained model; an early one differs from it; the step-0 model is not kept.
+        var final = run.ModelAt(40).StateDict();
+        var trained = run.Model.StateDict();
+        for (int i = 0; i < final.Count; i++)
+            if (final[i].Tensor is { } t) Assert.Equal(trained[i].Tensor!.ToFloatArray(), t.ToFloatArray());
+            else Assert.Equal(trained[i].Int64, final[i].Int64);
+        Assert.Equal(4, run.ModelAt(4).StateDict().Single(e => e.Name.EndsWith("num_batches_tracked", StringComparison.Ordinal) && e.Name.StartsWith("2.", StringComparison.Ordinal)).Int64);
+        Assert.Throws<ArgumentException>(() => run.ModelAt(7));
+    }
+
+    [Fact]
+    public void TinyPresetAnalysesEveryNetworkModeAndPoint()
+    {
+        var result = new HessianSpectrum().Run(new ExperimentContext(dir, Preset.Tiny, null, threads: 2, seed: 1));
+        var rows = result.Tables.Single().Rows;
+        Assert.Equal(12, rows.Count); // 2 networks × 2 steps × (no BN, BN batch, BN population)
+        Assert.Equal(4, result.Figures.Count);
+        Assert.All(result.Files, f => Assert.True(File.Exists(Path.Combine(dir, "hessian", f)), f));
+        foreach (var (key, value) in result.Numbers) Assert.True(double.IsFinite(value), key);
+        // Without BN, batch and population statistics are the same Hessian; with BN they differ.
+        Assert.True(result.Numbers["VGG BN, batch statistics, step 40: λmax"] != result.Numbers["VGG BN, population statistics, step 40: λmax"]);
+        Assert.Contains("VGG at step 40", result.Verdict.Reason);
+    }
+}
