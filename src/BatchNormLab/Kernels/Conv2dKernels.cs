@@ -33,7 +33,7 @@ public static class Conv2dKernels
     /// <summary>
     /// y[n,o,i,j] = b[o] + Σ_{c,u,v} W[o,c,u,v]·x[n,c,i·s+u−p, j·s+v−p]   (x is 0 outside the image).
     /// </summary>
-    public static void Forward<T>(ReadOnlySpan<T> x, int n, int c, int h, int w, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias,
+    public static unsafe void Forward<T>(ReadOnlySpan<T> x, int n, int c, int h, int w, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias,
         int cOut, int kh, int kw, int stride, int padding, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var g = new ConvGeometry(n, c, h, w, cOut, kh, kw, stride, padding);
@@ -41,6 +41,12 @@ public static class Conv2dKernels
         if (!bias.IsEmpty && bias.Length != cOut) throw new ArgumentException($"bias has {bias.Length} elements, expected 0 or {cOut}", nameof(bias));
 
         int group = g.Group<T>(), k = g.K, p = g.P;
+        if (ByGroups(g.Groups<T>()))
+        {
+            fixed (T* px = x, pw = weight, pb = bias, py = y)
+                Threading.ForEachItem(g.Groups<T>(), new ForwardGroups<T> { X = px, W = pw, Bias = pb, HasBias = !bias.IsEmpty, Y = py, G = g });
+            return;
+        }
         T[] col = ArrayPool<T>.Shared.Rent(k * group * p);
         T[]? rows = group > 1 ? ArrayPool<T>.Shared.Rent(cOut * group * p) : null;
         try
@@ -67,13 +73,19 @@ public static class Conv2dKernels
     /// <summary>
     /// dx[n,c,hi,wi] = Σ_{o,u,v,i,j : i·s+u−p = hi, j·s+v−p = wi} W[o,c,u,v]·dy[n,o,i,j];   dx is overwritten.
     /// </summary>
-    public static void BackwardInput<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> weight, int n, int c, int h, int w,
+    public static unsafe void BackwardInput<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> weight, int n, int c, int h, int w,
         int cOut, int kh, int kw, int stride, int padding, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var g = new ConvGeometry(n, c, h, w, cOut, kh, kw, stride, padding);
         g.Check(dx.Length, nameof(dx), dy.Length, nameof(dy), weight.Length);
 
         int group = g.Group<T>(), k = g.K, p = g.P;
+        if (ByGroups(g.Groups<T>()))
+        {
+            fixed (T* pdy = dy, pw = weight, pdx = dx)
+                Threading.ForEachItem(g.Groups<T>(), new BackwardInputGroups<T> { Dy = pdy, W = pw, Dx = pdx, G = g });
+            return;
+        }
         T[] col = ArrayPool<T>.Shared.Rent(k * group * p);
         T[]? rows = group > 1 ? ArrayPool<T>.Shared.Rent(cOut * group * p) : null;
         try
@@ -99,7 +111,7 @@ public static class Conv2dKernels
     /// dW[o,c,u,v] = Σ_{n,i,j} dy[n,o,i,j]·x[n,c,i·s+u−p, j·s+v−p];   db[o] = Σ_{n,i,j} dy[n,o,i,j].
     /// Both are overwritten; an empty <paramref name="dBias"/> skips the bias gradient.
     /// </summary>
-    public static void BackwardWeight<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, int n, int c, int h, int w,
+    public static unsafe void BackwardWeight<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, int n, int c, int h, int w,
         int cOut, int kh, int kw, int stride, int padding, Span<T> dWeight, Span<T> dBias) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var g = new ConvGeometry(n, c, h, w, cOut, kh, kw, stride, padding);
@@ -107,6 +119,33 @@ public static class Conv2dKernels
         if (!dBias.IsEmpty && dBias.Length != cOut) throw new ArgumentException($"dBias has {dBias.Length} elements, expected 0 or {cOut}", nameof(dBias));
 
         int group = g.Group<T>(), k = g.K, p = g.P;
+        int rowsPerItem = WeightRowsPerItem(k), items = (k + rowsPerItem - 1) / rowsPerItem;
+        if (items >= 2 * Threading.Threads)
+        {
+            T[] dwTr = ArrayPool<T>.Shared.Rent(k * cOut);
+            // Each group's dy as [cOut, images·P] rows, the groups one after another.
+            T[]? dyT = group > 1 ? ArrayPool<T>.Shared.Rent(n * cOut * p) : null;
+            try
+            {
+                if (dyT != null)
+                    for (int first = 0; first < n; first += group)
+                    {
+                        int images = Math.Min(group, n - first), length = images * cOut * p;
+                        Transpose(dy.Slice(first * cOut * p, length), images, cOut, p, dyT.AsSpan(first * cOut * p, length));
+                    }
+                fixed (T* px = x, pdy = dyT ?? dy, pdw = dwTr)
+                    Threading.ForEachItem(items, new WeightRows<T> { X = px, DyRows = pdy, DwT = pdw, G = g, RowsPerItem = rowsPerItem });
+                for (int o = 0; o < cOut; o++)
+                    for (int r = 0; r < k; r++) dWeight[o * k + r] = dwTr[r * cOut + o];
+            }
+            finally
+            {
+                ArrayPool<T>.Shared.Return(dwTr);
+                if (dyT != null) ArrayPool<T>.Shared.Return(dyT);
+            }
+            if (!dBias.IsEmpty) BiasGradient(dy, n, cOut, g.P, dBias);
+            return;
+        }
         T[] col = ArrayPool<T>.Shared.Rent(k * group * p);
         T[]? rows = group > 1 ? ArrayPool<T>.Shared.Rent(cOut * group * p) : null;
         T[] dwT = ArrayPool<T>.Shared.Rent(k * cOut);
@@ -134,6 +173,109 @@ public static class Conv2dKernels
         if (!dBias.IsEmpty) BiasGradient(dy, n, cOut, g.P, dBias);
     }
 
+    /// <summary>
+    /// Whether the groups of images are spread over the threads (each group on one thread, its im2col, GEMM and
+    /// col2im serial, its column buffer in that core's cache, no barrier between the steps) rather than run one
+    /// after another with every step split across the threads. Each group's result is the same either way.
+    /// </summary>
+    static bool ByGroups(int groups) => groups >= 2 * Threading.Threads;
+
+    /// <summary>Rows of dWᵀ per work item of the weight gradient: about four items per thread, whole MR panels.</summary>
+    static int WeightRowsPerItem(int k) => Math.Max(48, (k + 4 * Threading.Threads - 1) / (4 * Threading.Threads) + 5) / 6 * 6;
+
+    /// <summary>Forward, one group of images per item: im2col, GEMM, transpose to NCHW, bias.</summary>
+    unsafe struct ForwardGroups<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public T* X, W, Bias, Y;
+        public bool HasBias;
+        public ConvGeometry G;
+
+        public readonly void Run(int start, int end)
+        {
+            int group = G.Group<T>(), k = G.K, p = G.P, cOut = G.COut;
+            for (int item = start; item < end; item++)
+            {
+                int first = item * group, images = Math.Min(group, G.N - first), cols = images * p;
+                T[] col = ArrayPool<T>.Shared.Rent(k * cols);
+                T[]? rows = images > 1 ? ArrayPool<T>.Shared.Rent(cOut * cols) : null;
+                fixed (T* pc = col)
+                {
+                    new Im2ColBody<T> { X = X + (long)first * G.InputImage, Col = pc, G = G, Images = images }.Run(0, k);
+                    var yImages = new Span<T>(Y + (long)first * cOut * p, images * cOut * p);
+                    Span<T> product = images == 1 ? yImages : rows.AsSpan(0, cOut * cols);
+                    Gemm.MultiplySerial(false, false, cOut, cols, k, T.One, new ReadOnlySpan<T>(W, cOut * k), k,
+                        new ReadOnlySpan<T>(pc, k * cols), cols, T.Zero, product, cols);
+                    if (images > 1) Transpose(product, cOut, images, p, yImages);
+                    if (HasBias) AddBias(yImages, images, new ReadOnlySpan<T>(Bias, cOut), p);
+                }
+                ArrayPool<T>.Shared.Return(col);
+                if (rows != null) ArrayPool<T>.Shared.Return(rows);
+            }
+        }
+    }
+
+    /// <summary>BackwardInput, one group of images per item: dy to [cOut, images·P], GEMM, col2im.</summary>
+    unsafe struct BackwardInputGroups<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public T* Dy, W, Dx;
+        public ConvGeometry G;
+
+        public readonly void Run(int start, int end)
+        {
+            int group = G.Group<T>(), k = G.K, p = G.P, cOut = G.COut;
+            for (int item = start; item < end; item++)
+            {
+                int first = item * group, images = Math.Min(group, G.N - first), cols = images * p;
+                T[] col = ArrayPool<T>.Shared.Rent(k * cols);
+                T[]? rows = images > 1 ? ArrayPool<T>.Shared.Rent(cOut * cols) : null;
+                fixed (T* pc = col)
+                {
+                    var dyImages = new ReadOnlySpan<T>(Dy + (long)first * cOut * p, images * cOut * p);
+                    ReadOnlySpan<T> dyRows = images == 1 ? dyImages : Transpose(dyImages, images, cOut, p, rows.AsSpan(0, cOut * cols));
+                    Gemm.MultiplySerial(true, false, k, cols, cOut, T.One, new ReadOnlySpan<T>(W, cOut * k), k,
+                        dyRows, cols, T.Zero, new Span<T>(pc, k * cols), cols);
+                    new Col2ImBody<T> { Col = pc, Dx = Dx + (long)first * G.InputImage, G = G, Images = images }.Run(0, images * G.C);
+                }
+                ArrayPool<T>.Shared.Return(col);
+                if (rows != null) ArrayPool<T>.Shared.Return(rows);
+            }
+        }
+    }
+
+    /// <summary>
+    /// BackwardWeight, one block of rows r of dWᵀ per item, over all groups in image order: im2col of just those rows,
+    /// then dWᵀ[r, o] (+)= Σ_q col[r, q]·dy[o, q]. Every entry is summed in the same order as by the whole GEMM.
+    /// </summary>
+    unsafe struct WeightRows<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public T* X, DyRows, DwT;
+        public ConvGeometry G;
+        public int RowsPerItem;
+
+        public readonly void Run(int start, int end)
+        {
+            int group = G.Group<T>(), p = G.P, cOut = G.COut;
+            for (int item = start; item < end; item++)
+            {
+                int r0 = item * RowsPerItem, r1 = Math.Min(G.K, r0 + RowsPerItem), m = r1 - r0;
+                T[] col = ArrayPool<T>.Shared.Rent(m * group * p);
+                fixed (T* pc = col)
+                {
+                    for (int first = 0; first < G.N; first += group)
+                    {
+                        int images = Math.Min(group, G.N - first), cols = images * p;
+                        // Row r of the group's column matrix lands at pc + (r − r0)·cols.
+                        new Im2ColBody<T> { X = X + (long)first * G.InputImage, Col = pc - (long)r0 * cols, G = G, Images = images }.Run(r0, r1);
+                        Gemm.MultiplySerial(false, true, m, cOut, cols, T.One, new ReadOnlySpan<T>(pc, m * cols), cols,
+                            new ReadOnlySpan<T>(DyRows + (long)first * cOut * p, cOut * cols), cols,
+                            first == 0 ? T.Zero : T.One, new Span<T>(DwT + (long)r0 * cOut, m * cOut), cOut);
+                    }
+                }
+                ArrayPool<T>.Shared.Return(col);
+            }
+        }
+    }
+
     /// <summary>Shapes of one convolution, checked once, and the image group size its GEMMs use.</summary>
     readonly struct ConvGeometry
     {
@@ -158,6 +300,7 @@ public static class Conv2dKernels
         /// <summary>Stride 1 and wOut = w: output pixel (i, j) under kernel tap (u, v) reads input element
         /// i·w + j + (u−p)·w + v−p of the plane, a fixed shift, so im2col/col2im rows are single block moves.</summary>
         public bool IsShift => Stride == 1 && WOut == W;
+        public int Groups<T>() where T : unmanaged => (N + Group<T>() - 1) / Group<T>();
         public int Group<T>() where T : unmanaged =>
             Math.Clamp(Math.Min((TargetColumns + P - 1) / P, MaxColumnBytes / Unsafe.SizeOf<T>() / (K * P)), 1, N);
 
@@ -382,7 +525,7 @@ public static class Conv2dKernels
 public static class Conv2dReference
 {
     /// <summary>y[n,o,i,j] = b[o] + Σ_{c,u,v} W[o,c,u,v]·x[n,c,i·s+u−p, j·s+v−p].</summary>
-    public static void Forward<T>(ReadOnlySpan<T> x, int n, int c, int h, int w, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias,
+    public static unsafe void Forward<T>(ReadOnlySpan<T> x, int n, int c, int h, int w, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias,
         int cOut, int kh, int kw, int stride, int padding, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int hOut = Conv2dKernels.OutputSize(h, kh, stride, padding), wOut = Conv2dKernels.OutputSize(w, kw, stride, padding);
@@ -405,7 +548,7 @@ public static class Conv2dReference
     }
 
     /// <summary>dx[n,c,i·s+u−p, j·s+v−p] += W[o,c,u,v]·dy[n,o,i,j] over all (o,u,v,i,j); dx is overwritten.</summary>
-    public static void BackwardInput<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> weight, int n, int c, int h, int w,
+    public static unsafe void BackwardInput<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> weight, int n, int c, int h, int w,
         int cOut, int kh, int kw, int stride, int padding, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int hOut = Conv2dKernels.OutputSize(h, kh, stride, padding), wOut = Conv2dKernels.OutputSize(w, kw, stride, padding);
@@ -428,7 +571,7 @@ public static class Conv2dReference
     }
 
     /// <summary>dW[o,c,u,v] = Σ dy[n,o,i,j]·x[n,c,i·s+u−p, j·s+v−p]; db[o] = Σ dy[n,o,i,j]; both overwritten.</summary>
-    public static void BackwardWeight<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, int n, int c, int h, int w,
+    public static unsafe void BackwardWeight<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, int n, int c, int h, int w,
         int cOut, int kh, int kw, int stride, int padding, Span<T> dWeight, Span<T> dBias) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int hOut = Conv2dKernels.OutputSize(h, kh, stride, padding), wOut = Conv2dKernels.OutputSize(w, kw, stride, padding);

@@ -33,9 +33,21 @@ public static class Gemm
     const int MinPanelsPerPart = 2;
 
     /// <summary>C = alpha·op(A)·op(B) + beta·C; see <see cref="GemmReference.Multiply{T}"/>.</summary>
-    public static unsafe void Multiply<T>(bool transA, bool transB, int m, int n, int k,
+    public static void Multiply<T>(bool transA, bool transB, int m, int n, int k,
         T alpha, ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb,
-        T beta, Span<T> c, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
+        T beta, Span<T> c, int ldc) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Multiply(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, serial: false);
+
+    /// <summary><see cref="Multiply{T}(bool, bool, int, int, int, T, ReadOnlySpan{T}, int, ReadOnlySpan{T}, int, T, Span{T}, int)"/>
+    /// on the calling thread only, for callers that are already one part of a parallel loop. Bitwise the same result.</summary>
+    public static void MultiplySerial<T>(bool transA, bool transB, int m, int n, int k,
+        T alpha, ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb,
+        T beta, Span<T> c, int ldc) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Multiply(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, serial: true);
+
+    static unsafe void Multiply<T>(bool transA, bool transB, int m, int n, int k,
+        T alpha, ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb,
+        T beta, Span<T> c, int ldc, bool serial) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (typeof(T) != typeof(float) && typeof(T) != typeof(double))
             throw new NotSupportedException($"Gemm supports float and double, not {typeof(T).Name}.");
@@ -53,6 +65,15 @@ public static class Gemm
             if (k == 0 || alpha == T.Zero)
             {
                 Scale(pc, m, n, ldc, beta);
+                return;
+            }
+            if (serial)
+            {
+                new Job<T>
+                {
+                    A = pa, B = pb, C = pc, Lda = lda, Ldb = ldb, Ldc = ldc, TransA = transA, TransB = transB,
+                    M = m, N = n, K = k, Alpha = alpha, Beta = beta,
+                }.Block(0, m, 0, n);
                 return;
             }
             int nr = NR<T>();
