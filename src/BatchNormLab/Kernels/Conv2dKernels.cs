@@ -118,7 +118,32 @@ public static class Conv2dKernels
         g.Check(x.Length, nameof(x), dy.Length, nameof(dy), dWeight.Length);
         if (!dBias.IsEmpty && dBias.Length != cOut) throw new ArgumentException($"dBias has {dBias.Length} elements, expected 0 or {cOut}", nameof(dBias));
 
-        int group = g.Group<T>(), k = g.K, p = g.P;
+        int group = g.Group<T>(), k = g.K, p = g.P, groups = g.Groups<T>();
+        if (groups >= 2 && (long)k * MaxChunks <= (long)n * p)
+        {
+            // The weight is small next to dy: chunks of groups each sum their own dWᵀ (images in order), then the chunks'
+            // sums are added in chunk order. The chunks depend on the shapes alone, so the bits do not depend on the threads.
+            int chunks = Math.Min(groups, MaxChunks);
+            T[] partials = ArrayPool<T>.Shared.Rent(chunks * k * cOut);
+            try
+            {
+                fixed (T* px = x, pdy = dy, pp = partials)
+                {
+                    var body = new WeightChunks<T> { X = px, Dy = pdy, Partials = pp, G = g, Chunks = chunks, Serial = chunks >= 2 * Threading.Threads };
+                    if (body.Serial) Threading.ForEachItem(chunks, body);
+                    else body.Run(0, chunks);
+                    for (int q = 1; q < chunks; q++) AddTo(pp, pp + (long)q * k * cOut, k * cOut);
+                }
+                for (int o = 0; o < cOut; o++)
+                    for (int r = 0; r < k; r++) dWeight[o * k + r] = partials[r * cOut + o];
+            }
+            finally
+            {
+                ArrayPool<T>.Shared.Return(partials);
+            }
+            if (!dBias.IsEmpty) BiasGradient(dy, n, cOut, g.P, dBias);
+            return;
+        }
         int rowsPerItem = WeightRowsPerItem(k), items = (k + rowsPerItem - 1) / rowsPerItem;
         if (items >= 2 * Threading.Threads)
         {
@@ -273,6 +298,52 @@ public static class Conv2dKernels
                     }
                 }
                 ArrayPool<T>.Shared.Return(col);
+            }
+        }
+    }
+
+    /// <summary>The most chunks of images whose weight gradients are summed separately.</summary>
+    const int MaxChunks = 8;
+
+    /// <summary>
+    /// BackwardWeight, one chunk of groups per item: chunk q covers groups [q·groups/chunks, (q+1)·groups/chunks) and
+    /// writes its own dWᵀ[r, o] = Σ_{its images, in order} Σ_q col[r, q]·dy[o, q] at Partials + q·K·COut. Serial: each
+    /// chunk on one thread; otherwise the chunks run one after another with im2col and the GEMM split across threads.
+    /// </summary>
+    unsafe struct WeightChunks<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public T* X, Dy, Partials;
+        public ConvGeometry G;
+        public int Chunks;
+        public bool Serial;
+
+        public readonly void Run(int start, int end)
+        {
+            int group = G.Group<T>(), groups = G.Groups<T>(), k = G.K, p = G.P, cOut = G.COut;
+            for (int chunk = start; chunk < end; chunk++)
+            {
+                int g0 = (int)((long)chunk * groups / Chunks), g1 = (int)((long)(chunk + 1) * groups / Chunks);
+                var dwT = new Span<T>(Partials + (long)chunk * k * cOut, k * cOut);
+                T[] col = ArrayPool<T>.Shared.Rent(k * group * p);
+                T[]? rows = group > 1 ? ArrayPool<T>.Shared.Rent(cOut * group * p) : null;
+                fixed (T* pc = col)
+                {
+                    for (int gi = g0; gi < g1; gi++)
+                    {
+                        int first = gi * group, images = Math.Min(group, G.N - first), cols = images * p;
+                        var dyImages = new ReadOnlySpan<T>(Dy + (long)first * cOut * p, images * cOut * p);
+                        ReadOnlySpan<T> dyRows = images == 1 ? dyImages : Transpose(dyImages, images, cOut, p, rows.AsSpan(0, cOut * cols));
+                        var colSpan = new Span<T>(pc, k * cols);
+                        T* xImages = X + (long)first * G.InputImage;
+                        if (Serial) new Im2ColBody<T> { X = xImages, Col = pc, G = G, Images = images }.Run(0, k);
+                        else Im2Col(new ReadOnlySpan<T>(xImages, images * G.InputImage), G, images, colSpan);
+                        T beta = gi == g0 ? T.Zero : T.One;
+                        if (Serial) Gemm.MultiplySerial(false, true, k, cOut, cols, T.One, colSpan, cols, dyRows, cols, beta, dwT, cOut);
+                        else Gemm.Multiply(false, true, k, cOut, cols, T.One, colSpan, cols, dyRows, cols, beta, dwT, cOut);
+                    }
+                }
+                ArrayPool<T>.Shared.Return(col);
+                if (rows != null) ArrayPool<T>.Shared.Return(rows);
             }
         }
     }
