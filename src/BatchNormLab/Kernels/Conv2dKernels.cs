@@ -28,6 +28,9 @@ public static class Conv2dKernels
     // and col2im reads what the GEMM wrote. For 128 channels of 16×16 (1.2 MB per image) two images (2.4 MB)
     // made the three conv GEMMs with their im2col/col2im about 15% slower than one.
     const int TargetColumns = 512;
+    const int TargetWeightColumns = 256;
+    /// <summary>A multiple of every B panel width of <see cref="Gemm"/> (32 floats, 8 or 16 doubles).</summary>
+    const int PanelColumns = 32;
     const int MaxColumnBytes = 3 << 19;
 
     /// <summary>
@@ -43,8 +46,12 @@ public static class Conv2dKernels
         int group = g.Group<T>(), k = g.K, p = g.P;
         if (ByGroups(g.Groups<T>()))
         {
-            fixed (T* px = x, pw = weight, pb = bias, py = y)
-                Threading.ForEachItem(g.Groups<T>(), new ForwardGroups<T> { X = px, W = pw, Bias = pb, HasBias = !bias.IsEmpty, Y = py, G = g });
+            // W is the A of every group's GEMM: packed once here instead of once per group.
+            T[] packed = ArrayPool<T>.Shared.Rent(Gemm.PackedALength(cOut, k));
+            Gemm.PackA(false, cOut, k, weight, k, packed);
+            fixed (T* px = x, pw = packed, pb = bias, py = y)
+                Threading.ForEachItem(g.Groups<T>(), new ForwardGroups<T> { X = px, PackedW = pw, Bias = pb, HasBias = !bias.IsEmpty, Y = py, G = g });
+            ArrayPool<T>.Shared.Return(packed);
             return;
         }
         T[] col = ArrayPool<T>.Shared.Rent(k * group * p);
@@ -82,8 +89,11 @@ public static class Conv2dKernels
         int group = g.Group<T>(), k = g.K, p = g.P;
         if (ByGroups(g.Groups<T>()))
         {
-            fixed (T* pdy = dy, pw = weight, pdx = dx)
-                Threading.ForEachItem(g.Groups<T>(), new BackwardInputGroups<T> { Dy = pdy, W = pw, Dx = pdx, G = g });
+            T[] packed = ArrayPool<T>.Shared.Rent(Gemm.PackedALength(k, cOut));
+            Gemm.PackA(true, k, cOut, weight, k, packed);
+            fixed (T* pdy = dy, pw = packed, pdx = dx)
+                Threading.ForEachItem(g.Groups<T>(), new BackwardInputGroups<T> { Dy = pdy, PackedWT = pw, Dx = pdx, G = g });
+            ArrayPool<T>.Shared.Return(packed);
             return;
         }
         T[] col = ArrayPool<T>.Shared.Rent(k * group * p);
@@ -118,7 +128,8 @@ public static class Conv2dKernels
         g.Check(x.Length, nameof(x), dy.Length, nameof(dy), dWeight.Length);
         if (!dBias.IsEmpty && dBias.Length != cOut) throw new ArgumentException($"dBias has {dBias.Length} elements, expected 0 or {cOut}", nameof(dBias));
 
-        int group = g.Group<T>(), k = g.K, p = g.P, groups = g.Groups<T>();
+        // The weight gradient sums over images: its groups are larger (WeightGroup), and used by every way of splitting it.
+        int group = g.WeightGroup, k = g.K, p = g.P, groups = g.WeightGroups;
         if (groups >= 2 && (long)k * MaxChunks <= (long)n * p)
         {
             // The weight is small next to dy: chunks of groups each sum their own dWᵀ (images in order), then the chunks'
@@ -209,10 +220,10 @@ public static class Conv2dKernels
     /// item packs all of dy for itself, so more items (four per thread) made the 128-channel 16×16 gradient 6% slower.</summary>
     static int WeightRowsPerItem(int k) => Math.Max(96, (k + 2 * Threading.Threads - 1) / (2 * Threading.Threads) + 5) / 6 * 6;
 
-    /// <summary>Forward, one group of images per item: im2col, GEMM, transpose to NCHW, bias.</summary>
+    /// <summary>Forward, one group of images per item: im2col, GEMM with the packed weight, transpose to NCHW, bias.</summary>
     unsafe struct ForwardGroups<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
     {
-        public T* X, W, Bias, Y;
+        public T* X, PackedW, Bias, Y;
         public bool HasBias;
         public ConvGeometry G;
 
@@ -229,8 +240,8 @@ public static class Conv2dKernels
                     new Im2ColBody<T> { X = X + (long)first * G.InputImage, Col = pc, G = G, Images = images }.Run(0, k);
                     var yImages = new Span<T>(Y + (long)first * cOut * p, images * cOut * p);
                     Span<T> product = images == 1 ? yImages : rows.AsSpan(0, cOut * cols);
-                    Gemm.MultiplySerial(false, false, cOut, cols, k, T.One, new ReadOnlySpan<T>(W, cOut * k), k,
-                        new ReadOnlySpan<T>(pc, k * cols), cols, T.Zero, product, cols);
+                    Gemm.MultiplySerialPacked(cOut, cols, k, T.One, new ReadOnlySpan<T>(PackedW, Gemm.PackedALength(cOut, k)),
+                        false, new ReadOnlySpan<T>(pc, k * cols), cols, T.Zero, product, cols);
                     if (images > 1) Transpose(product, cOut, images, p, yImages);
                     if (HasBias) AddBias(yImages, images, new ReadOnlySpan<T>(Bias, cOut), p);
                 }
@@ -240,10 +251,10 @@ public static class Conv2dKernels
         }
     }
 
-    /// <summary>BackwardInput, one group of images per item: dy to [cOut, images·P], GEMM, col2im.</summary>
+    /// <summary>BackwardInput, one group of images per item: dy to [cOut, images·P], GEMM with the packed Wᵀ, col2im.</summary>
     unsafe struct BackwardInputGroups<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
     {
-        public T* Dy, W, Dx;
+        public T* Dy, PackedWT, Dx;
         public ConvGeometry G;
 
         public readonly void Run(int start, int end)
@@ -258,8 +269,8 @@ public static class Conv2dKernels
                 {
                     var dyImages = new ReadOnlySpan<T>(Dy + (long)first * cOut * p, images * cOut * p);
                     ReadOnlySpan<T> dyRows = images == 1 ? dyImages : Transpose(dyImages, images, cOut, p, rows.AsSpan(0, cOut * cols));
-                    Gemm.MultiplySerial(true, false, k, cols, cOut, T.One, new ReadOnlySpan<T>(W, cOut * k), k,
-                        dyRows, cols, T.Zero, new Span<T>(pc, k * cols), cols);
+                    Gemm.MultiplySerialPacked(k, cols, cOut, T.One, new ReadOnlySpan<T>(PackedWT, Gemm.PackedALength(k, cOut)),
+                        false, dyRows, cols, T.Zero, new Span<T>(pc, k * cols), cols);
                     new Col2ImBody<T> { Col = pc, Dx = Dx + (long)first * G.InputImage, G = G, Images = images }.Run(0, images * G.C);
                 }
                 ArrayPool<T>.Shared.Return(col);
@@ -280,7 +291,7 @@ public static class Conv2dKernels
 
         public readonly void Run(int start, int end)
         {
-            int group = G.Group<T>(), p = G.P, cOut = G.COut;
+            int group = G.WeightGroup, p = G.P, cOut = G.COut;
             for (int item = start; item < end; item++)
             {
                 int r0 = item * RowsPerItem, r1 = Math.Min(G.K, r0 + RowsPerItem), m = r1 - r0;
@@ -319,7 +330,7 @@ public static class Conv2dKernels
 
         public readonly void Run(int start, int end)
         {
-            int group = G.Group<T>(), groups = G.Groups<T>(), k = G.K, p = G.P, cOut = G.COut;
+            int group = G.WeightGroup, groups = G.WeightGroups, k = G.K, p = G.P, cOut = G.COut;
             for (int chunk = start; chunk < end; chunk++)
             {
                 int g0 = (int)((long)chunk * groups / Chunks), g1 = (int)((long)(chunk + 1) * groups / Chunks);
@@ -373,8 +384,21 @@ public static class Conv2dKernels
         /// i·w + j + (u−p)·w + v−p of the plane, a fixed shift, so im2col/col2im rows are single block moves.</summary>
         public bool IsShift => Stride == 1 && WOut == W;
         public int Groups<T>() where T : unmanaged => (N + Group<T>() - 1) / Group<T>();
-        public int Group<T>() where T : unmanaged =>
-            Math.Clamp(Math.Min((TargetColumns + P - 1) / P, MaxColumnBytes / Unsafe.SizeOf<T>() / (K * P)), 1, N);
+
+        /// <summary>Images per forward and input-gradient GEMM; a whole number of B panels of columns where a smaller
+        /// group allows it: 512×4608 by 80 columns (5 images of 4×4) ran at 75 GFLOP/s, by 64 at 109.</summary>
+        public int Group<T>() where T : unmanaged
+        {
+            int group = Math.Clamp(Math.Min((TargetColumns + P - 1) / P, MaxColumnBytes / Unsafe.SizeOf<T>() / (K * P)), 1, N);
+            for (int fit = group; fit > 1 && fit * P >= PanelColumns; fit--)
+                if (fit * P % PanelColumns == 0) return fit;
+            return group;
+        }
+
+        /// <summary>Images per weight-gradient GEMM, whose k is the columns: the fewest with TargetWeightColumns. Its
+        /// C (dWᵀ) is read and written once per GEMM, so a short k (64 for 512 channels of 4×4) ran at half speed.</summary>
+        public int WeightGroup => Math.Clamp((TargetWeightColumns + P - 1) / P, 1, N);
+        public int WeightGroups => (N + WeightGroup - 1) / WeightGroup;
 
         public void Check(int inputLength, string inputName, int outputLength, string outputName, int weightLength)
         {

@@ -95,6 +95,57 @@ public static class Gemm
         }
     }
 
+    /// <summary>Elements (with slack) that <see cref="PackA{T}"/> writes for an m×k op(A).</summary>
+    public static int PackedALength(int m, int k) => (m + MR - 1) / MR * MR * k + MR;
+
+    /// <summary>
+    /// Packs op(A) (m×k) once into <paramref name="packed"/> (<see cref="PackedALength"/> elements), for several
+    /// <see cref="MultiplySerialPacked{T}"/> calls with the same A: the packing of A is then paid once, not per call.
+    /// </summary>
+    public static unsafe void PackA<T>(bool transA, int m, int k, ReadOnlySpan<T> a, int lda, Span<T> packed)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) != typeof(float) && typeof(T) != typeof(double))
+            throw new NotSupportedException($"Gemm supports float and double, not {typeof(T).Name}.");
+        CheckMatrix(a.Length, transA ? k : m, transA ? m : k, lda, nameof(a));
+        if (packed.Length < PackedALength(m, k)) throw new ArgumentException($"packed holds {packed.Length} elements, needs {PackedALength(m, k)}", nameof(packed));
+        if (m == 0 || k == 0) return;
+        fixed (T* pa = a, pp = packed)
+            new Job<T> { A = pa, Lda = lda, TransA = transA, M = m, K = k }.PackAll(pp);
+    }
+
+    /// <summary>
+    /// <see cref="MultiplySerial{T}"/> with op(A) given packed by <see cref="PackA{T}"/> (same m and k): bitwise the
+    /// same result as from the unpacked A.
+    /// </summary>
+    public static unsafe void MultiplySerialPacked<T>(int m, int n, int k, T alpha, ReadOnlySpan<T> packedA,
+        bool transB, ReadOnlySpan<T> b, int ldb, T beta, Span<T> c, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) != typeof(float) && typeof(T) != typeof(double))
+            throw new NotSupportedException($"Gemm supports float and double, not {typeof(T).Name}.");
+        ArgumentOutOfRangeException.ThrowIfNegative(m);
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        if (packedA.Length < PackedALength(m, k)) throw new ArgumentException($"packedA holds {packedA.Length} elements, needs {PackedALength(m, k)}", nameof(packedA));
+        CheckMatrix(b.Length, transB ? n : k, transB ? k : n, ldb, nameof(b));
+        CheckMatrix(c.Length, m, n, ldc, nameof(c));
+        if (m == 0 || n == 0)
+            return;
+        fixed (T* pp = packedA, pb = b, pc = c)
+        {
+            if (k == 0 || alpha == T.Zero)
+            {
+                Scale(pc, m, n, ldc, beta);
+                return;
+            }
+            new Job<T>
+            {
+                PackedA = pp, PackedRows = (m + MR - 1) / MR * MR, B = pb, C = pc, Ldb = ldb, Ldc = ldc, TransB = transB,
+                M = m, N = n, K = k, Alpha = alpha, Beta = beta,
+            }.Block(0, m, 0, n);
+        }
+    }
+
     /// <summary>The width of a B panel: two vectors, 512-bit ones for float where AVX-512 is there
     /// (on Zen 4 as fast per FLOP as 256-bit, with half the loads and broadcasts).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -134,6 +185,9 @@ public static class Gemm
     unsafe struct Job<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
     {
         public T* A, B, C;
+        /// <summary>All of op(A) packed ahead by <see cref="PackAll"/>, or null: pack each block as it comes.</summary>
+        public T* PackedA;
+        public int PackedRows;
         public nint Lda, Ldb, Ldc;
         public bool TransA, TransB;
         public int M, N, K;
@@ -156,7 +210,7 @@ public static class Gemm
             // Blocks of equal size (up to the panel width) rather than full blocks and a small
             // remainder. The k blocks depend on K alone, so every part sums in the same order.
             int ncStep = BlockStep(n1 - n0, NC, nr), kcStep = BlockStep(K, KC, 1), mcStep = BlockStep(m1 - m0, MC, MR);
-            T* packA = Scratch<T>.A(mcStep * kcStep + MR);
+            T* packA = PackedA != null ? null : Scratch<T>.A(mcStep * kcStep + MR);
             T* packB = Scratch<T>.B(kcStep * ncStep);
             for (int jc = n0; jc < n1; jc += ncStep)
             {
@@ -181,7 +235,10 @@ public static class Gemm
             for (int ic = m0; ic < m1; ic += mcStep)
             {
                 int mc = Math.Min(mcStep, m1 - ic);
-                PackA(packA, ic, pc, mc, kc);
+                if (PackedA != null)
+                    packA = PackedA + (nint)pc * PackedRows + (nint)ic * kc; // packed by PackAll, same values
+                else
+                    PackA(packA, ic, pc, mc, kc);
                 for (int jr = 0; jr < nc; jr += nr)
                 {
                     int cols = Math.Min(nr, nc - jr);
@@ -202,6 +259,17 @@ public static class Gemm
                     }
                 }
             }
+        }
+
+        /// <summary>
+        /// All of op(A), k block by k block: block pc (of the steps Block uses) at pc·⌈M/MR⌉·MR, its MR-row panels in
+        /// order, so that rows from ic on start at pc·⌈M/MR⌉·MR + ic·kc, just as PackA would lay out that block.
+        /// </summary>
+        public readonly void PackAll(T* dst)
+        {
+            int kcStep = BlockStep(K, KC, 1), rows = (M + MR - 1) / MR * MR;
+            for (int pc = 0; pc < K; pc += kcStep)
+                PackA(dst + (nint)pc * rows, 0, pc, M, Math.Min(kcStep, K - pc));
         }
 
         /// <summary>
