@@ -96,7 +96,11 @@ public static class Gemm
     }
 
     /// <summary>Elements (with slack) that <see cref="PackA{T}"/> writes for an m×k op(A).</summary>
-    public static int PackedALength(int m, int k) => (m + MR - 1) / MR * MR * k + MR;
+    public static int PackedALength(int m, int k) => (m + MR - 1) / MR * MR * k + PackedSlack(k);
+
+    /// <summary>MR slack after every k block of a packed A, for the values PackA may write past a block (so that
+    /// blocks can be packed in parallel, none writing into another's place).</summary>
+    static int PackedSlack(int k) => k == 0 ? MR : (k + BlockStep(k, KC, 1) - 1) / BlockStep(k, KC, 1) * MR;
 
     /// <summary>
     /// Packs op(A) (m×k) once into <paramref name="packed"/> (<see cref="PackedALength"/> elements), for several
@@ -111,7 +115,10 @@ public static class Gemm
         if (packed.Length < PackedALength(m, k)) throw new ArgumentException($"packed holds {packed.Length} elements, needs {PackedALength(m, k)}", nameof(packed));
         if (m == 0 || k == 0) return;
         fixed (T* pa = a, pp = packed)
-            new Job<T> { A = pa, Lda = lda, TransA = transA, M = m, K = k }.PackAll(pp);
+        {
+            var job = new Job<T> { A = pa, Lda = lda, TransA = transA, M = m, K = k };
+            Threading.For(job.KBlocks, Math.Max(1, (int)(MinWorkPerPart / 8 / ((long)m * KC))), new PackAllBody<T> { Job = job, Dst = pp });
+        }
     }
 
     /// <summary>
@@ -140,7 +147,7 @@ public static class Gemm
             }
             new Job<T>
             {
-                PackedA = pp, PackedRows = (m + MR - 1) / MR * MR, B = pb, C = pc, Ldb = ldb, Ldc = ldc, TransB = transB,
+                PackedA = pp, B = pb, C = pc, Ldb = ldb, Ldc = ldc, TransB = transB,
                 M = m, N = n, K = k, Alpha = alpha, Beta = beta,
             }.Block(0, m, 0, n);
         }
@@ -187,7 +194,6 @@ public static class Gemm
         public T* A, B, C;
         /// <summary>All of op(A) packed ahead by <see cref="PackAll"/>, or null: pack each block as it comes.</summary>
         public T* PackedA;
-        public int PackedRows;
         public nint Lda, Ldb, Ldc;
         public bool TransA, TransB;
         public int M, N, K;
@@ -236,7 +242,7 @@ public static class Gemm
             {
                 int mc = Math.Min(mcStep, m1 - ic);
                 if (PackedA != null)
-                    packA = PackedA + (nint)pc * PackedRows + (nint)ic * kc; // packed by PackAll, same values
+                    packA = PackedA + PackedBlock(pc) + (nint)ic * kc; // packed by PackAll, same values
                 else
                     PackA(packA, ic, pc, mc, kc);
                 for (int jr = 0; jr < nc; jr += nr)
@@ -262,15 +268,24 @@ public static class Gemm
         }
 
         /// <summary>
-        /// All of op(A), k block by k block: block pc (of the steps Block uses) at pc·⌈M/MR⌉·MR, its MR-row panels in
-        /// order, so that rows from ic on start at pc·⌈M/MR⌉·MR + ic·kc, just as PackA would lay out that block.
+        /// The k blocks [firstBlock, endBlock) of op(A) (the k steps Block uses): block pc at PackedBlock(pc), its MR-row
+        /// panels in order, so that rows from ic on start at PackedBlock(pc) + ic·kc, just as PackA lays out a block.
         /// </summary>
-        public readonly void PackAll(T* dst)
+        public readonly void PackAll(T* dst, int firstBlock, int endBlock)
         {
-            int kcStep = BlockStep(K, KC, 1), rows = (M + MR - 1) / MR * MR;
-            for (int pc = 0; pc < K; pc += kcStep)
-                PackA(dst + (nint)pc * rows, 0, pc, M, Math.Min(kcStep, K - pc));
+            int kcStep = BlockStep(K, KC, 1);
+            for (int block = firstBlock; block < endBlock; block++)
+            {
+                int pc = block * kcStep;
+                PackA(dst + PackedBlock(pc), 0, pc, M, Math.Min(kcStep, K - pc));
+            }
         }
+
+        /// <summary>Where the k block at pc starts in a packed A: the blocks before it, each with its MR of slack.</summary>
+        readonly nint PackedBlock(int pc) => (nint)pc * ((M + MR - 1) / MR * MR) + (nint)(pc / BlockStep(K, KC, 1)) * MR;
+
+        public readonly int KBlocks => (K + BlockStep(K, KC, 1) - 1) / BlockStep(K, KC, 1);
+
 
         /// <summary>
         /// op(A)[ic..ic+mc, pc..pc+kc) into MR-row panels: panel q holds op(A)[ic+q·MR+r, pc+p] at
@@ -363,6 +378,15 @@ public static class Gemm
                 }
             }
         }
+    }
+
+    /// <summary>Packs the k blocks of op(A) [start, end), each into its own place: any split gives the same bits.</summary>
+    unsafe struct PackAllBody<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public Job<T> Job;
+        public T* Dst;
+
+        public readonly void Run(int start, int end) => Job.PackAll(Dst, start, end);
     }
 
     /// <summary>
