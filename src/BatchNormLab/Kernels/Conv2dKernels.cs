@@ -12,11 +12,15 @@ namespace BatchNormLab.Kernels;
 /// </summary>
 /// <remarks>
 /// A group of images has its columns laid side by side in one [c·kh·kw, images·hOut·wOut] matrix, so that
-/// small planes still give a GEMM wide enough for every thread; the GEMM is parallel itself, and
-/// im2col/col2im are parallel over rows/planes with <see cref="Threading.For{TBody}"/>. Every sum runs in an
-/// order fixed by the shapes alone (the weight gradient accumulates the groups in image order), so results
-/// are bitwise reproducible. Scratch comes from <see cref="ArrayPool{T}"/>, so the kernels allocate nothing of
-/// their own in steady state.
+/// small planes still give a wide GEMM. With at least two groups per thread the groups are the work items
+/// (<see cref="Threading.ForEachItem{TBody}"/>): each runs im2col, a serial GEMM with the weight packed once per
+/// call, and col2im on one core, its column buffer in that core's L2, with no barrier between the steps; a
+/// worker slowed by other work on a shared machine just takes fewer groups. Otherwise the groups run one after
+/// another with the GEMM, im2col and col2im each split across the threads. The weight gradient is split by
+/// chunks of images (small weights: each chunk sums its own dWᵀ, the chunks are added in order) or by blocks of
+/// rows of dWᵀ. Every sum runs in an order fixed by the shapes alone, so results are bitwise the same for any
+/// thread count. Scratch comes from <see cref="ArrayPool{T}"/>, so the kernels allocate nothing of their own in
+/// steady state.
 /// </remarks>
 public static class Conv2dKernels
 {
@@ -409,6 +413,24 @@ public static class Conv2dKernels
             if (length != expected) throw new ArgumentException($"{name} has {length} elements, expected {expected}", name);
         }
 
+        /// <summary>Small output planes go through a table of taps instead of row copies, whose per-row calls cost more
+        /// than the few values they move: VGG's 2×2 layers took 10% less time, 4×4 the same, 8×8 6% more.</summary>
+        public bool UseTaps => P <= 16 && Kh * Kw * P <= 4096;
+
+        /// <summary>tap[(u·kw + v)·P + i·wOut + j] = the input pixel (i·s+u−p)·W + j·s+v−p of a plane that output
+        /// (i, j) reads under kernel tap (u, v), or −1 where that falls in the padding.</summary>
+        public unsafe void Taps(int* tap)
+        {
+            for (int u = 0; u < Kh; u++)
+                for (int v = 0; v < Kw; v++)
+                    for (int i = 0; i < HOut; i++)
+                        for (int j = 0; j < WOut; j++)
+                        {
+                            int hi = i * Stride + u - Padding, wi = j * Stride + v - Padding;
+                            *tap++ = hi >= 0 && hi < H && wi >= 0 && wi < W ? hi * W + wi : -1;
+                        }
+        }
+
         /// <summary>The outputs t ∈ [t0, t1) whose input t·s + offset lies in [0, size).</summary>
         public void Valid(int offset, int size, int outSize, out int t0, out int t1)
         {
@@ -442,6 +464,20 @@ public static class Conv2dKernels
         public readonly void Run(int start, int end)
         {
             int plane = G.H * G.W, p = G.P, cols = Images * p, s = G.Stride, wOut = G.WOut;
+            if (G.UseTaps)
+            {
+                int* taps = stackalloc int[G.Kh * G.Kw * p];
+                G.Taps(taps);
+                for (int r = start; r < end; r++)
+                {
+                    int* tap = taps + r % (G.Kh * G.Kw) * p;
+                    T* src = X + (long)(r / (G.Kh * G.Kw)) * plane;
+                    T* dst = Col + (long)r * cols;
+                    for (int m = 0; m < Images; m++, src += (long)G.C * plane, dst += p)
+                        for (int q = 0; q < p; q++) dst[q] = tap[q] >= 0 ? src[tap[q]] : T.Zero;
+                }
+                return;
+            }
             for (int r = start; r < end; r++)
             {
                 int ch = r / (G.Kh * G.Kw), u = r / G.Kw % G.Kh, v = r % G.Kw;
@@ -507,6 +543,27 @@ public static class Conv2dKernels
         public readonly void Run(int start, int end)
         {
             int plane = G.H * G.W, p = G.P, cols = Images * p, s = G.Stride, wOut = G.WOut;
+            if (G.UseTaps)
+            {
+                int taps = G.Kh * G.Kw;
+                int* tap = stackalloc int[taps * p];
+                G.Taps(tap);
+                for (int t = start; t < end; t++)
+                {
+                    int m = t / G.C, ch = t % G.C;
+                    T* plan = Dx + (long)t * plane;
+                    new Span<T>(plan, plane).Clear();
+                    // The same (u, v, i, j) order as below: r = ch·taps + uv, q = i·wOut + j.
+                    for (int uv = 0; uv < taps; uv++)
+                    {
+                        T* src = Col + (long)(ch * taps + uv) * cols + m * p;
+                        int* at = tap + uv * p;
+                        for (int q = 0; q < p; q++)
+                            if (at[q] >= 0) plan[at[q]] += src[q];
+                    }
+                }
+                return;
+            }
             for (int t = start; t < end; t++)
             {
                 int m = t / G.C, ch = t % G.C;
