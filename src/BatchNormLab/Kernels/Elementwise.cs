@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using System.Numerics;
 using System.Numerics.Tensors;
 
@@ -146,6 +147,31 @@ public static class Elementwise
                 for (int i = 0; i < x.Length; i++) y[i] = x[i] > T.Zero ? T.One : x[i] < T.Zero ? -T.One : T.Zero;
                 break;
             default: throw new ArgumentOutOfRangeException(nameof(op));
+        }
+    }
+
+    /// <summary>dx = g·[x &gt; 0] elementwise, the ReLU backward in one pass (<see cref="ReluBackwardReference{T}"/> is the plain loop).</summary>
+    public static unsafe void ReluBackward<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> x, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (x.Length != g.Length || dx.Length != g.Length) throw new ArgumentException("ReluBackward: g, x and dx must have the same length");
+        fixed (T* pg = g, px = x, pd = dx)
+            Threading.For(g.Length, MinPerPart, new ReluBackwardRange<T>(pg, px, pd));
+    }
+
+    /// <summary>dx[i] = x[i] &gt; 0 ? g[i] : 0.</summary>
+    public static void ReluBackwardReference<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> x, Span<T> dx) where T : IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < g.Length; i++) dx[i] = x[i] > T.Zero ? g[i] : T.Zero;
+    }
+
+    unsafe readonly struct ReluBackwardRange<T>(T* g, T* x, T* dx) : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public void Run(int start, int end)
+        {
+            int i = start, w = Vector256<T>.Count;
+            for (; i <= end - w; i += w)
+                Vector256.Store(Vector256.ConditionalSelect(Vector256.GreaterThan(Vector256.Load(x + i), Vector256<T>.Zero), Vector256.Load(g + i), Vector256<T>.Zero), dx + i);
+            for (; i < end; i++) dx[i] = x[i] > T.Zero ? g[i] : T.Zero;
         }
     }
 

@@ -33,9 +33,21 @@ public static class Gemm
     const int MinPanelsPerPart = 2;
 
     /// <summary>C = alpha·op(A)·op(B) + beta·C; see <see cref="GemmReference.Multiply{T}"/>.</summary>
-    public static unsafe void Multiply<T>(bool transA, bool transB, int m, int n, int k,
+    public static void Multiply<T>(bool transA, bool transB, int m, int n, int k,
         T alpha, ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb,
-        T beta, Span<T> c, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
+        T beta, Span<T> c, int ldc) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Multiply(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, serial: false);
+
+    /// <summary><see cref="Multiply{T}(bool, bool, int, int, int, T, ReadOnlySpan{T}, int, ReadOnlySpan{T}, int, T, Span{T}, int)"/>
+    /// on the calling thread only, for callers that are already one part of a parallel loop. Bitwise the same result.</summary>
+    public static void MultiplySerial<T>(bool transA, bool transB, int m, int n, int k,
+        T alpha, ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb,
+        T beta, Span<T> c, int ldc) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Multiply(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, serial: true);
+
+    static unsafe void Multiply<T>(bool transA, bool transB, int m, int n, int k,
+        T alpha, ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb,
+        T beta, Span<T> c, int ldc, bool serial) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (typeof(T) != typeof(float) && typeof(T) != typeof(double))
             throw new NotSupportedException($"Gemm supports float and double, not {typeof(T).Name}.");
@@ -55,6 +67,15 @@ public static class Gemm
                 Scale(pc, m, n, ldc, beta);
                 return;
             }
+            if (serial)
+            {
+                new Job<T>
+                {
+                    A = pa, B = pb, C = pc, Lda = lda, Ldb = ldb, Ldc = ldc, TransA = transA, TransB = transB,
+                    M = m, N = n, K = k, Alpha = alpha, Beta = beta,
+                }.Block(0, m, 0, n);
+                return;
+            }
             int nr = NR<T>();
             var job = new Job<T>
             {
@@ -71,6 +92,64 @@ public static class Gemm
             long workPerPanel = (splitRows ? (long)n * MR : (long)m * nr) * k;
             job.SplitRows = splitRows;
             Threading.For(panels, (int)Math.Min(panels, MinWorkPerPart / workPerPanel + 1), job);
+        }
+    }
+
+    /// <summary>Elements (with slack) that <see cref="PackA{T}"/> writes for an m×k op(A).</summary>
+    public static int PackedALength(int m, int k) => (m + MR - 1) / MR * MR * k + PackedSlack(k);
+
+    /// <summary>MR slack after every k block of a packed A, for the values PackA may write past a block (so that
+    /// blocks can be packed in parallel, none writing into another's place).</summary>
+    static int PackedSlack(int k) => k == 0 ? MR : (k + BlockStep(k, KC, 1) - 1) / BlockStep(k, KC, 1) * MR;
+
+    /// <summary>
+    /// Packs op(A) (m×k) once into <paramref name="packed"/> (<see cref="PackedALength"/> elements), for several
+    /// <see cref="MultiplySerialPacked{T}"/> calls with the same A: the packing of A is then paid once, not per call.
+    /// </summary>
+    public static unsafe void PackA<T>(bool transA, int m, int k, ReadOnlySpan<T> a, int lda, Span<T> packed)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) != typeof(float) && typeof(T) != typeof(double))
+            throw new NotSupportedException($"Gemm supports float and double, not {typeof(T).Name}.");
+        CheckMatrix(a.Length, transA ? k : m, transA ? m : k, lda, nameof(a));
+        if (packed.Length < PackedALength(m, k)) throw new ArgumentException($"packed holds {packed.Length} elements, needs {PackedALength(m, k)}", nameof(packed));
+        if (m == 0 || k == 0) return;
+        fixed (T* pa = a, pp = packed)
+        {
+            var job = new Job<T> { A = pa, Lda = lda, TransA = transA, M = m, K = k };
+            Threading.For(job.KBlocks, Math.Max(1, (int)(MinWorkPerPart / 8 / ((long)m * KC))), new PackAllBody<T> { Job = job, Dst = pp });
+        }
+    }
+
+    /// <summary>
+    /// <see cref="MultiplySerial{T}"/> with op(A) given packed by <see cref="PackA{T}"/> (same m and k): bitwise the
+    /// same result as from the unpacked A.
+    /// </summary>
+    public static unsafe void MultiplySerialPacked<T>(int m, int n, int k, T alpha, ReadOnlySpan<T> packedA,
+        bool transB, ReadOnlySpan<T> b, int ldb, T beta, Span<T> c, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) != typeof(float) && typeof(T) != typeof(double))
+            throw new NotSupportedException($"Gemm supports float and double, not {typeof(T).Name}.");
+        ArgumentOutOfRangeException.ThrowIfNegative(m);
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        if (packedA.Length < PackedALength(m, k)) throw new ArgumentException($"packedA holds {packedA.Length} elements, needs {PackedALength(m, k)}", nameof(packedA));
+        CheckMatrix(b.Length, transB ? n : k, transB ? k : n, ldb, nameof(b));
+        CheckMatrix(c.Length, m, n, ldc, nameof(c));
+        if (m == 0 || n == 0)
+            return;
+        fixed (T* pp = packedA, pb = b, pc = c)
+        {
+            if (k == 0 || alpha == T.Zero)
+            {
+                Scale(pc, m, n, ldc, beta);
+                return;
+            }
+            new Job<T>
+            {
+                PackedA = pp, B = pb, C = pc, Ldb = ldb, Ldc = ldc, TransB = transB,
+                M = m, N = n, K = k, Alpha = alpha, Beta = beta,
+            }.Block(0, m, 0, n);
         }
     }
 
@@ -113,6 +192,8 @@ public static class Gemm
     unsafe struct Job<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
     {
         public T* A, B, C;
+        /// <summary>All of op(A) packed ahead by <see cref="PackAll"/>, or null: pack each block as it comes.</summary>
+        public T* PackedA;
         public nint Lda, Ldb, Ldc;
         public bool TransA, TransB;
         public int M, N, K;
@@ -135,7 +216,7 @@ public static class Gemm
             // Blocks of equal size (up to the panel width) rather than full blocks and a small
             // remainder. The k blocks depend on K alone, so every part sums in the same order.
             int ncStep = BlockStep(n1 - n0, NC, nr), kcStep = BlockStep(K, KC, 1), mcStep = BlockStep(m1 - m0, MC, MR);
-            T* packA = Scratch<T>.A(mcStep * kcStep + MR);
+            T* packA = PackedA != null ? null : Scratch<T>.A(mcStep * kcStep + MR);
             T* packB = Scratch<T>.B(kcStep * ncStep);
             for (int jc = n0; jc < n1; jc += ncStep)
             {
@@ -160,7 +241,10 @@ public static class Gemm
             for (int ic = m0; ic < m1; ic += mcStep)
             {
                 int mc = Math.Min(mcStep, m1 - ic);
-                PackA(packA, ic, pc, mc, kc);
+                if (PackedA != null)
+                    packA = PackedA + PackedBlock(pc) + (nint)ic * kc; // packed by PackAll, same values
+                else
+                    PackA(packA, ic, pc, mc, kc);
                 for (int jr = 0; jr < nc; jr += nr)
                 {
                     int cols = Math.Min(nr, nc - jr);
@@ -182,6 +266,26 @@ public static class Gemm
                 }
             }
         }
+
+        /// <summary>
+        /// The k blocks [firstBlock, endBlock) of op(A) (the k steps Block uses): block pc at PackedBlock(pc), its MR-row
+        /// panels in order, so that rows from ic on start at PackedBlock(pc) + ic·kc, just as PackA lays out a block.
+        /// </summary>
+        public readonly void PackAll(T* dst, int firstBlock, int endBlock)
+        {
+            int kcStep = BlockStep(K, KC, 1);
+            for (int block = firstBlock; block < endBlock; block++)
+            {
+                int pc = block * kcStep;
+                PackA(dst + PackedBlock(pc), 0, pc, M, Math.Min(kcStep, K - pc));
+            }
+        }
+
+        /// <summary>Where the k block at pc starts in a packed A: the blocks before it, each with its MR of slack.</summary>
+        readonly nint PackedBlock(int pc) => (nint)pc * ((M + MR - 1) / MR * MR) + (nint)(pc / BlockStep(K, KC, 1)) * MR;
+
+        public readonly int KBlocks => (K + BlockStep(K, KC, 1) - 1) / BlockStep(K, KC, 1);
+
 
         /// <summary>
         /// op(A)[ic..ic+mc, pc..pc+kc) into MR-row panels: panel q holds op(A)[ic+q·MR+r, pc+p] at
@@ -274,6 +378,15 @@ public static class Gemm
                 }
             }
         }
+    }
+
+    /// <summary>Packs the k blocks of op(A) [start, end), each into its own place: any split gives the same bits.</summary>
+    unsafe struct PackAllBody<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public Job<T> Job;
+        public T* Dst;
+
+        public readonly void Run(int start, int end) => Job.PackAll(Dst, start, end);
     }
 
     /// <summary>

@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using System.Numerics;
 
 namespace BatchNormLab.Kernels;
@@ -105,6 +107,11 @@ public static class PoolKernels
         {
             PoolGeometry g = G;
             int w = g.W, wOut = g.WOut, plane = g.H * w, outPlane = g.HOut * wOut;
+            if (g.Kh == 2 && g.Kw == 2 && g.Stride == 2 && g.Padding == 0)
+            {
+                Run2x2(start, end);
+                return;
+            }
             for (int t = start; t < end; t++)
             {
                 T* xs = X + (long)t * plane;
@@ -128,7 +135,85 @@ public static class PoolKernels
                     }
             }
         }
+
+        /// <summary>
+        /// The 2×2 stride-2 windows (VGG's pools) without the general window clipping: the same four pixels in the same
+        /// order (row by row), so the same max and arg max.
+        /// </summary>
+        readonly unsafe void Run2x2(int start, int end)
+        {
+            int w = G.W, wOut = G.WOut, plane = G.H * w, outPlane = G.HOut * wOut;
+            for (int t = start; t < end; t++)
+            {
+                T* xs = X + (long)t * plane;
+                T* ys = Y + (long)t * outPlane;
+                int* arg = Argmax + (long)t * outPlane;
+                for (int i = 0; i < G.HOut; i++)
+                {
+                    int top = 2 * i * w, j = 0;
+                    if (typeof(T) == typeof(float) && Avx2.IsSupported)
+                        j = Row2x2((float*)xs, top, w, wOut, (float*)ys + i * wOut, arg + i * wOut);
+                    for (; j < wOut; j++)
+                    {
+                        int at = top + 2 * j;
+                        T max = xs[at];
+                        int a1 = at + 1, a2 = at + w, a3 = at + w + 1;
+                        T v = xs[a1];
+                        if (v > max || T.IsNaN(v)) (max, at) = (v, a1);
+                        v = xs[a2];
+                        if (v > max || T.IsNaN(v)) (max, at) = (v, a2);
+                        v = xs[a3];
+                        if (v > max || T.IsNaN(v)) (max, at) = (v, a3);
+                        ys[i * wOut + j] = max;
+                        arg[i * wOut + j] = at;
+                    }
+                }
+            }
+        }
     }
+
+    /// <summary>
+    /// <see cref="MaxForwardBody{T}.Run2x2"/> for 8 outputs of one row at a time, branch-free: the even and odd columns
+    /// of the two input rows are taken apart, and each later pixel replaces the running max where it is greater or
+    /// NaN, as in the scalar loop. Returns the outputs done (a multiple of 8).
+    /// </summary>
+    static unsafe int Row2x2(float* xs, int top, int w, int wOut, float* y, int* arg)
+    {
+        int j = 0;
+        var lane2 = Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14);
+        var one = Vector256.Create(1);
+        var down = Vector256.Create(w);
+        var downRight = Vector256.Create(w + 1);
+        for (; j + 8 <= wOut; j += 8)
+        {
+            float* t = xs + top + 2 * j, b = t + w;
+            Vector256<float> t0 = Avx.LoadVector256(t), t1 = Avx.LoadVector256(t + 8);
+            Vector256<float> b0 = Avx.LoadVector256(b), b1 = Avx.LoadVector256(b + 8);
+            Vector256<float> max = Even(t0, t1), v = Odd(t0, t1);
+            var offset = Vector256<int>.Zero;
+            var take = Vector256.GreaterThan(v, max) | ~Vector256.Equals(v, v);
+            max = Vector256.ConditionalSelect(take, v, max);
+            offset = Vector256.ConditionalSelect(take.AsInt32(), one, offset);
+            v = Even(b0, b1);
+            take = Vector256.GreaterThan(v, max) | ~Vector256.Equals(v, v);
+            max = Vector256.ConditionalSelect(take, v, max);
+            offset = Vector256.ConditionalSelect(take.AsInt32(), down, offset);
+            v = Odd(b0, b1);
+            take = Vector256.GreaterThan(v, max) | ~Vector256.Equals(v, v);
+            max = Vector256.ConditionalSelect(take, v, max);
+            offset = Vector256.ConditionalSelect(take.AsInt32(), downRight, offset);
+            max.Store(y + j);
+            (Vector256.Create(top + 2 * j) + lane2 + offset).Store(arg + j);
+        }
+        return j;
+    }
+
+    // Columns 0, 2, …, 14 (Even) or 1, 3, …, 15 (Odd) of the 16 floats a, b: a shuffle within 128-bit lanes, then the
+    // 64-bit quarters put in order.
+    static Vector256<float> Even(Vector256<float> a, Vector256<float> b) =>
+        Avx2.Permute4x64(Avx.Shuffle(a, b, 0x88).AsDouble(), 0xD8).AsSingle();
+    static Vector256<float> Odd(Vector256<float> a, Vector256<float> b) =>
+        Avx2.Permute4x64(Avx.Shuffle(a, b, 0xDD).AsDouble(), 0xD8).AsSingle();
 
     unsafe struct MaxBackwardBody<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
     {

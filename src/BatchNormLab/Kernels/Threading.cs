@@ -42,6 +42,33 @@ public static class Threading
         RunParts(count, parts, body);
     }
 
+    /// <summary>
+    /// Runs <paramref name="body"/> on each item of [0, count), one item per call (Run(i, i + 1)), with up to
+    /// <see cref="Threads"/> workers that take the next item as they come free: on a machine shared with other work a
+    /// slowed worker takes fewer items instead of holding up the others. Only for bodies whose every item writes
+    /// its own outputs, computed the same whichever worker runs it; then results are bitwise the same as ever.
+    /// </summary>
+    public static void ForEachItem<TBody>(int count, TBody body) where TBody : struct, IRangeBody
+    {
+        int workers = Math.Min(threads, count);
+        if (workers <= 1)
+        {
+            for (int i = 0; i < count; i++) body.Run(i, i + 1);
+            return;
+        }
+        RunItems(count, workers, body);
+    }
+
+    static void RunItems<TBody>(int count, int workers, TBody body) where TBody : struct, IRangeBody
+    {
+        int next = -1;
+        Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, _ =>
+        {
+            for (int i; (i = Interlocked.Increment(ref next)) < count;)
+                body.Run(i, i + 1);
+        });
+    }
+
     // Separate from For so that the single-part path allocates no closure.
     static void RunParts<TBody>(int count, int parts, TBody body) where TBody : struct, IRangeBody =>
         Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts },

@@ -47,7 +47,17 @@ public sealed partial class Tensor
     public Tensor Relu()
     {
         var x = this;
-        return Record(UnaryKernel(UnaryOp.Relu), "Relu", [this], g => [g * x.UnaryKernel(UnaryOp.Step)]);
+        return Record(UnaryKernel(UnaryOp.Relu), "Relu", [this], g => [ReluBackward(g, x)]);
+    }
+
+    // dx = g·[x > 0] in one pass: linear in g, so its derivative in g is itself; none in x (the step is flat a.e.,
+    // as for g * x.Step(), whose step was not recorded either).
+    static Tensor ReluBackward(Tensor g, Tensor x)
+    {
+        var dx = UninitializedLike(g);
+        if (g.DType == DType.Float32) Elementwise.ReluBackward(g.FloatSpan, x.FloatSpan, dx.FloatSpan);
+        else Elementwise.ReluBackward(g.DoubleSpan, x.DoubleSpan, dx.DoubleSpan);
+        return Record(dx, "ReluBackward", [g], h => [ReluBackward(h, x)]);
     }
 
     // y = 1/(1+e⁻ˣ):  dx = g·y·(1−y)

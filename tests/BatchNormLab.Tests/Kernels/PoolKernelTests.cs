@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Numerics;
 using BatchNormLab.Kernels;
 using XorShift = BatchNormLab.Tests.Conv2dKernelTests.XorShift;
@@ -16,6 +17,7 @@ public class PoolKernelTests
         { 3, 1, 1, 7, 1, 3, 2, 0 },      // h = 1
         { 3, 3, 7, 33, 5, 5, 2, 2 },     // 5×5 stride 2 pad 2
         { 3, 17, 16, 16, 2, 2, 2, 0 },   // many planes: split across threads
+        { 2, 3, 12, 37, 2, 2, 2, 0 },    // 2×2 stride 2: two blocks of 8 outputs per row, two left over, a column left over
     };
 
     [Theory, MemberData(nameof(Shapes))]
@@ -111,6 +113,22 @@ public class PoolKernelTests
         Assert.Equal([4, 4, 4, 4], arg);
         PoolKernels.MaxPool2dBackward<float>([1f, 2f, 3f, 4f], arg, 1, 1, 3, 3, 2, 2, 1, 0, dx);
         Assert.Equal([0f, 0f, 0f, 0f, 10f, 0f, 0f, 0f, 0f], dx);
+    }
+
+    [Fact]
+    public void NaNsInTheVectorPathMatchTheReference()
+    {
+        // Rows of 32 inputs (16 outputs, two vectors of 8) with NaNs in every window position and some windows all NaN.
+        var rng = new XorShift(9);
+        float[] x = rng.Array<float>(2 * 4 * 32);
+        for (int i = 0; i < x.Length; i += 7) x[i] = float.NaN;
+        for (int i = 64; i < 68; i++) x[i] = x[i + 32] = float.NaN;
+        float[] y = new float[2 * 2 * 16], yRef = new float[y.Length];
+        int[] arg = new int[y.Length], argRef = new int[y.Length];
+        PoolKernels.MaxPool2dForward<float>(x, 1, 2, 4, 32, 2, 2, 2, 0, y, arg);
+        PoolReference.MaxPool2dForward<float>(x, 1, 2, 4, 32, 2, 2, 2, 0, yRef, argRef);
+        Assert.Equal(argRef, arg);
+        Assert.True(MemoryMarshal.AsBytes(yRef.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(y.AsSpan())));
     }
 
     [Fact]
