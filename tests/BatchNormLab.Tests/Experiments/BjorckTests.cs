@@ -99,7 +99,7 @@ public sealed class BjorckTests : IDisposable
             Assert.All(result.Numbers, n => Assert.True(double.IsFinite(n.Value) || n.Key.EndsWith("first diverging η", StringComparison.Ordinal), n.Key));
             Assert.NotEmpty(result.Tables[0].Rows);
         }
-        int after = Experiment.All.ToList().FindIndex(e => e is LpNormalisation);
+        int after = Experiment.All.ToList().FindIndex(e => e is HessianSpectrum);
         Assert.Equal(["relative-loss", "grad-hist", "explosion", "loss-surface"], Experiment.All.Skip(after + 1).Select(e => e.Name));
     }
 }
