@@ -34,10 +34,13 @@ public sealed class HessianSpectrum : Experiment
     public override string Claim => "Without BN the Hessian has large outlier eigenvalues, isolated from the bulk, and the gradient lies mostly in their eigenspace; with BN (batch statistics) they nearly vanish; with BN's population statistics they come back.";
 
     /// <summary>
-    /// An outlier is a Ritz value above the bulk edge whose quadrature weight is below this many times 1/n
-    /// (n = parameters): it stands for a few isolated eigenvalues, not for a stretch of the bulk.
+    /// Outliers are the top Ritz values above the widest gap among the largest <see cref="OutlierSearch"/>
+    /// (the largest ratio θᵢ/θᵢ₊₁), when that gap is at least this ratio; else there are none.
     /// </summary>
-    public const double OutlierWeight = 10;
+    public const double OutlierGap = 2;
+
+    /// <summary>How many of the largest Ritz values the gap is looked for among.</summary>
+    public const int OutlierSearch = 20;
 
     /// <summary>The bulk edge: the weighted 99th percentile of |λ| under the density (outliers together weigh ~k/n, far less than 1%).</summary>
     public const double BulkQuantile = 0.99;
@@ -87,7 +90,7 @@ public sealed class HessianSpectrum : Experiment
                 $"At steps {string.Join(", ", Points(vgg, preset, resNet: false))} (VGG) and {string.Join(", ", Points(resnet, preset, resNet: true))} (ResNet), the Hessian of the training loss on the first {s.Examples} training examples: " +
                 $"its density by stochastic Lanczos quadrature ({s.LanczosSteps} Lanczos steps, {s.Draws} draw{(s.Draws == 1 ? "" : "s")}, σ² = 1e-5), the top {TopK} eigenpairs ({s.TopSteps} Lanczos steps) and the gradient's share in their span, " +
                 $"for the network without BN, with BN in training mode (batch statistics) and with BN in eval mode (population statistics). " +
-                $"Bulk edge = weighted {BulkQuantile:P0} quantile of |λ|; an outlier is a Ritz value above the bulk edge with quadrature weight below {OutlierWeight}/n (n parameters: a few isolated eigenvalues, not a stretch of the bulk), counted per draw and averaged.",
+                $"Bulk edge = weighted {BulkQuantile:P0} quantile of |λ|; outliers are the Ritz values above the widest gap (largest ratio θᵢ/θᵢ₊₁) among the top {OutlierSearch}, when that ratio is at least {OutlierGap}, counted per draw and averaged.",
             Presets.Deviations(preset, dataset) + $" Ghorbani et al. use ResNet-32 and VGG on CIFAR-10 and ImageNet and the Hessian over the whole training set; we use {resnet.Model.Name} and {s.Examples} examples. " +
             "Their outlier count is read off the plots; ours is the stated threshold rule.");
     }
@@ -143,7 +146,7 @@ public sealed class HessianSpectrum : Experiment
             numbers[$"{key}: outliers"] = s.Outliers;
             numbers[$"{key}: gradient energy in top {TopK}"] = s.TopEnergy;
         }
-        var table = new TableData($"Spectra (bulk edge: weighted {BulkQuantile:P0} quantile of |λ|; outlier: a Ritz value past it with weight below {OutlierWeight}/n; energy: share of ‖g‖² in the top-{TopK} eigenspace)",
+        var table = new TableData($"Spectra (bulk edge: weighted {BulkQuantile:P0} quantile of |λ|; outliers: Ritz values above the widest gap ≥ {OutlierGap}× among the top {OutlierSearch}; energy: share of ‖g‖² in the top-{TopK} eigenspace)",
             ["network", "statistics", "step", "λmax", "λmin", "λmax/|λmin|", "bulk edge", "λmax/edge", "outliers", $"energy in top {TopK}", "HVPs", "seconds"],
             summaries.Select(s => (IReadOnlyList<string>)[s.Network, s.Statistics, s.Step.ToString(CultureInfo.InvariantCulture), G(s.LambdaMax), G(s.LambdaMin), G(s.Asymmetry),
                 G(s.BulkEdge), G(s.Separation), s.Outliers.ToString(CultureInfo.InvariantCulture), s.TopEnergy.ToString("P1", CultureInfo.InvariantCulture),
@@ -164,10 +167,19 @@ public sealed class HessianSpectrum : Experiment
         var energy = GradientEnergy.Of(op, top);
         double edge = BulkEdge(density);
         double lambdaMax = density.Nodes.Max(n => n[^1]), lambdaMin = density.Nodes.Min(n => n[0]);
-        // Per draw, the Ritz values past the bulk standing for few eigenvalues (weight ≈ (u·v)² ≈ 1/n each); the draws' mean, rounded.
-        double few = OutlierWeight / op.Dimension;
-        int outliers = (int)Math.Round(density.Nodes.Select((n, d) => n.Where((theta, j) => theta > edge && density.Weights[d][j] < few).Count()).Average());
+        int outliers = (int)Math.Round(density.Nodes.Average(Outliers));
         return (new SpectrumSummary(network, statistics, step, lambdaMax, lambdaMin, edge, outliers, energy.Shares[^1], op.Products, clock.Elapsed.TotalSeconds), density);
+    }
+
+    /// <summary>How many of one draw's Ritz values stand above the widest gap at the top of the spectrum (see <see cref="OutlierGap"/>).</summary>
+    public static int Outliers(double[] ascendingRitzValues)
+    {
+        var top = ascendingRitzValues.Reverse().Take(OutlierSearch + 1).TakeWhile(theta => theta > 0).ToArray();
+        int count = 0;
+        double widest = OutlierGap;
+        for (int i = 0; i + 1 < top.Length; i++)
+            if (top[i] / top[i + 1] >= widest) (widest, count) = (top[i] / top[i + 1], i + 1);
+        return count;
     }
 
     /// <summary>The weighted <see cref="BulkQuantile"/> quantile of |θ| over every draw's nodes (each draw weighing 1).</summary>

@@ -20,6 +20,14 @@ public sealed class HessianSpectrumTests : IDisposable
     }
 
     [Fact]
+    public void OutliersAreTheValuesAboveTheWidestGapAtTheTop()
+    {
+        Assert.Equal(2, HessianSpectrum.Outliers([-1, 0.1, 0.5, 0.9, 1, 30, 50])); // 30/1 is the widest gap
+        Assert.Equal(0, HessianSpectrum.Outliers([0.5, 0.7, 0.9, 1, 1.5])); // no gap of 2× or more
+        Assert.Equal(3, HessianSpectrum.Outliers([-3, 0.2, 1, 2, 9]));      // 1/0.2 = 5 is wider than 9/2: the three above 0.2
+    }
+
+    [Fact]
     public void RunsKeepCopiesOfTheirModelDuringTraining()
     {
         var context = new ExperimentContext(dir, Preset.Tiny, null, threads: 2, seed: 3);
