@@ -42,6 +42,16 @@ public sealed partial class Tensor
 
     internal static Tensor UninitializedLike(Tensor t) => Uninitialized(t.DType, (int[])t.shape.Clone());
 
+    /// <summary>
+    /// As <see cref="UninitializedLike"/>, with large storage recycled through <see cref="StoragePool"/>
+    /// (no first-touch page faults when the same size comes round again).
+    /// </summary>
+    internal static Tensor RecycledLike(Tensor t)
+    {
+        Array data = t.DType == DType.Float32 ? StoragePool.Rent<float>(t.Length) : StoragePool.Rent<double>(t.Length);
+        return new Tensor(data, 0, (int[])t.shape.Clone());
+    }
+
     internal static int ShapeLength(ReadOnlySpan<int> shape)
     {
         long n = 1;

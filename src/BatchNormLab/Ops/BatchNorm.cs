@@ -21,7 +21,7 @@ public sealed partial class Tensor
     internal static Tensor BatchNormTrain(Tensor x, Tensor? gamma, Tensor? beta, double eps, out double[] mean, out double[] variance)
     {
         var (n, c, s) = ChannelView(x);
-        var y = UninitializedLike(x);
+        var y = RecycledLike(x);
         var mu = new double[c];
         var var = new double[c];
         if (x.DType == DType.Float32)
@@ -33,7 +33,7 @@ public sealed partial class Tensor
         return Record(y, "BatchNormTrain", inputs, g =>
         {
             if (Autograd.IsEnabled) return Autograd.CompositeBackward(args => BatchNormTrainComposite(args[0], gamma is null ? null : args[1], beta is null ? null : args[^1], eps), inputs, g);
-            var dx = UninitializedLike(x);
+            var dx = RecycledLike(x);
             var dGamma = gamma is null ? null : UninitializedLike(gamma);
             var dBeta = beta is null ? null : UninitializedLike(beta);
             if (x.DType == DType.Float32)
