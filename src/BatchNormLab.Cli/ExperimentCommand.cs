@@ -71,9 +71,9 @@ static class ExperimentCommand
         }
         var context = new ExperimentContext(outDir, preset, p.GetValue(DataDir), p.GetValue(Threads), p.GetValue(Seed), new ConsoleProgress(), dataset);
         using var store = RunStore.Open(p.GetValue(RunsCommand.Db)!, create: true);
-        long id = store.StartRun(kind, CommandLine(), preset.ToString().ToLowerInvariant(), context.Seed, context.Threads, outDir);
+        long id = store.StartRun(kind, RunsCommand.CommandLine(), preset.ToString().ToLowerInvariant(), context.Seed, context.Threads, outDir);
         string report = Path.Combine(outDir, "report.html");
-        try
+        store.Complete(id, () =>
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
             foreach (var (experiment, index) in experiments.Select((e, i) => (e, i)))
@@ -86,15 +86,9 @@ static class ExperimentCommand
                 store.RecordExperiment(id, result, dir);
                 store.RecordArtifact(id, result.Name, json);
             }
-            store.FinishRun(id);
-            ExperimentReport.Build(store.ForReport(id)).Save(report);
-            store.RecordArtifact(id, null, report);
-        }
-        catch (Exception e)
-        {
-            store.FailRun(id, e.Message);
-            throw;
-        }
+        });
+        ExperimentReport.Build(store.ForReport(id)).Save(report);
+        store.RecordArtifact(id, null, report);
         var table = new Table().Border(TableBorder.Rounded).AddColumns("experiment", "verdict", "numbers behind it");
         foreach (var r in store.Results(id)) table.AddRow(Markup.Escape(r.Name), RunsCommand.VerdictMarkup(r.Verdict.Kind), Markup.Escape(r.Verdict.Reason));
         AnsiConsole.Write(table);
@@ -103,10 +97,6 @@ static class ExperimentCommand
         Console.WriteLine($"recorded as run {id} in {store.Path}");
         return ExitCodes.Ok;
     }
-
-    /// <summary>This invocation as typed, for the run database.</summary>
-    public static string CommandLine() =>
-        string.Join(' ', ["bnlab", .. Environment.GetCommandLineArgs().Skip(1).Select(a => a.Length > 0 && !a.Any(char.IsWhiteSpace) ? a : $"'{a}'")]);
 
     /// <summary>Per-run progress lines on stderr: the run's label, step, loss, speed.</summary>
     sealed class ConsoleProgress : IExperimentProgress

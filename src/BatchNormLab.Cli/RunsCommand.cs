@@ -10,6 +10,10 @@ namespace BatchNormLab.Cli;
 /// <summary><c>bnlab runs list|show</c> and <c>bnlab report</c>: what the run database holds, and reports rebuilt from it.</summary>
 static class RunsCommand
 {
+    /// <summary>This invocation as typed, for the run database.</summary>
+    public static string CommandLine() =>
+        string.Join(' ', ["bnlab", .. Environment.GetCommandLineArgs().Skip(1).Select(a => a.Length > 0 && !a.Any(char.IsWhiteSpace) ? a : $"'{a}'")]);
+
     public static readonly Option<string> Db = new("--db") { Description = "The run database (SQLite)", DefaultValueFactory = _ => RunStore.DefaultPath };
 
     public static Command Runs() => new("runs", "The runs recorded in the run database.") { List(), Show() };

@@ -73,17 +73,11 @@ static class TrainCommand
         };
         var runs = new List<RunReport>();
         using var store = RunStore.Open(p.GetValue(RunsCommand.Db)!, create: true);
-        long id = store.StartRun(RunKind.Train, ExperimentCommand.CommandLine(), null, p.GetValue(Seed), p.GetValue(Threads), p.GetValue(Out));
-        try
+        long id = store.StartRun(RunKind.Train, RunsCommand.CommandLine(), null, p.GetValue(Seed), p.GetValue(Threads), p.GetValue(Out));
+        store.Complete(id, () =>
         {
             foreach (var norm in norms) runs.Add(TrainOne(p, norm, norms.Count, datasetName, steps, train, test, store, id));
-            store.FinishRun(id);
-        }
-        catch (Exception e)
-        {
-            store.FailRun(id, e.Message);
-            throw;
-        }
+        });
         RunReport.PrintTable(runs);
         Console.WriteLine($"recorded as run {id} in {store.Path}");
         return runs.All(r => r.Outcome.Diverged) ? ExitCodes.Diverged : ExitCodes.Ok;

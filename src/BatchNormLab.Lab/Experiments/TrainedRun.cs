@@ -135,7 +135,7 @@ public sealed record TrainedRun
         public void OnStep(Trainer trainer, StepMetrics m)
         {
             Steps.Add(m);
-            if (snapshotSteps.Contains(m.Step + 1)) Snapshots[m.Step + 1] = trainer.Model.StateDict().Select(e => e with { Tensor = e.Tensor?.Clone() }).ToList();
+            if (snapshotSteps.Contains(m.Step + 1)) Snapshots[m.Step + 1] = ModelState.CopyOfStateDict(trainer.Model);
             context.Progress.Step(experiment, label, m);
         }
 

@@ -174,6 +174,18 @@ public sealed class RunStore : IDisposable
 
     public void FinishRun(long runId) => End(runId, RunStatus.Finished, null);
 
+    /// <summary>Runs <paramref name="work"/>, then marks the run finished; if it throws, marks the run failed with the message and rethrows.</summary>
+    public void Complete(long runId, Action work)
+    {
+        try { work(); }
+        catch (Exception e)
+        {
+            FailRun(runId, e.Message);
+            throw;
+        }
+        FinishRun(runId);
+    }
+
     public void FailRun(long runId, string error) => End(runId, RunStatus.Failed, error);
 
     void End(long runId, RunStatus status, string? error)

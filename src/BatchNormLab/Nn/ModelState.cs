@@ -15,10 +15,13 @@ public sealed class ModelState
     ModelState(Module model)
     {
         this.model = model;
-        values = model.StateDict().Select(e => e with { Tensor = e.Tensor?.Clone() }).ToList();
+        values = CopyOfStateDict(model);
         grads = model.Parameters().Select(p => p.Grad).ToArray();
         modes = model.NamedModules().Select(m => (m.Module, m.Module.Training)).ToArray();
     }
+
+    /// <summary>The model's state dict with every tensor copied (later training does not change it).</summary>
+    public static List<StateEntry> CopyOfStateDict(Module model) => model.StateDict().Select(e => e with { Tensor = e.Tensor?.Clone() }).ToList();
 
     /// <summary>Copies <paramref name="model"/>'s state now.</summary>
     public static ModelState Capture(Module model) => new(model);
