@@ -15,6 +15,7 @@ static class TrainCommand
     static readonly Option<string> Model = new("--model") { Description = $"Model: {string.Join(", ", ModelSpec.Names)} (any resnet6n+2)", DefaultValueFactory = _ => "mlp" };
     static readonly Option<string[]> Norm = new("--norm") { Description = "Normalisation: bn, none, noisy-bn (BN + the paper's noise), noise (the noise alone), l1, l2, linf (ℓp instead of BN); several as 'bn,none' (one run each, compared)", DefaultValueFactory = _ => ["bn"], AllowMultipleArgumentsPerToken = true, CustomParser = r => r.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries)).ToArray() };
     static readonly Option<string> Placement = new("--norm-placement") { Description = "Where BN goes: before or after the activation", DefaultValueFactory = _ => "before" };
+    static readonly Option<bool> NormAffine = new("--norm-affine") { Description = "BN layers' own scale γ and shift β (PyTorch's affine): true, or false for γ = 1, β = 0 fixed", DefaultValueFactory = _ => true };
     static readonly Option<string> ActivationOption = new("--activation") { Description = "relu, sigmoid or tanh", DefaultValueFactory = _ => "relu" };
     static readonly Option<string> InitOption = new("--init") { Description = "Weight initialisation: pytorch (default), glorot or kaiming", DefaultValueFactory = _ => "pytorch" };
     static readonly Option<double> Width = new("--width") { Description = "VGG width multiplier (e.g. 0.25); DLN width", DefaultValueFactory = _ => 1.0 };
@@ -47,7 +48,7 @@ static class TrainCommand
     public static Command Create()
     {
         var command = new Command("train", "Train a model with SGD; writes metrics, checkpoints and a summary to --out.");
-        foreach (var option in new Option[] { Model, Norm, Placement, ActivationOption, InitOption, Width, Hidden, Depth, DatasetOption, DataDir, Lr, Momentum,
+        foreach (var option in new Option[] { Model, Norm, Placement, NormAffine, ActivationOption, InitOption, Width, Hidden, Depth, DatasetOption, DataDir, Lr, Momentum,
                      Nesterov, WeightDecay, ScheduleOption, Warmup, StepEvery, Gamma, LossOption, BatchSize, Steps, Epochs, Seed, Threads, Augment,
                      EvalEvery, CheckpointEvery, TrainLimit, TestLimit, Out, Resume, RunsCommand.Db })
             command.Options.Add(option);
@@ -88,7 +89,7 @@ static class TrainCommand
     {
         var config = new TrainConfig
         {
-            Model = new ModelSpec(p.GetValue(Model)!, new ModelOptions(norm, ParsePlacement(p.GetValue(Placement)!), ParseActivation(p.GetValue(ActivationOption)!), ParseInit(p.GetValue(InitOption)!)),
+            Model = new ModelSpec(p.GetValue(Model)!, new ModelOptions(norm, ParsePlacement(p.GetValue(Placement)!), ParseActivation(p.GetValue(ActivationOption)!), ParseInit(p.GetValue(InitOption)!)) { NormAffine = p.GetValue(NormAffine) },
                 ParseHidden(p.GetValue(Hidden)!), p.GetValue(Width), p.GetValue(Depth)),
             Dataset = datasetName,
             Steps = steps,

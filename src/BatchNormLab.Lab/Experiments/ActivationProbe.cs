@@ -48,7 +48,7 @@ public sealed class ActivationProbe : ITrainingCallback
     public void OnGradient(Trainer trainer, StepMetrics metrics) => recording = null;
 
     /// <summary>Weight-layer number → the first ReLU/Sigmoid/Tanh module after it in forward order (before the next weight layer).</summary>
-    static Dictionary<int, Module> ActivationAfterEachWeightLayer(Module model)
+    internal static Dictionary<int, Module> ActivationAfterEachWeightLayer(Module model)
     {
         var found = new Dictionary<int, Module>();
         int layer = 0;

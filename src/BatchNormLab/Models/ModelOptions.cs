@@ -37,6 +37,9 @@ public sealed record ModelOptions(
     /// <summary>The noise of <see cref="Norm.NoisyBatchNorm"/> and <see cref="Norm.Noise"/> (the paper's by default).</summary>
     public NoisyBatchNormOptions? Noise { get; init; }
 
+    /// <summary>Whether BatchNorm layers have their own scale γ and shift β (PyTorch's affine); false leaves them out (γ = 1, β = 0 fixed).</summary>
+    public bool NormAffine { get; init; } = true;
+
     /// <summary>The normalisation layers of one block over <paramref name="features"/> channels (2-D for images), in order; empty for none.</summary>
     internal IEnumerable<Module> NormLayers(int features, bool spatial, Rng rng)
     {
@@ -55,7 +58,7 @@ public sealed record ModelOptions(
         }
     }
 
-    static Module BatchNorm(int features, bool spatial) => spatial ? new BatchNorm2d(features) : new BatchNorm1d(features);
+    Module BatchNorm(int features, bool spatial) => spatial ? new BatchNorm2d(features, affine: NormAffine) : new BatchNorm1d(features, affine: NormAffine);
 
     internal Module MakeActivation() => Activation switch
     {

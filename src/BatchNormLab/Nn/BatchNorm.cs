@@ -10,10 +10,21 @@ namespace BatchNormLab.Nn;
 public abstract class BatchNorm : Module
 {
     long numBatchesTracked;
+    double? momentum;
 
     public int NumFeatures { get; }
     public double Eps { get; }
-    public double? Momentum { get; }
+
+    /// <summary>The running statistics' update factor, or null for the cumulative average; settable, as PyTorch's <c>bn.momentum = None</c>.</summary>
+    public double? Momentum
+    {
+        get => momentum;
+        set
+        {
+            if (value is double mo && !(mo >= 0 && mo <= 1)) throw new ArgumentOutOfRangeException(nameof(Momentum), value, "momentum must be in [0, 1] or null");
+            momentum = value;
+        }
+    }
     public bool Affine { get; }
     public bool TrackRunningStats { get; }
 
@@ -29,12 +40,20 @@ public abstract class BatchNorm : Module
     {
         if (numFeatures < 1) throw new ArgumentOutOfRangeException(nameof(numFeatures), numFeatures, "BatchNorm needs at least one feature");
         if (!(eps > 0)) throw new ArgumentOutOfRangeException(nameof(eps), eps, "eps must be positive");
-        if (momentum is double mo && !(mo >= 0 && mo <= 1)) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "momentum must be in [0, 1] or null");
         (NumFeatures, Eps, Momentum, Affine, TrackRunningStats) = (numFeatures, eps, momentum, affine, trackRunningStats);
         RegisterParameter("weight", affine ? Tensor.Ones(numFeatures) : null);
         RegisterParameter("bias", affine ? Tensor.Zeros(numFeatures) : null);
         RegisterBuffer("running_mean", trackRunningStats ? Tensor.Zeros(numFeatures) : null);
         RegisterBuffer("running_var", trackRunningStats ? Tensor.Ones(numFeatures) : null);
+    }
+
+    /// <summary>PyTorch's reset_running_stats(): running mean 0, running variance 1, num_batches_tracked 0.</summary>
+    public void ResetRunningStats()
+    {
+        if (!TrackRunningStats) return;
+        RunningMean!.Fill(0);
+        RunningVar!.Fill(1);
+        numBatchesTracked = 0;
     }
 
     protected override IEnumerable<(string Name, long Value)> Int64Buffers =>

@@ -1,0 +1,88 @@
+using System.Globalization;
+using BatchNormLab.Training;
+
+namespace BatchNormLab.Experiments;
+
+/// <summary>
+/// One configuration trained with several seeds (initialisation and data order), so that a comparison
+/// can tell a difference from seed-to-seed noise. Runs come from <see cref="TrainedRun.Shared"/>: a
+/// configuration another experiment trained with the same seed is reused.
+/// </summary>
+public sealed record SeededRuns(string Label, IReadOnlyList<TrainedRun> Runs)
+{
+    /// <summary>The loss of a uniform guess over the 10 classes, standing in for a diverged run's loss.</summary>
+    public static readonly double ChanceLoss = Math.Log(10);
+
+    /// <summary>Trains (or reuses) <paramref name="config"/> for the seeds context.Seed, context.Seed + 1, …; run labels end in ", seed k".</summary>
+    public static SeededRuns Train(ExperimentContext context, string experiment, string label, Func<ulong, TrainConfig> config, int seeds) =>
+        new(label, Enumerable.Range(0, seeds).Select(i => context.Seed + (ulong)i)
+            .Select(seed => TrainedRun.Shared(context, experiment, $"{label}, seed {seed}", config(seed))).ToList());
+
+    /// <summary>Per seed: test accuracy (chance when diverged).</summary>
+    public IReadOnlyList<double> TestAccuracies => Runs.Select(RunFigures.AccuracyOrChance).ToList();
+
+    /// <summary>Per seed: training loss over the last 50 steps (chance loss when diverged).</summary>
+    public IReadOnlyList<double> TrainLosses => Runs.Select(r => r.Outcome.Diverged ? ChanceLoss : r.FinalTrainLoss()).ToList();
+
+    /// <summary>Per seed: test loss (chance loss when diverged).</summary>
+    public IReadOnlyList<double> TestLosses => Runs.Select(r => r.Outcome.Diverged ? ChanceLoss : r.Outcome.FinalEvaluation?.Loss ?? double.NaN).ToList();
+
+    /// <summary>A curve of each run averaged over the seeds, the band spanning the lowest to the highest seed; up to the shortest run.</summary>
+    public Series Mean(Func<TrainedRun, Series> curve)
+    {
+        var curves = Runs.Select(curve).ToList();
+        int length = curves.Min(c => c.X.Length);
+        double[] At(Func<IEnumerable<double>, double> over) =>
+            Enumerable.Range(0, length).Select(i => over(curves.Select(c => c.Y[i]))).ToArray();
+        return new Series(Label, curves[0].X[..length], At(Enumerable.Average))
+        {
+            Lower = curves.Count > 1 ? At(Enumerable.Min) : null,
+            Upper = curves.Count > 1 ? At(Enumerable.Max) : null,
+            DivergedAt = curves.Select(c => c.DivergedAt).Min(),
+        };
+    }
+
+    /// <summary>Training loss per step (20-step window) averaged over seeds, with the seeds' range as a band.</summary>
+    public static FigureData TrainingLoss(IEnumerable<SeededRuns> groups) =>
+        new("Training loss", "Training loss per step (mean over a 20-step window), averaged over the seeds; the band spans the seeds' lowest to highest.", "step", "training loss",
+            groups.Select(g => g.Mean(r => RunFigures.Smoothed(r, s => s.Loss))).ToList(), LogY: true);
+
+    /// <summary>Test accuracy at each evaluation averaged over seeds, with the seeds' range as a band.</summary>
+    public static FigureData TestAccuracy(IEnumerable<SeededRuns> groups) =>
+        new("Test accuracy", "Test accuracy at each evaluation, averaged over the seeds; the band spans the seeds' lowest to highest.", "step", "test accuracy",
+            groups.Select(g => g.Mean(r => new Series(r.Label, r.Evaluations.Select(e => (double)e.Step).ToArray(), r.Evaluations.Select(e => e.Accuracy).ToArray()))).ToList());
+
+    /// <summary>One row per configuration: mean ± standard deviation over seeds of test accuracy, test loss and final training loss, and each seed's accuracy.</summary>
+    public static TableData Table(IEnumerable<SeededRuns> groups) =>
+        new("Per configuration, over seeds: mean ± standard deviation (training loss: last 50 steps)",
+            ["configuration", "seeds", "test accuracy", "test loss", "training loss", "test accuracy per seed"],
+            groups.Select(g => (IReadOnlyList<string>)[g.Label, g.Runs.Count.ToString(CultureInfo.InvariantCulture),
+                MeanSd(g.TestAccuracies, 100, "0.00") + " %", MeanSd(g.TestLosses, 1, "0.0000"), MeanSd(g.TrainLosses, 1, "0.0000"),
+                string.Join(", ", g.TestAccuracies.Select(a => RunFigures.Cell(a, "P1")))]).ToList());
+
+    /// <summary>Each configuration's seed means into the result's numbers, under "LABEL: …".</summary>
+    public void AddNumbers(Dictionary<string, double> numbers)
+    {
+        numbers[$"{Label}: test accuracy (mean over seeds)"] = TestAccuracies.Average();
+        numbers[$"{Label}: test loss (mean over seeds)"] = TestLosses.Average();
+        numbers[$"{Label}: final training loss (mean over seeds)"] = TrainLosses.Average();
+    }
+
+    /// <summary>The per-run CSV lines (no header) with this configuration's <paramref name="columns"/> first.</summary>
+    public IEnumerable<string> CsvLines(string columns)
+    {
+        static string R(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+        return Runs.Select(r => $"{columns},{r.Config.Seed},{r.Outcome.StepsDone},{(r.Outcome.Diverged ? 1 : 0)},{R(r.FinalTrainLoss())},{R(r.FinalTrainAccuracy())}," +
+                                $"{R(r.Outcome.FinalEvaluation?.Loss ?? double.NaN)},{R(r.TestAccuracy)}");
+    }
+
+    /// <summary>The columns <see cref="CsvLines"/> writes after the configuration's own.</summary>
+    public const string CsvColumns = "seed,steps_done,diverged,final_train_loss,final_train_accuracy,test_loss,test_accuracy";
+
+    static string MeanSd(IReadOnlyList<double> values, double scale, string format)
+    {
+        double mean = values.Average();
+        string sd = values.Count > 1 ? " ± " + (Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1)) * scale).ToString(format, CultureInfo.InvariantCulture) : "";
+        return (mean * scale).ToString(format, CultureInfo.InvariantCulture) + sd;
+    }
+}
