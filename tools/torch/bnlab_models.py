@@ -62,7 +62,8 @@ class LpNorm(nn.Module):
 
 def norm_layers(features, spatial, options):
     """The normalisation layers of one block (bnlab's ModelOptions.NormLayers)."""
-    bn = nn.BatchNorm2d if spatial else nn.BatchNorm1d
+    affine = options.get("norm_affine", True)
+    bn = lambda n: (nn.BatchNorm2d if spatial else nn.BatchNorm1d)(n, affine=affine)
     return {
         "none": lambda: [],
         "batch-norm": lambda: [bn(features)],

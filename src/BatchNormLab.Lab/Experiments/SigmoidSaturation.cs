@@ -21,7 +21,7 @@ public sealed class SigmoidSaturation : Experiment
     public double SaturationThreshold { get; init; } = 4;
 
     /// <summary>The SGD learning rate of both runs ([IS15] does not give its MNIST rate).</summary>
-    public double LearningRate { get; init; } = 0.5;
+    public double LearningRate { get; init; } = 0.1;
 
     /// <summary>The saturation of the last fifth of the recordings is what the verdict compares.</summary>
     const double LateShare = 0.2;
@@ -73,7 +73,7 @@ public sealed class SigmoidSaturation : Experiment
             var config = Config(context.Preset, norm, context.Seed, context.Dataset);
             SaturationProbe? probe = null;
             ActivationProbe? distribution = null;
-            var run = TrainedRun.Train(context, Name, norm == Norm.None ? "sigmoid, no BN" : "sigmoid + BN", config, t =>
+            var run = TrainedRun.Train(context, Name, norm == Norm.None ? "sigmoid without BN" : "sigmoid with BN", config, t =>
             {
                 probe = new SaturationProbe(t.Model, SaturationThreshold, RecordEvery(config));
                 distribution = new ActivationProbe(t.Model, [probe.Layers[^1]], RecordEvery(config));
