@@ -15,7 +15,7 @@ static class TrainCommand
     static readonly Option<string> Model = new("--model") { Description = $"Model: {string.Join(", ", ModelSpec.Names)} (any resnet6n+2)", DefaultValueFactory = _ => "mlp" };
     static readonly Option<string[]> Norm = new("--norm") { Description = "Normalisation: bn, none, noisy-bn (BN + the paper's noise), noise (the noise alone), l1, l2, linf (ℓp instead of BN); several as 'bn,none' (one run each, compared)", DefaultValueFactory = _ => ["bn"], AllowMultipleArgumentsPerToken = true, CustomParser = r => r.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries)).ToArray() };
     static readonly Option<string> Placement = new("--norm-placement") { Description = "Where BN goes: before or after the activation", DefaultValueFactory = _ => "before" };
-    static readonly Option<bool> NormAffine = new("--norm-affine") { Description = "BN layers' own scale γ and shift β (PyTorch's affine): true, or false for γ = 1, β = 0 fixed", DefaultValueFactory = _ => true };
+    static readonly Option<bool> NormAffine = new("--norm-affine") { Description = "BN layers' own scale γ and shift β (PyTorch's affine): true (default), or false for γ = 1, β = 0 fixed", DefaultValueFactory = _ => true };
     static readonly Option<string> ActivationOption = new("--activation") { Description = "relu, sigmoid or tanh", DefaultValueFactory = _ => "relu" };
     static readonly Option<string> InitOption = new("--init") { Description = "Weight initialisation: pytorch (default), glorot or kaiming", DefaultValueFactory = _ => "pytorch" };
     static readonly Option<double> Width = new("--width") { Description = "VGG width multiplier (e.g. 0.25); DLN width", DefaultValueFactory = _ => 1.0 };

@@ -29,7 +29,7 @@ public sealed class Affine : Experiment
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null) =>
         ($"{Presets.Describe(preset, dataset)}; LR 0.1; BN before each ReLU with γ, β learned and with γ = 1, β = 0 fixed (PyTorch's affine = False), {Seeds} seeds each (the runs placement trains). " +
          "Identity check: on one training batch of the trained BN network (first seed), each BN layer's input x; a fresh BN layer with γ = √(σ²_B + ε), β = μ_B from x's own batch statistics (float64, rounded to float32) must return x.",
-         Presets.Deviations(preset, dataset) + " The caffenet numbers of the claim are seed 003's ImageNet table; [IS15] argues for γ, β from representational power, not speed.");
+         "The claim's caffenet numbers are seed 003's ImageNet table, and [IS15] argues for γ, β from representational power, not speed; these are the VGG runs of the Santurkar et al. experiments, whose setting differs from that paper's thus: " + Presets.Deviations(preset, dataset));
 
     public override ExperimentResult Run(ExperimentContext context)
     {
@@ -42,7 +42,6 @@ public sealed class Affine : Experiment
 
         var numbers = new Dictionary<string, double>();
         foreach (var g in groups) g.AddNumbers(numbers);
-        RunFigures.AddNumbers(numbers, runs);
         double worstRelative = identity.Max(c => c.RelativeError);
         numbers["identity check: max |BN(x) − x|"] = identity.Max(c => c.MaxError);
         numbers["identity check: max |BN(x) − x| / max |x|"] = worstRelative;
@@ -155,8 +154,11 @@ public sealed class Affine : Experiment
                         $"final training loss {L(learned.TrainLosses.Average())} vs {L(fixedAffine.TrainLosses.Average())} (fixed − learned {loss.Format(1, "", 3)}, margin {L(loss.Margin(lossFloor))})";
         if (!(identityError <= IdentityTolerance)) return new(VerdictKind.DoesNotAgree, $"BN with γ = √(σ²_B + ε), β = μ_B does not return its input ({reason})");
         int a = accuracy.Sign(Placement.AccuracyFloor), l = loss.Sign(lossFloor);
-        if (Math.Max(a, l) > 0 && Math.Min(a, l) >= 0) return new(VerdictKind.Agrees, $"the identity holds, and learned γ, β train better beyond the seed noise ({reason})");
-        if (Math.Min(a, l) < 0 && Math.Max(a, l) <= 0) return new(VerdictKind.DoesNotAgree, $"the identity holds, but fixed γ, β train better beyond the seed noise ({reason})");
-        return new(VerdictKind.Inconclusive, $"the identity holds; learned and fixed γ, β {(a == 0 && l == 0 ? "differ by less than the seed noise" : "differ in opposite directions on loss and accuracy")} ({reason})");
+        return Difference.Overall(a, l) switch
+        {
+            1 => new(VerdictKind.Agrees, $"the identity holds, and learned γ, β train better beyond the seed noise ({reason})"),
+            -1 => new(VerdictKind.DoesNotAgree, $"the identity holds, but fixed γ, β train better beyond the seed noise ({reason})"),
+            _ => new(VerdictKind.Inconclusive, $"the identity holds; learned and fixed γ, β {(a == 0 && l == 0 ? "differ by less than the seed noise" : "differ in opposite directions on loss and accuracy")} ({reason})"),
+        };
     }
 }

@@ -43,6 +43,16 @@ public sealed record Difference(double Value, double StandardError)
     /// <summary>+1 when the difference is above the margin, −1 when below minus it, 0 within the noise.</summary>
     public int Sign(double floor) => Value > Margin(floor) ? 1 : Value < -Margin(floor) ? -1 : 0;
 
+    /// <summary>
+    /// One comparison judged on two measures, each +1 (ahead beyond the noise), −1 (behind) or 0 (within):
+    /// +1 when ahead on one and not behind on the other, −1 when behind on one and not ahead on the
+    /// other, 0 when both are within the noise or they point in opposite directions.
+    /// </summary>
+    public static int Overall(int first, int second) =>
+        Math.Max(first, second) > 0 && Math.Min(first, second) >= 0 ? 1
+        : Math.Min(first, second) < 0 && Math.Max(first, second) <= 0 ? -1
+        : 0;
+
     /// <summary>"+1.2 ± 0.4 points": scaled by <paramref name="scale"/> (e.g. 100 for accuracies in points), with up to <paramref name="decimals"/> decimals.</summary>
     public string Format(double scale, string unit, int decimals = 2)
     {

@@ -36,7 +36,7 @@ public sealed class Placement : Experiment
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null) =>
         ($"{Presets.Describe(preset, dataset)}; LR 0.1; BN before and after each ReLU, each with its own γ, β (PyTorch's affine) and without (γ = 1, β = 0 fixed); {Seeds} seeds per configuration (initialisation and data order). " +
          "The first seed's BN-before-ReLU run with γ, β is the BN run the other experiments share; affine shares the before-ReLU runs.",
-         Presets.Deviations(preset, dataset) + " The claim's numbers are CaffeNet on ImageNet (seed 003's table), not a VGG on this dataset.");
+         "The claim's numbers are CaffeNet on ImageNet (seed 003's table); these are the VGG runs of the Santurkar et al. experiments, whose setting differs from that paper's thus: " + Presets.Deviations(preset, dataset));
 
     public override ExperimentResult Run(ExperimentContext context)
     {
@@ -50,7 +50,6 @@ public sealed class Placement : Experiment
 
         var numbers = new Dictionary<string, double>();
         foreach (var g in ordered) g.AddNumbers(numbers);
-        RunFigures.AddNumbers(numbers, runs);
         var verdict = Judge(groups, numbers);
         string csv = WriteCsv(context, "placement.csv", ordered.SelectMany(g => g.CsvLines(
             $"{(g.Runs[0].Config.Model.Options.Placement == NormPlacement.BeforeActivation ? "before" : "after")},{g.Runs[0].Config.Model.Options.NormAffine.ToString().ToLowerInvariant()}"))
@@ -62,33 +61,40 @@ public sealed class Placement : Experiment
     }
 
     /// <summary>
-    /// The difference after − before in mean test accuracy over seeds, taken with γ, β and without and
-    /// averaged: agrees when it is above the margin (two standard errors of the seed noise, at least half
-    /// a point), does not agree when below minus the margin, inconclusive within it, or when BN did not train.
+    /// After − before over seeds, each difference taken with γ, β and without and averaged, on test
+    /// accuracy (margin: two standard errors of the seed noise, at least half a point) and on final
+    /// training loss (two standard errors, at least <see cref="Affine.LossFloor"/> of the loss):
+    /// agrees when after is ahead beyond the margin on one and not behind on the other, does not agree
+    /// when it is behind on one and not ahead on the other, inconclusive otherwise or when BN did not train.
     /// </summary>
     static Verdict Judge(Dictionary<(NormPlacement, bool), SeededRuns> groups, Dictionary<string, double> numbers)
     {
         var (before, after) = (NormPlacement.BeforeActivation, NormPlacement.AfterActivation);
-        var withAffine = Difference.OfMeans(groups[(after, true)].TestAccuracies, groups[(before, true)].TestAccuracies);
-        var withoutAffine = Difference.OfMeans(groups[(after, false)].TestAccuracies, groups[(before, false)].TestAccuracies);
-        var difference = Difference.Average(withAffine, withoutAffine);
-        var loss = Difference.Average(Difference.OfMeans(groups[(after, true)].TestLosses, groups[(before, true)].TestLosses),
-            Difference.OfMeans(groups[(after, false)].TestLosses, groups[(before, false)].TestLosses));
-        numbers["after − before: test accuracy difference"] = difference.Value;
-        numbers["after − before: its standard error"] = difference.StandardError;
-        numbers["after − before: test loss difference"] = loss.Value;
+        Difference Between(Func<SeededRuns, IReadOnlyList<double>> metric, NormPlacement ahead, NormPlacement behind, bool affine) =>
+            Difference.OfMeans(metric(groups[(ahead, affine)]), metric(groups[(behind, affine)]));
+        var withAffine = Between(g => g.TestAccuracies, after, before, true);
+        var withoutAffine = Between(g => g.TestAccuracies, after, before, false);
+        var accuracy = Difference.Average(withAffine, withoutAffine);
+        var loss = Difference.Average(Between(g => g.TrainLosses, before, after, true), Between(g => g.TrainLosses, before, after, false)); // positive: after trains to a lower loss
+        double lossFloor = Affine.LossFloor * groups.Values.Average(g => g.TrainLosses.Average());
+        numbers["after − before: test accuracy difference"] = accuracy.Value;
+        numbers["after − before: its standard error"] = accuracy.StandardError;
+        numbers["before − after: final training loss difference"] = loss.Value;
         string P(double v) => (100 * v).ToString("0.0", CultureInfo.InvariantCulture) + "%";
+        string L(double v) => v.ToString("0.000", CultureInfo.InvariantCulture);
         string Mean(NormPlacement p, bool a) => P(groups[(p, a)].TestAccuracies.Average());
+        string Loss(NormPlacement p) => L((groups[(p, true)].TrainLosses.Average() + groups[(p, false)].TrainLosses.Average()) / 2);
         string seeds = groups[(before, true)].Runs.Count.ToString(CultureInfo.InvariantCulture);
         string reason = $"mean test accuracy over {seeds} seeds: before ReLU {Mean(before, true)} (no γ/β {Mean(before, false)}), after ReLU {Mean(after, true)} (no γ/β {Mean(after, false)}); " +
-                        $"after − before {difference.Format(100, "points")} (with γ/β {withAffine.Format(100, "")}, without {withoutAffine.Format(100, "")}), test loss {loss.Format(1, "", 3)}; " +
-                        $"margin {(100 * difference.Margin(AccuracyFloor)).ToString("0.##", CultureInfo.InvariantCulture)} points (2 standard errors, at least {100 * AccuracyFloor})";
+                        $"after − before {accuracy.Format(100, "points")} (with γ/β {withAffine.Format(100, "")}, without {withoutAffine.Format(100, "")}), " +
+                        $"margin {(100 * accuracy.Margin(AccuracyFloor)).ToString("0.##", CultureInfo.InvariantCulture)} points (2 standard errors, at least {100 * AccuracyFloor}); " +
+                        $"final training loss before {Loss(before)}, after {Loss(after)} (before − after {loss.Format(1, "", 3)}, margin {L(loss.Margin(lossFloor))})";
         if (groups.Values.Any(g => g.TestAccuracies.Average() < RunFigures.Chance + 0.1)) return new(VerdictKind.Inconclusive, $"a configuration did not train ({reason})");
-        return difference.Sign(AccuracyFloor) switch
+        return Difference.Overall(accuracy.Sign(AccuracyFloor), loss.Sign(lossFloor)) switch
         {
-            1 => new(VerdictKind.Agrees, $"BN after ReLU reaches a higher test accuracy beyond the seed noise ({reason})"),
-            -1 => new(VerdictKind.DoesNotAgree, $"BN before ReLU reaches a higher test accuracy beyond the seed noise ({reason})"),
-            _ => new(VerdictKind.Inconclusive, $"the placements differ by less than the seed noise ({reason})"),
+            1 => new(VerdictKind.Agrees, $"BN after ReLU does better beyond the seed noise ({reason})"),
+            -1 => new(VerdictKind.DoesNotAgree, $"BN before ReLU does better beyond the seed noise ({reason})"),
+            _ => new(VerdictKind.Inconclusive, $"the placements differ by less than the seed noise, or in opposite directions on accuracy and loss ({reason})"),
         };
     }
 }

@@ -115,6 +115,7 @@ public sealed class Seed003Tests : IDisposable
         Assert.Equal(0, Difference.OfMeans([0.90, 0.80], [0.85, 0.86]).Sign(0.005)); // noisy seeds
         Assert.Equal(0, Difference.OfMeans([0.803], [0.800]).Sign(0.005)); // one seed each: only the floor
         Assert.Equal(-1, Difference.OfMeans([0.79], [0.80]).Sign(0.005));
+        Assert.Equal([1, 1, -1, -1, 0, 0], new[] { (1, 0), (1, 1), (-1, 0), (0, -1), (0, 0), (1, -1) }.Select(p => Difference.Overall(p.Item1, p.Item2)));
         var paired = Difference.OfPairedAccuracies([true, true, false, true], [true, false, false, false]);
         Assert.Equal(0.5, paired.Value);
         Assert.Equal(Math.Sqrt(2) / 4, paired.StandardError, 12);
