@@ -44,6 +44,14 @@ public sealed class Seed003Tests : IDisposable
     }
 
     [Fact]
+    public void TheFourAreRegisteredTogetherInOrder()
+    {
+        int first = Experiment.All.ToList().FindIndex(e => e is Placement);
+        Assert.Equal(["placement", "affine", "sigmoid", "inference-stats"], Experiment.All.Skip(first).Take(4).Select(e => e.Name));
+        Assert.IsType<InferenceStatistics>(Experiment.Find("inference-stats"));
+    }
+
+    [Fact]
     public void SameSeedGivesTheSameNumbers()
     {
         ExperimentResult Run(string sub) => new SigmoidSaturation().Run(new ExperimentContext(Path.Combine(dir, sub), Preset.Tiny, null, threads: 2, seed: 4));
