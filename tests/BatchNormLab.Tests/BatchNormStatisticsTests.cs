@@ -51,6 +51,7 @@ public class BatchNormStatisticsTests
         }
         Assert.Equal(6, bn1.NumBatchesTracked);
         Assert.Equal(0.3, bn1.Momentum);
+        Assert.Throws<ArgumentOutOfRangeException>(() => bn1.Momentum = 1.5);
         Assert.Equal(0.1, bn2.Momentum);
         Assert.All(model.NamedModules(), m => Assert.False(m.Module.Training));
         Assert.All(model.Parameters(), p => Assert.Null(p.Grad));
@@ -102,6 +103,10 @@ public class BatchNormStatisticsTests
         // The option is part of a run's config and survives its JSON.
         var config = new TrainConfig { Model = new ModelSpec("mlp", options), Dataset = "gaussian-mixture", Steps = 1 };
         Assert.False(TrainConfig.FromJson(config.ToJson(), "test").Model.Options.NormAffine);
+        // Configs written before the option existed read back as affine, PyTorch's default.
+        var older = System.Text.Json.Nodes.JsonNode.Parse(config.ToJson())!;
+        Assert.True(older["model"]!["options"]!.AsObject().Remove("norm_affine"));
+        Assert.True(TrainConfig.FromJson(older.ToJsonString(), "test").Model.Options.NormAffine);
         Assert.True(new ModelOptions().NormAffine);
     }
 
