@@ -20,7 +20,7 @@ namespace BatchNormLab.Kernels;
 /// representable in T) and a lo remainder, so a float32 input with |μ| ≫ σ is normalised to full
 /// precision (the folded y = x·α + β' would cancel there); eval uses the folded form.
 /// </summary>
-public static unsafe class BatchNormKernels
+public static unsafe partial class BatchNormKernels
 {
     /// <summary>Below this spatial size a plane is too short to stream on its own.</summary>
     const int PlanePathMinSpatial = 32;

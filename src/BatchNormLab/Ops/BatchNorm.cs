@@ -32,7 +32,6 @@ public sealed partial class Tensor
         Tensor[] inputs = [x, .. Affine(gamma, beta)];
         return Record(y, "BatchNormTrain", inputs, g =>
         {
-            if (Autograd.IsEnabled) return Autograd.CompositeBackward(args => BatchNormTrainComposite(args[0], gamma is null ? null : args[1], beta is null ? null : args[^1], eps), inputs, g);
             var dx = RecycledLike(x);
             var dGamma = gamma is null ? null : UninitializedLike(gamma);
             var dBeta = beta is null ? null : UninitializedLike(beta);
@@ -42,7 +41,58 @@ public sealed partial class Tensor
             else
                 BatchNormKernels.BackwardTrain(g.DoubleSpan, x.DoubleSpan, n, c, s, gamma is null ? default : gamma.DoubleSpan, mu, var, eps,
                     dx.DoubleSpan, dGamma is null ? default : dGamma.DoubleSpan, dBeta is null ? default : dBeta.DoubleSpan);
+            // A graph of the backward is wanted (double backward): each gradient becomes an op of (g, x, γ) in its own right.
+            if (Autograd.IsEnabled)
+            {
+                dx = RecordInputGradient(dx, g, x, gamma, mu, var, eps);
+                dGamma = dGamma is null ? null : RecordGammaGradient(dGamma, g, x, mu, var, eps);
+                dBeta = dBeta is null ? null : Record(dBeta, "BatchNormBetaGradient", [g], h => [h.Reshape(1, c, 1).ExpandTo([n, c, s]).Reshape(g.shape)]);
+            }
             return [dx, .. Affine(dGamma, dBeta)];
+        });
+    }
+
+    // dx = γ·r·(g − mean g − x̂·mean(g·x̂)) as an op of (g, x, γ); its derivatives are in BatchNormKernels.DoubleBackward.
+    static Tensor RecordInputGradient(Tensor dx, Tensor g, Tensor x, Tensor? gamma, double[] mean, double[] variance, double eps)
+    {
+        var (n, c, s) = ChannelView(x);
+        Tensor[] inputs = gamma is null ? [g, x] : [g, x, gamma];
+        return Record(dx, "BatchNormInputGradient", inputs, a =>
+        {
+            if (Autograd.IsEnabled) return Autograd.CompositeBackward(args => InputGradientComposite(args[0], args[1], gamma is null ? null : args[2], eps), inputs, a);
+            var dg = UninitializedLike(g);
+            var dxOfX = UninitializedLike(x);
+            var dGamma = gamma is null ? null : UninitializedLike(gamma);
+            if (x.DType == DType.Float32)
+                BatchNormKernels.DoubleBackward(a.FloatSpan, g.FloatSpan, x.FloatSpan, n, c, s, gamma is null ? default : gamma.FloatSpan, mean, variance, eps,
+                    dg.FloatSpan, dxOfX.FloatSpan, dGamma is null ? default : dGamma.FloatSpan);
+            else
+                BatchNormKernels.DoubleBackward(a.DoubleSpan, g.DoubleSpan, x.DoubleSpan, n, c, s, gamma is null ? default : gamma.DoubleSpan, mean, variance, eps,
+                    dg.DoubleSpan, dxOfX.DoubleSpan, dGamma is null ? default : dGamma.DoubleSpan);
+            return gamma is null ? [dg, dxOfX] : [dg, dxOfX, dGamma];
+        });
+    }
+
+    // dγ = Σ g·x̂ as an op of (g, x):  ∂/∂g = h·x̂ (the eval form with γ := h),  ∂/∂x = h·r·(g − mean g − x̂·mean(g·x̂)) (the backward with γ := h)
+    static Tensor RecordGammaGradient(Tensor dGamma, Tensor g, Tensor x, double[] mean, double[] variance, double eps)
+    {
+        var (n, c, s) = ChannelView(x);
+        return Record(dGamma, "BatchNormGammaGradient", [g, x], h =>
+        {
+            if (Autograd.IsEnabled) return Autograd.CompositeBackward(args => GammaGradientComposite(args[0], args[1], eps), [g, x], h);
+            var dg = UninitializedLike(g);
+            var dx = UninitializedLike(x);
+            if (x.DType == DType.Float32)
+            {
+                BatchNormKernels.ForwardEval(x.FloatSpan, n, c, s, h.FloatSpan, default, mean, variance, eps, dg.FloatSpan);
+                BatchNormKernels.BackwardTrain(g.FloatSpan, x.FloatSpan, n, c, s, h.FloatSpan, mean, variance, eps, dx.FloatSpan, default, default);
+            }
+            else
+            {
+                BatchNormKernels.ForwardEval(x.DoubleSpan, n, c, s, h.DoubleSpan, default, mean, variance, eps, dg.DoubleSpan);
+                BatchNormKernels.BackwardTrain(g.DoubleSpan, x.DoubleSpan, n, c, s, h.DoubleSpan, mean, variance, eps, dx.DoubleSpan, default, default);
+            }
+            return [dg, dx];
         });
     }
 
@@ -66,12 +116,35 @@ public sealed partial class Tensor
     // x̂ = (x − μ_B)/√(σ²_B + ε) with μ_B, σ²_B (biased) over N and the spatial dims;  y = γ·x̂ + β
     internal static Tensor BatchNormTrainComposite(Tensor x, Tensor? gamma, Tensor? beta, double eps)
     {
+        int c = x.shape[1];
+        return ScaleShift(NormalizedComposite(x, eps).Xhat, gamma, beta, c).Reshape(x.shape);
+    }
+
+    // The training backward's gradients from primitive ops (for third derivatives, and as the readable definition):
+    //   dx = γ·r·(g − mean g − x̂·mean(g·x̂)),  dγ = Σ g·x̂
+    internal static Tensor InputGradientComposite(Tensor g, Tensor x, Tensor? gamma, double eps)
+    {
+        var (n, c, s) = ChannelView(x);
+        var (xhat, invStd) = NormalizedComposite(x, eps);
+        var g3 = g.Reshape(n, c, s);
+        var dx = (g3 - g3.Mean([0, 2], keepDim: true) - xhat * (g3 * xhat).Mean([0, 2], keepDim: true)) * invStd;
+        return (gamma is null ? dx : dx * gamma.Reshape(1, c, 1)).Reshape(x.shape);
+    }
+
+    internal static Tensor GammaGradientComposite(Tensor g, Tensor x, double eps)
+    {
+        var (n, c, s) = ChannelView(x);
+        return (g.Reshape(n, c, s) * NormalizedComposite(x, eps).Xhat).Sum([0, 2]);
+    }
+
+    // x̂ = (x − μ_B)·r and r = 1/√(σ²_B + ε) over (N, C, S), both functions of x
+    static (Tensor Xhat, Tensor InvStd) NormalizedComposite(Tensor x, double eps)
+    {
         var (n, c, s) = ChannelView(x);
         var x3 = x.Reshape(n, c, s);
         var centered = x3 - x3.Mean([0, 2], keepDim: true);
-        var variance = (centered * centered).Mean([0, 2], keepDim: true);
-        var xhat = centered * (variance + eps).Pow(-0.5);
-        return ScaleShift(xhat, gamma, beta, c).Reshape(x.shape);
+        var invStd = ((centered * centered).Mean([0, 2], keepDim: true) + eps).Pow(-0.5);
+        return (centered * invStd, invStd);
     }
 
     // x̂ = (x − running_mean)/√(running_var + ε);  y = γ·x̂ + β
