@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -218,14 +219,21 @@ public static unsafe partial class BatchNormKernels
         var totalSecond = new double[c];
         if (s >= PlanePathMinSpatial)
         {
-            var first = new double[n * c];
-            var second = new double[n * c];
-            fixed (double* p1 = first, p2 = second) Threading.For(n * c, 4, new PlaneSums<T, TSum>(sum, c, s, p1, p2));
-            for (int plane = 0; plane < first.Length; plane++)
-            {
-                totalFirst[plane % c] += first[plane];
-                totalSecond[plane % c] += second[plane];
-            }
+            // One slot per plane (rented: a fresh large array would page-fault on every call), added per channel in plane order.
+            int planes = n * c;
+            var first = ArrayPool<double>.Shared.Rent(planes);
+            var second = ArrayPool<double>.Shared.Rent(planes);
+            Array.Clear(first, 0, planes);
+            Array.Clear(second, 0, planes);
+            fixed (double* p1 = first, p2 = second) Threading.For(planes, 4, new PlaneSums<T, TSum>(sum, c, s, p1, p2));
+            for (int i = 0, plane = 0; i < n; i++)
+                for (int ch = 0; ch < c; ch++, plane++)
+                {
+                    totalFirst[ch] += first[plane];
+                    totalSecond[ch] += second[plane];
+                }
+            ArrayPool<double>.Shared.Return(first);
+            ArrayPool<double>.Shared.Return(second);
             return (totalFirst, totalSecond);
         }
         // Row blocks: their number depends on N only; tiny inputs stay on one thread.
@@ -259,8 +267,9 @@ public static unsafe partial class BatchNormKernels
     {
         public void Run(int start, int end)
         {
-            for (int plane = start; plane < end; plane++)
-                sum.AddRun((long)plane * s, s, plane % c, ref first[plane], ref second[plane]);
+            // The channel advances with the plane (no division per plane: small planes are many).
+            for (int plane = start, ch = start % c; plane < end; plane++, ch = ch + 1 == c ? 0 : ch + 1)
+                sum.AddRun((long)plane * s, s, ch, ref first[plane], ref second[plane]);
         }
     }
 
@@ -326,10 +335,10 @@ public static unsafe partial class BatchNormKernels
     {
         public void Run(int start, int end)
         {
-            for (int plane = start; plane < end; plane++)
+            for (int plane = start, ch = start % c; plane < end; plane++, ch = ch + 1 == c ? 0 : ch + 1)
             {
                 long offset = (long)plane * s;
-                ApplyRun(dy == null ? null : dy + offset, x + offset, output + offset, s, k[plane % c], stream);
+                ApplyRun(dy == null ? null : dy + offset, x + offset, output + offset, s, k[ch], stream);
             }
             if (stream) Simd.StoreFence();
         }
