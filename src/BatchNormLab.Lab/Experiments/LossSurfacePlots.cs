@@ -122,7 +122,7 @@ public sealed class LossSurfacePlots : Experiment
     }
 
     /// <summary>Loss ratios within this factor count as matched.</summary>
-    const double MatchedLossFactor = 1.25;
+    const double MatchedLossFactor = 1.5;
 
     /// <summary>
     /// A net deeper in its minimum sits lower in a narrower basin, so sharpness compares fairly only at equal loss:
