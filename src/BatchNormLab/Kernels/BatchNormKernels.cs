@@ -90,6 +90,35 @@ public static unsafe partial class BatchNormKernels
             Run(new GradientSums<T>(pdy, px, pMean, pVar, pGamma, eps, (double)n * s, pdGamma, pdBeta), pdy, px, pdx, n, c, s);
     }
 
+    // ---------------------------------------------------------------- eval backward
+    // y = x·α + β' with the (running) statistics constant, α = γ·r:
+    //   dx = dy·α,   dγ = Σ dy·x̂ = r·Σ(x−μ)·dy,   dβ = Σdy
+    // The reduction pass of the training backward (for dγ, dβ), then one elementwise pass.
+
+    /// <summary>Backward with given statistics: dx (overwritten), and dγ, dβ (overwritten; skipped when empty).</summary>
+    public static void BackwardEval<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, int n, int c, int s, ReadOnlySpan<T> gamma,
+        ReadOnlySpan<double> mean, ReadOnlySpan<double> variance, double eps, Span<T> dx, Span<T> dGamma, Span<T> dBeta)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CheckShapes(x.Length, n, c, s, gamma, dBeta, dx.Length, mean.Length, variance.Length);
+        if (dy.Length != x.Length) throw new ArgumentException($"dy has {dy.Length} values, x {x.Length}");
+        if (!dGamma.IsEmpty && dGamma.Length != c) throw new ArgumentException($"BatchNorm kernel: dγ must have C={c} values");
+        fixed (T* pdy = dy, px = x, pdx = dx, pGamma = gamma, pdGamma = dGamma, pdBeta = dBeta)
+        fixed (double* pMean = mean, pVar = variance)
+        {
+            if (pdGamma != null || pdBeta != null)
+            {
+                var sums = new GradientSums<T>(pdy, px, pMean, pVar, pGamma, eps, (double)n * s, pdGamma, pdBeta);
+                var (first, second) = ChannelSums<T, GradientSums<T>>(sums, n, c, s);
+                for (int ch = 0; ch < c; ch++) sums.Finish(ch, first[ch], second[ch]);
+            }
+            var k = new Coefficients<T>[c];
+            for (int ch = 0; ch < c; ch++)
+                k[ch] = Coefficients<T>.Folded((gamma.IsEmpty ? 1 : double.CreateTruncating(gamma[ch])) / Math.Sqrt(variance[ch] + eps), 0);
+            Apply(null, pdy, pdx, n, c, s, k);
+        }
+    }
+
     // ---------------------------------------------------------------- the two passes
 
     /// <summary>The reduction pass, the per-channel coefficients, the elementwise pass (out = dy·A + ((x−hi)−lo)·B + C).</summary>

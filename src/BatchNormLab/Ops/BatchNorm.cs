@@ -46,7 +46,7 @@ public sealed partial class Tensor
             {
                 dx = RecordInputGradient(dx, g, x, gamma, mu, var, eps);
                 dGamma = dGamma is null ? null : RecordGammaGradient(dGamma, g, x, mu, var, eps);
-                dBeta = dBeta is null ? null : Record(dBeta, "BatchNormBetaGradient", [g], h => [h.Reshape(1, c, 1).ExpandTo([n, c, s]).Reshape(g.shape)]);
+                dBeta = dBeta is null ? null : RecordBetaGradient(dBeta, g);
             }
             return [dx, .. Affine(dGamma, dBeta)];
         });
@@ -106,9 +106,76 @@ public sealed partial class Tensor
         else
             BatchNormKernels.ForwardEval(x.DoubleSpan, n, c, s, gamma is null ? default : gamma.DoubleSpan, beta is null ? default : beta.DoubleSpan, mean, variance, eps, y.DoubleSpan);
         Tensor[] inputs = [x, .. Affine(gamma, beta)];
-        // Linear in x with constant statistics: the composite's backward is already cheap and exact.
-        return Record(y, "BatchNormEval", inputs, g => Autograd.CompositeBackward(
-            args => BatchNormEvalComposite(args[0], gamma is null ? null : args[1], beta is null ? null : args[^1], mean, variance, eps), inputs, g));
+        return Record(y, "BatchNormEval", inputs, g =>
+        {
+            var dx = UninitializedLike(x);
+            var dGamma = gamma is null ? null : UninitializedLike(gamma);
+            var dBeta = beta is null ? null : UninitializedLike(beta);
+            if (x.DType == DType.Float32)
+                BatchNormKernels.BackwardEval(g.FloatSpan, x.FloatSpan, n, c, s, gamma is null ? default : gamma.FloatSpan, mean, variance, eps,
+                    dx.FloatSpan, dGamma is null ? default : dGamma.FloatSpan, dBeta is null ? default : dBeta.FloatSpan);
+            else
+                BatchNormKernels.BackwardEval(g.DoubleSpan, x.DoubleSpan, n, c, s, gamma is null ? default : gamma.DoubleSpan, mean, variance, eps,
+                    dx.DoubleSpan, dGamma is null ? default : dGamma.DoubleSpan, dBeta is null ? default : dBeta.DoubleSpan);
+            if (Autograd.IsEnabled)
+            {
+                dx = RecordEvalInputGradient(dx, g, gamma, variance, eps);
+                dGamma = dGamma is null ? null : RecordEvalGammaGradient(dGamma, g, x, mean, variance, eps);
+                dBeta = dBeta is null ? null : RecordBetaGradient(dBeta, g);
+            }
+            return [dx, .. Affine(dGamma, dBeta)];
+        });
+    }
+
+    // dx = g·γ·r (r from the running variance) as an op of (g, γ): bilinear, so  ∂/∂g = h·γ·r  and  ∂/∂γ = r·Σ g·h,
+    // which is the eval backward of h at "input" g with mean 0.
+    static Tensor RecordEvalInputGradient(Tensor dx, Tensor g, Tensor? gamma, double[] variance, double eps)
+    {
+        var (n, c, s) = ChannelView(g);
+        Tensor[] inputs = gamma is null ? [g] : [g, gamma];
+        return Record(dx, "BatchNormEvalInputGradient", inputs, h =>
+        {
+            if (Autograd.IsEnabled) return Autograd.CompositeBackward(args => EvalInputGradientComposite(args[0], gamma is null ? null : args[1], variance, eps), inputs, h);
+            var dg = UninitializedLike(g);
+            var dGamma = gamma is null ? null : UninitializedLike(gamma);
+            var zeros = new double[c];
+            if (g.DType == DType.Float32)
+                BatchNormKernels.BackwardEval(h.FloatSpan, g.FloatSpan, n, c, s, gamma is null ? default : gamma.FloatSpan, zeros, variance, eps, dg.FloatSpan, dGamma is null ? default : dGamma.FloatSpan, default);
+            else
+                BatchNormKernels.BackwardEval(h.DoubleSpan, g.DoubleSpan, n, c, s, gamma is null ? default : gamma.DoubleSpan, zeros, variance, eps, dg.DoubleSpan, dGamma is null ? default : dGamma.DoubleSpan, default);
+            return gamma is null ? [dg] : [dg, dGamma];
+        });
+    }
+
+    // dγ = Σ g·x̂ with x̂ = (x − running_mean)·r, as an op of (g, x):  ∂/∂g = h·x̂,  ∂/∂x = h·r·g  (both the eval form with γ := h)
+    static Tensor RecordEvalGammaGradient(Tensor dGamma, Tensor g, Tensor x, double[] mean, double[] variance, double eps)
+    {
+        var (n, c, s) = ChannelView(x);
+        return Record(dGamma, "BatchNormEvalGammaGradient", [g, x], h =>
+        {
+            if (Autograd.IsEnabled) return Autograd.CompositeBackward(args => EvalGammaGradientComposite(args[0], args[1], mean, variance, eps), [g, x], h);
+            var dg = UninitializedLike(g);
+            var dx = UninitializedLike(x);
+            var zeros = new double[c];
+            if (x.DType == DType.Float32)
+            {
+                BatchNormKernels.ForwardEval(x.FloatSpan, n, c, s, h.FloatSpan, default, mean, variance, eps, dg.FloatSpan);
+                BatchNormKernels.ForwardEval(g.FloatSpan, n, c, s, h.FloatSpan, default, zeros, variance, eps, dx.FloatSpan);
+            }
+            else
+            {
+                BatchNormKernels.ForwardEval(x.DoubleSpan, n, c, s, h.DoubleSpan, default, mean, variance, eps, dg.DoubleSpan);
+                BatchNormKernels.ForwardEval(g.DoubleSpan, n, c, s, h.DoubleSpan, default, zeros, variance, eps, dx.DoubleSpan);
+            }
+            return [dg, dx];
+        });
+    }
+
+    // dβ = Σ g per channel as an op of g:  ∂/∂g = h broadcast over the batch and spatial positions
+    static Tensor RecordBetaGradient(Tensor dBeta, Tensor g)
+    {
+        var (n, c, s) = ChannelView(g);
+        return Record(dBeta, "BatchNormBetaGradient", [g], h => [h.Reshape(1, c, 1).ExpandTo([n, c, s]).Reshape(g.shape)]);
     }
 
     static Tensor[] Affine(Tensor? gamma, Tensor? beta) => [.. gamma is null ? [] : new[] { gamma }, .. beta is null ? [] : new[] { beta }];
@@ -145,6 +212,21 @@ public sealed partial class Tensor
         var centered = x3 - x3.Mean([0, 2], keepDim: true);
         var invStd = ((centered * centered).Mean([0, 2], keepDim: true) + eps).Pow(-0.5);
         return (centered * invStd, invStd);
+    }
+
+    // The eval backward's gradients from primitive ops (third derivatives):  dx = g·γ·r,  dγ = Σ g·(x − running_mean)·r
+    internal static Tensor EvalInputGradientComposite(Tensor g, Tensor? gamma, double[] variance, double eps)
+    {
+        var (n, c, s) = ChannelView(g);
+        var scale = FromArray(variance.Select(v => 1 / Math.Sqrt(v + eps)).ToArray(), 1, c, 1).To(g.DType);
+        if (gamma is not null) scale = scale * gamma.Reshape(1, c, 1);
+        return (g.Reshape(n, c, s) * scale).Reshape(g.shape);
+    }
+
+    internal static Tensor EvalGammaGradientComposite(Tensor g, Tensor x, double[] mean, double[] variance, double eps)
+    {
+        var (n, c, s) = ChannelView(x);
+        return (g * BatchNormEvalComposite(x, null, null, mean, variance, eps)).Reshape(n, c, s).Sum([0, 2]);
     }
 
     // x̂ = (x − running_mean)/√(running_var + ε);  y = γ·x̂ + β

@@ -119,6 +119,16 @@ public class BatchNormDoubleBackwardTests
     static Tensor Bn(Tensor x, Tensor? gamma, Tensor? beta, bool fused) =>
         fused ? Tensor.BatchNormTrain(x, gamma, beta, 1e-3, out _, out _) : Tensor.BatchNormTrainComposite(x, gamma, beta, 1e-3);
 
+    // Eval mode: fixed statistics, chosen unlike the batch's so that they matter.
+    static readonly double[] RunningMean = [0.5, -1, 2, 0.25, 3], RunningVar = [0.7, 2, 1.5, 4, 0.3];
+
+    static Tensor BnEval(Tensor x, Tensor? gamma, Tensor? beta, bool fused)
+    {
+        int c = x.Shape[1];
+        var (mean, variance) = (RunningMean[..c], RunningVar[..c]);
+        return fused ? Tensor.BatchNormEval(x, gamma, beta, mean, variance, 1e-3) : Tensor.BatchNormEvalComposite(x, gamma, beta, mean, variance, 1e-3);
+    }
+
     static (Tensor X, Tensor? Gamma, Tensor? Beta, Tensor U, Tensor[] V) Case(int[] shape, bool affine, DType dtype, int seed)
     {
         var rng = new Rng((ulong)seed);
@@ -152,6 +162,27 @@ public class BatchNormDoubleBackwardTests
         }
     }
 
+    [Theory]
+    [InlineData(new[] { 9, 5 }, true)]
+    [InlineData(new[] { 4, 3, 7 }, false)]
+    [InlineData(new[] { 3, 4, 6, 6 }, true)]
+    public void EvalModeProductsMatchTheComposite(int[] shape, bool affine)
+    {
+        var (x, gamma, beta, u, v) = Case(shape, affine, DType.Float64, 15);
+        Tensor[] parameters = affine ? [x, gamma!, beta!] : [x];
+        var fused = Autograd.HessianVectorProduct(() => Loss(BnEval(x, gamma, beta, true), u), parameters, v);
+        var composite = Autograd.HessianVectorProduct(() => Loss(BnEval(x, gamma, beta, false), u), parameters, v);
+        var fusedGrad = Autograd.Grad(Loss(BnEval(x, gamma, beta, true), u), parameters);
+        var compositeGrad = Autograd.Grad(Loss(BnEval(x, gamma, beta, false), u), parameters);
+        for (int i = 0; i < parameters.Length; i++)
+            foreach (var (expected, actual) in new[] { (composite[i], fused[i]), (compositeGrad[i], fusedGrad[i]) })
+            {
+                double scale = expected.Abs().Sum().Item() / expected.Length;
+                Assert.True(scale > 1e-3, "vacuous comparison");
+                Assert.Equal(expected.ToDoubleArray(), actual.ToDoubleArray(), (a, b) => Math.Abs(a - b) <= 1e-10 * (1 + scale));
+            }
+    }
+
     [Fact]
     public void Float32ProductsMatchFloat64()
     {
@@ -177,22 +208,25 @@ public class BatchNormDoubleBackwardTests
         Tensor[] parameters = [x, gamma!, beta!];
         var rng = new Rng(14);
         var w = parameters.Select(p => Tensor.RandomNormal(rng, p.Shape, dtype: DType.Float64)).ToArray();
-        Tensor[] Third(bool fused)
+        Tensor[] Third(Func<Tensor, Tensor?, Tensor?, bool, Tensor> bn, bool fused)
         {
             using var scope = Autograd.EnableGrad();
-            var grads = Autograd.Grad(Loss(Bn(x, gamma, beta, fused), u), parameters, createGraph: true);
+            var grads = Autograd.Grad(Loss(bn(x, gamma, beta, fused), u), parameters, createGraph: true);
             var dot = Enumerable.Range(0, 3).Select(i => (grads[i] * v[i]).Sum()).Aggregate((a, b) => a + b);
             var hv = Autograd.Grad(dot, parameters, createGraph: true);
             var dot2 = Enumerable.Range(0, 3).Select(i => (hv[i] * w[i]).Sum()).Aggregate((a, b) => a + b);
             return Autograd.Grad(dot2, parameters);
         }
-        var fusedThird = Third(true);
-        var compositeThird = Third(false);
-        for (int i = 0; i < 3; i++)
+        foreach (var bn in new Func<Tensor, Tensor?, Tensor?, bool, Tensor>[] { Bn, BnEval })
         {
-            double scale = compositeThird[i].Abs().Sum().Item() / compositeThird[i].Length;
-            Assert.True(scale > 1e-3, "vacuous comparison");
-            Assert.Equal(compositeThird[i].ToDoubleArray(), fusedThird[i].ToDoubleArray(), (a, b) => Math.Abs(a - b) <= 1e-9 * (1 + scale));
+            var fusedThird = Third(bn, true);
+            var compositeThird = Third(bn, false);
+            for (int i = 0; i < 3; i++)
+            {
+                double scale = compositeThird[i].Abs().Sum().Item() / compositeThird[i].Length;
+                Assert.True(scale > 1e-3, "vacuous comparison");
+                Assert.Equal(compositeThird[i].ToDoubleArray(), fusedThird[i].ToDoubleArray(), (a, b) => Math.Abs(a - b) <= 1e-9 * (1 + scale));
+            }
         }
     }
 }
