@@ -70,6 +70,39 @@ public static unsafe partial class BatchNormKernels
         fixed (T* px = x, py = y) Apply(null, px, py, n, c, s, k);
     }
 
+    // ---------------------------------------------------------------- statistics, then a given per-channel map
+    // Batch Renorm needs μ_B and σ²_B before it knows its scale and shift (r and d depend on them):
+    // the training forward's two passes, with the coefficients computed in between by the caller.
+    //   y = ((x − μ_hi) − μ_lo)·scale_c + shift_c
+
+    /// <summary>The reduction pass of <see cref="ForwardTrain{T}"/> alone: the batch mean and biased variance per channel.</summary>
+    public static void Statistics<T>(ReadOnlySpan<T> x, int n, int c, int s, Span<double> mean, Span<double> variance)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CheckShapes(x.Length, n, c, s, ReadOnlySpan<T>.Empty, ReadOnlySpan<T>.Empty, x.Length, mean.Length, variance.Length);
+        var shift = new double[c];
+        for (int ch = 0; ch < c; ch++) shift[ch] = double.CreateTruncating(x[ch * s]);
+        fixed (T* px = x)
+        fixed (double* pShift = shift, pMean = mean, pVar = variance)
+        {
+            // ε only enters the coefficients, which are not used here.
+            var moments = new Moments<T>(px, pShift, null, null, 1, (double)n * s, pMean, pVar);
+            var (first, second) = ChannelSums<T, Moments<T>>(moments, n, c, s);
+            for (int ch = 0; ch < c; ch++) moments.Finish(ch, first[ch], second[ch]);
+        }
+    }
+
+    /// <summary>The elementwise pass of <see cref="ForwardTrain{T}"/> with given mean, scale and shift per channel.</summary>
+    public static void ForwardNormalize<T>(ReadOnlySpan<T> x, int n, int c, int s, ReadOnlySpan<double> mean, ReadOnlySpan<double> scale,
+        ReadOnlySpan<double> shift, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CheckShapes(x.Length, n, c, s, ReadOnlySpan<T>.Empty, ReadOnlySpan<T>.Empty, y.Length, mean.Length, scale.Length);
+        if (shift.Length != c) throw new ArgumentException($"BatchNorm kernel: per-channel arrays must have C={c} values");
+        var k = new Coefficients<T>[c];
+        for (int ch = 0; ch < c; ch++) k[ch] = Coefficients<T>.Centered(mean[ch], T.Zero, scale[ch], shift[ch]);
+        fixed (T* px = x, py = y) Apply(null, px, py, n, c, s, k);
+    }
+
     // ---------------------------------------------------------------- training backward
     // With x̂ = (x−μ)·r, r = 1/√(σ²+ε), and the batch statistics depending on x:
     //   dβ = Σdy,   dγ = Σ dy·x̂ = r·Σ(x−μ)·dy
@@ -462,7 +495,7 @@ public static unsafe partial class BatchNormKernels
     // s1 += Σd, s2 += Σd² with d = (x − hi) − lo (hi + lo = K; d is exact for x near K) over one run:
     // four chains of T vectors over blocks of BlockSteps steps (float: 8 terms per lane), each
     // block's sums then added in double, so float rounding stays that of a few-term sum.
-    static void ShiftedSums<T>(T* x, int len, double shift, ref double s1, ref double s2) where T : unmanaged, IFloatingPointIeee754<T>
+    internal static void ShiftedSums<T>(T* x, int len, double shift, ref double s1, ref double s2) where T : unmanaged, IFloatingPointIeee754<T>
     {
         T kHi = T.CreateTruncating(shift), kLo = T.CreateTruncating(shift - double.CreateTruncating(kHi));
         var hi = Vector256.Create(kHi); var lo = Vector256.Create(kLo);
@@ -496,7 +529,7 @@ public static unsafe partial class BatchNormKernels
     }
 
     // sumDy += Σdy, sumXDy += Σ((x − hi) − lo)·dy (hi + lo = μ) over one run, blocked like ShiftedSums.
-    static void GradSums<T>(T* dy, T* x, int len, double mu, ref double sumDy, ref double sumXDy) where T : unmanaged, IFloatingPointIeee754<T>
+    internal static void GradSums<T>(T* dy, T* x, int len, double mu, ref double sumDy, ref double sumXDy) where T : unmanaged, IFloatingPointIeee754<T>
     {
         T mHi = T.CreateTruncating(mu), mLo = T.CreateTruncating(mu - double.CreateTruncating(mHi));
         var hi = Vector256.Create(mHi); var lo = Vector256.Create(mLo);
