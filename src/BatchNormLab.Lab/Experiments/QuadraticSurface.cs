@@ -74,7 +74,7 @@ public sealed class QuadraticSurface : Experiment
         return ($"One linear unit y = W·x with E(W) = (1/2p)·Σ(y − W·x)². Inputs: N = {a.Dimension}, p = {a.Samples} (α = {G(a.Ratio)}), i.i.d. Gaussian with mean m = {G(a.Mean)} and variance v = {G(a.Variance)}; " +
                 $"a second case with p = {f.Samples} < N (α = {G(f.Ratio)}). Spectra of R over {s.Draws} independent draws for raw, centred and standardised inputs (per input, the sample mean and the biased sample standard deviation over the p samples); " +
                 $"bulk edges are the mean over draws of the smallest and largest eigenvalue that is neither zero nor the outlier. Targets from a teacher W* with N(0, 1/N) weights on the inputs the unit sees, without noise, so the minimum loss is 0. " +
-                $"Gradient descent from W = 0 on the full batch at η = 1/λmax of each treatment until E ≤ {ToleranceText}·E(W₀) (at most {s.MaxSteps:N0} steps), on the first draw; " +
+                $"Gradient descent from W = 0 on the full batch at η = 1/λmax of each treatment until E ≤ {ToleranceText}·E(W₀) (at most {Count(s.MaxSteps)} steps), on the first draw; " +
                 $"BN-normalised: BatchNorm1d (training mode, affine off, ε = 1e-5) over the full batch, then Linear(N, 1) without bias, trained with our autodiff and SGD. With the full batch BN's statistics are those of the whole fixed input set, so it equals standardisation up to ε. " +
                 $"Closed form: E(W_k) = ½·Σ_j λ_j·(u_jᵀW*)²·(1 − ηλ_j)^2k from R's eigenpairs; rough rule: ln(1/tolerance)/2·λmax/λmin steps. " +
                 $"Stability: raw inputs at η = {string.Join(" and ", EdgeFactors.Select(G))} × 2/λmax. η sweep: {etas.Length} log-spaced η from {G(etas[0])} to {G(etas[^1])} for raw, centred and standardised inputs.",
@@ -118,11 +118,12 @@ public sealed class QuadraticSurface : Experiment
         var edgeRuns = EdgeFactors.Select(f => raw.Descend(f * 2 / raw.LambdaMax, Tolerance, setting.MaxSteps)).ToList();
 
         context.Progress.Message(Name, $"steps to tolerance over {setting.Etas.Length} learning rates");
-        var sweep = Treatments.Select(t => (Treatment: t, Quadratic: quadratics[t][0], Runs: setting.Etas.Select(eta =>
+        var sweep = Treatments.Select(t =>
         {
             var q = quadratics[t][0];
-            return (Measured: q.Descend(eta, Tolerance, setting.MaxSteps), ClosedForm: q.PredictedSteps(eta, Tolerance, setting.MaxSteps));
-        }).ToList())).ToList();
+            return (Treatment: t, Quadratic: q,
+                Runs: setting.Etas.Select(eta => (Measured: q.Descend(eta, Tolerance, setting.MaxSteps), ClosedForm: q.PredictedSteps(eta, Tolerance, setting.MaxSteps))).ToList());
+        }).ToList();
 
         var files = new List<string>
         {
@@ -158,6 +159,7 @@ public sealed class QuadraticSurface : Experiment
     static string G(double v) => RunFigures.Cell(v, "G4");
     static readonly string ToleranceText = Tolerance.ToString("0e0", CultureInfo.InvariantCulture);
     static string Percent(double v) => RunFigures.Cell(v, "P1");
+    static string Count(int v) => v.ToString("N0", CultureInfo.InvariantCulture);
 
     /// <summary>Zeros and the outlier set apart; the bulk's extremes and its distance from the law, averaged over draws.</summary>
     static QuadraticSpectrum Summarise(string label, IidInputs inputs, IReadOnlyList<LinearUnitQuadratic> draws, bool hasOutlier, double outlierTheory)
@@ -377,7 +379,7 @@ public sealed class QuadraticSurface : Experiment
         $"Raw inputs at the stability limit 2/λmax = {G(2 / raw.LambdaMax)}",
         ["η / (2/λmax)", "η", "|1 − ηλmax|", "measured", "closed form"],
         runs.Select((t, i) => (IReadOnlyList<string>)[G(EdgeFactors[i]), G(t.LearningRate), G(Math.Abs(1 - t.LearningRate * raw.LambdaMax)), Outcome(t),
-            raw.PredictedSteps(t.LearningRate, Tolerance, maxSteps) is int k ? $"converges in {k} steps" : $"does not converge in {maxSteps:N0} steps"]).ToList());
+            raw.PredictedSteps(t.LearningRate, Tolerance, maxSteps) is int k ? $"converges in {k} steps" : $"does not converge in {Count(maxSteps)} steps"]).ToList());
 
     static string Outcome(DescentTrace t) =>
         t.Diverged ? $"diverges (loss above {G(LinearUnitQuadratic.DivergenceFactor)}·E(W₀) at step {t.Losses.Length - 1})"

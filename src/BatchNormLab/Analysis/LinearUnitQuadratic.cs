@@ -38,7 +38,7 @@ public sealed class LinearUnitQuadratic
         int p = inputs.GetLength(0), n = inputs.GetLength(1);
         if (p < 1 || n < 1) throw new ArgumentException($"need at least one sample and one input, got {p}×{n}", nameof(inputs));
         if (teacher.Length != n) throw new ArgumentException($"the teacher has {teacher.Length} weights for {n} inputs", nameof(teacher));
-        (Samples, Dimension) = (p, n);
+        Dimension = n;
         this.teacher = (double[])teacher.Clone();
         Targets = new double[p];
         for (int u = 0; u < p; u++)
@@ -64,7 +64,6 @@ public sealed class LinearUnitQuadratic
         return w;
     }
 
-    public int Samples { get; }
     public int Dimension { get; }
 
     /// <summary>y_u = W*·x_u.</summary>
