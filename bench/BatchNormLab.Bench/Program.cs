@@ -7,6 +7,7 @@
 //
 //   dotnet run -c Release --project bench/BatchNormLab.Bench -- [--json] [--threads 2] [--runs 7] [--only prefix,prefix] [--peer]
 //   ... -- --memory   peak resident memory of VGG-11(-BN) training, ours and PyTorch's, each in a fresh process
+//   ... -- --bn-share the share of a VGG-11-BN training step its BatchNorm layers take, ours and PyTorch's
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
@@ -17,7 +18,7 @@ using System.Text.Json;
 using BatchNormLab.Kernels;
 
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
-bool json = false, peer = false, memory = false;
+bool json = false, peer = false, memory = false, bnShare = false;
 string? memoryChild = null;
 int threads = 2, runs = 7;
 string[] only = [];
@@ -27,19 +28,21 @@ for (int i = 0; i < args.Length; i++)
     {
         case "--json": json = true; break;
         case "--memory": memory = true; break;
+        case "--bn-share": bnShare = true; break;
         case "--memory-child" when i + 1 < args.Length: memoryChild = args[++i]; break;
         case "--peer": peer = true; break;
         case "--threads" when i + 1 < args.Length && int.TryParse(args[i + 1], out threads) && threads >= 1: i++; break;
         case "--runs" when i + 1 < args.Length && int.TryParse(args[i + 1], out runs) && runs >= 1: i++; break;
         case "--only" when i + 1 < args.Length: only = args[++i].Split(',', StringSplitOptions.RemoveEmptyEntries); break;
         default:
-            Console.Error.WriteLine($"unknown or incomplete argument '{args[i]}'\nusage: BatchNormLab.Bench [--json] [--threads N] [--runs N] [--only prefix,prefix] [--peer] | --memory");
+            Console.Error.WriteLine($"unknown or incomplete argument '{args[i]}'\nusage: BatchNormLab.Bench [--json] [--threads N] [--runs N] [--only prefix,prefix] [--peer] | --memory | --bn-share");
             return 2;
     }
 }
 Threading.Threads = threads;
 if (memoryChild is not null) return Memory.Child(memoryChild == "bn", threads);
 if (memory) return Memory.Compare(threads, Peer.RepoRoot() ?? ".");
+if (bnShare) return BnShare.Compare(threads, Peer.RepoRoot() ?? ".");
 
 var all = Workload.All();
 var selected = all.Where(w => only.Length == 0 || only.Any(p => w.Name.StartsWith(p, StringComparison.Ordinal))).ToList();
@@ -60,7 +63,7 @@ foreach (var w in all)
     bool isCopy = w == all[0];
     if (!wanted && !(isCopy && selected.Any(s => s.Bytes != null))) continue;
     var step = w.Setup();
-    double ms = w.Heavy ? MedianMs(step, 3, warmup: 1) : MedianMs(step, runs, warmup: 3);
+    double ms = w.Heavy ? Timing.MedianMs(step, 3, warmup: 1) : Timing.MedianMs(step, runs, warmup: 3);
     if (isCopy)
     {
         // The floor is the machine's bandwidth: the faster of our copy and the peer's.
@@ -103,23 +106,6 @@ if (!json)
         Console.WriteLine($"geometric mean speedup over {speedups.Count} workloads: {Math.Exp(speedups.Average(Math.Log)):F2}");
 }
 return 0;
-
-static double MedianMs(Action step, int runs, int warmup)
-{
-    for (int i = 0; i < warmup; i++) step();
-    var times = new double[runs];
-    for (int i = 0; i < runs; i++)
-    {
-        // Untimed: return the last run's buffers now, as PyTorch's refcounting does, so the timed
-        // run reuses memory instead of first-touching fresh pages.
-        GC.Collect();
-        long start = Stopwatch.GetTimestamp();
-        step();
-        times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-    }
-    Array.Sort(times);
-    return times[runs / 2];
-}
 
 // Peak FLOPs per ms, measured: every thread runs 12 independent chains of float FMAs (enough to
 // cover FMA latency on both FMA pipes), the shape of a GEMM micro-kernel without loads, in the

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using BatchNormLab.Data;
 using BatchNormLab.Models;
+using BatchNormLab.Nn;
 using BatchNormLab.Store;
 using BatchNormLab.Training;
 
@@ -13,7 +14,10 @@ namespace BatchNormLab.Cli;
 static class TrainCommand
 {
     static readonly Option<string> Model = new("--model") { Description = $"Model: {string.Join(", ", ModelSpec.Names)} (any resnet6n+2)", DefaultValueFactory = _ => "mlp" };
-    static readonly Option<string[]> Norm = new("--norm") { Description = "Normalisation: bn, none, noisy-bn (BN + the paper's noise), noise (the noise alone), l1, l2, linf (ℓp instead of BN); several as 'bn,none' (one run each, compared)", DefaultValueFactory = _ => ["bn"], AllowMultipleArgumentsPerToken = true, CustomParser = r => r.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries)).ToArray() };
+    static readonly Option<string[]> Norm = new("--norm") { Description = "Normalisation: bn, none, noisy-bn (BN + the paper's noise), noise (the noise alone), l1, l2, linf (ℓp instead of BN), gn (GroupNorm, --groups), ln (LayerNorm; on conv layers GroupNorm with one group), in (InstanceNorm, conv models only), brn (Batch Renorm, --renorm-schedule), ghost-bn (Ghost BN, --ghost-batch-size); several as 'bn,none' (one run each, compared)", DefaultValueFactory = _ => ["bn"], AllowMultipleArgumentsPerToken = true, CustomParser = r => r.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries)).ToArray() };
+    static readonly Option<int> Groups = new("--groups") { Description = "GroupNorm: at most this many groups per layer (the largest divisor of the channel count not above it; on Linear layers also at most half the features)", DefaultValueFactory = _ => 32 };
+    static readonly Option<int> GhostBatchSize = new("--ghost-batch-size") { Description = "Ghost BN: the virtual batch size (≥ 2)", DefaultValueFactory = _ => 32 };
+    static readonly Option<string?> RenormSchedule = new("--renorm-schedule") { Description = "Batch Renorm schedule as key=value pairs, any of r_max, d_max (final bounds), fixed (steps of plain BN), r_max_steps, d_max_steps (where the linear ramps end); default r_max=3,d_max=5,fixed=5000,r_max_steps=40000,d_max_steps=25000 (Ioffe 2017)" };
     static readonly Option<string> Placement = new("--norm-placement") { Description = "Where BN goes: before or after the activation", DefaultValueFactory = _ => "before" };
     static readonly Option<bool> NormAffine = new("--norm-affine") { Description = "BN layers' own scale γ and shift β (PyTorch's affine): true (default), or false for γ = 1, β = 0 fixed", DefaultValueFactory = _ => true };
     static readonly Option<string> ActivationOption = new("--activation") { Description = "relu, sigmoid or tanh", DefaultValueFactory = _ => "relu" };
@@ -48,7 +52,7 @@ static class TrainCommand
     public static Command Create()
     {
         var command = new Command("train", "Train a model with SGD; writes metrics, checkpoints and a summary to --out.");
-        foreach (var option in new Option[] { Model, Norm, Placement, NormAffine, ActivationOption, InitOption, Width, Hidden, Depth, DatasetOption, DataDir, Lr, Momentum,
+        foreach (var option in new Option[] { Model, Norm, Groups, GhostBatchSize, RenormSchedule, Placement, NormAffine, ActivationOption, InitOption, Width, Hidden, Depth, DatasetOption, DataDir, Lr, Momentum,
                      Nesterov, WeightDecay, ScheduleOption, Warmup, StepEvery, Gamma, LossOption, BatchSize, Steps, Epochs, Seed, Threads, Augment,
                      EvalEvery, CheckpointEvery, TrainLimit, TestLimit, Out, Resume, RunsCommand.Db })
             command.Options.Add(option);
@@ -89,7 +93,13 @@ static class TrainCommand
     {
         var config = new TrainConfig
         {
-            Model = new ModelSpec(p.GetValue(Model)!, new ModelOptions(norm, ParsePlacement(p.GetValue(Placement)!), ParseActivation(p.GetValue(ActivationOption)!), ParseInit(p.GetValue(InitOption)!)) { NormAffine = p.GetValue(NormAffine) },
+            Model = new ModelSpec(p.GetValue(Model)!, new ModelOptions(norm, ParsePlacement(p.GetValue(Placement)!), ParseActivation(p.GetValue(ActivationOption)!), ParseInit(p.GetValue(InitOption)!))
+                {
+                    Groups = p.GetValue(Groups),
+                    GhostBatchSize = p.GetValue(GhostBatchSize),
+                    Renorm = p.GetValue(RenormSchedule) is string schedule ? ParseRenormSchedule(schedule) : null,
+                    NormAffine = p.GetValue(NormAffine),
+                },
                 ParseHidden(p.GetValue(Hidden)!), p.GetValue(Width), p.GetValue(Depth)),
             Dataset = datasetName,
             Steps = steps,
@@ -122,7 +132,8 @@ static class TrainCommand
     /// <summary>The --norm names, in the order the help lists them.</summary>
     static readonly (string Name, Norm Norm)[] NormNames =
         [("bn", Models.Norm.BatchNorm), ("none", Models.Norm.None), ("noisy-bn", Models.Norm.NoisyBatchNorm), ("noise", Models.Norm.Noise),
-         ("l1", Models.Norm.L1), ("l2", Models.Norm.L2), ("linf", Models.Norm.LInf)];
+         ("l1", Models.Norm.L1), ("l2", Models.Norm.L2), ("linf", Models.Norm.LInf), ("gn", Models.Norm.GroupNorm), ("ln", Models.Norm.LayerNorm),
+         ("in", Models.Norm.InstanceNorm), ("brn", Models.Norm.BatchRenorm), ("ghost-bn", Models.Norm.GhostBatchNorm)];
 
     static Norm ParseNorm(string s) =>
         NormNames.FirstOrDefault(n => n.Name == s.ToLowerInvariant()) is { Name: not null } found ? found.Norm
@@ -167,6 +178,32 @@ static class TrainCommand
         "mse" => LossKind.Mse,
         _ => throw new ArgumentException($"--loss '{s}': expected cross-entropy or mse"),
     };
+
+    /// <summary>"r_max=3,d_max=5,…": the given settings over the paper's defaults.</summary>
+    static BatchRenormSchedule ParseRenormSchedule(string s)
+    {
+        var schedule = new BatchRenormSchedule();
+        foreach (var part in s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var pair = part.Split('=', 2, StringSplitOptions.TrimEntries);
+            string key = pair[0].ToLowerInvariant();
+            bool isBound = key is "r_max" or "d_max";
+            double bound = 0;
+            long steps = 0;
+            if (pair.Length != 2 || (isBound ? !double.TryParse(pair[1], System.Globalization.CultureInfo.InvariantCulture, out bound) : !long.TryParse(pair[1], out steps)))
+                throw new ArgumentException($"--renorm-schedule '{s}': expected key=value pairs such as r_max=3,d_max=5,fixed=5000,r_max_steps=40000,d_max_steps=25000");
+            schedule = key switch
+            {
+                "r_max" => schedule with { RMax = bound },
+                "d_max" => schedule with { DMax = bound },
+                "fixed" => schedule with { FixedSteps = steps },
+                "r_max_steps" => schedule with { RMaxSteps = steps },
+                "d_max_steps" => schedule with { DMaxSteps = steps },
+                _ => throw new ArgumentException($"--renorm-schedule: unknown setting '{pair[0]}'; expected r_max, d_max, fixed, r_max_steps or d_max_steps"),
+            };
+        }
+        return schedule;
+    }
 
     static int[] ParseHidden(string s)
     {

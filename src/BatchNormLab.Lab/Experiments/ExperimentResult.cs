@@ -8,10 +8,20 @@ public sealed record Series(string Label, double[] X, double[] Y)
     public double[]? Upper { get; init; }
     /// <summary>An x where the run diverged, marked on the plot.</summary>
     public double? DivergedAt { get; init; }
+    /// <summary>A prediction or theoretical curve, drawn thin, dashed and dark grey over the measurements (an empty label keeps it out of the legend).</summary>
+    public bool Theory { get; init; }
+    /// <summary>A circle at every point: measurements at a few x, such as a sweep.</summary>
+    public bool Markers { get; init; }
 }
 
+/// <summary>A labelled line across a figure at a value of x (or of y when horizontal): a threshold such as η = 2/λmax.</summary>
+public sealed record ReferenceLine(double Value, string Label, bool Horizontal = false);
+
 /// <summary>What one figure shows: panels of series with axis labels and scales.</summary>
-public sealed record FigureData(string Title, string Caption, string XLabel, string YLabel, IReadOnlyList<Series> Series, bool LogX = false, bool LogY = false);
+public sealed record FigureData(string Title, string Caption, string XLabel, string YLabel, IReadOnlyList<Series> Series, bool LogX = false, bool LogY = false)
+{
+    public IReadOnlyList<ReferenceLine> References { get; init; } = [];
+}
 
 /// <summary>A table: header and rows of text cells.</summary>
 public sealed record TableData(string Title, IReadOnlyList<string> Header, IReadOnlyList<IReadOnlyList<string>> Rows);

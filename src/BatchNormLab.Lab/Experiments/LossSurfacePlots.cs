@@ -33,7 +33,8 @@ public sealed class LossSurfacePlots : Experiment
         string examples = Examples(preset) == 0 ? "the whole training set" : $"the first {Examples(preset)} training examples";
         return ($"The shared VGG runs at LR 0.1 with and without BN ({Presets.Describe(preset, dataset)}). Around each trained w: two filter-normalised Gaussian directions d₁, d₂ (seeded by the run's seed; " +
                 $"biases and BN parameters ignored: zero in d), the loss over {examples} in eval mode (running statistics), L(w + α·d₁) at {CurvePoints(preset)} points of α ∈ [−1, 1] and L(w + α·d₁ + β·d₂) on a {GridPoints(preset)}×{GridPoints(preset)} grid over [−1, 1]². " +
-                $"Beside, the 1-D curve and sharpness in training mode (batch statistics), which undo a rescaling of the filters that running statistics cannot. The 2-D grid is drawn as 1-D slices in α at five values of β (the report draws line series only). Sharpness: the mean of L(w ± {RunFigures.F(Probe)}·d₁) − L(w); flatness of the grid: the mean of L − L(w) over it.",
+                $"Beside, the 1-D curve and sharpness in training mode (batch statistics), which undo a rescaling of the filters that running statistics cannot. The 2-D grid is drawn as 1-D slices in α at five values of β (the report draws line series only). Sharpness: the mean of L(w ± {RunFigures.F(Probe)}·d₁) − L(w); flatness of the grid: the mean of L − L(w) over it. " +
+                $"A net further down its minimum sits in a narrower part of the basin, so the verdict compares sharpness at matched loss: the BN net's copy (kept at a tenth, half and the end of training) whose loss is nearest the standard net's final loss, when within a factor {RunFigures.F(MatchedLossFactor)}.",
             Presets.Deviations(preset, dataset) + (Examples(preset) == 0 ? "" : $" The loss over {Examples(preset)} training examples, not the whole set;") + $" {CurvePoints(preset)} and {GridPoints(preset)}×{GridPoints(preset)} points instead of 51 and 51×51 where fewer. Li et al. compare architectures, not BN against none; seed 000 makes this comparison.");
     }
 
@@ -60,12 +61,13 @@ public sealed class LossSurfacePlots : Experiment
         var rows = new List<IReadOnlyList<string>>();
         var csv = new List<string> { "network,alpha,beta,loss" };
         var surfaces = new Dictionary<string, Surface>();
+        var losses = new Dictionary<string, Func<Nn.Module, double>>();
         foreach (var run in runs)
         {
             context.Progress.Message(Name, $"{run.Label}: surface");
             var train = context.Data(run.Config.Dataset).Train;
             if (Examples(context.Preset) > 0) train = train.Take(Math.Min(Examples(context.Preset), train.Count));
-            var loss = LossSurface.MeanLoss(new DataLoader(train, 256, shuffle: false, dropLast: false, seed: 0).Epoch(0).ToList(), run.Config.Loss);
+            var loss = losses[run.Label] = LossSurface.MeanLoss(new DataLoader(train, 256, shuffle: false, dropLast: false, seed: 0).Epoch(0).ToList(), run.Config.Loss);
             var rng = new Rng(context.Seed);
             var (d1, d2) = (LossSurface.FilterNormalisedDirection(run.Model, rng), LossSurface.FilterNormalisedDirection(run.Model, rng));
             var curve = LossSurface.Curve(run.Model, d1, alphas, loss, BnMode.Eval);
@@ -89,24 +91,56 @@ public sealed class LossSurfacePlots : Experiment
             numbers[$"{run.Label}: sharpness at ±{RunFigures.F(Probe)}, batch statistics"] = s.TrainModeSharpness;
             rows.Add([run.Label, RunFigures.Summary(run), G(s.Loss), G(s.Sharpness), G(s.GridRise), G(curve.Max() - s.Loss), G(s.TrainModeSharpness)]);
         }
+        var matched = AtMatchedLoss(runs[0], losses[runs[0].Label], surfaces[runs[1].Label].Loss, context.Seed);
+        numbers[$"{runs[0].Label} at matched loss: step"] = matched.Step;
+        numbers[$"{runs[0].Label} at matched loss: loss"] = matched.Loss;
+        numbers[$"{runs[0].Label} at matched loss: sharpness at ±{RunFigures.F(Probe)}"] = matched.Sharpness;
+        rows.Add([$"{runs[0].Label} at step {matched.Step} (loss nearest the standard net's)", $"copy kept at step {matched.Step}", G(matched.Loss), G(matched.Sharpness), "", "", ""]);
         figures.Insert(0, new FigureData("1-D loss curves", "L(w + α·d₁) along a filter-normalised random direction d₁ around the trained weights (α = 0), in eval mode (running statistics, as Li et al.) and with each batch's statistics (training mode).", "α", "training loss", curves, LogY: RunFigures.SpansDecades(curves.SelectMany(c => c.Y))));
         string file = WriteCsv(context, "loss-surface.csv", csv);
         var table = new TableData("Loss surfaces around the trained weights (eval mode; rises are above L(w))",
             ["network", "training run", "L(w)", $"sharpness: mean of L(w ± {RunFigures.F(Probe)}·d₁) − L(w)", "mean rise over the 2-D grid", "largest rise on the 1-D curve", "sharpness with batch statistics"], rows);
         var (settings, deviations) = Describe(context.Preset, context.Dataset);
-        return new ExperimentResult(Name, Figure, Claim, settings, deviations, Judge(surfaces[runs[0].Label], surfaces[runs[1].Label]), figures, [table], numbers,
+        return new ExperimentResult(Name, Figure, Claim, settings, deviations, Judge(surfaces[runs[0].Label], surfaces[runs[1].Label], matched), figures, [table], numbers,
             [file, .. runs.Select(r => TrainedRun.FileName(r.Label) + ".metrics.csv")], clock.Elapsed.TotalSeconds);
     }
 
     static string G(double v) => RunFigures.Cell(v, "G4");
 
-    /// <summary>Agrees when BN's sharpness and mean grid rise are both below the standard net's; does not agree when both are above; inconclusive otherwise.</summary>
-    static Verdict Judge(Surface bn, Surface standard)
+    /// <summary>The BN net at the kept step (a tenth, half, or all of training) whose eval-mode loss is nearest <paramref name="target"/>: its step, loss and sharpness along its own d₁.</summary>
+    static (int Step, double Loss, double Sharpness) AtMatchedLoss(TrainedRun run, Func<Nn.Module, double> loss, double target, ulong seed)
     {
-        string numbers = $"sharpness (mean of L(w ± {RunFigures.F(Probe)}·d₁) − L(w)) BN {G(bn.Sharpness)} vs standard {G(standard.Sharpness)}; mean rise over the 2-D grid BN {G(bn.GridRise)} vs standard {G(standard.GridRise)}; L(w) BN {G(bn.Loss)} vs standard {G(standard.Loss)}. Beside (not judged): sharpness with batch statistics BN {G(bn.TrainModeSharpness)} vs standard {G(standard.TrainModeSharpness)}";
-        if (new[] { bn.Sharpness, bn.GridRise, standard.Sharpness, standard.GridRise }.Any(v => !double.IsFinite(v))) return new(VerdictKind.Inconclusive, $"a surface was not finite ({numbers})");
-        if (bn.Sharpness < standard.Sharpness && bn.GridRise < standard.GridRise) return new(VerdictKind.Agrees, $"BN's surface is flatter around its minimum ({numbers})");
-        if (bn.Sharpness > standard.Sharpness && bn.GridRise > standard.GridRise) return new(VerdictKind.DoesNotAgree, $"BN's surface is sharper around its minimum ({numbers})");
-        return new(VerdictKind.Inconclusive, $"the two measures disagree ({numbers})");
+        var best = (Step: -1, Loss: double.NaN, Sharpness: double.NaN);
+        foreach (int step in run.Snapshots.Keys.Append(run.Outcome.StepsDone).Distinct().Order())
+        {
+            var model = run.ModelAt(step);
+            var direction = LossSurface.FilterNormalisedDirection(model, new Rng(seed));
+            var (sharpness, here) = Sharpness(model, direction, loss, BnMode.Eval);
+            if (best.Step < 0 || Math.Abs(Math.Log(here / target)) < Math.Abs(Math.Log(best.Loss / target))) best = (step, here, sharpness);
+        }
+        return best;
+    }
+
+    /// <summary>Loss ratios within this factor count as matched.</summary>
+    const double MatchedLossFactor = 1.5;
+
+    /// <summary>
+    /// A net deeper in its minimum sits lower in a narrower basin, so sharpness compares fairly only at equal loss:
+    /// when BN's kept copy nearest the standard net's final loss is within <see cref="MatchedLossFactor"/> of it, the
+    /// verdict compares that copy's sharpness; otherwise both the final sharpness and the mean grid rise must agree.
+    /// </summary>
+    static Verdict Judge(Surface bn, Surface standard, (int Step, double Loss, double Sharpness) matched)
+    {
+        string numbers = $"sharpness (mean of L(w ± {RunFigures.F(Probe)}·d₁) − L(w)) BN {G(bn.Sharpness)} vs standard {G(standard.Sharpness)} at their final weights, where L(w) is BN {G(bn.Loss)} vs standard {G(standard.Loss)}; " +
+            $"BN at step {matched.Step}, where its loss {G(matched.Loss)} is nearest the standard net's: sharpness {G(matched.Sharpness)}; mean rise over the 2-D grid BN {G(bn.GridRise)} vs standard {G(standard.GridRise)}. " +
+            $"Beside (not judged): sharpness with batch statistics BN {G(bn.TrainModeSharpness)} vs standard {G(standard.TrainModeSharpness)}";
+        if (new[] { bn.Sharpness, bn.GridRise, standard.Sharpness, standard.GridRise, matched.Sharpness }.Any(v => !double.IsFinite(v))) return new(VerdictKind.Inconclusive, $"a surface was not finite ({numbers})");
+        if (Math.Abs(Math.Log(matched.Loss / standard.Loss)) <= Math.Log(MatchedLossFactor))
+            return matched.Sharpness < standard.Sharpness
+                ? new(VerdictKind.Agrees, $"at matched loss BN's surface is flatter ({numbers})")
+                : new(VerdictKind.DoesNotAgree, $"at matched loss BN's surface is sharper ({numbers})");
+        if (bn.Sharpness < standard.Sharpness && bn.GridRise < standard.GridRise) return new(VerdictKind.Agrees, $"BN's surface is flatter around its minimum; no copy of the BN net was at the standard net's loss ({numbers})");
+        if (bn.Sharpness > standard.Sharpness && bn.GridRise > standard.GridRise) return new(VerdictKind.DoesNotAgree, $"BN's surface is sharper around its minimum; no copy of the BN net was at the standard net's loss ({numbers})");
+        return new(VerdictKind.Inconclusive, $"the two measures disagree and no copy of the BN net was at the standard net's loss ({numbers})");
     }
 }

@@ -38,7 +38,7 @@ public static class Presets
         },
     };
 
-    /// <summary>How experiments name a network by its normalisation: "standard", "BN", "noisy BN", "noise without BN", "L1", "L2", "L∞".</summary>
+    /// <summary>How experiments name a network by its normalisation: "standard", "BN", "noisy BN", "noise without BN", "L1", "L2", "L∞", "GN", "LN", "IN", "Batch Renorm", "ghost BN".</summary>
     public static string Label(Norm norm) => norm switch
     {
         Norm.None => "standard",
@@ -47,7 +47,13 @@ public static class Presets
         Norm.Noise => "noise without BN",
         Norm.L1 => "L1",
         Norm.L2 => "L2",
-        _ => "L∞",
+        Norm.LInf => "L∞",
+        Norm.GroupNorm => "GN",
+        Norm.LayerNorm => "LN",
+        Norm.InstanceNorm => "IN",
+        Norm.BatchRenorm => "Batch Renorm",
+        Norm.GhostBatchNorm => "ghost BN",
+        _ => throw new ArgumentOutOfRangeException(nameof(norm), norm, null),
     };
 
     /// <summary>The VGG setting at LR 0.1 (the paper's default rate) for each of <paramref name="norms"/>, shared between experiments (<see cref="TrainedRun.Shared"/>).</summary>

@@ -20,6 +20,7 @@ public sealed class Series
     public string Color { get; set; }
     public bool Dashed { get; set; }
     public MarkerShape Marker { get; set; }
+    public double MarkerRadius { get; set; } = 3.5;
     public double LineWidth { get; set; } = 2;
 
     internal double[] X { get; }
@@ -116,11 +117,14 @@ public sealed class Chart : SvgChart
             // markers sit outside the clip, so one at the edge of the range is drawn whole
             var g = Svg.El("g", ("class", "markers"));
             for (int i = 0; i < s.X.Length; i++)
-                if (frame.InX(s.X[i]) && frame.InY(s.Y![i])) g.Add(Markers.Draw(s.Marker, frame.Px(s.X[i]), frame.Py(s.Y[i]), 3.5, s.Color));
+                if (frame.InX(s.X[i]) && frame.InY(s.Y![i])) g.Add(Markers.Draw(s.Marker, frame.Px(s.X[i]), frame.Py(s.Y[i]), s.MarkerRadius, s.Color));
             root.Add(g);
         }
         frame.DrawAxes(root);
-        foreach (var r in references.Where(r => r.Label is not null)) DrawReferenceLabel(root, frame, r.Horizontal, r.Value, r.Label!);
+        // each vertical line's label a line lower than the previous one's, so labels of nearby lines do not overlap
+        int verticalLabels = 0;
+        foreach (var r in references.Where(r => r.Label is not null))
+            DrawReferenceLabel(root, frame, r.Horizontal, r.Value, r.Label!, r.Horizontal ? 0 : verticalLabels++);
         foreach (var a in annotations) DrawAnnotation(root, frame, a.X, a.Y, a.Text, a.Mark, a.Color);
         frame.DrawLegend(root);
         return root;
@@ -188,12 +192,14 @@ public sealed class Chart : SvgChart
             ("stroke", Svg.Muted), ("stroke-width", 1.2), ("stroke-dasharray", "4 3")));
     }
 
-    static void DrawReferenceLabel(XElement root, PlotFrame f, bool horizontal, double v, string label)
+    static void DrawReferenceLabel(XElement root, PlotFrame f, bool horizontal, double v, string label, int row)
     {
         if (horizontal ? !f.InY(v) : !f.InX(v)) return;
+        // a vertical line's label reads to its right, or to its left near the right edge so it stays in the plot
+        bool left = !horizontal && f.Px(v) > f.Left + 0.75 * f.Width;
         var text = horizontal
             ? Svg.Text(f.Left + f.Width - 4, f.Py(v) - 4, label, Svg.NoteFont, "end", Svg.Muted)
-            : Svg.Text(f.Px(v) + 4, f.Top + Svg.NoteFont + 2, label, Svg.NoteFont, "start", Svg.Muted);
+            : Svg.Text(left ? f.Px(v) - 4 : f.Px(v) + 4, f.Top + (Svg.NoteFont + 3) * (row + 1) - 1, label, Svg.NoteFont, left ? "end" : "start", Svg.Muted);
         root.Add(Svg.WithHalo(text));
     }
 

@@ -80,14 +80,29 @@ public static class ExperimentReport
         chart.Y.Label = figure.YLabel;
         if (figure.LogX) chart.X.Scale = AxisScale.Log10;
         if (figure.LogY) chart.Y.Scale = AxisScale.Log10;
+        int measured = 0, marked = 0;
         foreach (var s in figure.Series)
         {
-            var line = chart.Line(s.Label, s.X, s.Y);
+            // theory curves share one colour, so the measurements keep the palette's order; each marked
+            // series has its own marker shape, smaller than the one before, so points that coincide nest visibly
+            var line = s.Theory
+                ? chart.Line(s.Label, s.X, s.Y, TheoryColor, dashed: true)
+                : chart.Line(s.Label, s.X, s.Y, Palette.Color(measured++), marker: s.Markers ? MarkerShapes[marked % MarkerShapes.Length] : MarkerShape.None);
+            if (s.Theory) line.LineWidth = 1.5;
+            if (s.Markers) line.MarkerRadius = Math.Max(2.5, 6 - 1.5 * marked++);
             if (s.Lower is not null && s.Upper is not null) line.WithBand(s.Lower, s.Upper);
             if (s.DivergedAt is double at) chart.Annotate(at, LastBefore(s, at), color: line.Color);
         }
+        foreach (var r in figure.References)
+            if (r.Horizontal) chart.HorizontalLine(r.Value, r.Label);
+            else chart.VerticalLine(r.Value, r.Label);
         return chart;
     }
+
+    /// <summary>Dark grey: theory drawn over coloured measurements stays visible on each of them.</summary>
+    const string TheoryColor = "#333333";
+
+    static readonly MarkerShape[] MarkerShapes = [MarkerShape.Circle, MarkerShape.Square, MarkerShape.Triangle, MarkerShape.Diamond];
 
     /// <summary>The last y at or before x (NaN when none; a NaN or huge loss pins the mark to the top edge).</summary>
     static double LastBefore(ResultSeries s, double x)

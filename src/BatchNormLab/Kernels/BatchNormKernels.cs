@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -20,7 +21,7 @@ namespace BatchNormLab.Kernels;
 /// representable in T) and a lo remainder, so a float32 input with |μ| ≫ σ is normalised to full
 /// precision (the folded y = x·α + β' would cancel there); eval uses the folded form.
 /// </summary>
-public static unsafe class BatchNormKernels
+public static unsafe partial class BatchNormKernels
 {
     /// <summary>Below this spatial size a plane is too short to stream on its own.</summary>
     const int PlanePathMinSpatial = 32;
@@ -69,6 +70,39 @@ public static unsafe class BatchNormKernels
         fixed (T* px = x, py = y) Apply(null, px, py, n, c, s, k);
     }
 
+    // ---------------------------------------------------------------- statistics, then a given per-channel map
+    // Batch Renorm needs μ_B and σ²_B before it knows its scale and shift (r and d depend on them):
+    // the training forward's two passes, with the coefficients computed in between by the caller.
+    //   y = ((x − μ_hi) − μ_lo)·scale_c + shift_c
+
+    /// <summary>The reduction pass of <see cref="ForwardTrain{T}"/> alone: the batch mean and biased variance per channel.</summary>
+    public static void Statistics<T>(ReadOnlySpan<T> x, int n, int c, int s, Span<double> mean, Span<double> variance)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CheckShapes(x.Length, n, c, s, ReadOnlySpan<T>.Empty, ReadOnlySpan<T>.Empty, x.Length, mean.Length, variance.Length);
+        var shift = new double[c];
+        for (int ch = 0; ch < c; ch++) shift[ch] = double.CreateTruncating(x[ch * s]);
+        fixed (T* px = x)
+        fixed (double* pShift = shift, pMean = mean, pVar = variance)
+        {
+            // ε only enters the coefficients, which are not used here.
+            var moments = new Moments<T>(px, pShift, null, null, 1, (double)n * s, pMean, pVar);
+            var (first, second) = ChannelSums<T, Moments<T>>(moments, n, c, s);
+            for (int ch = 0; ch < c; ch++) moments.Finish(ch, first[ch], second[ch]);
+        }
+    }
+
+    /// <summary>The elementwise pass of <see cref="ForwardTrain{T}"/> with given mean, scale and shift per channel.</summary>
+    public static void ForwardNormalize<T>(ReadOnlySpan<T> x, int n, int c, int s, ReadOnlySpan<double> mean, ReadOnlySpan<double> scale,
+        ReadOnlySpan<double> shift, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CheckShapes(x.Length, n, c, s, ReadOnlySpan<T>.Empty, ReadOnlySpan<T>.Empty, y.Length, mean.Length, scale.Length);
+        if (shift.Length != c) throw new ArgumentException($"BatchNorm kernel: per-channel arrays must have C={c} values");
+        var k = new Coefficients<T>[c];
+        for (int ch = 0; ch < c; ch++) k[ch] = Coefficients<T>.Centered(mean[ch], T.Zero, scale[ch], shift[ch]);
+        fixed (T* px = x, py = y) Apply(null, px, py, n, c, s, k);
+    }
+
     // ---------------------------------------------------------------- training backward
     // With x̂ = (x−μ)·r, r = 1/√(σ²+ε), and the batch statistics depending on x:
     //   dβ = Σdy,   dγ = Σ dy·x̂ = r·Σ(x−μ)·dy
@@ -87,6 +121,35 @@ public static unsafe class BatchNormKernels
         fixed (T* pdy = dy, px = x, pdx = dx, pGamma = gamma, pdGamma = dGamma, pdBeta = dBeta)
         fixed (double* pMean = mean, pVar = variance)
             Run(new GradientSums<T>(pdy, px, pMean, pVar, pGamma, eps, (double)n * s, pdGamma, pdBeta), pdy, px, pdx, n, c, s);
+    }
+
+    // ---------------------------------------------------------------- eval backward
+    // y = x·α + β' with the (running) statistics constant, α = γ·r:
+    //   dx = dy·α,   dγ = Σ dy·x̂ = r·Σ(x−μ)·dy,   dβ = Σdy
+    // The reduction pass of the training backward (for dγ, dβ), then one elementwise pass.
+
+    /// <summary>Backward with given statistics: dx (overwritten), and dγ, dβ (overwritten; skipped when empty).</summary>
+    public static void BackwardEval<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, int n, int c, int s, ReadOnlySpan<T> gamma,
+        ReadOnlySpan<double> mean, ReadOnlySpan<double> variance, double eps, Span<T> dx, Span<T> dGamma, Span<T> dBeta)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CheckShapes(x.Length, n, c, s, gamma, dBeta, dx.Length, mean.Length, variance.Length);
+        if (dy.Length != x.Length) throw new ArgumentException($"dy has {dy.Length} values, x {x.Length}");
+        if (!dGamma.IsEmpty && dGamma.Length != c) throw new ArgumentException($"BatchNorm kernel: dγ must have C={c} values");
+        fixed (T* pdy = dy, px = x, pdx = dx, pGamma = gamma, pdGamma = dGamma, pdBeta = dBeta)
+        fixed (double* pMean = mean, pVar = variance)
+        {
+            if (pdGamma != null || pdBeta != null)
+            {
+                var sums = new GradientSums<T>(pdy, px, pMean, pVar, pGamma, eps, (double)n * s, pdGamma, pdBeta);
+                var (first, second) = ChannelSums<T, GradientSums<T>>(sums, n, c, s);
+                for (int ch = 0; ch < c; ch++) sums.Finish(ch, first[ch], second[ch]);
+            }
+            var k = new Coefficients<T>[c];
+            for (int ch = 0; ch < c; ch++)
+                k[ch] = Coefficients<T>.Folded((gamma.IsEmpty ? 1 : double.CreateTruncating(gamma[ch])) / Math.Sqrt(variance[ch] + eps), 0);
+            Apply(null, pdy, pdx, n, c, s, k);
+        }
     }
 
     // ---------------------------------------------------------------- the two passes
@@ -218,14 +281,21 @@ public static unsafe class BatchNormKernels
         var totalSecond = new double[c];
         if (s >= PlanePathMinSpatial)
         {
-            var first = new double[n * c];
-            var second = new double[n * c];
-            fixed (double* p1 = first, p2 = second) Threading.For(n * c, 4, new PlaneSums<T, TSum>(sum, c, s, p1, p2));
-            for (int plane = 0; plane < first.Length; plane++)
-            {
-                totalFirst[plane % c] += first[plane];
-                totalSecond[plane % c] += second[plane];
-            }
+            // One slot per plane (rented: a fresh large array would page-fault on every call), added per channel in plane order.
+            int planes = n * c;
+            var first = ArrayPool<double>.Shared.Rent(planes);
+            var second = ArrayPool<double>.Shared.Rent(planes);
+            Array.Clear(first, 0, planes);
+            Array.Clear(second, 0, planes);
+            fixed (double* p1 = first, p2 = second) Threading.For(planes, 4, new PlaneSums<T, TSum>(sum, c, s, p1, p2));
+            for (int i = 0, plane = 0; i < n; i++)
+                for (int ch = 0; ch < c; ch++, plane++)
+                {
+                    totalFirst[ch] += first[plane];
+                    totalSecond[ch] += second[plane];
+                }
+            ArrayPool<double>.Shared.Return(first);
+            ArrayPool<double>.Shared.Return(second);
             return (totalFirst, totalSecond);
         }
         // Row blocks: their number depends on N only; tiny inputs stay on one thread.
@@ -259,8 +329,9 @@ public static unsafe class BatchNormKernels
     {
         public void Run(int start, int end)
         {
-            for (int plane = start; plane < end; plane++)
-                sum.AddRun((long)plane * s, s, plane % c, ref first[plane], ref second[plane]);
+            // The channel advances with the plane (no division per plane: small planes are many).
+            for (int plane = start, ch = start % c; plane < end; plane++, ch = ch + 1 == c ? 0 : ch + 1)
+                sum.AddRun((long)plane * s, s, ch, ref first[plane], ref second[plane]);
         }
     }
 
@@ -326,10 +397,10 @@ public static unsafe class BatchNormKernels
     {
         public void Run(int start, int end)
         {
-            for (int plane = start; plane < end; plane++)
+            for (int plane = start, ch = start % c; plane < end; plane++, ch = ch + 1 == c ? 0 : ch + 1)
             {
                 long offset = (long)plane * s;
-                ApplyRun(dy == null ? null : dy + offset, x + offset, output + offset, s, k[plane % c], stream);
+                ApplyRun(dy == null ? null : dy + offset, x + offset, output + offset, s, k[ch], stream);
             }
             if (stream) Simd.StoreFence();
         }
@@ -424,7 +495,7 @@ public static unsafe class BatchNormKernels
     // s1 += Σd, s2 += Σd² with d = (x − hi) − lo (hi + lo = K; d is exact for x near K) over one run:
     // four chains of T vectors over blocks of BlockSteps steps (float: 8 terms per lane), each
     // block's sums then added in double, so float rounding stays that of a few-term sum.
-    static void ShiftedSums<T>(T* x, int len, double shift, ref double s1, ref double s2) where T : unmanaged, IFloatingPointIeee754<T>
+    internal static void ShiftedSums<T>(T* x, int len, double shift, ref double s1, ref double s2) where T : unmanaged, IFloatingPointIeee754<T>
     {
         T kHi = T.CreateTruncating(shift), kLo = T.CreateTruncating(shift - double.CreateTruncating(kHi));
         var hi = Vector256.Create(kHi); var lo = Vector256.Create(kLo);
@@ -458,7 +529,7 @@ public static unsafe class BatchNormKernels
     }
 
     // sumDy += Σdy, sumXDy += Σ((x − hi) − lo)·dy (hi + lo = μ) over one run, blocked like ShiftedSums.
-    static void GradSums<T>(T* dy, T* x, int len, double mu, ref double sumDy, ref double sumXDy) where T : unmanaged, IFloatingPointIeee754<T>
+    internal static void GradSums<T>(T* dy, T* x, int len, double mu, ref double sumDy, ref double sumXDy) where T : unmanaged, IFloatingPointIeee754<T>
     {
         T mHi = T.CreateTruncating(mu), mLo = T.CreateTruncating(mu - double.CreateTruncating(mHi));
         var hi = Vector256.Create(mHi); var lo = Vector256.Create(mLo);

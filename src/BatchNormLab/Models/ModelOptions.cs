@@ -5,8 +5,12 @@ namespace BatchNormLab.Models;
 
 /// <summary>
 /// Which normalisation a model puts after its linear/conv layers: BatchNorm; BatchNorm followed by
-/// the noise of <see cref="NoisyBatchNorm"/>; that noise alone (no BN); or an ℓp normalisation
-/// (<see cref="LpNorm"/>, p = 1, 2, ∞) in place of BN.
+/// the noise of <see cref="NoisyBatchNorm"/>; that noise alone (no BN); an ℓp normalisation
+/// (<see cref="LpNorm"/>, p = 1, 2, ∞) in place of BN; or one of the other normalisers:
+/// <see cref="Nn.GroupNorm"/>, LayerNorm (for conv layers GroupNorm with one group, normalising each
+/// image over C, H, W with per-channel γ, β as in Wu and He 2018; for Linear layers
+/// <see cref="Nn.LayerNorm"/> over the features), <see cref="InstanceNorm2d"/> (conv layers only; affine,
+/// no running statistics), <see cref="Nn.BatchRenorm"/> or <see cref="Nn.GhostBatchNorm"/>.
 /// </summary>
 public enum Norm
 {
@@ -17,6 +21,11 @@ public enum Norm
     [JsonStringEnumMemberName("l1")] L1,
     [JsonStringEnumMemberName("l2")] L2,
     [JsonStringEnumMemberName("linf")] LInf,
+    GroupNorm,
+    LayerNorm,
+    InstanceNorm,
+    BatchRenorm,
+    GhostBatchNorm,
 }
 
 /// <summary>Where the normalisation goes relative to the activation: BN papers use before (conv → BN → ReLU).</summary>
@@ -40,6 +49,39 @@ public sealed record ModelOptions(
     /// <summary>Whether BatchNorm layers have their own scale γ and shift β (PyTorch's affine); false leaves them out (γ = 1, β = 0 fixed).</summary>
     public bool NormAffine { get; init; } = true;
 
+    /// <summary>
+    /// <see cref="Norm.GroupNorm"/>: at most this many groups. Each layer of C channels takes the largest
+    /// divisor of C not above it (C = 8 → 8, 48 → 24, 256 → 32), and on Linear layers also not above
+    /// C/2, so that every group normalises at least two values.
+    /// </summary>
+    public int Groups { get; init; } = 32;
+
+    /// <summary><see cref="Norm.GhostBatchNorm"/>: the virtual batch size (at least 2).</summary>
+    public int GhostBatchSize { get; init; } = 32;
+
+    /// <summary><see cref="Norm.BatchRenorm"/>: the r_max, d_max schedule (the paper's by default).</summary>
+    public BatchRenormSchedule? Renorm { get; init; }
+
+    /// <summary>Whether the normalisation uses batch statistics in training (then a batch of one cannot train).</summary>
+    internal bool UsesBatchStatistics => Norm is Norm.BatchNorm or Norm.NoisyBatchNorm or Norm.L1 or Norm.L2 or Norm.LInf or Norm.BatchRenorm or Norm.GhostBatchNorm;
+
+    /// <summary>Throws an ArgumentException naming the option that is out of range.</summary>
+    public void Validate()
+    {
+        if (Groups < 1) throw new ArgumentOutOfRangeException("groups", Groups, "the number of GroupNorm groups must be ≥ 1");
+        if (GhostBatchSize < 2) throw new ArgumentOutOfRangeException("ghost-batch-size", GhostBatchSize, "the ghost (virtual) batch size must be ≥ 2");
+        Renorm?.Validate();
+    }
+
+    /// <summary>The groups of a <see cref="Norm.GroupNorm"/> layer over <paramref name="channels"/> channels (see <see cref="Groups"/>).</summary>
+    public int GroupCount(int channels, bool spatial)
+    {
+        int limit = Math.Min(channels, spatial ? Groups : Math.Min(Groups, channels / 2));
+        for (int g = limit; g > 1; g--)
+            if (channels % g == 0) return g;
+        return 1;
+    }
+
     /// <summary>The normalisation layers of one block over <paramref name="features"/> channels (2-D for images), in order; empty for none.</summary>
     internal IEnumerable<Module> NormLayers(int features, bool spatial, Rng rng)
     {
@@ -55,6 +97,14 @@ public sealed record ModelOptions(
             case Norm.L1: yield return new LpNorm(features, 1); break;
             case Norm.L2: yield return new LpNorm(features, 2); break;
             case Norm.LInf: yield return new LpNorm(features, double.PositiveInfinity); break;
+            case Norm.GroupNorm: yield return new Nn.GroupNorm(GroupCount(features, spatial), features); break;
+            case Norm.LayerNorm: yield return spatial ? new Nn.GroupNorm(1, features) : new Nn.LayerNorm(features); break;
+            case Norm.InstanceNorm:
+                if (!spatial) throw new ArgumentException("instance-norm normalises each channel over its own spatial plane; Linear layers have none (use it with vgg or resnet)");
+                yield return new InstanceNorm2d(features, affine: true);
+                break;
+            case Norm.BatchRenorm: yield return spatial ? new BatchRenorm2d(features, schedule: Renorm) : new BatchRenorm1d(features, schedule: Renorm); break;
+            case Norm.GhostBatchNorm: yield return spatial ? new GhostBatchNorm2d(features, GhostBatchSize) : new GhostBatchNorm1d(features, GhostBatchSize); break;
         }
     }
 

@@ -22,7 +22,7 @@ public sealed class ResNetCifar : Module
         if (depth < 8 || (depth - 2) % 6 != 0)
             throw new ArgumentException($"ResNet-CIFAR depth must be 6n+2 with n ≥ 1 (20, 56, 110, …), got {depth}");
         if (options.Norm is Norm.NoisyBatchNorm or Norm.Noise)
-            throw new ArgumentException($"ResNet-CIFAR takes norm none, batch-norm, l1, l2 or linf, not {options.Norm}");
+            throw new ArgumentException($"ResNet-CIFAR takes one norm layer per slot (none, batch-norm, l1, l2, linf, group-norm, layer-norm, instance-norm, batch-renorm or ghost-batch-norm), not {options.Norm}");
         int blocks = (depth - 2) / 6;
         this.options = options;
         conv1 = RegisterModule("conv1", new Conv2d(inChannels, 16, 3, padding: 1, bias: false, rng: rng));

@@ -43,6 +43,9 @@ public sealed class Vgg : Module
                 continue;
             }
             int outChannels = Math.Max(1, (int)Math.Round(v * width));
+            if (options.Norm == Norm.InstanceNorm && size == 1)
+                throw new ArgumentException($"instance-norm needs more than one value per channel and image, but vgg{depth} on {imageSize}×{imageSize} input " +
+                    "reaches 1×1 planes (use 32×32 input, or group-norm / layer-norm)");
             foreach (var m in options.Block(new Conv2d(channels, outChannels, 3, padding: 1, rng: rng), outChannels, spatial: true, rng))
                 Features.Add(m);
             channels = outChannels;

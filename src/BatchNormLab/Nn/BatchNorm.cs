@@ -76,22 +76,44 @@ public abstract class BatchNorm : Module
         bool useBatchStatistics = Training || !TrackRunningStats;
         if (!useBatchStatistics)
             return Tensor.BatchNormEval(input, Weight, Bias, RunningMean!.ToDoubleArray(), RunningVar!.ToDoubleArray(), Eps);
+        return NormaliseWithBatchStatistics(input);
+    }
 
+    /// <summary>The forward with batch statistics (training, or eval without running statistics); Ghost BN and Batch Renorm change it.</summary>
+    protected virtual Tensor NormaliseWithBatchStatistics(Tensor input)
+    {
         long perChannel = input.Length / NumFeatures;
-        if (perChannel <= 1)
-            throw new ArgumentException($"Expected more than 1 value per channel when training, got input size {Tensor.Format(input.Dims)}");
+        CheckValuesPerChannel(perChannel, input);
         var y = Tensor.BatchNormTrain(input, Weight, Bias, Eps, out var mean, out var variance);
         if (Training && TrackRunningStats) UpdateRunningStatistics(mean, variance, perChannel);
         return y;
     }
 
+    protected static void CheckValuesPerChannel(long perChannel, Tensor input)
+    {
+        if (perChannel <= 1)
+            throw new ArgumentException($"Expected more than 1 value per channel when training, got input size {Tensor.Format(input.Dims)}");
+    }
+
     // running ← (1−f)·running + f·batch,  f = momentum or 1/num_batches_tracked;  running_var takes σ²·m/(m−1)
-    void UpdateRunningStatistics(double[] mean, double[] biasedVariance, long perChannel)
+    protected void UpdateRunningStatistics(double[] mean, double[] biasedVariance, long perChannel)
     {
         double f = RunningStatistics.Factor(Momentum, ++numBatchesTracked);
         double unbias = perChannel / (perChannel - 1.0);
         RunningStatistics.Blend(RunningMean!, f, mean);
         RunningStatistics.Blend(RunningVar!, f, biasedVariance.Select(v => v * unbias).ToArray());
+    }
+
+    /// <summary>Throws unless <paramref name="input"/> is (N, C) or (N, C, L).</summary>
+    protected void CheckRank1d(Tensor input)
+    {
+        if (input.Rank is not (2 or 3)) throw new ArgumentException($"{GetType().Name} expected 2D or 3D input (got {input.Rank}D input, shape {Tensor.Format(input.Dims)})");
+    }
+
+    /// <summary>Throws unless <paramref name="input"/> is (N, C, H, W).</summary>
+    protected void CheckRank2d(Tensor input)
+    {
+        if (input.Rank != 4) throw new ArgumentException($"{GetType().Name} expected 4D input (got {input.Rank}D input, shape {Tensor.Format(input.Dims)})");
     }
 }
 
@@ -99,18 +121,12 @@ public abstract class BatchNorm : Module
 public sealed class BatchNorm1d(int numFeatures, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool trackRunningStats = true)
     : BatchNorm(numFeatures, eps, momentum, affine, trackRunningStats)
 {
-    protected override void CheckRank(Tensor input)
-    {
-        if (input.Rank is not (2 or 3)) throw new ArgumentException($"BatchNorm1d expected 2D or 3D input (got {input.Rank}D input, shape {Tensor.Format(input.Dims)})");
-    }
+    protected override void CheckRank(Tensor input) => CheckRank1d(input);
 }
 
 /// <summary>BatchNorm over (N, C, H, W): statistics per C over N, H and W.</summary>
 public sealed class BatchNorm2d(int numFeatures, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool trackRunningStats = true)
     : BatchNorm(numFeatures, eps, momentum, affine, trackRunningStats)
 {
-    protected override void CheckRank(Tensor input)
-    {
-        if (input.Rank != 4) throw new ArgumentException($"BatchNorm2d expected 4D input (got {input.Rank}D input, shape {Tensor.Format(input.Dims)})");
-    }
+    protected override void CheckRank(Tensor input) => CheckRank2d(input);
 }

@@ -32,7 +32,6 @@ public sealed partial class Tensor
         Tensor[] inputs = [x, .. Affine(gamma, beta)];
         return Record(y, "BatchNormTrain", inputs, g =>
         {
-            if (Autograd.IsEnabled) return Autograd.CompositeBackward(args => BatchNormTrainComposite(args[0], gamma is null ? null : args[1], beta is null ? null : args[^1], eps), inputs, g);
             var dx = RecycledLike(x);
             var dGamma = gamma is null ? null : UninitializedLike(gamma);
             var dBeta = beta is null ? null : UninitializedLike(beta);
@@ -42,7 +41,58 @@ public sealed partial class Tensor
             else
                 BatchNormKernels.BackwardTrain(g.DoubleSpan, x.DoubleSpan, n, c, s, gamma is null ? default : gamma.DoubleSpan, mu, var, eps,
                     dx.DoubleSpan, dGamma is null ? default : dGamma.DoubleSpan, dBeta is null ? default : dBeta.DoubleSpan);
+            // A graph of the backward is wanted (double backward): each gradient becomes an op of (g, x, γ) in its own right.
+            if (Autograd.IsEnabled)
+            {
+                dx = RecordInputGradient(dx, g, x, gamma, mu, var, eps);
+                dGamma = dGamma is null ? null : RecordGammaGradient(dGamma, g, x, mu, var, eps);
+                dBeta = dBeta is null ? null : RecordBetaGradient(dBeta, g);
+            }
             return [dx, .. Affine(dGamma, dBeta)];
+        });
+    }
+
+    // dx = γ·r·(g − mean g − x̂·mean(g·x̂)) as an op of (g, x, γ); its derivatives are in BatchNormKernels.DoubleBackward.
+    static Tensor RecordInputGradient(Tensor dx, Tensor g, Tensor x, Tensor? gamma, double[] mean, double[] variance, double eps)
+    {
+        var (n, c, s) = ChannelView(x);
+        Tensor[] inputs = gamma is null ? [g, x] : [g, x, gamma];
+        return Record(dx, "BatchNormInputGradient", inputs, a =>
+        {
+            if (Autograd.IsEnabled) return Autograd.CompositeBackward(args => InputGradientComposite(args[0], args[1], gamma is null ? null : args[2], eps), inputs, a);
+            var dg = UninitializedLike(g);
+            var dxOfX = UninitializedLike(x);
+            var dGamma = gamma is null ? null : UninitializedLike(gamma);
+            if (x.DType == DType.Float32)
+                BatchNormKernels.DoubleBackward(a.FloatSpan, g.FloatSpan, x.FloatSpan, n, c, s, gamma is null ? default : gamma.FloatSpan, mean, variance, eps,
+                    dg.FloatSpan, dxOfX.FloatSpan, dGamma is null ? default : dGamma.FloatSpan);
+            else
+                BatchNormKernels.DoubleBackward(a.DoubleSpan, g.DoubleSpan, x.DoubleSpan, n, c, s, gamma is null ? default : gamma.DoubleSpan, mean, variance, eps,
+                    dg.DoubleSpan, dxOfX.DoubleSpan, dGamma is null ? default : dGamma.DoubleSpan);
+            return gamma is null ? [dg, dxOfX] : [dg, dxOfX, dGamma];
+        });
+    }
+
+    // dγ = Σ g·x̂ as an op of (g, x):  ∂/∂g = h·x̂ (the eval form with γ := h),  ∂/∂x = h·r·(g − mean g − x̂·mean(g·x̂)) (the backward with γ := h)
+    static Tensor RecordGammaGradient(Tensor dGamma, Tensor g, Tensor x, double[] mean, double[] variance, double eps)
+    {
+        var (n, c, s) = ChannelView(x);
+        return Record(dGamma, "BatchNormGammaGradient", [g, x], h =>
+        {
+            if (Autograd.IsEnabled) return Autograd.CompositeBackward(args => GammaGradientComposite(args[0], args[1], eps), [g, x], h);
+            var dg = UninitializedLike(g);
+            var dx = UninitializedLike(x);
+            if (x.DType == DType.Float32)
+            {
+                BatchNormKernels.ForwardEval(x.FloatSpan, n, c, s, h.FloatSpan, default, mean, variance, eps, dg.FloatSpan);
+                BatchNormKernels.BackwardTrain(g.FloatSpan, x.FloatSpan, n, c, s, h.FloatSpan, mean, variance, eps, dx.FloatSpan, default, default);
+            }
+            else
+            {
+                BatchNormKernels.ForwardEval(x.DoubleSpan, n, c, s, h.DoubleSpan, default, mean, variance, eps, dg.DoubleSpan);
+                BatchNormKernels.BackwardTrain(g.DoubleSpan, x.DoubleSpan, n, c, s, h.DoubleSpan, mean, variance, eps, dx.DoubleSpan, default, default);
+            }
+            return [dg, dx];
         });
     }
 
@@ -56,9 +106,201 @@ public sealed partial class Tensor
         else
             BatchNormKernels.ForwardEval(x.DoubleSpan, n, c, s, gamma is null ? default : gamma.DoubleSpan, beta is null ? default : beta.DoubleSpan, mean, variance, eps, y.DoubleSpan);
         Tensor[] inputs = [x, .. Affine(gamma, beta)];
-        // Linear in x with constant statistics: the composite's backward is already cheap and exact.
-        return Record(y, "BatchNormEval", inputs, g => Autograd.CompositeBackward(
-            args => BatchNormEvalComposite(args[0], gamma is null ? null : args[1], beta is null ? null : args[^1], mean, variance, eps), inputs, g));
+        return Record(y, "BatchNormEval", inputs, g =>
+        {
+            var dx = UninitializedLike(x);
+            var dGamma = gamma is null ? null : UninitializedLike(gamma);
+            var dBeta = beta is null ? null : UninitializedLike(beta);
+            if (x.DType == DType.Float32)
+                BatchNormKernels.BackwardEval(g.FloatSpan, x.FloatSpan, n, c, s, gamma is null ? default : gamma.FloatSpan, mean, variance, eps,
+                    dx.FloatSpan, dGamma is null ? default : dGamma.FloatSpan, dBeta is null ? default : dBeta.FloatSpan);
+            else
+                BatchNormKernels.BackwardEval(g.DoubleSpan, x.DoubleSpan, n, c, s, gamma is null ? default : gamma.DoubleSpan, mean, variance, eps,
+                    dx.DoubleSpan, dGamma is null ? default : dGamma.DoubleSpan, dBeta is null ? default : dBeta.DoubleSpan);
+            if (Autograd.IsEnabled)
+            {
+                dx = RecordEvalInputGradient(dx, g, gamma, variance, eps);
+                dGamma = dGamma is null ? null : RecordEvalGammaGradient(dGamma, g, x, mean, variance, eps);
+                dBeta = dBeta is null ? null : RecordBetaGradient(dBeta, g);
+            }
+            return [dx, .. Affine(dGamma, dBeta)];
+        });
+    }
+
+    // dx = g·γ·r (r from the running variance) as an op of (g, γ): bilinear, so  ∂/∂g = h·γ·r  and  ∂/∂γ = r·Σ g·h,
+    // which is the eval backward of h at "input" g with mean 0.
+    static Tensor RecordEvalInputGradient(Tensor dx, Tensor g, Tensor? gamma, double[] variance, double eps)
+    {
+        var (n, c, s) = ChannelView(g);
+        Tensor[] inputs = gamma is null ? [g] : [g, gamma];
+        return Record(dx, "BatchNormEvalInputGradient", inputs, h =>
+        {
+            if (Autograd.IsEnabled) return Autograd.CompositeBackward(args => EvalInputGradientComposite(args[0], gamma is null ? null : args[1], variance, eps), inputs, h);
+            var dg = UninitializedLike(g);
+            var dGamma = gamma is null ? null : UninitializedLike(gamma);
+            var zeros = new double[c];
+            if (g.DType == DType.Float32)
+                BatchNormKernels.BackwardEval(h.FloatSpan, g.FloatSpan, n, c, s, gamma is null ? default : gamma.FloatSpan, zeros, variance, eps, dg.FloatSpan, dGamma is null ? default : dGamma.FloatSpan, default);
+            else
+                BatchNormKernels.BackwardEval(h.DoubleSpan, g.DoubleSpan, n, c, s, gamma is null ? default : gamma.DoubleSpan, zeros, variance, eps, dg.DoubleSpan, dGamma is null ? default : dGamma.DoubleSpan, default);
+            return gamma is null ? [dg] : [dg, dGamma];
+        });
+    }
+
+    // dγ = Σ g·x̂ with x̂ = (x − running_mean)·r, as an op of (g, x):  ∂/∂g = h·x̂,  ∂/∂x = h·r·g  (both the eval form with γ := h)
+    static Tensor RecordEvalGammaGradient(Tensor dGamma, Tensor g, Tensor x, double[] mean, double[] variance, double eps)
+    {
+        var (n, c, s) = ChannelView(x);
+        return Record(dGamma, "BatchNormEvalGammaGradient", [g, x], h =>
+        {
+            if (Autograd.IsEnabled) return Autograd.CompositeBackward(args => EvalGammaGradientComposite(args[0], args[1], mean, variance, eps), [g, x], h);
+            var dg = UninitializedLike(g);
+            var dx = UninitializedLike(x);
+            var zeros = new double[c];
+            if (x.DType == DType.Float32)
+            {
+                BatchNormKernels.ForwardEval(x.FloatSpan, n, c, s, h.FloatSpan, default, mean, variance, eps, dg.FloatSpan);
+                BatchNormKernels.ForwardEval(g.FloatSpan, n, c, s, h.FloatSpan, default, zeros, variance, eps, dx.FloatSpan);
+            }
+            else
+            {
+                BatchNormKernels.ForwardEval(x.DoubleSpan, n, c, s, h.DoubleSpan, default, mean, variance, eps, dg.DoubleSpan);
+                BatchNormKernels.ForwardEval(g.DoubleSpan, n, c, s, h.DoubleSpan, default, zeros, variance, eps, dx.DoubleSpan);
+            }
+            return [dg, dx];
+        });
+    }
+
+    // dβ = Σ g per channel as an op of g:  ∂/∂g = h broadcast over the batch and spatial positions
+    static Tensor RecordBetaGradient(Tensor dBeta, Tensor g)
+    {
+        var (n, c, s) = ChannelView(g);
+        return Record(dBeta, "BatchNormBetaGradient", [g], h => [h.Reshape(1, c, 1).ExpandTo([n, c, s]).Reshape(g.shape)]);
+    }
+
+    /// <summary>The per-channel batch mean and biased variance of an (N, C, ...) tensor, not recorded (Batch Renorm's r and d need them first).</summary>
+    internal static (double[] Mean, double[] Variance) BatchStatistics(Tensor x)
+    {
+        var (n, c, s) = ChannelView(x);
+        var mean = new double[c];
+        var variance = new double[c];
+        if (x.DType == DType.Float32) BatchNormKernels.Statistics<float>(x.FloatSpan, n, c, s, mean, variance);
+        else BatchNormKernels.Statistics<double>(x.DoubleSpan, n, c, s, mean, variance);
+        return (mean, variance);
+    }
+
+    /// <summary>
+    /// Batch Renormalization's training forward (Ioffe 2017): y = γ·(x̂·r + d) + β with x̂ from the batch
+    /// statistics (<paramref name="mean"/>, biased <paramref name="variance"/>, as <see cref="Kernels.BatchNormKernels.Statistics{T}"/>
+    /// computes them from x) and per-channel corrections r, d that are constants for autodiff (stop-gradient).
+    /// </summary>
+    internal static Tensor BatchRenormTrain(Tensor x, Tensor? gamma, Tensor? beta, double eps, double[] mean, double[] variance, double[] r, double[] d)
+    {
+        var (n, c, s) = ChannelView(x);
+        var gammaValues = gamma?.ToDoubleArray();
+        var betaValues = beta?.ToDoubleArray();
+        // y = (x − μ)·(γ·r/σ_B) + (γ·d + β)
+        var scale = new double[c];
+        var shift = new double[c];
+        for (int ch = 0; ch < c; ch++)
+        {
+            double g = gammaValues?[ch] ?? 1;
+            scale[ch] = g * r[ch] / Math.Sqrt(variance[ch] + eps);
+            shift[ch] = g * d[ch] + (betaValues?[ch] ?? 0);
+        }
+        var y = RecycledLike(x);
+        if (x.DType == DType.Float32) BatchNormKernels.ForwardNormalize(x.FloatSpan, n, c, s, mean, scale, shift, y.FloatSpan);
+        else BatchNormKernels.ForwardNormalize(x.DoubleSpan, n, c, s, mean, scale, shift, y.DoubleSpan);
+        Tensor[] inputs = [x, .. Affine(gamma, beta)];
+        return Record(y, "BatchRenormTrain", inputs, g =>
+        {
+            if (Autograd.IsEnabled) return Autograd.CompositeBackward(args => BatchRenormTrainComposite(args[0], gamma is null ? null : args[1], beta is null ? null : args[^1], eps, r, d), inputs, g);
+            // BatchNorm's backward with γ·r in γ's place gives dx and Σdy·x̂;  dγ = r·Σdy·x̂ + d·Σdy,  dβ = Σdy
+            var effectiveGamma = FromArray(r.Select((rc, ch) => rc * (gammaValues?[ch] ?? 1)).ToArray(), c).To(x.DType);
+            var dx = RecycledLike(x);
+            var sumDyXhat = Uninitialized(x.DType, [c]);
+            var sumDy = Uninitialized(x.DType, [c]);
+            if (x.DType == DType.Float32)
+                BatchNormKernels.BackwardTrain(g.FloatSpan, x.FloatSpan, n, c, s, effectiveGamma.FloatSpan, mean, variance, eps, dx.FloatSpan, sumDyXhat.FloatSpan, sumDy.FloatSpan);
+            else
+                BatchNormKernels.BackwardTrain(g.DoubleSpan, x.DoubleSpan, n, c, s, effectiveGamma.DoubleSpan, mean, variance, eps, dx.DoubleSpan, sumDyXhat.DoubleSpan, sumDy.DoubleSpan);
+            Tensor? dGamma = null;
+            if (gamma is not null)
+            {
+                var xhatTerm = sumDyXhat.ToDoubleArray();
+                var dyTerm = sumDy.ToDoubleArray();
+                dGamma = FromArray(Enumerable.Range(0, c).Select(ch => r[ch] * xhatTerm[ch] + d[ch] * dyTerm[ch]).ToArray(), c).To(x.DType);
+            }
+            return [dx, .. Affine(dGamma, beta is null ? null : sumDy)];
+        });
+    }
+
+    // y = γ·(x̂·r + d) + β  with x̂ as in BatchNormTrainComposite and r, d constants
+    internal static Tensor BatchRenormTrainComposite(Tensor x, Tensor? gamma, Tensor? beta, double eps, double[] r, double[] d)
+    {
+        var (n, c, s) = ChannelView(x);
+        var xhat = BatchNormTrainComposite(x, null, null, eps).Reshape(n, c, s);
+        var corrected = xhat * FromArray(r, 1, c, 1).To(x.DType) + FromArray(d, 1, c, 1).To(x.DType);
+        return ScaleShift(corrected, gamma, beta, c).Reshape(x.shape);
+    }
+
+    /// <summary>
+    /// Ghost BatchNorm's training forward: BatchNorm with batch statistics of each virtual batch, the
+    /// consecutive chunks of <paramref name="virtualBatchSize"/> samples along N (the last may be
+    /// smaller); returns y and each chunk's mean and biased variance. One chunk is BatchNormTrain.
+    /// </summary>
+    internal static Tensor GhostBatchNormTrain(Tensor x, Tensor? gamma, Tensor? beta, double eps, int virtualBatchSize,
+        out double[][] means, out double[][] variances)
+    {
+        var (n, c, s) = ChannelView(x);
+        int chunks = (n + virtualBatchSize - 1) / virtualBatchSize;
+        int ChunkRows(int j) => Math.Min(virtualBatchSize, n - j * virtualBatchSize);
+        var y = RecycledLike(x);
+        var mu = new double[chunks][];
+        var var = new double[chunks][];
+        for (int j = 0; j < chunks; j++)
+        {
+            (mu[j], var[j]) = (new double[c], new double[c]);
+            int rows = ChunkRows(j), start = j * virtualBatchSize * c * s, length = rows * c * s;
+            if (x.DType == DType.Float32)
+                BatchNormKernels.ForwardTrain<float>(x.FloatSpan.Slice(start, length), rows, c, s, gamma is null ? default : gamma.FloatSpan,
+                    beta is null ? default : beta.FloatSpan, eps, y.FloatSpan.Slice(start, length), mu[j], var[j]);
+            else
+                BatchNormKernels.ForwardTrain<double>(x.DoubleSpan.Slice(start, length), rows, c, s, gamma is null ? default : gamma.DoubleSpan,
+                    beta is null ? default : beta.DoubleSpan, eps, y.DoubleSpan.Slice(start, length), mu[j], var[j]);
+        }
+        (means, variances) = (mu, var);
+        Tensor[] inputs = [x, .. Affine(gamma, beta)];
+        return Record(y, "GhostBatchNormTrain", inputs, g =>
+        {
+            if (Autograd.IsEnabled)
+                return Autograd.CompositeBackward(args => ConcatRows(Enumerable.Range(0, chunks).Select(j => BatchNormTrainComposite(
+                    args[0].Slice(j * virtualBatchSize, ChunkRows(j)), gamma is null ? null : args[1], beta is null ? null : args[^1], eps)).ToArray()), inputs, g);
+            // Each chunk's BatchNorm backward into its rows of dx; dγ and dβ are the sums over chunks (in double, in chunk order).
+            var dx = RecycledLike(x);
+            var dGammaSum = new double[c];
+            var dBetaSum = new double[c];
+            var dGamma = Uninitialized(x.DType, [c]);
+            var dBeta = Uninitialized(x.DType, [c]);
+            for (int j = 0; j < chunks; j++)
+            {
+                int rows = ChunkRows(j), start = j * virtualBatchSize * c * s, length = rows * c * s;
+                if (x.DType == DType.Float32)
+                    BatchNormKernels.BackwardTrain<float>(g.FloatSpan.Slice(start, length), x.FloatSpan.Slice(start, length), rows, c, s,
+                        gamma is null ? default : gamma.FloatSpan, mu[j], var[j], eps, dx.FloatSpan.Slice(start, length), dGamma.FloatSpan, dBeta.FloatSpan);
+                else
+                    BatchNormKernels.BackwardTrain<double>(g.DoubleSpan.Slice(start, length), x.DoubleSpan.Slice(start, length), rows, c, s,
+                        gamma is null ? default : gamma.DoubleSpan, mu[j], var[j], eps, dx.DoubleSpan.Slice(start, length), dGamma.DoubleSpan, dBeta.DoubleSpan);
+                var chunkGamma = dGamma.ToDoubleArray();
+                var chunkBeta = dBeta.ToDoubleArray();
+                for (int ch = 0; ch < c; ch++)
+                {
+                    dGammaSum[ch] += chunkGamma[ch];
+                    dBetaSum[ch] += chunkBeta[ch];
+                }
+            }
+            return [dx, .. Affine(gamma is null ? null : FromArray(dGammaSum, c).To(x.DType), beta is null ? null : FromArray(dBetaSum, c).To(x.DType))];
+        });
     }
 
     static Tensor[] Affine(Tensor? gamma, Tensor? beta) => [.. gamma is null ? [] : new[] { gamma }, .. beta is null ? [] : new[] { beta }];
@@ -66,12 +308,50 @@ public sealed partial class Tensor
     // x̂ = (x − μ_B)/√(σ²_B + ε) with μ_B, σ²_B (biased) over N and the spatial dims;  y = γ·x̂ + β
     internal static Tensor BatchNormTrainComposite(Tensor x, Tensor? gamma, Tensor? beta, double eps)
     {
+        int c = x.shape[1];
+        return ScaleShift(NormalizedComposite(x, eps).Xhat, gamma, beta, c).Reshape(x.shape);
+    }
+
+    // The training backward's gradients from primitive ops (for third derivatives, and as the readable definition):
+    //   dx = γ·r·(g − mean g − x̂·mean(g·x̂)),  dγ = Σ g·x̂
+    internal static Tensor InputGradientComposite(Tensor g, Tensor x, Tensor? gamma, double eps)
+    {
+        var (n, c, s) = ChannelView(x);
+        var (xhat, invStd) = NormalizedComposite(x, eps);
+        var g3 = g.Reshape(n, c, s);
+        var dx = (g3 - g3.Mean([0, 2], keepDim: true) - xhat * (g3 * xhat).Mean([0, 2], keepDim: true)) * invStd;
+        return (gamma is null ? dx : dx * gamma.Reshape(1, c, 1)).Reshape(x.shape);
+    }
+
+    internal static Tensor GammaGradientComposite(Tensor g, Tensor x, double eps)
+    {
+        var (n, c, s) = ChannelView(x);
+        return (g.Reshape(n, c, s) * NormalizedComposite(x, eps).Xhat).Sum([0, 2]);
+    }
+
+    // x̂ = (x − μ_B)·r and r = 1/√(σ²_B + ε) over (N, C, S), both functions of x
+    static (Tensor Xhat, Tensor InvStd) NormalizedComposite(Tensor x, double eps)
+    {
         var (n, c, s) = ChannelView(x);
         var x3 = x.Reshape(n, c, s);
         var centered = x3 - x3.Mean([0, 2], keepDim: true);
-        var variance = (centered * centered).Mean([0, 2], keepDim: true);
-        var xhat = centered * (variance + eps).Pow(-0.5);
-        return ScaleShift(xhat, gamma, beta, c).Reshape(x.shape);
+        var invStd = ((centered * centered).Mean([0, 2], keepDim: true) + eps).Pow(-0.5);
+        return (centered * invStd, invStd);
+    }
+
+    // The eval backward's gradients from primitive ops (third derivatives):  dx = g·γ·r,  dγ = Σ g·(x − running_mean)·r
+    internal static Tensor EvalInputGradientComposite(Tensor g, Tensor? gamma, double[] variance, double eps)
+    {
+        var (n, c, s) = ChannelView(g);
+        var scale = FromArray(variance.Select(v => 1 / Math.Sqrt(v + eps)).ToArray(), 1, c, 1).To(g.DType);
+        if (gamma is not null) scale = scale * gamma.Reshape(1, c, 1);
+        return (g.Reshape(n, c, s) * scale).Reshape(g.shape);
+    }
+
+    internal static Tensor EvalGammaGradientComposite(Tensor g, Tensor x, double[] mean, double[] variance, double eps)
+    {
+        var (n, c, s) = ChannelView(x);
+        return (g * BatchNormEvalComposite(x, null, null, mean, variance, eps)).Reshape(n, c, s).Sum([0, 2]);
     }
 
     // x̂ = (x − running_mean)/√(running_var + ε);  y = γ·x̂ + β

@@ -58,6 +58,32 @@ public sealed partial class Tensor
         return Record(y, "PadRows", [this], g => [g.Slice(start, count)]);
     }
 
+    /// <summary>Tensors that agree in all but the first dimension, stacked along it (a copy).</summary>
+    public static Tensor ConcatRows(IReadOnlyList<Tensor> parts)
+    {
+        if (parts.Count == 0) throw new ArgumentException("ConcatRows needs at least one tensor", nameof(parts));
+        var first = parts[0];
+        int rows = 0;
+        foreach (var part in parts)
+        {
+            if (part.Rank == 0 || part.Rank != first.Rank || part.DType != first.DType || !part.shape.AsSpan(1).SequenceEqual(first.shape.AsSpan(1)))
+                throw new ArgumentException($"ConcatRows: shapes {string.Join(", ", parts.Select(p => Format(p.shape)))} ({string.Join(", ", parts.Select(p => p.DType).Distinct())}) differ beyond the first dimension", nameof(parts));
+            rows += part.shape[0];
+        }
+        var full = (int[])first.shape.Clone();
+        full[0] = rows;
+        var y = Uninitialized(first.DType, full);
+        var starts = new int[parts.Count];
+        for (int i = 0, row = 0; i < parts.Count; row += parts[i].shape[0], i++)
+        {
+            starts[i] = row;
+            y.Slice(row, parts[i].shape[0]).CopyFrom(parts[i]);
+        }
+        // y = [x₀; x₁; …]:  dxᵢ = gᵢ's rows of g
+        var counts = parts.Select(p => p.shape[0]).ToArray();
+        return Record(y, "ConcatRows", [.. parts], g => [.. counts.Select((count, i) => g.Slice(starts[i], count))]);
+    }
+
     /// <summary>The transpose of a matrix (a copy).</summary>
     public Tensor Transpose()
     {

@@ -44,8 +44,9 @@ public sealed record TrainConfig
     {
         if (Steps < 1) throw new ArgumentOutOfRangeException("steps", Steps, "the run needs at least one step");
         if (BatchSize < 1) throw new ArgumentOutOfRangeException("batch-size", BatchSize, "the batch size must be ≥ 1");
-        if (BatchSize == 1 && Model.Options.Norm == Norm.BatchNorm)
-            throw new ArgumentOutOfRangeException("batch-size", BatchSize, "BatchNorm in training needs a batch size of at least 2 (one value per channel has no variance)");
+        if (BatchSize == 1 && Model.Options.UsesBatchStatistics)
+            throw new ArgumentOutOfRangeException("batch-size", BatchSize, $"{Model.Options.Norm} in training needs a batch size of at least 2 (one value per channel has no variance)");
+        Model.Options.Validate();
         if (Threads < 1) throw new ArgumentOutOfRangeException("threads", Threads, "threads must be ≥ 1");
         if (!(Momentum >= 0)) throw new ArgumentOutOfRangeException("momentum", Momentum, "momentum must be ≥ 0");
         if (!(WeightDecay >= 0)) throw new ArgumentOutOfRangeException("weight-decay", WeightDecay, "weight decay must be ≥ 0");

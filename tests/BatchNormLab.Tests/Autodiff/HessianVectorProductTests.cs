@@ -106,3 +106,127 @@ public class HessianVectorProductTests
         Assert.True((hvTrain - hvFrozen).Abs().Sum().Item() > 1e-3);
     }
 }
+
+/// <summary>
+/// BatchNorm's fused double backward (BatchNormKernels.DoubleBackward and the recorded gradient ops)
+/// against autodiff through the composite definition, where every step is a primitive op.
+/// </summary>
+public class BatchNormDoubleBackwardTests
+{
+    // L = Σ u·y³ with y = BN(x): nonlinear in y, so the Hessian sees every term of the backward.
+    static Tensor Loss(Tensor y, Tensor u) => (y * y * y * u).Sum();
+
+    static Tensor Bn(Tensor x, Tensor? gamma, Tensor? beta, bool fused) =>
+        fused ? Tensor.BatchNormTrain(x, gamma, beta, 1e-3, out _, out _) : Tensor.BatchNormTrainComposite(x, gamma, beta, 1e-3);
+
+    // Eval mode: fixed statistics, chosen unlike the batch's so that they matter.
+    static readonly double[] RunningMean = [0.5, -1, 2, 0.25, 3], RunningVar = [0.7, 2, 1.5, 4, 0.3];
+
+    static Tensor BnEval(Tensor x, Tensor? gamma, Tensor? beta, bool fused)
+    {
+        int c = x.Shape[1];
+        var (mean, variance) = (RunningMean[..c], RunningVar[..c]);
+        return fused ? Tensor.BatchNormEval(x, gamma, beta, mean, variance, 1e-3) : Tensor.BatchNormEvalComposite(x, gamma, beta, mean, variance, 1e-3);
+    }
+
+    static (Tensor X, Tensor? Gamma, Tensor? Beta, Tensor U, Tensor[] V) Case(int[] shape, bool affine, DType dtype, int seed)
+    {
+        var rng = new Rng((ulong)seed);
+        int c = shape[1];
+        var x = Tensor.RandomNormal(rng, shape, mean: 3, std: 2, dtype: dtype);
+        var gamma = affine ? Tensor.RandomNormal(rng, [c], mean: 1, std: 0.5, dtype: dtype) : null;
+        var beta = affine ? Tensor.RandomNormal(rng, [c], dtype: dtype) : null;
+        foreach (var t in new[] { x, gamma, beta }) if (t is not null) t.RequiresGrad = true;
+        var u = Tensor.RandomNormal(rng, shape, dtype: dtype);
+        Tensor[] parameters = affine ? [x, gamma!, beta!] : [x];
+        return (x, gamma, beta, u, parameters.Select(p => Tensor.RandomNormal(rng, p.Shape, dtype: dtype)).ToArray());
+    }
+
+    [Theory]
+    [InlineData(new[] { 9, 5 }, true)]
+    [InlineData(new[] { 9, 5 }, false)]
+    [InlineData(new[] { 4, 3, 7 }, true)]
+    [InlineData(new[] { 3, 4, 6, 6 }, true)]
+    [InlineData(new[] { 2, 3, 9, 11 }, false)]
+    public void HessianVectorProductsMatchTheComposite(int[] shape, bool affine)
+    {
+        var (x, gamma, beta, u, v) = Case(shape, affine, DType.Float64, 11);
+        Tensor[] parameters = affine ? [x, gamma!, beta!] : [x];
+        var fused = Autograd.HessianVectorProduct(() => Loss(Bn(x, gamma, beta, true), u), parameters, v);
+        var composite = Autograd.HessianVectorProduct(() => Loss(Bn(x, gamma, beta, false), u), parameters, v);
+        for (int i = 0; i < parameters.Length; i++)
+        {
+            double scale = composite[i].Abs().Sum().Item() / composite[i].Length;
+            Assert.True(scale > 1e-3, "vacuous comparison");
+            Assert.Equal(composite[i].ToDoubleArray(), fused[i].ToDoubleArray(), (a, b) => Math.Abs(a - b) <= 1e-10 * (1 + scale));
+        }
+    }
+
+    [Theory]
+    [InlineData(new[] { 9, 5 }, true)]
+    [InlineData(new[] { 4, 3, 7 }, false)]
+    [InlineData(new[] { 3, 4, 6, 6 }, true)]
+    public void EvalModeProductsMatchTheComposite(int[] shape, bool affine)
+    {
+        var (x, gamma, beta, u, v) = Case(shape, affine, DType.Float64, 15);
+        Tensor[] parameters = affine ? [x, gamma!, beta!] : [x];
+        var fused = Autograd.HessianVectorProduct(() => Loss(BnEval(x, gamma, beta, true), u), parameters, v);
+        var composite = Autograd.HessianVectorProduct(() => Loss(BnEval(x, gamma, beta, false), u), parameters, v);
+        var fusedGrad = Autograd.Grad(Loss(BnEval(x, gamma, beta, true), u), parameters);
+        var compositeGrad = Autograd.Grad(Loss(BnEval(x, gamma, beta, false), u), parameters);
+        for (int i = 0; i < parameters.Length; i++)
+            foreach (var (expected, actual) in new[] { (composite[i], fused[i]), (compositeGrad[i], fusedGrad[i]) })
+            {
+                double scale = expected.Abs().Sum().Item() / expected.Length;
+                Assert.True(scale > 1e-3, "vacuous comparison");
+                Assert.Equal(expected.ToDoubleArray(), actual.ToDoubleArray(), (a, b) => Math.Abs(a - b) <= 1e-10 * (1 + scale));
+            }
+    }
+
+    [Fact]
+    public void Float32ProductsMatchFloat64()
+    {
+        var (x, gamma, beta, u, v) = Case([16, 4, 8, 8], true, DType.Float32, 12);
+        Tensor[] parameters = [x, gamma!, beta!];
+        var single = Autograd.HessianVectorProduct(() => Loss(Bn(x, gamma, beta, true), u), parameters, v);
+        Tensor[] wide = [x.To(DType.Float64), gamma!.To(DType.Float64), beta!.To(DType.Float64)];
+        foreach (var t in wide) t.RequiresGrad = true;
+        var u64 = u.To(DType.Float64);
+        var reference = Autograd.HessianVectorProduct(() => Loss(Bn(wide[0], wide[1], wide[2], false), u64), wide, v.Select(t => t.To(DType.Float64)).ToArray());
+        for (int i = 0; i < 3; i++)
+        {
+            double scale = reference[i].Abs().Sum().Item() / reference[i].Length;
+            Assert.Equal(reference[i].ToDoubleArray(), single[i].ToDoubleArray(), (a, b) => Math.Abs(a - b) <= 1e-4 * scale + 1e-6);
+        }
+    }
+
+    [Fact]
+    public void ThirdDerivativesGoThroughTheComposite()
+    {
+        // d/dx ⟨H·v, w⟩: the recorded gradient ops fall back to their composites when differentiated a third time.
+        var (x, gamma, beta, u, v) = Case([5, 3, 4], true, DType.Float64, 13);
+        Tensor[] parameters = [x, gamma!, beta!];
+        var rng = new Rng(14);
+        var w = parameters.Select(p => Tensor.RandomNormal(rng, p.Shape, dtype: DType.Float64)).ToArray();
+        Tensor[] Third(Func<Tensor, Tensor?, Tensor?, bool, Tensor> bn, bool fused)
+        {
+            using var scope = Autograd.EnableGrad();
+            var grads = Autograd.Grad(Loss(bn(x, gamma, beta, fused), u), parameters, createGraph: true);
+            var dot = Enumerable.Range(0, 3).Select(i => (grads[i] * v[i]).Sum()).Aggregate((a, b) => a + b);
+            var hv = Autograd.Grad(dot, parameters, createGraph: true);
+            var dot2 = Enumerable.Range(0, 3).Select(i => (hv[i] * w[i]).Sum()).Aggregate((a, b) => a + b);
+            return Autograd.Grad(dot2, parameters);
+        }
+        foreach (var bn in new Func<Tensor, Tensor?, Tensor?, bool, Tensor>[] { Bn, BnEval })
+        {
+            var fusedThird = Third(bn, true);
+            var compositeThird = Third(bn, false);
+            for (int i = 0; i < 3; i++)
+            {
+                double scale = compositeThird[i].Abs().Sum().Item() / compositeThird[i].Length;
+                Assert.True(scale > 1e-3, "vacuous comparison");
+                Assert.Equal(compositeThird[i].ToDoubleArray(), fusedThird[i].ToDoubleArray(), (a, b) => Math.Abs(a - b) <= 1e-9 * (1 + scale));
+            }
+        }
+    }
+}

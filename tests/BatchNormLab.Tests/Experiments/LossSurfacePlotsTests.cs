@@ -27,5 +27,9 @@ public sealed class LossSurfacePlotsTests : IDisposable
         Assert.All(result.Files, f => Assert.True(File.Exists(Path.Combine(dir, "loss-surface", f)), f));
         Assert.Equal(1 + 2 * (11 + 5 * 5), File.ReadAllLines(Path.Combine(dir, "loss-surface", "loss-surface.csv")).Length);
         Assert.Contains("sharpness (mean of L(w ± 0.5·d₁) − L(w)) BN", result.Verdict.Reason);
+        // The matched-loss copy is one of the kept steps (tiny: 40 steps → 4, 20, 40), and the one nearest the standard net's loss.
+        Assert.Contains((int)result.Numbers["BN at matched loss: step"], new[] { 4, 20, 40 });
+        Assert.True(result.Numbers["BN at matched loss: sharpness at ±0.5"] > 0);
+        if (result.Numbers["BN at matched loss: step"] == 40) Assert.Equal(result.Numbers["BN: loss at w"], result.Numbers["BN at matched loss: loss"]);
     }
 }

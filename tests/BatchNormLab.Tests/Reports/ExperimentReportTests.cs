@@ -101,4 +101,32 @@ public sealed class ExperimentReportTests
         Assert.Equal(3, headings.Count(h => h.StartsWith("run 1 · ")));
         Assert.Equal(1, headings.Count(h => h.StartsWith("run 2 · ")));
     }
+
+    [Fact]
+    public void TheoryCurvesAreDashedGreyMarkersNestAndReferenceLinesAreLabelled()
+    {
+        var figure = new FigureData("Steps", "Steps against η.", "η", "steps",
+            [new Series("raw", [1, 2, 3], [30, 20, 10]) { Markers = true }, new Series("centred", [1, 2, 3], [30, 20, 10]) { Markers = true },
+             new Series("closed form", [1, 2, 3], [31, 21, 11]) { Theory = true }], LogX: true)
+        {
+            References = [new ReferenceLine(2.5, "2/λmax"), new ReferenceLine(15, "tolerance", Horizontal: true)],
+        };
+        var doc = SvgProbe.Parse(ExperimentReport.Draw(figure));
+        var lines = SvgProbe.ByClass(doc, "series").ToList();
+        Assert.Equal(3, lines.Count);
+        var theory = lines.Single(g => (string?)g.Attribute("data-label") == "closed form").Elements().Single();
+        Assert.Equal("#333333", (string?)theory.Attribute("stroke"));
+        Assert.NotNull(theory.Attribute("stroke-dasharray"));
+        // the measurements keep the palette's first colours, in order
+        Assert.Equal([Palette.Color(0), Palette.Color(1)], lines.Take(2).Select(g => (string)g.Elements().First().Attribute("stroke")!));
+        // each marked series its own shape, the later one smaller
+        var markers = SvgProbe.ByClass(doc, "markers").ToList();
+        Assert.Equal(2, markers.Count);
+        Assert.Equal(SvgProbe.Ns + "circle", markers[0].Elements().First().Name);
+        Assert.Equal(SvgProbe.Ns + "rect", markers[1].Elements().First().Name);
+        Assert.True(SvgProbe.Num(markers[1].Elements().First(), "width") < 2 * SvgProbe.Num(markers[0].Elements().First(), "r"));
+        Assert.Equal(2, SvgProbe.ByClass(doc, "reference").Count());
+        Assert.Contains("2/λmax", doc.ToString());
+        Assert.Contains("tolerance", doc.ToString());
+    }
 }
