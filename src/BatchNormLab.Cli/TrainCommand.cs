@@ -200,6 +200,11 @@ static class TrainCommand
                 _ => throw new ArgumentException($"--renorm-schedule: unknown setting '{pair[0]}'; expected r_max, d_max, fixed_steps, r_max_steps or d_max_steps"),
             };
         }
+        try { schedule.Validate(); }
+        catch (ArgumentOutOfRangeException e)
+        {
+            throw new ArgumentException($"--renorm-schedule '{s}': {e.Message.Split('\n')[0].Replace($" (Parameter '{e.ParamName}')", "")}");
+        }
         return schedule;
     }
 
