@@ -115,6 +115,19 @@ public class HessianVectorProductTests
     }
 
     [Fact]
+    public void MlpWithBatchRenormWhoseCorrectionIsClipped()
+    {
+        // r and d are stop-gradient, so finite differences agree only where they do not move: momentum 0 keeps
+        // the running statistics at (0, 1), d_max = 0 fixes d = 0, and σ_B ≫ r_max = 1.2 keeps r clipped at 1.2.
+        var rng = new Rng(8);
+        var renorm = new BatchRenorm1d(6, momentum: 0, schedule: new BatchRenormSchedule(RMax: 1.2, DMax: 0, FixedSteps: 0, RMaxSteps: 0, DMaxSteps: 0));
+        var model = new Sequential(new Linear(5, 6, rng: rng), renorm, new Tanh(), new Linear(6, 3, rng: rng));
+        var x = Tensor.RandomNormal(rng, [8, 5], std: 20, dtype: DType.Float64);
+        CheckHvp(model, x, [0, 1, 2, 1, 0, 2, 2, 1]);
+        Assert.All(renorm.LastR!, r => Assert.Equal(1.2, r));
+    }
+
+    [Fact]
     public void QuadraticFormHasItsMatrixAsHessian()
     {
         // L = ½ wᵀAw with symmetric A: H = A, so Hv = A·v exactly.
