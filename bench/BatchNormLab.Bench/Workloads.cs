@@ -61,6 +61,23 @@ sealed record Workload(string Name, long Work, long? Bytes, Func<Action> Setup, 
         double smallVgg = 128 * VggForwardFlops(1, 28, 0.125);
         list.Add(new("vgg11_bn_w0.125_gradient[128,1,28,28]", 128, null, () => SmallVgg(rng, hvp: false), 3 * smallVgg));
         list.Add(new("vgg11_bn_w0.125_hvp[128,1,28,28]", 128, null, () => SmallVgg(rng, hvp: true), 6 * smallVgg));
+        // The normalisers of a narrow VGG on 28×28 images (issue 6): training forward + backward per layer,
+        // BatchNorm2d beside each on the same shape (first conv at width 0.25, a mid layer, the 1×1 tail;
+        // batch 2 and 256). Not in torch_bench.py: no peer numbers.
+        foreach (int[] shape in (int[][])[[128, 16, 28, 28], [128, 64, 7, 7], [128, 128, 1, 1], [2, 16, 28, 28], [256, 16, 28, 28]])
+        {
+            long count = Tensor.ShapeLength(shape);
+            int c = shape[1];
+            string dims = string.Join(",", shape);
+            foreach (var (name, make) in new (string, Func<Module>)[]
+                     {
+                         ("bn2d", () => new BatchNorm2d(c)), ("gn", () => new GroupNorm(new ModelOptions(Norm.GroupNorm).GroupCount(c, spatial: true), c)),
+                         ("ln", () => new GroupNorm(1, c)), ("in", () => new InstanceNorm2d(c, affine: true)),
+                         ("brn", () => new BatchRenorm2d(c)), ("ghost", () => new GhostBatchNorm2d(c)),
+                     })
+                if (name != "in" || shape[2] * shape[3] > 1) // InstanceNorm cannot train on 1×1 planes
+                        list.Add(new($"norm_fwd_bwd_train[{name},{dims}]", count, 5 * 4 * count, () => NormForwardBackward(make(), Input(rng, shape), rng)));
+        }
         return list;
     }
 
@@ -124,14 +141,16 @@ sealed record Workload(string Name, long Work, long? Bytes, Func<Action> Setup, 
         return () => bn.Forward(x);
     }
 
-    static Action BnForwardBackward(BatchNorm bn, Tensor x, Rng rng)
+    static Action BnForwardBackward(BatchNorm bn, Tensor x, Rng rng) => NormForwardBackward(bn, x, rng);
+
+    static Action NormForwardBackward(Module norm, Tensor x, Rng rng)
     {
-        bn.Train();
+        norm.Train();
         var g = Tensor.RandomNormal(rng, x.Shape);
         return () =>
         {
             x.Grad = null;
-            bn.Forward(x).Backward(g);
+            norm.Forward(x).Backward(g);
         };
     }
 

@@ -17,7 +17,7 @@ static class TrainCommand
     static readonly Option<string[]> Norm = new("--norm") { Description = "Normalisation: bn, none, noisy-bn (BN + the paper's noise), noise (the noise alone), l1, l2, linf (ℓp instead of BN), gn (GroupNorm, --groups), ln (LayerNorm; on conv layers GroupNorm with one group), in (InstanceNorm, conv models only), brn (Batch Renorm, --renorm-schedule), ghost-bn (Ghost BN, --ghost-batch-size); several as 'bn,none' (one run each, compared)", DefaultValueFactory = _ => ["bn"], AllowMultipleArgumentsPerToken = true, CustomParser = r => r.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries)).ToArray() };
     static readonly Option<int> Groups = new("--groups") { Description = "GroupNorm: at most this many groups per layer (the largest divisor of the channel count not above it; on Linear layers also at most half the features)", DefaultValueFactory = _ => 32 };
     static readonly Option<int> GhostBatchSize = new("--ghost-batch-size") { Description = "Ghost BN: the virtual batch size (≥ 2)", DefaultValueFactory = _ => 32 };
-    static readonly Option<string?> RenormSchedule = new("--renorm-schedule") { Description = "Batch Renorm schedule as key=value pairs, any of r_max, d_max (final bounds), fixed (steps of plain BN), r_max_steps, d_max_steps (where the linear ramps end); default r_max=3,d_max=5,fixed=5000,r_max_steps=40000,d_max_steps=25000 (Ioffe 2017)" };
+    static readonly Option<string?> RenormSchedule = new("--renorm-schedule") { Description = "Batch Renorm schedule as key=value pairs, any of r_max, d_max (final bounds), fixed_steps (steps of plain BN), r_max_steps, d_max_steps (where the linear ramps end); default r_max=3,d_max=5,fixed_steps=5000,r_max_steps=40000,d_max_steps=25000 (Ioffe 2017)" };
     static readonly Option<string> Placement = new("--norm-placement") { Description = "Where BN goes: before or after the activation", DefaultValueFactory = _ => "before" };
     static readonly Option<bool> NormAffine = new("--norm-affine") { Description = "BN layers' own scale γ and shift β (PyTorch's affine): true (default), or false for γ = 1, β = 0 fixed", DefaultValueFactory = _ => true };
     static readonly Option<string> ActivationOption = new("--activation") { Description = "relu, sigmoid or tanh", DefaultValueFactory = _ => "relu" };
@@ -191,16 +191,21 @@ static class TrainCommand
             double bound = 0;
             long steps = 0;
             if (pair.Length != 2 || (isBound ? !double.TryParse(pair[1], System.Globalization.CultureInfo.InvariantCulture, out bound) : !long.TryParse(pair[1], out steps)))
-                throw new ArgumentException($"--renorm-schedule '{s}': expected key=value pairs such as r_max=3,d_max=5,fixed=5000,r_max_steps=40000,d_max_steps=25000");
+                throw new ArgumentException($"--renorm-schedule '{s}': expected key=value pairs such as r_max=3,d_max=5,fixed_steps=5000,r_max_steps=40000,d_max_steps=25000");
             schedule = key switch
             {
                 "r_max" => schedule with { RMax = bound },
                 "d_max" => schedule with { DMax = bound },
-                "fixed" => schedule with { FixedSteps = steps },
+                "fixed_steps" => schedule with { FixedSteps = steps },
                 "r_max_steps" => schedule with { RMaxSteps = steps },
                 "d_max_steps" => schedule with { DMaxSteps = steps },
-                _ => throw new ArgumentException($"--renorm-schedule: unknown setting '{pair[0]}'; expected r_max, d_max, fixed, r_max_steps or d_max_steps"),
+                _ => throw new ArgumentException($"--renorm-schedule: unknown setting '{pair[0]}'; expected r_max, d_max, fixed_steps, r_max_steps or d_max_steps"),
             };
+        }
+        try { schedule.Validate(); }
+        catch (ArgumentOutOfRangeException e)
+        {
+            throw new ArgumentException($"--renorm-schedule '{s}': {e.Message.Split('\n')[0].Replace($" (Parameter '{e.ParamName}')", "")}");
         }
         return schedule;
     }

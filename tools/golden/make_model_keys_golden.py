@@ -10,10 +10,11 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "torch"))
 import bnlab_models  # noqa: E402
+import torch  # noqa: E402
 
 
-def options(norm, placement="before-activation"):
-    return {"norm": norm, "placement": placement, "activation": "relu", "init": "pytorch"}
+def options(norm, placement="before-activation", **extra):
+    return {"norm": norm, "placement": placement, "activation": "relu", "init": "pytorch", **extra}
 
 
 CASES = [
@@ -29,6 +30,17 @@ CASES = [
     ("mlp_l1", {"name": "mlp", "options": options("l1"), "hidden": [8], "width": 1, "depth": 25}, [4], 3),
     ("vgg11_l2_eighth_28", {"name": "vgg11", "options": options("l2"), "hidden": None, "width": 0.125, "depth": 25}, [1, 28, 28], 10),
     ("resnet8_linf", {"name": "resnet8", "options": options("linf"), "hidden": None, "width": 1, "depth": 25}, [1, 28, 28], 10),
+    ("mlp_gn", {"name": "mlp", "options": options("group-norm"), "hidden": [16, 8], "width": 1, "depth": 25}, [4], 3),
+    ("vgg11_gn4_eighth_28", {"name": "vgg11", "options": options("group-norm", groups=4), "hidden": None, "width": 0.125, "depth": 25}, [1, 28, 28], 10),
+    ("resnet8_gn", {"name": "resnet8", "options": options("group-norm"), "hidden": None, "width": 1, "depth": 25}, [1, 28, 28], 10),
+    ("mlp_ln_after", {"name": "mlp", "options": options("layer-norm", "after-activation"), "hidden": [8], "width": 1, "depth": 25}, [4], 3),
+    ("vgg11_ln_eighth_28", {"name": "vgg11", "options": options("layer-norm"), "hidden": None, "width": 0.125, "depth": 25}, [1, 28, 28], 10),
+    ("vgg11_in_eighth_32", {"name": "vgg11", "options": options("instance-norm"), "hidden": None, "width": 0.125, "depth": 25}, [3, 32, 32], 10),
+    ("resnet8_in", {"name": "resnet8", "options": options("instance-norm"), "hidden": None, "width": 1, "depth": 25}, [1, 28, 28], 10),
+    ("mlp_brn", {"name": "mlp", "options": options("batch-renorm"), "hidden": [8], "width": 1, "depth": 25}, [4], 3),
+    ("vgg11_brn_eighth_28", {"name": "vgg11", "options": options("batch-renorm", renorm={"r_max": 2.0, "d_max": 1.0, "fixed_steps": 10, "r_max_steps": 100, "d_max_steps": 50}), "hidden": None, "width": 0.125, "depth": 25}, [1, 28, 28], 10),
+    ("dln_ghost_bn", {"name": "dln", "options": options("ghost-batch-norm", ghost_batch_size=16), "hidden": None, "width": 10, "depth": 4}, [10], 10),
+    ("resnet8_ghost_bn", {"name": "resnet8", "options": options("ghost-batch-norm"), "hidden": None, "width": 1, "depth": 25}, [1, 28, 28], 10),
 ]
 
 golden = {}
@@ -38,5 +50,8 @@ for name, spec, sample, outputs in CASES:
         "model": spec, "sample": sample, "outputs": outputs,
         "keys": [[k, list(v.shape)] for k, v in model.state_dict().items()],
     }
+    groups = [m.num_groups for m in model.modules() if isinstance(m, torch.nn.GroupNorm)]
+    if groups:
+        golden[name]["group_counts"] = groups
 json.dump(golden, sys.stdout, indent=1)
 print()

@@ -60,6 +60,85 @@ class LpNorm(nn.Module):
         return self.weight.view(shape) * c / d.view(shape) + self.bias.view(shape)
 
 
+class BatchRenorm(nn.modules.batchnorm._BatchNorm):
+    """bnlab's BatchRenorm1d/2d (src/BatchNormLab/Nn/BatchRenorm.cs; Ioffe 2017): in training
+    y = weight*((x - mu_B)/sigma_B*r + d) + bias with r = clip(sigma_B/sigma, 1/r_max, r_max),
+    d = clip((mu_B - mu)/sigma, -d_max, d_max) (no gradient through r, d), sigma = sqrt(running_var + eps);
+    r_max, d_max ramp linearly from 1, 0 after `fixed` steps to their final values; running statistics
+    and eval as BatchNorm's, so the state dict is BatchNorm's."""
+
+    def __init__(self, features, schedule=None):
+        super().__init__(features)
+        s = schedule or {}
+        self.r_max, self.d_max = s.get("r_max", 3.0), s.get("d_max", 5.0)
+        self.fixed, self.r_steps, self.d_steps = s.get("fixed_steps", 5000), s.get("r_max_steps", 40000), s.get("d_max_steps", 25000)
+
+    def _check_input_dim(self, x):
+        if x.dim() < 2:
+            raise ValueError(f"expected (N, C, ...) input, got {x.dim()}D")
+
+    def ramp(self, start, end, last):
+        t = int(self.num_batches_tracked)
+        if t >= last:
+            return end
+        return start if t <= self.fixed else start + (end - start) * (t - self.fixed) / (last - self.fixed)
+
+    def forward(self, x):
+        if not self.training:
+            return super().forward(x)
+        dims = [0] + list(range(2, x.dim()))
+        shape = [1, -1] + [1] * (x.dim() - 2)
+        mean = x.mean(dims)
+        var = x.var(dims, unbiased=False)
+        sigma_b = (var + self.eps).sqrt()
+        with torch.no_grad():
+            sigma = (self.running_var + self.eps).sqrt()
+            r_max, d_max = self.ramp(1.0, self.r_max, self.r_steps), self.ramp(0.0, self.d_max, self.d_steps)
+            r = (sigma_b / sigma).clamp(1 / r_max, r_max)
+            d = ((mean - self.running_mean) / sigma).clamp(-d_max, d_max)
+            m = x.numel() // x.shape[1]
+            self.num_batches_tracked += 1
+            f = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
+            self.running_mean.mul_(1 - f).add_(f * mean)
+            self.running_var.mul_(1 - f).add_(f * var * m / (m - 1))
+        xhat = (x - mean.view(shape)) / sigma_b.view(shape) * r.view(shape) + d.view(shape)
+        return self.weight.view(shape) * xhat + self.bias.view(shape)
+
+
+class GhostBatchNorm(nn.modules.batchnorm._BatchNorm):
+    """bnlab's GhostBatchNorm1d/2d (src/BatchNormLab/Nn/GhostBatchNorm.cs): BatchNorm applied to each chunk
+    of `virtual_batch_size` samples in turn (running statistics updated per chunk); eval is BatchNorm's."""
+
+    def __init__(self, features, virtual_batch_size=32):
+        super().__init__(features)
+        self.virtual_batch_size = virtual_batch_size
+
+    def _check_input_dim(self, x):
+        if x.dim() < 2:
+            raise ValueError(f"expected (N, C, ...) input, got {x.dim()}D")
+
+    def forward(self, x):
+        if not self.training:
+            return super().forward(x)
+        return torch.cat([super(GhostBatchNorm, self).forward(c) for c in x.split(self.virtual_batch_size)])
+
+
+def group_count(channels, spatial, options):
+    """bnlab's ModelOptions.GroupCount: the largest divisor of C not above `groups` (32), on Linear layers also not above C/2."""
+    groups = options.get("groups", 32)
+    limit = min(channels, groups if spatial else min(groups, channels // 2))
+    for g in range(limit, 1, -1):
+        if channels % g == 0:
+            return g
+    return 1
+
+
+def instance_norm(features, spatial):
+    if not spatial:
+        raise ValueError("instance-norm needs spatial dimensions (vgg or resnet)")
+    return nn.InstanceNorm2d(features, affine=True)
+
+
 def norm_layers(features, spatial, options):
     """The normalisation layers of one block (bnlab's ModelOptions.NormLayers)."""
     affine = options.get("norm_affine", True)
@@ -72,6 +151,12 @@ def norm_layers(features, spatial, options):
         "l1": lambda: [LpNorm(features, 1)],
         "l2": lambda: [LpNorm(features, 2)],
         "linf": lambda: [LpNorm(features, float("inf"))],
+        "group-norm": lambda: [nn.GroupNorm(group_count(features, spatial, options), features)],
+        # Wu and He 2018: LayerNorm of a conv layer normalises over (C, H, W) with per-channel affine.
+        "layer-norm": lambda: [nn.GroupNorm(1, features) if spatial else nn.LayerNorm(features)],
+        "instance-norm": lambda: [instance_norm(features, spatial)],
+        "batch-renorm": lambda: [BatchRenorm(features, options.get("renorm"))],
+        "ghost-batch-norm": lambda: [GhostBatchNorm(features, options.get("ghost_batch_size", 32))],
     }[options["norm"]]()
 
 

@@ -21,7 +21,7 @@ public static unsafe class GroupNormKernels
     /// <summary>Row blocks of the backward pass: about this many, so any thread count up to it has work.</summary>
     const int RowBlocks = 16;
     /// <summary>Values a forward part should cover at least (smaller inputs stay on one thread).</summary>
-    const int MinValuesPerPart = 1 << 14;
+    const int MinValuesPerPart = 1 << 12;
 
     // ---------------------------------------------------------------- forward
     // per row:  μ = (1/D)·Σx,  σ² = (1/D)·Σ(x−μ)²  (biased, D = K·S), from s1 = Σ(x−x₀), s2 = Σ(x−x₀)²

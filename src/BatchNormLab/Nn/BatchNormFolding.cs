@@ -16,16 +16,18 @@ public static class BatchNormFolding
     public static Linear FoldBatchNorm(Linear linear, BatchNorm bn)
     {
         var (weight, bias) = FoldedParameters(linear.Weight, linear.Bias, bn);
-        var folded = new Linear(linear.InFeatures, linear.OutFeatures, bias: true, rng: new Rng(0));
-        return CopyInto(folded, folded.Weight, folded.Bias!, weight, bias, linear.Weight.DType);
+        var folded = (Linear)new Linear(linear.InFeatures, linear.OutFeatures, bias: true, rng: new Rng(0)).To(linear.Weight.DType);
+        SetParameters(folded.Weight, folded.Bias!, weight, bias);
+        return folded;
     }
 
     /// <summary>A new Conv2d computing <paramref name="conv"/> followed by <paramref name="bn"/> in eval mode.</summary>
     public static Conv2d FoldBatchNorm(Conv2d conv, BatchNorm bn)
     {
         var (weight, bias) = FoldedParameters(conv.Weight, conv.Bias, bn);
-        var folded = new Conv2d(conv.InChannels, conv.OutChannels, conv.KernelSize, conv.Stride, conv.Padding, bias: true, rng: new Rng(0));
-        return CopyInto(folded, folded.Weight, folded.Bias!, weight, bias, conv.Weight.DType);
+        var folded = (Conv2d)new Conv2d(conv.InChannels, conv.OutChannels, conv.KernelSize, conv.Stride, conv.Padding, bias: true, rng: new Rng(0)).To(conv.Weight.DType);
+        SetParameters(folded.Weight, folded.Bias!, weight, bias);
+        return folded;
     }
 
     /// <summary>
@@ -74,10 +76,10 @@ public static class BatchNormFolding
         return (weight, bias);
     }
 
-    static T CopyInto<T>(T layer, Tensor weight, Tensor bias, double[] weightValues, double[] biasValues, DType dtype) where T : Module
+    // In the layer's own dtype, so a float64 layer keeps every digit of the double computation.
+    static void SetParameters(Tensor weight, Tensor bias, double[] weightValues, double[] biasValues)
     {
         weight.CopyFrom(Tensor.FromArray(weightValues, weight.Shape));
         bias.CopyFrom(Tensor.FromArray(biasValues, bias.Shape));
-        return (T)layer.To(dtype);
     }
 }

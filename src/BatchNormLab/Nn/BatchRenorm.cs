@@ -16,7 +16,7 @@ public sealed record BatchRenormSchedule(double RMax = 3, double DMax = 5, long 
     public double DMaxAt(long step) => Ramp(step, 0, DMax, DMaxSteps);
 
     double Ramp(long step, double from, double to, long end) =>
-        step <= FixedSteps ? from : step >= end ? to : from + (to - from) * (step - FixedSteps) / (end - FixedSteps);
+        step >= end ? to : step <= FixedSteps ? from : from + (to - from) * (step - FixedSteps) / (end - FixedSteps);
 
     /// <summary>Throws an ArgumentException naming the setting that is out of range.</summary>
     public void Validate()

@@ -77,6 +77,57 @@ public class HessianVectorProductTests
     }
 
     [Fact]
+    public void ConvNetWithGroupNormLayerNormAndInstanceNorm()
+    {
+        // LayerNorm of a conv layer is GroupNorm with one group; then GroupNorm with two groups, then InstanceNorm.
+        var rng = new Rng(4);
+        var model = new Sequential(
+            new Conv2d(2, 4, 3, padding: 1, rng: rng), new GroupNorm(1, 4), new ReLU(),
+            new Conv2d(4, 4, 3, padding: 1, rng: rng), new GroupNorm(2, 4), new Tanh(), new MaxPool2d(2),
+            new Conv2d(4, 3, 3, padding: 1, rng: rng), new InstanceNorm2d(3, affine: true), new Tanh(), new AvgPool2d(2),
+            new Flatten(), new Linear(3, 3, rng: rng));
+        var x = Tensor.RandomNormal(rng, [3, 2, 4, 4], dtype: DType.Float64);
+        CheckHvp(model, x, [0, 2, 1]);
+    }
+
+    [Fact]
+    public void MlpWithLayerNorm()
+    {
+        var rng = new Rng(5);
+        var model = new Sequential(
+            new Linear(5, 8, rng: rng), new LayerNorm(8), new Tanh(),
+            new Linear(8, 6, rng: rng), new LayerNorm(6), new ReLU(),
+            new Linear(6, 3, rng: rng));
+        var x = Tensor.RandomNormal(rng, [4, 5], dtype: DType.Float64);
+        CheckHvp(model, x, [0, 1, 2, 1]);
+    }
+
+    [Fact]
+    public void MlpWithGhostBatchNorm()
+    {
+        // Three virtual batches (4, 4, 2): each chunk's statistics depend on the weights.
+        var rng = new Rng(6);
+        var model = new Sequential(
+            new Linear(5, 7, rng: rng), new GhostBatchNorm1d(7, virtualBatchSize: 4), new Tanh(),
+            new Linear(7, 3, rng: rng));
+        var x = Tensor.RandomNormal(rng, [10, 5], dtype: DType.Float64);
+        CheckHvp(model, x, [0, 1, 2, 1, 0, 2, 2, 1, 0, 1]);
+    }
+
+    [Fact]
+    public void MlpWithBatchRenormWhoseCorrectionIsClipped()
+    {
+        // r and d are stop-gradient, so finite differences agree only where they do not move: momentum 0 keeps
+        // the running statistics at (0, 1), d_max = 0 fixes d = 0, and σ_B ≫ r_max = 1.2 keeps r clipped at 1.2.
+        var rng = new Rng(8);
+        var renorm = new BatchRenorm1d(6, momentum: 0, schedule: new BatchRenormSchedule(RMax: 1.2, DMax: 0, FixedSteps: 0, RMaxSteps: 0, DMaxSteps: 0));
+        var model = new Sequential(new Linear(5, 6, rng: rng), renorm, new Tanh(), new Linear(6, 3, rng: rng));
+        var x = Tensor.RandomNormal(rng, [8, 5], std: 20, dtype: DType.Float64);
+        CheckHvp(model, x, [0, 1, 2, 1, 0, 2, 2, 1]);
+        Assert.All(renorm.LastR!, r => Assert.Equal(1.2, r));
+    }
+
+    [Fact]
     public void QuadraticFormHasItsMatrixAsHessian()
     {
         // L = ½ wᵀAw with symmetric A: H = A, so Hv = A·v exactly.

@@ -28,5 +28,7 @@ public sealed class ModelKeyTests
             .Select(k => $"{k[0].GetString()} [{string.Join(",", k[1].EnumerateArray().Select(d => d.GetInt32()))}]").ToList();
         var actual = model.StateDict().Select(e => $"{e.Name} [{string.Join(",", e.Tensor?.Shape ?? [])}]").ToList();
         Assert.Equal(expected, actual);
+        if (golden.TryGetProperty("group_counts", out var groups))
+            Assert.Equal(groups.Deserialize<int[]>()!, model.NamedModules().Select(m => m.Module).OfType<Nn.GroupNorm>().Select(g => g.NumGroups));
     }
 }

@@ -55,6 +55,10 @@ public sealed class CliTests : IDisposable
     [InlineData("--steps", "train", "--dataset", "gaussian-mixture")]
     [InlineData("--norm 'layer'", "train", "--norm", "layer", "--steps", "1", "--dataset", "gaussian-mixture")]
     [InlineData("--frobnicate", "train", "--frobnicate")]
+    [InlineData("instance-norm normalises each channel over its own spatial plane", "train", "--norm", "in", "--steps", "1", "--dataset", "gaussian-mixture")]
+    [InlineData("--ghost-batch-size 1", "train", "--norm", "ghost-bn", "--ghost-batch-size", "1", "--steps", "1", "--dataset", "gaussian-mixture")]
+    [InlineData("--renorm-schedule 'r_max=0.5': Batch Renorm: r_max must be finite and ≥ 1", "train", "--norm", "brn", "--renorm-schedule", "r_max=0.5", "--steps", "1", "--dataset", "gaussian-mixture")]
+    [InlineData("unknown setting 'rmax'", "train", "--norm", "brn", "--renorm-schedule", "rmax=2", "--steps", "1", "--dataset", "gaussian-mixture")]
     public void BadArgumentsExitWithTwoAndOneClearLine(string expected, params string[] args)
     {
         var (code, stdout, stderr) = Cli.Run([.. args, "--out", Path.Combine(dir, "bad")]);
@@ -124,7 +128,9 @@ public sealed class CliTests : IDisposable
         Assert.Contains("report", stdout);
         (code, stdout, _) = Cli.Run("train", "--help");
         Assert.Equal(0, code);
-        foreach (var option in new[] { "--model", "--norm", "--dataset", "--data", "--lr", "--batch-size", "--steps", "--epochs", "--seed", "--threads", "--out", "--resume" })
+        foreach (var norm in new[] { "gn (GroupNorm", "ln (LayerNorm", "in (InstanceNorm", "brn (Batch Renorm", "ghost-bn (Ghost BN" })
+            Assert.Contains(norm, stdout);
+        foreach (var option in new[] { "--model", "--norm", "--groups", "--ghost-batch-size", "--renorm-schedule", "--dataset", "--data", "--lr", "--batch-size", "--steps", "--epochs", "--seed", "--threads", "--out", "--resume" })
             Assert.Contains(option, stdout);
     }
 
