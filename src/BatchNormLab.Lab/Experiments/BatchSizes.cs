@@ -64,8 +64,8 @@ public sealed class BatchSizes : Experiment
                 runs[(norm, batch)] = TrainedRun.Train(context, Name, $"{Presets.Label(norm)}, batch {batch}", config);
             }
 
-        var numbers = new Dictionary<string, double>();
-        RunFigures.AddNumbers(numbers, runs.Values);
+        // Per run only its test accuracy: losses and training accuracies are in the runs table.
+        var numbers = runs.Values.ToDictionary(r => $"{r.Label}: test accuracy", r => r.TestAccuracy);
         var accuracy = new List<Series>();
         var rows = new List<IReadOnlyList<string>>();
         var csv = new List<string> { "network,batch_size,learning_rate,steps,test_accuracy,final_training_loss" };
