@@ -14,7 +14,8 @@ import time
 import torch
 import torch.nn as nn
 
-VGG11 = [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]
+from vgg_memory import vgg11
+
 LAYERS = [(64, 32), (128, 16), (256, 8), (256, 8), (512, 4), (512, 4), (512, 2), (512, 2)]
 
 
@@ -36,14 +37,7 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    layers, c = [], 3
-    for v in VGG11:
-        if v == "M":
-            layers.append(nn.MaxPool2d(2))
-        else:
-            layers += [nn.Conv2d(c, v, 3, padding=1), nn.BatchNorm2d(v), nn.ReLU(inplace=True)]
-            c = v
-    model = nn.Sequential(*layers, nn.Flatten(), nn.Linear(512, 10))
+    model = vgg11(bn=True)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     x, y = torch.randn(128, 3, 32, 32), torch.randint(0, 10, (128,))
     loss = nn.CrossEntropyLoss()

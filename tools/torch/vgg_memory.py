@@ -16,6 +16,18 @@ import torch.nn as nn
 VGG11 = [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]
 
 
+def vgg11(bn):
+    """torch_bench.py's VGG-11 for [3,32,32] inputs, with or without BatchNorm2d after each conv."""
+    layers, c = [], 3
+    for v in VGG11:
+        if v == "M":
+            layers.append(nn.MaxPool2d(2))
+        else:
+            layers += [nn.Conv2d(c, v, 3, padding=1)] + ([nn.BatchNorm2d(v)] if bn else []) + [nn.ReLU(inplace=True)]
+            c = v
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(512, 10))
+
+
 def peak_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
@@ -28,14 +40,7 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    layers, c = [], 3
-    for v in VGG11:
-        if v == "M":
-            layers.append(nn.MaxPool2d(2))
-        else:
-            layers += [nn.Conv2d(c, v, 3, padding=1)] + ([nn.BatchNorm2d(v)] if args.bn else []) + [nn.ReLU(inplace=True)]
-            c = v
-    model = nn.Sequential(*layers, nn.Flatten(), nn.Linear(512, 10))
+    model = vgg11(args.bn)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     x, y = torch.randn(128, 3, 32, 32), torch.randint(0, 10, (128,))
     loss = nn.CrossEntropyLoss()

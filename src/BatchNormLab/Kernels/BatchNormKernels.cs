@@ -115,9 +115,7 @@ public static unsafe partial class BatchNormKernels
         ReadOnlySpan<double> mean, ReadOnlySpan<double> variance, double eps, Span<T> dx, Span<T> dGamma, Span<T> dBeta)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        CheckShapes(x.Length, n, c, s, gamma, dBeta, dx.Length, mean.Length, variance.Length);
-        if (dy.Length != x.Length) throw new ArgumentException($"dy has {dy.Length} values, x {x.Length}");
-        if (!dGamma.IsEmpty && dGamma.Length != c) throw new ArgumentException($"BatchNorm kernel: dγ must have C={c} values");
+        CheckBackwardShapes(dy.Length, x.Length, n, c, s, gamma, dx.Length, dGamma.Length, dBeta, mean.Length, variance.Length);
         fixed (T* pdy = dy, px = x, pdx = dx, pGamma = gamma, pdGamma = dGamma, pdBeta = dBeta)
         fixed (double* pMean = mean, pVar = variance)
             Run(new GradientSums<T>(pdy, px, pMean, pVar, pGamma, eps, (double)n * s, pdGamma, pdBeta), pdy, px, pdx, n, c, s);
@@ -133,9 +131,7 @@ public static unsafe partial class BatchNormKernels
         ReadOnlySpan<double> mean, ReadOnlySpan<double> variance, double eps, Span<T> dx, Span<T> dGamma, Span<T> dBeta)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        CheckShapes(x.Length, n, c, s, gamma, dBeta, dx.Length, mean.Length, variance.Length);
-        if (dy.Length != x.Length) throw new ArgumentException($"dy has {dy.Length} values, x {x.Length}");
-        if (!dGamma.IsEmpty && dGamma.Length != c) throw new ArgumentException($"BatchNorm kernel: dγ must have C={c} values");
+        CheckBackwardShapes(dy.Length, x.Length, n, c, s, gamma, dx.Length, dGamma.Length, dBeta, mean.Length, variance.Length);
         fixed (T* pdy = dy, px = x, pdx = dx, pGamma = gamma, pdGamma = dGamma, pdBeta = dBeta)
         fixed (double* pMean = mean, pVar = variance)
         {
@@ -561,6 +557,14 @@ public static unsafe partial class BatchNormKernels
         }
         sumDy += t1;
         sumXDy += t2;
+    }
+
+    static void CheckBackwardShapes<T>(int dyLength, int xLength, int n, int c, int s, ReadOnlySpan<T> gamma, int dxLength, int dGammaLength,
+        ReadOnlySpan<T> dBeta, int meanLength, int varLength)
+    {
+        CheckShapes(xLength, n, c, s, gamma, dBeta, dxLength, meanLength, varLength);
+        if (dyLength != xLength) throw new ArgumentException($"dy has {dyLength} values, x {xLength}");
+        if (dGammaLength != 0 && dGammaLength != c) throw new ArgumentException($"BatchNorm kernel: dγ must have C={c} values");
     }
 
     static void CheckShapes<T>(int xLength, int n, int c, int s, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta, int yLength, int meanLength, int varLength)

@@ -32,15 +32,7 @@ public sealed partial class Tensor
         Tensor[] inputs = [x, .. Affine(gamma, beta)];
         return Record(y, "BatchNormTrain", inputs, g =>
         {
-            var dx = RecycledLike(x);
-            var dGamma = gamma is null ? null : UninitializedLike(gamma);
-            var dBeta = beta is null ? null : UninitializedLike(beta);
-            if (x.DType == DType.Float32)
-                BatchNormKernels.BackwardTrain(g.FloatSpan, x.FloatSpan, n, c, s, gamma is null ? default : gamma.FloatSpan, mu, var, eps,
-                    dx.FloatSpan, dGamma is null ? default : dGamma.FloatSpan, dBeta is null ? default : dBeta.FloatSpan);
-            else
-                BatchNormKernels.BackwardTrain(g.DoubleSpan, x.DoubleSpan, n, c, s, gamma is null ? default : gamma.DoubleSpan, mu, var, eps,
-                    dx.DoubleSpan, dGamma is null ? default : dGamma.DoubleSpan, dBeta is null ? default : dBeta.DoubleSpan);
+            var (dx, dGamma, dBeta) = Gradients(g, x, gamma, beta, mu, var, eps, eval: false);
             // A graph of the backward is wanted (double backward): each gradient becomes an op of (g, x, γ) in its own right.
             if (Autograd.IsEnabled)
             {
@@ -108,15 +100,7 @@ public sealed partial class Tensor
         Tensor[] inputs = [x, .. Affine(gamma, beta)];
         return Record(y, "BatchNormEval", inputs, g =>
         {
-            var dx = UninitializedLike(x);
-            var dGamma = gamma is null ? null : UninitializedLike(gamma);
-            var dBeta = beta is null ? null : UninitializedLike(beta);
-            if (x.DType == DType.Float32)
-                BatchNormKernels.BackwardEval(g.FloatSpan, x.FloatSpan, n, c, s, gamma is null ? default : gamma.FloatSpan, mean, variance, eps,
-                    dx.FloatSpan, dGamma is null ? default : dGamma.FloatSpan, dBeta is null ? default : dBeta.FloatSpan);
-            else
-                BatchNormKernels.BackwardEval(g.DoubleSpan, x.DoubleSpan, n, c, s, gamma is null ? default : gamma.DoubleSpan, mean, variance, eps,
-                    dx.DoubleSpan, dGamma is null ? default : dGamma.DoubleSpan, dBeta is null ? default : dBeta.DoubleSpan);
+            var (dx, dGamma, dBeta) = Gradients(g, x, gamma, beta, mean, variance, eps, eval: true);
             if (Autograd.IsEnabled)
             {
                 dx = RecordEvalInputGradient(dx, g, gamma, variance, eps);
@@ -301,6 +285,29 @@ public sealed partial class Tensor
             }
             return [dx, .. Affine(gamma is null ? null : FromArray(dGammaSum, c).To(x.DType), beta is null ? null : FromArray(dBetaSum, c).To(x.DType))];
         });
+    }
+
+    /// <summary>The fused backward's values: with batch statistics (training) or constant ones (<paramref name="eval"/>).</summary>
+    static (Tensor Dx, Tensor? DGamma, Tensor? DBeta) Gradients(Tensor g, Tensor x, Tensor? gamma, Tensor? beta, double[] mean, double[] variance, double eps, bool eval)
+    {
+        var (n, c, s) = ChannelView(x);
+        var dx = eval ? UninitializedLike(x) : RecycledLike(x);
+        var dGamma = gamma is null ? null : UninitializedLike(gamma);
+        var dBeta = beta is null ? null : UninitializedLike(beta);
+        if (x.DType == DType.Float32)
+            Backward<float>(eval, g.FloatSpan, x.FloatSpan, n, c, s, gamma is null ? default : gamma.FloatSpan, mean, variance, eps,
+                dx.FloatSpan, dGamma is null ? default : dGamma.FloatSpan, dBeta is null ? default : dBeta.FloatSpan);
+        else
+            Backward<double>(eval, g.DoubleSpan, x.DoubleSpan, n, c, s, gamma is null ? default : gamma.DoubleSpan, mean, variance, eps,
+                dx.DoubleSpan, dGamma is null ? default : dGamma.DoubleSpan, dBeta is null ? default : dBeta.DoubleSpan);
+        return (dx, dGamma, dBeta);
+    }
+
+    static void Backward<T>(bool eval, ReadOnlySpan<T> g, ReadOnlySpan<T> x, int n, int c, int s, ReadOnlySpan<T> gamma, double[] mean, double[] variance,
+        double eps, Span<T> dx, Span<T> dGamma, Span<T> dBeta) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        if (eval) BatchNormKernels.BackwardEval(g, x, n, c, s, gamma, mean, variance, eps, dx, dGamma, dBeta);
+        else BatchNormKernels.BackwardTrain(g, x, n, c, s, gamma, mean, variance, eps, dx, dGamma, dBeta);
     }
 
     static Tensor[] Affine(Tensor? gamma, Tensor? beta) => [.. gamma is null ? [] : new[] { gamma }, .. beta is null ? [] : new[] { beta }];
