@@ -7,13 +7,9 @@ namespace BatchNormLab.Nn;
 /// 1/num_batches_tracked when momentum is null (a cumulative average). Eval: running statistics,
 /// unless track_running_stats is off, in which case batch statistics are used in both modes.
 /// </summary>
-public abstract class BatchNorm : Module
+public abstract class BatchNorm : NormLayer
 {
-    long numBatchesTracked;
     double? momentum;
-
-    public int NumFeatures { get; }
-    public double Eps { get; }
 
     /// <summary>The running statistics' update factor, or null for the cumulative average; settable, as PyTorch's <c>bn.momentum = None</c>.</summary>
     public double? Momentum
@@ -25,27 +21,10 @@ public abstract class BatchNorm : Module
             momentum = value;
         }
     }
-    public bool Affine { get; }
-    public bool TrackRunningStats { get; }
-
-    /// <summary>γ (ones at start), or null when not affine.</summary>
-    public Tensor? Weight => GetParameter("weight");
-    /// <summary>β (zeros at start), or null when not affine.</summary>
-    public Tensor? Bias => GetParameter("bias");
-    public Tensor? RunningMean => GetBuffer("running_mean");
     public Tensor? RunningVar => GetBuffer("running_var");
-    public long NumBatchesTracked => numBatchesTracked;
 
     protected BatchNorm(int numFeatures, double eps, double? momentum, bool affine, bool trackRunningStats)
-    {
-        if (numFeatures < 1) throw new ArgumentOutOfRangeException(nameof(numFeatures), numFeatures, "BatchNorm needs at least one feature");
-        if (!(eps > 0)) throw new ArgumentOutOfRangeException(nameof(eps), eps, "eps must be positive");
-        (NumFeatures, Eps, Momentum, Affine, TrackRunningStats) = (numFeatures, eps, momentum, affine, trackRunningStats);
-        RegisterParameter("weight", affine ? Tensor.Ones(numFeatures) : null);
-        RegisterParameter("bias", affine ? Tensor.Zeros(numFeatures) : null);
-        RegisterBuffer("running_mean", trackRunningStats ? Tensor.Zeros(numFeatures) : null);
-        RegisterBuffer("running_var", trackRunningStats ? Tensor.Ones(numFeatures) : null);
-    }
+        : base("BatchNorm", numFeatures, eps, affine, trackRunningStats, "running_var") => Momentum = momentum;
 
     /// <summary>PyTorch's reset_running_stats(): running mean 0, running variance 1, num_batches_tracked 0.</summary>
     public void ResetRunningStats()
@@ -53,16 +32,7 @@ public abstract class BatchNorm : Module
         if (!TrackRunningStats) return;
         RunningMean!.Fill(0);
         RunningVar!.Fill(1);
-        numBatchesTracked = 0;
-    }
-
-    protected override IEnumerable<(string Name, long Value)> Int64Buffers =>
-        TrackRunningStats ? [("num_batches_tracked", numBatchesTracked)] : [];
-
-    protected override void SetInt64Buffer(string name, long value)
-    {
-        if (name != "num_batches_tracked" || !TrackRunningStats) base.SetInt64Buffer(name, value);
-        numBatchesTracked = value;
+        ResetBatchCount();
     }
 
     /// <summary>Throws unless the input's rank is one this layer accepts.</summary>
@@ -98,7 +68,7 @@ public abstract class BatchNorm : Module
     // running ← (1−f)·running + f·batch,  f = momentum or 1/num_batches_tracked;  running_var takes σ²·m/(m−1)
     protected void UpdateRunningStatistics(double[] mean, double[] biasedVariance, long perChannel)
     {
-        double f = RunningStatistics.Factor(Momentum, ++numBatchesTracked);
+        double f = RunningStatistics.Factor(Momentum, CountBatch());
         double unbias = perChannel / (perChannel - 1.0);
         RunningStatistics.Blend(RunningMean!, f, mean);
         RunningStatistics.Blend(RunningVar!, f, biasedVariance.Select(v => v * unbias).ToArray());

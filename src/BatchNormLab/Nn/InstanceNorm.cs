@@ -14,45 +14,19 @@ namespace BatchNormLab.Nn;
 /// the state dict but never counts, and momentum cannot be None. Training needs more than one spatial
 /// value. An input without the batch dimension ((C, L) or (C, H, W)) is one sample.
 /// </summary>
-public abstract class InstanceNorm : Module
+public abstract class InstanceNorm : NormLayer
 {
-    long numBatchesTracked;
-
-    public int NumFeatures { get; }
-    public double Eps { get; }
     public double Momentum { get; }
-    public bool Affine { get; }
-    public bool TrackRunningStats { get; }
-
-    /// <summary>γ (ones at start), or null when not affine.</summary>
-    public Tensor? Weight => GetParameter("weight");
-    /// <summary>β (zeros at start), or null when not affine.</summary>
-    public Tensor? Bias => GetParameter("bias");
-    public Tensor? RunningMean => GetBuffer("running_mean");
     public Tensor? RunningVar => GetBuffer("running_var");
 
     /// <summary>1 for (N, C, L), 2 for (N, C, H, W).</summary>
     protected abstract int SpatialRank { get; }
 
     protected InstanceNorm(int numFeatures, double eps, double momentum, bool affine, bool trackRunningStats)
+        : base("InstanceNorm", numFeatures, eps, affine, trackRunningStats, "running_var")
     {
-        if (numFeatures < 1) throw new ArgumentOutOfRangeException(nameof(numFeatures), numFeatures, "InstanceNorm needs at least one feature");
-        if (!(eps > 0)) throw new ArgumentOutOfRangeException(nameof(eps), eps, "eps must be positive");
         if (!(momentum >= 0 && momentum <= 1)) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "momentum must be in [0, 1]");
-        (NumFeatures, Eps, Momentum, Affine, TrackRunningStats) = (numFeatures, eps, momentum, affine, trackRunningStats);
-        RegisterParameter("weight", affine ? Tensor.Ones(numFeatures) : null);
-        RegisterParameter("bias", affine ? Tensor.Zeros(numFeatures) : null);
-        RegisterBuffer("running_mean", trackRunningStats ? Tensor.Zeros(numFeatures) : null);
-        RegisterBuffer("running_var", trackRunningStats ? Tensor.Ones(numFeatures) : null);
-    }
-
-    protected override IEnumerable<(string Name, long Value)> Int64Buffers =>
-        TrackRunningStats ? [("num_batches_tracked", numBatchesTracked)] : [];
-
-    protected override void SetInt64Buffer(string name, long value)
-    {
-        if (name != "num_batches_tracked" || !TrackRunningStats) base.SetInt64Buffer(name, value);
-        numBatchesTracked = value;
+        Momentum = momentum;
     }
 
     protected override Tensor Compute(Tensor input)

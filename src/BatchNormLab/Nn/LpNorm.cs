@@ -19,49 +19,24 @@ namespace BatchNormLab.Nn;
 /// gradient of the max goes to the first maximum (Tensor.Max), a valid subgradient at ties.
 /// Written in Tensor ops, so gradients and double backward come from autodiff.
 /// </summary>
-public sealed class LpNorm : Module
+public sealed class LpNorm : NormLayer
 {
     readonly int root;
-    long numBatchesTracked;
 
-    public int NumFeatures { get; }
     /// <summary>1, 2 or <see cref="double.PositiveInfinity"/>.</summary>
     public double P { get; }
-    public double Eps { get; }
     public double? Momentum { get; }
-    public bool Affine { get; }
-    public bool TrackRunningStats { get; }
 
-    /// <summary>γ (ones at start), or null when not affine.</summary>
-    public Tensor? Weight => GetParameter("weight");
-    /// <summary>β (zeros at start), or null when not affine.</summary>
-    public Tensor? Bias => GetParameter("bias");
-    public Tensor? RunningMean => GetBuffer("running_mean");
     /// <summary>Running ℓp average of the centred values (ones at start).</summary>
     public Tensor? RunningScale => GetBuffer("running_scale");
-    public long NumBatchesTracked => numBatchesTracked;
 
     public LpNorm(int numFeatures, double p, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool trackRunningStats = true)
+        : base("LpNorm", numFeatures, eps, affine, trackRunningStats, "running_scale")
     {
-        if (numFeatures < 1) throw new ArgumentOutOfRangeException(nameof(numFeatures), numFeatures, "LpNorm needs at least one feature");
         if (p is not (1 or 2 or double.PositiveInfinity)) throw new ArgumentOutOfRangeException(nameof(p), p, "LpNorm supports p = 1, 2 or ∞ (double.PositiveInfinity)");
-        if (!(eps > 0)) throw new ArgumentOutOfRangeException(nameof(eps), eps, "eps must be positive");
         if (momentum is double mo && !(mo >= 0 && mo <= 1)) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "momentum must be in [0, 1] or null");
-        (NumFeatures, P, Eps, Momentum, Affine, TrackRunningStats) = (numFeatures, p, eps, momentum, affine, trackRunningStats);
+        (P, Momentum) = (p, momentum);
         root = p == 2 ? 2 : 1;
-        RegisterParameter("weight", affine ? Tensor.Ones(numFeatures) : null);
-        RegisterParameter("bias", affine ? Tensor.Zeros(numFeatures) : null);
-        RegisterBuffer("running_mean", trackRunningStats ? Tensor.Zeros(numFeatures) : null);
-        RegisterBuffer("running_scale", trackRunningStats ? Tensor.Ones(numFeatures) : null);
-    }
-
-    protected override IEnumerable<(string Name, long Value)> Int64Buffers =>
-        TrackRunningStats ? [("num_batches_tracked", numBatchesTracked)] : [];
-
-    protected override void SetInt64Buffer(string name, long value)
-    {
-        if (name != "num_batches_tracked" || !TrackRunningStats) base.SetInt64Buffer(name, value);
-        numBatchesTracked = value;
     }
 
     protected override Tensor Compute(Tensor input)
@@ -106,7 +81,7 @@ public sealed class LpNorm : Module
     // running ← (1−f)·running + f·batch,  f = momentum or 1/num_batches_tracked;  running_scale takes M^(1/q)
     void UpdateRunningStatistics(double[] mean, double[] moment)
     {
-        double f = RunningStatistics.Factor(Momentum, ++numBatchesTracked);
+        double f = RunningStatistics.Factor(Momentum, CountBatch());
         RunningStatistics.Blend(RunningMean!, f, mean);
         RunningStatistics.Blend(RunningScale!, f, moment.Select(m => Math.Pow(m, 1.0 / root)).ToArray());
     }
