@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text.Json;
 using BatchNormLab;
 using BatchNormLab.Models;
 using BatchNormLab.Nn;
@@ -55,24 +53,7 @@ static class BnShare
         return 0;
     }
 
-    static (double Step, double[] Layers)? RunTorch(string repoRoot, int threads)
-    {
-        var start = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true };
-        foreach (var a in new[] { Path.Combine(repoRoot, "tools", "torch", "bn_share.py"), "--threads", $"{threads}" }) start.ArgumentList.Add(a);
-        try
-        {
-            using var p = Process.Start(start)!;
-            string? last = null;
-            while (p.StandardOutput.ReadLine() is { } line) last = line;
-            p.WaitForExit();
-            if (p.ExitCode != 0 || last is null) { Console.Error.WriteLine($"bn-share: the torch twin exited with {p.ExitCode}"); return null; }
-            using var json = JsonDocument.Parse(last);
-            return (json.RootElement.GetProperty("step_ms").GetDouble(), json.RootElement.GetProperty("layer_ms").EnumerateArray().Select(e => e.GetDouble()).ToArray());
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            Console.Error.WriteLine($"bn-share: cannot start /usr/bin/python3 ({e.Message}); install python3-torch for the PyTorch column");
-            return null;
-        }
-    }
+    static (double Step, double[] Layers)? RunTorch(string repoRoot, int threads) =>
+        ChildProcess.LastJson(ChildProcess.Start("/usr/bin/python3", Path.Combine(repoRoot, "tools", "torch", "bn_share.py"), "--threads", $"{threads}"), "bn-share",
+            json => (json.GetProperty("step_ms").GetDouble(), json.GetProperty("layer_ms").EnumerateArray().Select(e => e.GetDouble()).ToArray()));
 }

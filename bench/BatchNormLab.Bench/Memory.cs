@@ -51,7 +51,7 @@ static class Memory
         {
             var ours = RunJson(Self("--memory-child", bn ? "bn" : "none", "--threads", $"{threads}"));
             string[] torchArgs = [Path.Combine(repoRoot, "tools", "torch", "vgg_memory.py"), "--steps", $"{Steps}", "--threads", $"{threads}"];
-            var torch = RunJson(Start("/usr/bin/python3", bn ? [.. torchArgs, "--bn"] : torchArgs));
+            var torch = RunJson(ChildProcess.Start("/usr/bin/python3", bn ? [.. torchArgs, "--bn"] : torchArgs));
             string name = $"vgg11{(bn ? "_bn" : "")}_train_memory";
             if (ours is null || torch is null) { Console.WriteLine($"{name,-26} (a measurement failed; see stderr)"); continue; }
             double op = ours.Value.Peak, tp = torch.Value.Peak, ot = op - ours.Value.Before, tt = tp - torch.Value.Before;
@@ -64,33 +64,9 @@ static class Memory
     static ProcessStartInfo Self(params string[] args)
     {
         string host = Environment.ProcessPath!;
-        return Path.GetFileNameWithoutExtension(host) == "dotnet" ? Start(host, [typeof(Memory).Assembly.Location, .. args]) : Start(host, args);
+        return Path.GetFileNameWithoutExtension(host) == "dotnet" ? ChildProcess.Start(host, [typeof(Memory).Assembly.Location, .. args]) : ChildProcess.Start(host, args);
     }
 
-    static ProcessStartInfo Start(string file, params string[] args)
-    {
-        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true };
-        foreach (var a in args) start.ArgumentList.Add(a);
-        return start;
-    }
-
-    static (double Peak, double Before)? RunJson(ProcessStartInfo start)
-    {
-        string file = start.FileName;
-        try
-        {
-            using var p = Process.Start(start)!;
-            string? last = null;
-            while (p.StandardOutput.ReadLine() is { } line) last = line;
-            p.WaitForExit();
-            if (p.ExitCode != 0 || last is null) { Console.Error.WriteLine($"memory: {file} exited with {p.ExitCode}"); return null; }
-            using var json = JsonDocument.Parse(last);
-            return (json.RootElement.GetProperty("peak_mib").GetDouble(), json.RootElement.GetProperty("before_steps_mib").GetDouble());
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            Console.Error.WriteLine($"memory: cannot start {file} ({e.Message})");
-            return null;
-        }
-    }
+    static (double Peak, double Before)? RunJson(ProcessStartInfo start) =>
+        ChildProcess.LastJson(start, "memory", json => (json.GetProperty("peak_mib").GetDouble(), json.GetProperty("before_steps_mib").GetDouble()));
 }
