@@ -3,9 +3,12 @@
 //   a floor: bytes that must move at the copy bandwidth measured in this run (ours or the peer's,
 //            the faster), or FLOPs at the FMA peak measured in this run (sgemm, conv);
 //   the peer (--peer): torch_bench.py run in the same process tree, speedup = torch ms / our ms.
+// With --rounds R every workload is timed R times, each time right after the peer's timing of it (the peer
+// is run once per workload name and round), and both sides report the median over the rounds: on a shared
+// machine whose speed drifts, the two sides of a ratio are then measured minutes apart at most.
 // stdout: a table, or with --json one JSON line per workload; progress goes to stderr.
 //
-//   dotnet run -c Release --project bench/BatchNormLab.Bench -- [--json] [--threads 2] [--runs 7] [--only prefix,prefix] [--peer]
+//   dotnet run -c Release --project bench/BatchNormLab.Bench -- [--json] [--threads 2] [--runs 7] [--rounds 1] [--only prefix,prefix] [--peer]
 //   ... -- --memory   peak resident memory of VGG-11(-BN) training, ours and PyTorch's, each in a fresh process
 //   ... -- --bn-share the share of a VGG-11-BN training step its BatchNorm layers take, ours and PyTorch's
 using System.Diagnostics;
@@ -20,7 +23,7 @@ using BatchNormLab.Kernels;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 bool json = false, peer = false, memory = false, bnShare = false;
 string? memoryChild = null;
-int threads = 2, runs = 7;
+int threads = 2, runs = 7, rounds = 1;
 string[] only = [];
 for (int i = 0; i < args.Length; i++)
 {
@@ -33,9 +36,10 @@ for (int i = 0; i < args.Length; i++)
         case "--peer": peer = true; break;
         case "--threads" when i + 1 < args.Length && int.TryParse(args[i + 1], out threads) && threads >= 1: i++; break;
         case "--runs" when i + 1 < args.Length && int.TryParse(args[i + 1], out runs) && runs >= 1: i++; break;
+        case "--rounds" when i + 1 < args.Length && int.TryParse(args[i + 1], out rounds) && rounds >= 1: i++; break;
         case "--only" when i + 1 < args.Length: only = args[++i].Split(',', StringSplitOptions.RemoveEmptyEntries); break;
         default:
-            Console.Error.WriteLine($"unknown or incomplete argument '{args[i]}'\nusage: BatchNormLab.Bench [--json] [--threads N] [--runs N] [--only prefix,prefix] [--peer] | --memory | --bn-share");
+            Console.Error.WriteLine($"unknown or incomplete argument '{args[i]}'\nusage: BatchNormLab.Bench [--json] [--threads N] [--runs N] [--rounds N] [--only prefix,prefix] [--peer] | --memory | --bn-share");
             return 2;
     }
 }
@@ -51,19 +55,35 @@ if (selected.Count == 0)
     Console.Error.WriteLine($"no workload starts with {string.Join(" or ", only)}; workloads: {string.Join(", ", all.Select(w => w.Name))}");
     return 2;
 }
-var torch = peer ? Peer.Run(threads, runs, selected.Select(w => w.Name.Split('[')[0]).Distinct()) : [];
+// The copy workload defines the memory floors: timed whenever a selected workload has one.
+var timed = all.Where(w => selected.Contains(w) || (w == all[0] && selected.Any(s => s.Bytes != null))).ToList();
+var ourRounds = timed.ToDictionary(w => w.Name, _ => new List<double>());
+var torchRounds = timed.ToDictionary(w => w.Name, _ => new List<double>());
+for (int round = 0; round < rounds; round++)
+    foreach (var group in timed.GroupBy(w => w.Name.Split('[')[0]))
+    {
+        if (peer)
+            foreach (var (name, ms) in Peer.Run(threads, runs, [group.Key]))
+                if (torchRounds.TryGetValue(name, out var list)) list.Add(ms);
+        foreach (var w in group)
+        {
+            var step = w.Setup();
+            ourRounds[w.Name].Add(w.Heavy ? Timing.MedianMs(step, 3, warmup: 1) : Timing.MedianMs(step, runs, warmup: 3));
+            if (rounds > 1) Console.Error.WriteLine($"round {round + 1}/{rounds} {w.Name}: {ourRounds[w.Name][^1]:F3} ms" +
+                (torchRounds[w.Name].Count > round ? $", torch {torchRounds[w.Name][round]:F3} ms" : ""));
+        }
+    }
+var torch = torchRounds.Where(kv => kv.Value.Count > 0).ToDictionary(kv => kv.Key, kv => Timing.Median(kv.Value));
 
 var (peakFlopsPerMs, peakText) = Peak(threads);
 var jsonOptions = new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }; // names keep their "->"
 double bytesPerMs = double.NaN;
 var rows = new List<Row>();
-foreach (var w in all)
+foreach (var w in timed)
 {
     bool wanted = selected.Contains(w);
     bool isCopy = w == all[0];
-    if (!wanted && !(isCopy && selected.Any(s => s.Bytes != null))) continue;
-    var step = w.Setup();
-    double ms = w.Heavy ? Timing.MedianMs(step, 3, warmup: 1) : Timing.MedianMs(step, runs, warmup: 3);
+    double ms = Timing.Median(ourRounds[w.Name]);
     if (isCopy)
     {
         // The floor is the machine's bandwidth: the faster of our copy and the peer's.
@@ -97,7 +117,8 @@ foreach (var w in all)
 
 if (!json)
 {
-    Console.WriteLine($"{threads} thread(s), median of {runs} runs after 3 warm-up; speedup = torch ms / our ms (>1: we are faster)");
+    Console.WriteLine($"{threads} thread(s), median of {runs} runs after 3 warm-up" + (rounds > 1 ? $", then the median over {rounds} rounds, each beside the peer's" : "") +
+        "; speedup = torch ms / our ms (>1: we are faster)");
     Console.WriteLine($"{"workload",-36} {"ms",10} {"torch ms",10} {"speedup",8} {"floor ms",10} {"x floor",8}  floor");
     foreach (var r in rows)
         Console.WriteLine($"{r.Name,-36} {r.Ms,10:F3} {r.TorchMs?.ToString("F3") ?? "-",10} {(r.TorchMs / r.Ms)?.ToString("F2") ?? "-",8} {r.FloorMs,10:F3} {r.Ms / r.FloorMs,8:F2}  {r.FloorText}");

@@ -18,7 +18,13 @@ static class Timing
             step();
             times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
         }
-        Array.Sort(times);
-        return times[runs / 2];
+        return Median(times);
+    }
+
+    /// <summary>The median (the upper one of an even count).</summary>
+    public static double Median(IReadOnlyList<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted[sorted.Length / 2];
     }
 }
