@@ -26,6 +26,28 @@ public static class Simd
         return a * b + c;
     }
 
+    /// <summary>a·b + c for 512-bit vectors, fused (AVX-512 implies FMA).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> MultiplyAdd<T>(Vector512<T> a, Vector512<T> b, Vector512<T> c)
+    {
+        if (Avx512F.IsSupported)
+        {
+            if (typeof(T) == typeof(float))
+                return Avx512F.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
+            if (typeof(T) == typeof(double))
+                return Avx512F.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
+        }
+        return a * b + c;
+    }
+
+    /// <summary>Stores <paramref name="v"/> at <paramref name="p"/>; with <paramref name="nonTemporal"/> bypassing the caches (p must be 64-byte aligned).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void Store<T>(Vector512<T> v, T* p, bool nonTemporal) where T : unmanaged
+    {
+        if (nonTemporal) Vector512.StoreAlignedNonTemporal(v, p);
+        else Vector512.Store(v, p);
+    }
+
     /// <summary>Stores <paramref name="v"/> at <paramref name="p"/>; with <paramref name="nonTemporal"/> bypassing the caches (p must be 32-byte aligned).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe void Store<T>(Vector256<T> v, T* p, bool nonTemporal) where T : unmanaged
