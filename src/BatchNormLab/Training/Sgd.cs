@@ -1,3 +1,5 @@
+using BatchNormLab.Kernels;
+
 namespace BatchNormLab.Training;
 
 /// <summary>
@@ -63,21 +65,9 @@ public sealed class Sgd
 
     void Update<T>(Span<T> w, ReadOnlySpan<T> grad, ref Tensor? buffer, Tensor parameter) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
-        T lr = T.CreateTruncating(LearningRate), decay = T.CreateTruncating(WeightDecay);
-        T mu = T.CreateTruncating(Momentum), keep = T.CreateTruncating(1 - Dampening);
-        if (Momentum == 0)
-        {
-            for (int j = 0; j < w.Length; j++) w[j] -= lr * (grad[j] + decay * w[j]);
-            return;
-        }
+        var settings = new SgdSettings(LearningRate, Momentum, Dampening, WeightDecay, Nesterov);
         bool first = buffer is null;
-        buffer ??= Tensor.ZerosLike(parameter);
-        var b = buffer.Span<T>();
-        for (int j = 0; j < w.Length; j++)
-        {
-            T g = grad[j] + decay * w[j];
-            b[j] = first ? g : mu * b[j] + keep * g;
-            w[j] -= lr * (Nesterov ? g + mu * b[j] : b[j]);
-        }
+        if (Momentum != 0) buffer ??= Tensor.ZerosLike(parameter);
+        SgdKernels.Step(w, grad, Momentum == 0 ? Span<T>.Empty : buffer!.Span<T>(), settings, first);
     }
 }
