@@ -166,20 +166,10 @@ public class BatchNormPropertyTests
             BatchNormKernels.ForwardEval<float>(x32, n, c, s, gamma32, beta32, mean, variance, eps, yEval);
             return [.. y, .. mean.Select(v => (float)v), .. variance.Select(v => (float)v), .. dx, .. dg, .. db, .. yEval];
         }
-        int saved = Threading.Threads;
         float[][] results = new float[3][];
-        try
-        {
-            for (int threads = 1; threads <= 3; threads++)
-            {
-                Threading.Threads = threads;
+        for (int threads = 1; threads <= 3; threads++)
+            using (ThreadCount.Set(threads))
                 results[threads - 1] = Run();
-            }
-        }
-        finally
-        {
-            Threading.Threads = saved;
-        }
         Assert.Equal(results[0].Select(BitConverter.SingleToInt32Bits), results[1].Select(BitConverter.SingleToInt32Bits));
         Assert.Equal(results[0].Select(BitConverter.SingleToInt32Bits), results[2].Select(BitConverter.SingleToInt32Bits));
 
@@ -221,17 +211,9 @@ public class BatchNormPropertyTests
         var second = Run();
         Assert.Equal(first.Select(BitConverter.SingleToInt32Bits), second.Select(BitConverter.SingleToInt32Bits));
         // Every kernel partitions work without changing any sum's order: one thread gives the same bits.
-        int saved = Threading.Threads;
         float[] single;
-        try
-        {
-            Threading.Threads = 1;
+        using (ThreadCount.Set(1))
             single = Run();
-        }
-        finally
-        {
-            Threading.Threads = saved;
-        }
         Assert.Equal(first.Select(BitConverter.SingleToInt32Bits), single.Select(BitConverter.SingleToInt32Bits));
     }
 

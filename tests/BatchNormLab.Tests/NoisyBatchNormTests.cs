@@ -160,19 +160,9 @@ public class NoisyBatchNormTests
         var x = Tensor.RandomNormal(new Rng(11), shape);
         float[][] Run(Module layer) => [.. Enumerable.Range(0, 3).Select(_ => layer.Forward(x).ToFloatArray())];
         var reference = Run(new NoisyBatchNorm(12));
-        int saved = Threading.Threads;
-        try
-        {
-            foreach (int threads in new[] { 1, 3 })
-            {
-                Threading.Threads = threads;
+        foreach (int threads in new[] { 1, 3 })
+            using (ThreadCount.Set(threads))
                 Assert.Equal(reference, Run(new NoisyBatchNorm(new Rng(12))));
-            }
-        }
-        finally
-        {
-            Threading.Threads = saved;
-        }
         // Different steps, and a different seed, give different noise.
         Assert.NotEqual(reference[0], reference[1]);
         Assert.NotEqual(reference[0], Run(new NoisyBatchNorm(13))[0]);

@@ -96,34 +96,26 @@ public class Conv2dKernelTests
         // Every way of splitting the work: groups over the threads (5 groups; dWᵀ by blocks of rows, or by 5 chunks of
         // images that 3 threads run one after another) and each step split (2 groups); every result must be the same
         // bits for 1, 2 and 3 threads.
-        int saved = Threading.Threads;
-        try
+        foreach (var s in new[] { new Shape(13, 40, 14, 14, 5, 3, 3, 1, 1), new Shape(13, 3, 14, 14, 5, 3, 3, 1, 1), new Shape(3, 17, 16, 16, 7, 3, 3, 1, 1) })
         {
-            foreach (var s in new[] { new Shape(13, 40, 14, 14, 5, 3, 3, 1, 1), new Shape(13, 3, 14, 14, 5, 3, 3, 1, 1), new Shape(3, 17, 16, 16, 7, 3, 3, 1, 1) })
+            var rng = new XorShift(5);
+            float[] x = rng.Array<float>(s.XLength), weight = rng.Array<float>(s.WeightLength), bias = rng.Array<float>(s.COut), dy = rng.Array<float>(s.YLength);
+            float[][] Run(int threads)
             {
-                var rng = new XorShift(5);
-                float[] x = rng.Array<float>(s.XLength), weight = rng.Array<float>(s.WeightLength), bias = rng.Array<float>(s.COut), dy = rng.Array<float>(s.YLength);
-                float[][] Run(int threads)
-                {
-                    Threading.Threads = threads;
-                    float[] y = new float[s.YLength], dx = new float[s.XLength], dw = new float[s.WeightLength], db = new float[s.COut];
-                    Conv2dKernels.Forward<float>(x, s.N, s.C, s.H, s.W, weight, bias, s.COut, s.Kh, s.Kw, s.Stride, s.Padding, y);
-                    Conv2dKernels.BackwardInput<float>(dy, weight, s.N, s.C, s.H, s.W, s.COut, s.Kh, s.Kw, s.Stride, s.Padding, dx);
-                    Conv2dKernels.BackwardWeight<float>(dy, x, s.N, s.C, s.H, s.W, s.COut, s.Kh, s.Kw, s.Stride, s.Padding, dw, db);
-                    return [y, dx, dw, db];
-                }
-                float[][] one = Run(1), two = Run(2), twoAgain = Run(2), three = Run(3);
-                for (int i = 0; i < one.Length; i++)
-                {
-                    Assert.Equal(one[i], two[i]);
-                    Assert.Equal(two[i], twoAgain[i]);
-                    Assert.Equal(one[i], three[i]);
-                }
+                using var count = ThreadCount.Set(threads);
+                float[] y = new float[s.YLength], dx = new float[s.XLength], dw = new float[s.WeightLength], db = new float[s.COut];
+                Conv2dKernels.Forward<float>(x, s.N, s.C, s.H, s.W, weight, bias, s.COut, s.Kh, s.Kw, s.Stride, s.Padding, y);
+                Conv2dKernels.BackwardInput<float>(dy, weight, s.N, s.C, s.H, s.W, s.COut, s.Kh, s.Kw, s.Stride, s.Padding, dx);
+                Conv2dKernels.BackwardWeight<float>(dy, x, s.N, s.C, s.H, s.W, s.COut, s.Kh, s.Kw, s.Stride, s.Padding, dw, db);
+                return [y, dx, dw, db];
             }
-        }
-        finally
-        {
-            Threading.Threads = saved;
+            float[][] one = Run(1), two = Run(2), twoAgain = Run(2), three = Run(3);
+            for (int i = 0; i < one.Length; i++)
+            {
+                Assert.Equal(one[i], two[i]);
+                Assert.Equal(two[i], twoAgain[i]);
+                Assert.Equal(one[i], three[i]);
+            }
         }
     }
 

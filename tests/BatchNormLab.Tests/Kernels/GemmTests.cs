@@ -78,31 +78,23 @@ public class GemmTests
     [Fact]
     public void BitwiseDeterministicAcrossRunsAndThreadCounts()
     {
-        int saved = Threading.Threads;
-        try
+        // Rows split (two column blocks of six k blocks: both packed-B buffers reused); columns split, the
+        // longer side (257×300) or the only one with enough panels.
+        foreach (var (m, n, k) in new[] { (300, 257, 600), (257, 300, 300), (517, 40, 129), (60, 4200, 600), (10, 2000, 300) })
         {
-            // Rows split (two column blocks of six k blocks: both packed-B buffers reused); columns split, the
-            // longer side (257×300) or the only one with enough panels.
-            foreach (var (m, n, k) in new[] { (300, 257, 600), (257, 300, 300), (517, 40, 129), (60, 4200, 600), (10, 2000, 300) })
+            var rng = new XorShift(11);
+            float[] a = rng.Fill<float>(m * k), b = rng.Fill<float>(k * n), c0 = rng.Fill<float>(m * n);
+            float[] Run(int threads)
             {
-                var rng = new XorShift(11);
-                float[] a = rng.Fill<float>(m * k), b = rng.Fill<float>(k * n), c0 = rng.Fill<float>(m * n);
-                float[] Run(int threads)
-                {
-                    Threading.Threads = threads;
-                    var c = (float[])c0.Clone();
-                    Gemm.Multiply(false, true, m, n, k, 0.75f, a, k, b, k, 0.5f, c, n);
-                    return c;
-                }
-                float[] one = Run(1), two = Run(2), twoAgain = Run(2), three = Run(3);
-                Assert.Equal(one, two);
-                Assert.Equal(two, twoAgain);
-                Assert.Equal(one, three);
+                using var count = ThreadCount.Set(threads);
+                var c = (float[])c0.Clone();
+                Gemm.Multiply(false, true, m, n, k, 0.75f, a, k, b, k, 0.5f, c, n);
+                return c;
             }
-        }
-        finally
-        {
-            Threading.Threads = saved;
+            float[] one = Run(1), two = Run(2), twoAgain = Run(2), three = Run(3);
+            Assert.Equal(one, two);
+            Assert.Equal(two, twoAgain);
+            Assert.Equal(one, three);
         }
     }
 
@@ -111,24 +103,14 @@ public class GemmTests
     [Fact]
     public void PackedAGivesTheSameBits()
     {
-        int saved = Threading.Threads;
-        try
-        {
-            foreach (int threads in new[] { 1, 2 })
-            {
-                Threading.Threads = threads;
+        foreach (int threads in new[] { 1, 2 })
+            using (ThreadCount.Set(threads))
                 foreach (var (m, n, k) in new[] { (31, 45, 700), (512, 64, 1200), (7, 33, 1), (1, 1, 1) })
                     foreach (bool transA in new[] { false, true })
                     {
                         Check<float>(m, n, k, transA);
                         Check<double>(m, n, k, transA);
                     }
-            }
-        }
-        finally
-        {
-            Threading.Threads = saved;
-        }
 
         static void Check<T>(int m, int n, int k, bool transA) where T : unmanaged, IFloatingPointIeee754<T>
         {

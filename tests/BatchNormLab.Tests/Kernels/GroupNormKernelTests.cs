@@ -83,16 +83,11 @@ public sealed class GroupNormKernelTests
         var gamma = Array.ConvertAll(Random(rng, groups * k, 1), v => (float)v);
         (float[] Y, float[] Dx, float[] Dg) Run(int threads)
         {
-            int saved = Threading.Threads;
-            Threading.Threads = threads;
-            try
-            {
-                var (y, m, v, dx, dg, db) = (new float[length], new double[n * groups], new double[n * groups], new float[length], new float[groups * k], new float[groups * k]);
-                GroupNormKernels.Forward<float>(x, n, groups, k, s, gamma, default, 1e-5, y, m, v);
-                GroupNormKernels.Backward<float>(dy, x, n, groups, k, s, gamma, m, v, 1e-5, dx, dg, db);
-                return (y, dx, dg);
-            }
-            finally { Threading.Threads = saved; }
+            using var count = ThreadCount.Set(threads);
+            var (y, m, v, dx, dg, db) = (new float[length], new double[n * groups], new double[n * groups], new float[length], new float[groups * k], new float[groups * k]);
+            GroupNormKernels.Forward<float>(x, n, groups, k, s, gamma, default, 1e-5, y, m, v);
+            GroupNormKernels.Backward<float>(dy, x, n, groups, k, s, gamma, m, v, 1e-5, dx, dg, db);
+            return (y, dx, dg);
         }
         var one = Run(1);
         var three = Run(3);

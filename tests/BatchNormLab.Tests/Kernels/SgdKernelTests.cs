@@ -38,22 +38,14 @@ public class SgdKernelTests
         T[] wRef = (T[])w.Clone(), bufferRef = (T[])buffer.Clone();
         SgdKernels.StepReference<T>(wRef, grad, bufferRef, settings, first);
         Assert.NotEqual(w, wRef); // the step changed something
-        int saved = Threading.Threads;
-        try
-        {
-            foreach (int threads in new[] { 1, 2, 3 })
+        foreach (int threads in new[] { 1, 2, 3 })
+            using (ThreadCount.Set(threads))
             {
-                Threading.Threads = threads;
                 T[] wt = (T[])w.Clone(), bt = (T[])buffer.Clone();
                 SgdKernels.Step<T>(wt, grad, bt, settings, first);
                 Assert.Equal(wRef, wt);
                 Assert.Equal(bufferRef, bt);
             }
-        }
-        finally
-        {
-            Threading.Threads = saved;
-        }
     }
 
     [Fact]
