@@ -310,11 +310,12 @@ public static unsafe partial class BatchNormKernels
         int blocks = (n + rowsPerBlock - 1) / rowsPerBlock;
         var hi = new T[cols];
         var lo = new T[cols];
-        for (int col = 0; col < cols; col++)
+        // Column col = ch·S + j belongs to channel ch; the loops below walk (ch, j) instead of dividing per column.
+        for (int ch = 0, col = 0; ch < c; ch++)
         {
-            double center = sum.Center(col / s);
-            hi[col] = T.CreateTruncating(center);
-            lo[col] = T.CreateTruncating(center - double.CreateTruncating(hi[col]));
+            double center = sum.Center(ch);
+            T h = T.CreateTruncating(center), l = T.CreateTruncating(center - double.CreateTruncating(h));
+            for (int j = 0; j < s; j++, col++) (hi[col], lo[col]) = (h, l);
         }
         // Rented, as the plane path's slots: a fresh array this size is a large object whose pages the GC maps and
         // unmaps again, and every unmapping interrupts the other threads (TLB shootdowns): the [4096, 1024]
@@ -328,11 +329,12 @@ public static unsafe partial class BatchNormKernels
         fixed (double* p1 = blockFirst, p2 = blockSecond)
             Threading.For(blocks, Math.Max(1, (1 << 16) / (rowsPerBlock * cols)), new RowBlockSums<T, TSum>(sum, n, cols, rowsPerBlock, pHi, pLo, p1, p2));
         for (int block = 0; block < blocks; block++)
-            for (int col = 0; col < cols; col++)
-            {
-                totalFirst[col / s] += blockFirst[(long)block * cols + col];
-                totalSecond[col / s] += blockSecond[(long)block * cols + col];
-            }
+            for (int ch = 0, col = block * cols; ch < c; ch++)
+                for (int j = 0; j < s; j++, col++)
+                {
+                    totalFirst[ch] += blockFirst[col];
+                    totalSecond[ch] += blockSecond[col];
+                }
         ArrayPool<double>.Shared.Return(blockFirst);
         ArrayPool<double>.Shared.Return(blockSecond);
         return (totalFirst, totalSecond);
@@ -397,11 +399,9 @@ public static unsafe partial class BatchNormKernels
         // Row path: coefficients per column of the (N, C·S) matrix.
         int cols = c * s;
         var hi = new T[cols]; var lo = new T[cols]; var a = new T[cols]; var b = new T[cols]; var cc = new T[cols];
-        for (int col = 0; col < cols; col++)
-        {
-            var kc = k[col / s];
-            (hi[col], lo[col], a[col], b[col], cc[col]) = (kc.Hi, kc.Lo, kc.A, kc.B, kc.C);
-        }
+        for (int ch = 0, col = 0; ch < c; ch++)
+            for (int j = 0; j < s; j++, col++)
+                (hi[col], lo[col], a[col], b[col], cc[col]) = (k[ch].Hi, k[ch].Lo, k[ch].A, k[ch].B, k[ch].C);
         fixed (T* pHi = hi, pLo = lo, pA = a, pB = b, pC = cc)
             Threading.For(n, Math.Max(1, 4096 / cols), new RowApply<T>(dy, x, output, cols, pHi, pLo, pA, pB, pC, stream));
     }
