@@ -441,7 +441,8 @@ public static unsafe partial class BatchNormKernels
         }
     }
 
-    /// <summary>Blocks [start, end) of rows, each summed per column into its own slot, whole rows at a time.</summary>
+    /// <summary>Blocks [start, end) of rows, each summed per column into its own slot: through partial sums in L1 with
+    /// AVX-512, else a few whole rows at a time in registers. Either way in an order fixed by the shapes.</summary>
     readonly struct RowBlockSums<T, TSum>(TSum sum, int n, int cols, int rowsPerBlock, T* hi, T* lo, double* first, double* second) : IRangeBody
         where T : unmanaged, IFloatingPointIeee754<T> where TSum : struct, IPairSum<T>
     {
