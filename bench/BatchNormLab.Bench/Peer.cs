@@ -7,21 +7,21 @@ static class Peer
 {
     const string Python = "/usr/bin/python3";
 
-    /// <summary>Median ms per workload name; empty (with the reason on stderr) when the peer cannot run.</summary>
-    public static Dictionary<string, double> Run(int threads, int runs, IEnumerable<string> prefixes)
+    /// <summary>Median ms per workload name; null (with the reason on stderr) when the peer cannot run at all.</summary>
+    public static Dictionary<string, double>? Run(int threads, int runs, IEnumerable<string> prefixes)
     {
         var results = new Dictionary<string, double>();
         var root = RepoRoot();
         if (root is null)
         {
             Console.Error.WriteLine("peer: no BatchNormLab.sln above the current directory, so no ../shared/peer/torch_bench.py; continuing without peer numbers");
-            return results;
+            return null;
         }
         var script = Path.GetFullPath(Path.Combine(root, "..", "shared", "peer", "torch_bench.py"));
         if (!File.Exists(script))
         {
             Console.Error.WriteLine($"peer: {script} not found; continuing without peer numbers");
-            return results;
+            return null;
         }
         var start = new ProcessStartInfo(Python) { RedirectStandardOutput = true };
         foreach (var arg in (string[])[script, "--threads", $"{threads}", "--runs", $"{runs}", "--only", string.Join(",", prefixes)])
@@ -37,11 +37,15 @@ static class Peer
             }
             process.WaitForExit();
             if (process.ExitCode != 0)
+            {
                 Console.Error.WriteLine($"peer: exited with code {process.ExitCode} (is python3-torch installed?); continuing with {results.Count} peer numbers");
+                if (results.Count == 0) return null;
+            }
         }
         catch (Win32Exception e)
         {
             Console.Error.WriteLine($"peer: cannot start {Python} ({e.Message}); continuing without peer numbers");
+            return null;
         }
         return results;
     }

@@ -3,9 +3,9 @@
 //   a floor: bytes that must move at the copy bandwidth measured in this run (ours or the peer's,
 //            the faster), or FLOPs at the FMA peak measured in this run (sgemm, conv);
 //   the peer (--peer): torch_bench.py run in the same process tree, speedup = torch ms / our ms.
-// With --rounds R every workload is timed R times, each time right after the peer's timing of it (the peer
-// is run once per workload name and round), and both sides report the median over the rounds: on a shared
-// machine whose speed drifts, the two sides of a ratio are then measured minutes apart at most.
+// The peer times each workload (it is run once per workload name) right before we do, so on a shared machine
+// whose speed drifts the two sides of a ratio are measured seconds apart; --rounds R repeats that R times and
+// both sides report the median over the rounds.
 // stdout: a table, or with --json one JSON line per workload; progress goes to stderr.
 //
 //   dotnet run -c Release --project bench/BatchNormLab.Bench -- [--json] [--threads 2] [--runs 7] [--rounds 1] [--only prefix,prefix] [--peer]
@@ -63,8 +63,12 @@ for (int round = 0; round < rounds; round++)
     foreach (var group in timed.GroupBy(w => w.Name.Split('[')[0]))
     {
         if (peer)
-            foreach (var (name, ms) in Peer.Run(threads, runs, [group.Key]))
+        {
+            var peerTimes = Peer.Run(threads, runs, [group.Key]);
+            peer = peerTimes != null; // a peer that cannot run at all is not asked again
+            foreach (var (name, ms) in peerTimes ?? [])
                 if (torchRounds.TryGetValue(name, out var list)) list.Add(ms);
+        }
         foreach (var w in group)
         {
             var step = w.Setup();
@@ -117,7 +121,7 @@ foreach (var w in timed)
 
 if (!json)
 {
-    Console.WriteLine($"{threads} thread(s), median of {runs} runs after 3 warm-up" + (rounds > 1 ? $", then the median over {rounds} rounds, each beside the peer's" : "") +
+    Console.WriteLine($"{threads} thread(s), median of {runs} runs after 3 warm-up" + (rounds > 1 ? $", then the median over {rounds} rounds" + (torch.Count > 0 ? ", each beside the peer's" : "") : "") +
         "; speedup = torch ms / our ms (>1: we are faster)");
     Console.WriteLine($"{"workload",-36} {"ms",10} {"torch ms",10} {"speedup",8} {"floor ms",10} {"x floor",8}  floor");
     foreach (var r in rows)
