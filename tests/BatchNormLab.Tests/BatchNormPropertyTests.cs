@@ -85,6 +85,7 @@ public class BatchNormPropertyTests
     public static TheoryData<int, int, int> AwkwardShapes => new()
     {
         { 2, 1, 1 }, { 3, 5, 1 }, { 7, 3, 33 }, { 2, 17, 31 }, { 2, 3, 32 }, { 5, 2, 129 }, { 1, 9, 7 }, { 33, 4, 3 },
+        { 9, 16, 2 }, // rows of whole cache lines: the elementwise pass takes them four at a time, the last group short
     };
 
     [Theory]
@@ -138,6 +139,7 @@ public class BatchNormPropertyTests
         { 64, 16, 1025 }, // planes (S ≥ 32) starting at every alignment
         { 1100, 1000, 1 }, // (N, C) rows, 4000 bytes each: every alignment
         { 600, 250, 7 }, // (N, C, L) with small L: rows of channels interleaved
+        { 1027, 1024, 1 }, // (N, C) rows of whole cache lines, four at a time: each thread's last group short
     };
 
     [Theory]
