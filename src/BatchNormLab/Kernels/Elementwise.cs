@@ -175,25 +175,59 @@ public static class Elementwise
         }
     }
 
+    /// <summary>Copies from this many bytes store whole cache lines non-temporally (as the BatchNorm kernels' outputs).</summary>
+    const long StreamingCopyMinBytes = 4 << 20;
+
     /// <summary>dst = src, split over threads when large (one thread cannot saturate memory bandwidth).</summary>
     public static void Copy<T>(ReadOnlySpan<T> src, Span<T> dst) where T : unmanaged
     {
-        if (src.Length < 2 * MinPerPart)
+        if (dst.Length < src.Length) throw new ArgumentException("copy destination is too short");
+        // Overlapping spans need memmove's order; parts running side by side could read what another has written.
+        if (src.Length < 2 * MinPerPart || src.Overlaps(dst))
         {
             src.CopyTo(dst);
             return;
         }
-        if (dst.Length < src.Length) throw new ArgumentException("copy destination is too short");
         unsafe
         {
+            bool stream = (long)src.Length * sizeof(T) >= StreamingCopyMinBytes && Vector256.IsHardwareAccelerated;
             fixed (T* ps = src, pd = dst)
-                Threading.For(src.Length, MinPerPart, new CopyRange<T>(ps, pd));
+                Threading.For(src.Length, MinPerPart, new CopyRange<T>(ps, pd, stream));
         }
     }
 
-    unsafe readonly struct CopyRange<T>(T* src, T* dst) : IRangeBody where T : unmanaged
+    /// <summary>The copy of elements [start, end), streamed or by memmove. memmove's stores read every destination line
+    /// before writing it (a copy of 256 MiB moved 768 here); non-temporal stores of whole lines do not (12 ms instead of 17–20).</summary>
+    unsafe readonly struct CopyRange<T>(T* src, T* dst, bool stream) : IRangeBody where T : unmanaged
     {
-        public void Run(int start, int end) => new ReadOnlySpan<T>(src + start, end - start).CopyTo(new Span<T>(dst + start, end - start));
+        public void Run(int start, int end)
+        {
+            byte* s = (byte*)(src + start), d = (byte*)(dst + start);
+            long bytes = (long)(end - start) * sizeof(T);
+            if (!stream)
+            {
+                Buffer.MemoryCopy(s, d, bytes, bytes);
+                return;
+            }
+            long head = Math.Min(bytes, (64 - ((nint)d & 63)) & 63), at = head;
+            Buffer.MemoryCopy(s, d, head, head);
+            // Four lines per step: four loads in flight before their stores.
+            if (Vector512.IsHardwareAccelerated)
+                for (; at + 256 <= bytes; at += 256)
+                {
+                    var v0 = Vector512.Load(s + at); var v1 = Vector512.Load(s + at + 64); var v2 = Vector512.Load(s + at + 128); var v3 = Vector512.Load(s + at + 192);
+                    Vector512.StoreAlignedNonTemporal(v0, d + at); Vector512.StoreAlignedNonTemporal(v1, d + at + 64);
+                    Vector512.StoreAlignedNonTemporal(v2, d + at + 128); Vector512.StoreAlignedNonTemporal(v3, d + at + 192);
+                }
+            for (; at + 128 <= bytes; at += 128)
+            {
+                var v0 = Vector256.Load(s + at); var v1 = Vector256.Load(s + at + 32); var v2 = Vector256.Load(s + at + 64); var v3 = Vector256.Load(s + at + 96);
+                Vector256.StoreAlignedNonTemporal(v0, d + at); Vector256.StoreAlignedNonTemporal(v1, d + at + 32);
+                Vector256.StoreAlignedNonTemporal(v2, d + at + 64); Vector256.StoreAlignedNonTemporal(v3, d + at + 96);
+            }
+            Buffer.MemoryCopy(s + at, d + at, bytes - at, bytes - at);
+            Simd.StoreFence();
+        }
     }
 
     /// <summary>y = x^p elementwise for a scalar exponent.</summary>
