@@ -197,7 +197,7 @@ public static class Elementwise
     }
 
     /// <summary>The copy of elements [start, end), streamed or by memmove. memmove's stores read every destination line
-    /// before writing it (a copy of 256 MiB moved 768 here); non-temporal stores of whole lines do not (12 ms instead of 17–20).</summary>
+    /// before writing it, so a copy of 256 MiB moves 768; non-temporal stores of whole lines do not (12 ms here instead of 17–20).</summary>
     unsafe readonly struct CopyRange<T>(T* src, T* dst, bool stream) : IRangeBody where T : unmanaged
     {
         public void Run(int start, int end)
