@@ -186,6 +186,37 @@ public class BatchNormPropertyTests
         AssertClose(yRef, D(2 * len + 4 * c, len), 2e-5, "eval y f32");
     }
 
+    [Fact]
+    public void StreamedRowPathGivesTheSameBitsAtEveryAlignment()
+    {
+        // Rows of whole cache lines, streamed: the elementwise pass goes along lines that start a few elements into each
+        // row (a shift that depends on where the arrays lie), with the coefficients rotated to match. Every start within
+        // a line must give the same bits, the rows' first and last elements included.
+        const int n = 1027, c = 1024, len = n * c, lanes = 16;
+        var rng = new Rng(5);
+        float[] Padded(double mean, double std) => [.. Values(rng, len, mean, std).Select(v => (float)v), .. new float[lanes]];
+        float[] x = Padded(3, 2), dy = Padded(0, 1), gamma = [.. Values(rng, c, 1, 0.5).Select(v => (float)v)], beta = [.. Values(rng, c, 0, 1).Select(v => (float)v)];
+        float[] Run(int offset)
+        {
+            // The same values, moved by offset elements within their arrays (so within their cache lines).
+            float[] Moved(float[] a) { var m = new float[len + lanes]; Array.Copy(a, 0, m, offset, len); return m; }
+            float[] xo = Moved(x), dyo = Moved(dy), y = new float[len + lanes], dx = new float[len + lanes], yEval = new float[len + lanes];
+            var mean = new double[c]; var variance = new double[c]; var dg = new float[c]; var db = new float[c];
+            BatchNormKernels.ForwardTrain<float>(xo.AsSpan(offset, len), n, c, 1, gamma, beta, 1e-5, y.AsSpan(offset, len), mean, variance);
+            BatchNormKernels.BackwardTrain<float>(dyo.AsSpan(offset, len), xo.AsSpan(offset, len), n, c, 1, gamma, mean, variance, 1e-5, dx.AsSpan(offset, len), dg, db);
+            BatchNormKernels.ForwardEval<float>(xo.AsSpan(offset, len), n, c, 1, gamma, beta, mean, variance, 1e-5, yEval.AsSpan(offset, len));
+            return [.. y.AsSpan(offset, len), .. dx.AsSpan(offset, len), .. yEval.AsSpan(offset, len), .. dg, .. db];
+        }
+        var expected = Run(0).Select(BitConverter.SingleToInt32Bits).ToArray();
+        for (int offset = 1; offset < lanes; offset++)
+            using (ThreadCount.Set(1 + offset % 3))
+                Assert.True(expected.SequenceEqual(Run(offset).Select(BitConverter.SingleToInt32Bits)), $"offset {offset}");
+        // And the same numbers as the plain reference, on one of them.
+        var yRef = new double[len]; var meanRef = new double[c]; var varRef = new double[c];
+        BatchNormReference.ForwardTrain([.. x.Take(len).Select(v => (double)v)], n, c, 1, [.. gamma.Select(v => (double)v)], [.. beta.Select(v => (double)v)], 1e-5, yRef, meanRef, varRef);
+        AssertClose(yRef, [.. expected.Take(len).Select(b => (double)BitConverter.Int32BitsToSingle(b))], 2e-5, "y f32");
+    }
+
     static double[] Values(Rng rng, int count, double mean, double std) => Enumerable.Range(0, count).Select(_ => rng.Normal(mean, std)).ToArray();
 
     static void AssertClose(double[] expected, double[] actual, double tol, string what)

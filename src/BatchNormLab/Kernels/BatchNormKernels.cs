@@ -534,14 +534,21 @@ public static unsafe partial class BatchNormKernels
             Threading.For(n * c, 4, new PlaneApply<T>(dy, x, output, c, s, k, stream));
             return;
         }
-        // Row path: coefficients per column of the (N, C·S) matrix.
+        // Row path: coefficients per column of the (N, C·S) matrix. When outputs are streamed and a row is whole cache
+        // lines, every row sits the same way in its lines: the pass then takes "rows" that start at a line, `shift`
+        // elements into a row, with the coefficients rotated to match (index j holds column (j + shift) mod cols). So no
+        // row has elements left over at its ends, which would be written one at a time and with cached stores.
         int cols = c * s;
+        int shift = stream && (long)cols * sizeof(T) % 64 == 0 ? Simd.WholeLines(output, cols).Start : 0;
         var hi = new T[cols]; var lo = new T[cols]; var a = new T[cols]; var b = new T[cols]; var cc = new T[cols];
         for (int ch = 0, col = 0; ch < c; ch++)
             for (int j = 0; j < s; j++, col++)
-                (hi[col], lo[col], a[col], b[col], cc[col]) = (k[ch].Hi, k[ch].Lo, k[ch].A, k[ch].B, k[ch].C);
+            {
+                int at = col >= shift ? col - shift : col - shift + cols;
+                (hi[at], lo[at], a[at], b[at], cc[at]) = (k[ch].Hi, k[ch].Lo, k[ch].A, k[ch].B, k[ch].C);
+            }
         fixed (T* pHi = hi, pLo = lo, pA = a, pB = b, pC = cc)
-            Threading.For(n, Math.Max(1, 4096 / cols), new RowApply<T>(dy, x, output, cols, pHi, pLo, pA, pB, pC, stream));
+            Threading.For(n, Math.Max(1, 4096 / cols), new RowApply<T>(dy, x, output, cols, shift, pHi, pLo, pA, pB, pC, stream));
     }
 
     readonly struct PlaneApply<T>(T* dy, T* x, T* output, int c, int s, Coefficients<T>[] k, bool stream) : IRangeBody
@@ -558,8 +565,11 @@ public static unsafe partial class BatchNormKernels
         }
     }
 
-    /// <summary>The elementwise pass over rows [start, end) of the (N, C·S) matrix, with per-column coefficients.</summary>
-    readonly struct RowApply<T>(T* dy, T* x, T* output, int cols, T* hi, T* lo, T* a, T* b, T* c, bool stream) : IRangeBody
+    /// <summary>
+    /// The elementwise pass over rows [start, end) of the (N, C·S) matrix, with per-column coefficients rotated by
+    /// <paramref name="shift"/> (see <see cref="Apply{T}"/>).
+    /// </summary>
+    readonly struct RowApply<T>(T* dy, T* x, T* output, int cols, int shift, T* hi, T* lo, T* a, T* b, T* c, bool stream) : IRangeBody
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         public void Run(int start, int end)
@@ -569,17 +579,27 @@ public static unsafe partial class BatchNormKernels
             // reduction pass has just read this part's rows in order, and its last ones are still in cache (L3).
             // The [4096, 1024] backward took about 10% less time this way in a loop of forward and backward passes; the
             // plane path was slower walked backwards.
+            // With a shift, the part's rows start `shift` elements in: its last row is short, and its first `shift`
+            // elements (columns [0, shift) of row start) come on their own, at the end.
             int group = (long)cols * sizeof(T) % 64 == 0 ? ApplyRows : 1;
-            for (int i = start + (end - start - 1) / group * group; i >= start; i -= group)
-                Rows((long)i * cols, Math.Min(group, end - i));
+            long first = (long)start * cols + shift;
+            int whole = shift == 0 ? end - start : end - start - 1;
+            if (shift > 0) Rows(first + (long)whole * cols, 1, cols - shift, 0);
+            for (int i = whole == 0 ? -1 : (whole - 1) / group * group; i >= 0; i -= group)
+                Rows(first + (long)i * cols, Math.Min(group, whole - i), cols, 0);
+            if (shift > 0) Rows(first - shift, 1, shift, cols - shift);
             if (stream) Simd.StoreFence();
         }
 
-        void Rows(long first, int rows)
+        /// <summary>
+        /// <paramref name="rows"/> rows (<c>cols</c> apart) of <paramref name="length"/> elements from element
+        /// <paramref name="first"/>, whose coefficients start at index <paramref name="k0"/> of the (rotated) arrays.
+        /// </summary>
+        void Rows(long first, int rows, int length, int k0)
         {
-            T* pdy = dy, px = x, po = output, pHi = hi, pLo = lo, pA = a, pB = b, pC = c;
+            T* pdy = dy, px = x, po = output, pHi = hi + k0, pLo = lo + k0, pA = a + k0, pB = b + k0, pC = c + k0;
             // Vectors over the whole cache lines (streamed) or all of the row; the elements either side one at a time.
-            var (peel, last) = stream ? Simd.WholeLines(po + first, cols) : (0, cols);
+            var (peel, last) = stream ? Simd.WholeLines(po + first, length) : (0, length);
             int col = peel;
             // 512-bit where there (the backward's pass took 7% less time than with 256-bit vectors, one row at a time), two
             // vectors of columns per step: each row is read 128 bytes at a time before the next, with the ten coefficient
@@ -619,7 +639,7 @@ public static unsafe partial class BatchNormKernels
             {
                 T* g = pdy == null ? null : pdy + at;
                 for (int j = 0; j < peel; j++) po[at + j] = Element(g, px + at, j, pHi[j], pLo[j], pA[j], pB[j], pC[j]);
-                for (int j = col; j < cols; j++) po[at + j] = Element(g, px + at, j, pHi[j], pLo[j], pA[j], pB[j], pC[j]);
+                for (int j = col; j < length; j++) po[at + j] = Element(g, px + at, j, pHi[j], pLo[j], pA[j], pB[j], pC[j]);
             }
         }
     }
