@@ -20,7 +20,8 @@ namespace BatchNormLab.Kernels;
 /// writes large outputs with non-temporal stores (no read for ownership, no eviction of the input).
 /// Training passes subtract the mean before scaling, with μ split into a hi part (exactly
 /// representable in T) and a lo remainder, so a float32 input with |μ| ≫ σ is normalised to full
-/// precision (the folded y = x·α + β' would cancel there); eval uses the folded form.
+/// precision (the folded y = x·α + β' would cancel there); the row path folds lo·α into the shift
+/// instead of subtracting it (x − hi is exact there, and lo·α is small); eval uses the folded form.
 /// </summary>
 public static unsafe partial class BatchNormKernels
 {
@@ -44,9 +45,9 @@ public static unsafe partial class BatchNormKernels
     /// <summary>Columns of the row path are taken at most this many bytes of a row at a time, so their partial sums stay in L1.</summary>
     const int TileBytes = 4096;
     /// <summary>
-    /// Rows the row path's elementwise pass takes together, so that each load of a vector of its five per-column
-    /// coefficients serves this many outputs: the [4096, 1024] backward's pass took about 1.1 ms this way against 1.6
-    /// one row at a time, the coefficients' loads from L2 crowding out the streams' from memory.
+    /// Rows the row path's elementwise pass takes together, so that each load of a vector of its per-column coefficients
+    /// serves this many outputs: the [4096, 1024] backward's pass took about 1.1 ms this way against 1.6 one row at a
+    /// time, the coefficients' loads from L2 crowding out the streams' from memory. Two or eight rows were slower.
     /// </summary>
     const int ApplyRows = 4;
     /// <summary>Vector steps (of four vectors) summed in registers before a run's double accumulators are updated.</summary>
@@ -534,21 +535,27 @@ public static unsafe partial class BatchNormKernels
             Threading.For(n * c, 4, new PlaneApply<T>(dy, x, output, c, s, k, stream));
             return;
         }
-        // Row path: coefficients per column of the (N, C·S) matrix. When outputs are streamed and a row is whole cache
-        // lines, every row sits the same way in its lines: the pass then takes "rows" that start at a line, `shift`
-        // elements into a row, with the coefficients rotated to match (index j holds column (j + shift) mod cols). So no
-        // row has elements left over at its ends, which would be written one at a time and with cached stores.
+        // Row path: coefficients per column of the (N, C·S) matrix, μ's lo part folded into the shift (C − lo·B, in double):
+        // one array fewer to load per vector of outputs (out = dy·A + (x − hi)·B + C').
+        // When outputs are streamed and a row is whole cache lines, every row sits the same way in its lines: the pass then
+        // takes "rows" that start at a line, `shift` elements into a row, with the coefficients rotated to match (index j
+        // holds column (j + shift) mod cols). So no row has elements left over at its ends, which would be written one at a
+        // time and with cached stores.
         int cols = c * s;
         int shift = stream && (long)cols * sizeof(T) % 64 == 0 ? Simd.WholeLines(output, cols).Start : 0;
-        var hi = new T[cols]; var lo = new T[cols]; var a = new T[cols]; var b = new T[cols]; var cc = new T[cols];
+        var hi = new T[cols]; var a = new T[cols]; var b = new T[cols]; var cc = new T[cols];
         for (int ch = 0, col = 0; ch < c; ch++)
+        {
+            var kc = k[ch];
+            T folded = T.CreateTruncating(double.CreateTruncating(kc.C) - double.CreateTruncating(kc.Lo) * double.CreateTruncating(kc.B));
             for (int j = 0; j < s; j++, col++)
             {
                 int at = col >= shift ? col - shift : col - shift + cols;
-                (hi[at], lo[at], a[at], b[at], cc[at]) = (k[ch].Hi, k[ch].Lo, k[ch].A, k[ch].B, k[ch].C);
+                (hi[at], a[at], b[at], cc[at]) = (kc.Hi, kc.A, kc.B, folded);
             }
-        fixed (T* pHi = hi, pLo = lo, pA = a, pB = b, pC = cc)
-            Threading.For(n, Math.Max(1, 4096 / cols), new RowApply<T>(dy, x, output, cols, shift, pHi, pLo, pA, pB, pC, stream));
+        }
+        fixed (T* pHi = hi, pA = a, pB = b, pC = cc)
+            Threading.For(n, Math.Max(1, 4096 / cols), new RowApply<T>(dy, x, output, cols, shift, pHi, pA, pB, pC, stream));
     }
 
     readonly struct PlaneApply<T>(T* dy, T* x, T* output, int c, int s, Coefficients<T>[] k, bool stream) : IRangeBody
@@ -569,7 +576,7 @@ public static unsafe partial class BatchNormKernels
     /// The elementwise pass over rows [start, end) of the (N, C·S) matrix, with per-column coefficients rotated by
     /// <paramref name="shift"/> (see <see cref="Apply{T}"/>).
     /// </summary>
-    readonly struct RowApply<T>(T* dy, T* x, T* output, int cols, int shift, T* hi, T* lo, T* a, T* b, T* c, bool stream) : IRangeBody
+    readonly struct RowApply<T>(T* dy, T* x, T* output, int cols, int shift, T* hi, T* a, T* b, T* c, bool stream) : IRangeBody
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         public void Run(int start, int end)
@@ -597,40 +604,43 @@ public static unsafe partial class BatchNormKernels
         /// </summary>
         void Rows(long first, int rows, int length, int k0)
         {
-            T* pdy = dy, px = x, po = output, pHi = hi + k0, pLo = lo + k0, pA = a + k0, pB = b + k0, pC = c + k0;
+            T* pdy = dy, px = x, po = output, pHi = hi + k0, pA = a + k0, pB = b + k0, pC = c + k0;
             // Vectors over the whole cache lines (streamed) or all of the row; the elements either side one at a time.
             var (peel, last) = stream ? Simd.WholeLines(po + first, length) : (0, length);
             int col = peel;
             // 512-bit where there (the backward's pass took 7% less time than with 256-bit vectors, one row at a time), two
-            // vectors of columns per step: each row is read 128 bytes at a time before the next, with the ten coefficient
+            // vectors of columns per step: each row is read 128 bytes at a time before the next, with the coefficient
             // vectors in registers (about 12% less time than one vector per step, in a microbenchmark of the pass).
             if (Vector512.IsHardwareAccelerated)
                 for (int wide = Vector512<T>.Count; col <= last - 2 * wide; col += 2 * wide)
                 {
-                    var h0 = Vector512.Load(pHi + col); var l0 = Vector512.Load(pLo + col); var a0 = Vector512.Load(pA + col);
-                    var b0 = Vector512.Load(pB + col); var c0 = Vector512.Load(pC + col);
-                    var h1 = Vector512.Load(pHi + col + wide); var l1 = Vector512.Load(pLo + col + wide); var a1 = Vector512.Load(pA + col + wide);
-                    var b1 = Vector512.Load(pB + col + wide); var c1 = Vector512.Load(pC + col + wide);
-                    for (long at = first + col, stop = at + (long)rows * cols; at < stop; at += cols)
-                    {
-                        var v0 = Simd.MultiplyAdd(Vector512.Load(px + at) - h0 - l0, b0, c0);
-                        var v1 = Simd.MultiplyAdd(Vector512.Load(px + at + wide) - h1 - l1, b1, c1);
-                        if (pdy != null)
+                    var h0 = Vector512.Load(pHi + col); var b0 = Vector512.Load(pB + col); var c0 = Vector512.Load(pC + col);
+                    var h1 = Vector512.Load(pHi + col + wide); var b1 = Vector512.Load(pB + col + wide); var c1 = Vector512.Load(pC + col + wide);
+                    long at = first + col, stop = at + (long)rows * cols;
+                    if (pdy == null)
+                        for (; at < stop; at += cols)
                         {
-                            v0 = Simd.MultiplyAdd(Vector512.Load(pdy + at), a0, v0);
-                            v1 = Simd.MultiplyAdd(Vector512.Load(pdy + at + wide), a1, v1);
+                            Simd.Store(Simd.MultiplyAdd(Vector512.Load(px + at) - h0, b0, c0), po + at, stream);
+                            Simd.Store(Simd.MultiplyAdd(Vector512.Load(px + at + wide) - h1, b1, c1), po + at + wide, stream);
                         }
-                        Simd.Store(v0, po + at, stream);
-                        Simd.Store(v1, po + at + wide, stream);
+                    else
+                    {
+                        var a0 = Vector512.Load(pA + col); var a1 = Vector512.Load(pA + col + wide);
+                        for (; at < stop; at += cols)
+                        {
+                            var v0 = Simd.MultiplyAdd(Vector512.Load(px + at) - h0, b0, c0);
+                            var v1 = Simd.MultiplyAdd(Vector512.Load(px + at + wide) - h1, b1, c1);
+                            Simd.Store(Simd.MultiplyAdd(Vector512.Load(pdy + at), a0, v0), po + at, stream);
+                            Simd.Store(Simd.MultiplyAdd(Vector512.Load(pdy + at + wide), a1, v1), po + at + wide, stream);
+                        }
                     }
                 }
             for (int w = Vector256<T>.Count; col <= last - w; col += w)
             {
-                var h = Vector256.Load(pHi + col); var l = Vector256.Load(pLo + col);
-                var va = Vector256.Load(pA + col); var vb = Vector256.Load(pB + col); var vc = Vector256.Load(pC + col);
+                var h = Vector256.Load(pHi + col); var va = Vector256.Load(pA + col); var vb = Vector256.Load(pB + col); var vc = Vector256.Load(pC + col);
                 for (long at = first + col, stop = at + (long)rows * cols; at < stop; at += cols)
                 {
-                    var value = Simd.MultiplyAdd(Vector256.Load(px + at) - h - l, vb, vc);
+                    var value = Simd.MultiplyAdd(Vector256.Load(px + at) - h, vb, vc);
                     if (pdy != null) value = Simd.MultiplyAdd(Vector256.Load(pdy + at), va, value);
                     Simd.Store(value, po + at, stream);
                 }
@@ -638,8 +648,8 @@ public static unsafe partial class BatchNormKernels
             for (long at = first, stop = first + (long)rows * cols; at < stop; at += cols)
             {
                 T* g = pdy == null ? null : pdy + at;
-                for (int j = 0; j < peel; j++) po[at + j] = Element(g, px + at, j, pHi[j], pLo[j], pA[j], pB[j], pC[j]);
-                for (int j = col; j < length; j++) po[at + j] = Element(g, px + at, j, pHi[j], pLo[j], pA[j], pB[j], pC[j]);
+                for (int j = 0; j < peel; j++) po[at + j] = Element(g, px + at, j, pHi[j], T.Zero, pA[j], pB[j], pC[j]);
+                for (int j = col; j < length; j++) po[at + j] = Element(g, px + at, j, pHi[j], T.Zero, pA[j], pB[j], pC[j]);
             }
         }
     }
