@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Numerics;
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
@@ -431,8 +432,6 @@ public static unsafe partial class BatchNormKernels
         int slots = blocks * cols;
         var blockFirst = ArrayPool<double>.Shared.Rent(slots);
         var blockSecond = ArrayPool<double>.Shared.Rent(slots);
-        Array.Clear(blockFirst, 0, slots);
-        Array.Clear(blockSecond, 0, slots);
         fixed (T* pHi = hi, pLo = lo)
         fixed (double* p1 = blockFirst, p2 = blockSecond)
         {
@@ -442,12 +441,20 @@ public static unsafe partial class BatchNormKernels
             else Threading.ForEachItem(blocks, body);
         }
         for (int block = 0; block < blocks; block++)
+        {
+            if (s == 1)
+            {
+                TensorPrimitives.Add(totalFirst, blockFirst.AsSpan(block * cols, cols), totalFirst);
+                TensorPrimitives.Add(totalSecond, blockSecond.AsSpan(block * cols, cols), totalSecond);
+                continue;
+            }
             for (int ch = 0, col = block * cols; ch < c; ch++)
                 for (int j = 0; j < s; j++, col++)
                 {
                     totalFirst[ch] += blockFirst[col];
                     totalSecond[ch] += blockSecond[col];
                 }
+        }
         ArrayPool<double>.Shared.Return(blockFirst);
         ArrayPool<double>.Shared.Return(blockSecond);
         return (totalFirst, totalSecond);
@@ -474,6 +481,9 @@ public static unsafe partial class BatchNormKernels
             for (int block = start; block < end; block++)
             {
                 double* f = first + (long)block * cols, q = second + (long)block * cols;
+                // Cleared here, by the thread that fills them, rather than all at once before the pass.
+                new Span<double>(f, cols).Clear();
+                new Span<double>(q, cols).Clear();
                 int r0 = block * rowsPerBlock, last = Math.Min(n, r0 + rowsPerBlock), done = 0;
                 if (Vector512.IsHardwareAccelerated) done = Partials(r0, last, f, q);
                 // Columns past the partial sums' whole vectors (all of them without AVX-512): rows summed in registers.
