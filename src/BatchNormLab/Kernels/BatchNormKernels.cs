@@ -413,9 +413,10 @@ public static unsafe partial class BatchNormKernels
             ArrayPool<double>.Shared.Return(second);
             return (totalFirst, totalSecond);
         }
-        // Row blocks: their number depends on N only; tiny inputs stay on one thread.
+        // Row blocks: their number depends on N only; tiny inputs stay on one thread. A block has at least PartialRows rows
+        // (with fewer, adding each block's partial sums to its slot cost as much as summing its rows).
         int cols = c * s;
-        int rowsPerBlock = Math.Max(RowGroup, (n + RowBlocks - 1) / RowBlocks);
+        int rowsPerBlock = Math.Max(PartialRows, (n + RowBlocks - 1) / RowBlocks);
         int blocks = (n + rowsPerBlock - 1) / rowsPerBlock;
         var hi = new T[cols];
         var lo = new T[cols];
@@ -494,6 +495,7 @@ public static unsafe partial class BatchNormKernels
 
         /// <summary>Rows [r0, r1) of the whole vectors of columns, through partial sums in L1 laid out [hi | s | q] per vector
         /// (one stream of state: no two of its loads and stores 4 KiB apart); returns the columns done.</summary>
+        [SkipLocalsInit] // the state below is written before it is read
         int Partials(int r0, int r1, double* f, double* q)
         {
             int w = Vector512<T>.Count, vectorCols = cols / w * w, tileCols = TileBytes / sizeof(T);
