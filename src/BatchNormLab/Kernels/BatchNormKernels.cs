@@ -398,11 +398,7 @@ public static unsafe partial class BatchNormKernels
             Array.Clear(second, 0, planes);
             // Chunks of planes go to threads as they come free (each plane writes its own slot).
             fixed (double* p1 = first, p2 = second)
-            {
-                var body = new PlaneSums<T, TSum>(sum, c, s, p1, p2);
-                if (Threading.PartCount(planes, 4) == 1) body.Run(0, planes);
-                else Threading.ForChunks(planes, RowBlocks, lastFirst: false, body);
-            }
+                Threading.ForChunks(planes, 4, RowBlocks, lastFirst: false, new PlaneSums<T, TSum>(sum, c, s, p1, p2));
             for (int i = 0, plane = 0; i < n; i++)
                 for (int ch = 0; ch < c; ch++, plane++)
                 {
@@ -435,12 +431,9 @@ public static unsafe partial class BatchNormKernels
         var blockSecond = ArrayPool<double>.Shared.Rent(slots);
         fixed (T* pHi = hi, pLo = lo)
         fixed (double* p1 = blockFirst, p2 = blockSecond)
-        {
             // Blocks go to threads as they come free (each writes its own slot): a thread the machine slows down does fewer.
-            var body = new RowBlockSums<T, TSum>(sum, n, cols, rowsPerBlock, pHi, pLo, p1, p2);
-            if (Threading.PartCount(blocks, Math.Max(1, (1 << 16) / (rowsPerBlock * cols))) == 1) body.Run(0, blocks);
-            else Threading.ForEachItem(blocks, body);
-        }
+            Threading.ForChunks(blocks, Math.Max(1, (1 << 16) / (rowsPerBlock * cols)), blocks, lastFirst: false,
+                new RowBlockSums<T, TSum>(sum, n, cols, rowsPerBlock, pHi, pLo, p1, p2));
         for (int block = 0; block < blocks; block++)
         {
             if (s == 1)
@@ -560,9 +553,7 @@ public static unsafe partial class BatchNormKernels
         bool stream = (long)n * c * s * sizeof(T) >= StreamingMinBytes;
         if (s >= PlanePathMinSpatial)
         {
-            var body = new PlaneApply<T>(dy, x, output, c, s, k, stream);
-            if (Threading.PartCount(n * c, 4) == 1) body.Run(0, n * c);
-            else Threading.ForChunks(n * c, RowBlocks, lastFirst: false, body);
+            Threading.ForChunks(n * c, 4, RowBlocks, lastFirst: false, new PlaneApply<T>(dy, x, output, c, s, k, stream));
             return;
         }
         // Row path: coefficients per column of the (N, C·S) matrix, μ's lo part folded into the shift (C − lo·B, in double):
@@ -585,14 +576,9 @@ public static unsafe partial class BatchNormKernels
             }
         }
         fixed (T* pHi = hi, pA = a, pB = b, pC = cc)
-        {
-            // Chunks of rows as many as the reduction's blocks, taken by threads as they come free, from the last: the reduction
-            // pass has just read the first blocks first, so the last ones are the likeliest still in cache.
-            var body = new RowApply<T>(dy, x, output, cols, shift, pHi, pA, pB, pC, stream);
-            int minRows = Math.Max(1, 4096 / cols);
-            if (Threading.PartCount(n, minRows) == 1) body.Run(0, n);
-            else Threading.ForChunks(n, Math.Min(RowBlocks, n / minRows), lastFirst: true, body);
-        }
+            // As many chunks of rows as the reduction has blocks, taken by threads as they come free, from the last: the
+            // reduction pass has just read the first blocks first, so the last ones are the likeliest still in cache.
+            Threading.ForChunks(n, Math.Max(1, 4096 / cols), RowBlocks, lastFirst: true, new RowApply<T>(dy, x, output, cols, shift, pHi, pA, pB, pC, stream));
     }
 
     readonly struct PlaneApply<T>(T* dy, T* x, T* output, int c, int s, Coefficients<T>[] k, bool stream) : IRangeBody

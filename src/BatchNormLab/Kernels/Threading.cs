@@ -62,17 +62,24 @@ public static class Threading
     /// <summary>
     /// Runs <paramref name="body"/> over [0, count) cut into <paramref name="chunks"/> contiguous ranges whose bounds
     /// depend only on count and chunks, taken one at a time by workers as they come free (as <see cref="ForEachItem"/>),
-    /// in order from the first range or, with <paramref name="lastFirst"/>, from the last. For bodies whose outputs do not
-    /// depend on how the range is cut: then results are bitwise the same as ever, and a worker the machine slows down
-    /// takes fewer ranges instead of holding up the others.
+    /// in order from the first range or, with <paramref name="lastFirst"/>, from the last; no range is shorter than
+    /// <paramref name="minPerPart"/>, and when <see cref="PartCount"/>(count, minPerPart) is one the body runs in one call
+    /// on this thread. For bodies whose outputs do not depend on how the range is cut:
+    /// then results are bitwise the same as ever, and a worker the machine slows down takes fewer ranges instead of
+    /// holding up the others.
     /// </summary>
-    public static void ForChunks<TBody>(int count, int chunks, bool lastFirst, TBody body) where TBody : struct, IRangeBody
+    public static void ForChunks<TBody>(int count, int minPerPart, int chunks, bool lastFirst, TBody body) where TBody : struct, IRangeBody
     {
-        chunks = Math.Max(1, Math.Min(chunks, count));
+        if (PartCount(count, minPerPart) == 1)
+        {
+            if (count > 0) body.Run(0, count);
+            return;
+        }
+        chunks = Math.Max(1, Math.Min(chunks, count / Math.Max(1, minPerPart)));
         ForEachItem(chunks, new Chunk<TBody>(count, chunks, lastFirst, body));
     }
 
-    readonly struct Chunk<TBody>(int count, int chunks, bool lastFirst, TBody body) : IRangeBody where TBody : struct, IRangeBody
+    internal readonly struct Chunk<TBody>(int count, int chunks, bool lastFirst, TBody body) : IRangeBody where TBody : struct, IRangeBody
     {
         public void Run(int start, int end)
         {

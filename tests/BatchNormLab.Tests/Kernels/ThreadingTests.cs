@@ -24,18 +24,52 @@ public class ThreadingTests
                 using (ThreadCount.Set(threads))
                 {
                     var ranges = new ConcurrentQueue<(int Start, int End)>();
-                    Threading.ForChunks(count, chunks, lastFirst, new Record(ranges));
+                    Threading.ForChunks(count, 1, chunks, lastFirst, new Record(ranges));
                     var sorted = ranges.OrderBy(r => r.Start).ToList();
                     Assert.Equal(0, sorted[0].Start);
                     Assert.Equal(count, sorted[^1].End);
                     for (int i = 1; i < sorted.Count; i++) Assert.Equal(sorted[i - 1].End, sorted[i].Start);
                     Assert.All(sorted, r => Assert.True(r.End > r.Start));
+                    // One thread: one call over the whole range; more: the same chunks, whichever thread took which.
+                    if (threads == 1 || count == 1)
+                    {
+                        Assert.Single(sorted);
+                        continue;
+                    }
                     Assert.Equal(Math.Min(chunks, count), sorted.Count);
                     first ??= sorted;
                     Assert.Equal(first, sorted);
-                    // One thread takes them in order: from the last when asked.
-                    if (threads == 1)
-                        Assert.Equal(lastFirst ? sorted.AsEnumerable().Reverse() : sorted, ranges.ToList());
                 }
+    }
+
+    [Theory]
+    [InlineData(100, 30, 16, 3)] // no range shorter than the minimum
+    [InlineData(20, 30, 16, 1)] // too little for two parts: one call
+    [InlineData(4096, 4, 16, 16)]
+    public void ForChunksKeepsRangesAtLeastTheMinimum(int count, int minPerPart, int chunks, int expectedRanges)
+    {
+        using (ThreadCount.Set(2))
+        {
+            var ranges = new ConcurrentQueue<(int Start, int End)>();
+            Threading.ForChunks(count, minPerPart, chunks, lastFirst: false, new Record(ranges));
+            var sorted = ranges.OrderBy(r => r.Start).ToList();
+            Assert.Equal(expectedRanges, sorted.Count);
+            Assert.Equal(count, sorted.Sum(r => r.End - r.Start));
+            if (sorted.Count > 1) Assert.All(sorted, r => Assert.True(r.End - r.Start >= minPerPart));
+        }
+    }
+
+    [Fact]
+    public void ChunksAreTakenFromTheLastWhenAsked()
+    {
+        // The items ForChunks hands out, in the order a worker takes them.
+        foreach (bool lastFirst in new[] { false, true })
+        {
+            var ranges = new ConcurrentQueue<(int Start, int End)>();
+            var chunk = new Threading.Chunk<Record>(100, 4, lastFirst, new Record(ranges));
+            for (int item = 0; item < 4; item++) chunk.Run(item, item + 1);
+            (int, int)[] inOrder = [(0, 25), (25, 50), (50, 75), (75, 100)];
+            Assert.Equal(lastFirst ? inOrder.Reverse() : inOrder, ranges.ToArray());
+        }
     }
 }
