@@ -92,7 +92,7 @@ public sealed partial class Tensor
     internal static Tensor BatchNormEval(Tensor x, Tensor? gamma, Tensor? beta, double[] mean, double[] variance, double eps)
     {
         var (n, c, s) = ChannelView(x);
-        var y = UninitializedLike(x);
+        var y = RecycledLike(x);
         if (x.DType == DType.Float32)
             BatchNormKernels.ForwardEval(x.FloatSpan, n, c, s, gamma is null ? default : gamma.FloatSpan, beta is null ? default : beta.FloatSpan, mean, variance, eps, y.FloatSpan);
         else
@@ -291,7 +291,7 @@ public sealed partial class Tensor
     static (Tensor Dx, Tensor? DGamma, Tensor? DBeta) Gradients(Tensor g, Tensor x, Tensor? gamma, Tensor? beta, double[] mean, double[] variance, double eps, bool eval)
     {
         var (n, c, s) = ChannelView(x);
-        var dx = eval ? UninitializedLike(x) : RecycledLike(x);
+        var dx = RecycledLike(x);
         var dGamma = gamma is null ? null : UninitializedLike(gamma);
         var dBeta = beta is null ? null : UninitializedLike(beta);
         if (x.DType == DType.Float32)
