@@ -55,8 +55,6 @@ public static unsafe partial class BatchNormKernels
     const int ApplyRows = 4;
     /// <summary>Vector steps (of four vectors) summed in registers before a run's double accumulators are updated.</summary>
     const int BlockSteps = 8;
-    /// <summary>Outputs from this size (bytes) are written with non-temporal stores: they cannot stay in L2 anyway.</summary>
-    const long StreamingMinBytes = 4 << 20;
 
     // ---------------------------------------------------------------- training forward
     // μ_c = (1/m)·Σx,  σ²_c = (1/m)·Σ(x−μ)²  (biased, m = N·S), from s1 = Σ(x−K), s2 = Σ(x−K)²:
@@ -550,7 +548,7 @@ public static unsafe partial class BatchNormKernels
 
     static void Apply<T>(T* dy, T* x, T* output, int n, int c, int s, Coefficients<T>[] k) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        bool stream = (long)n * c * s * sizeof(T) >= StreamingMinBytes;
+        bool stream = (long)n * c * s * sizeof(T) >= Simd.NonTemporalMinBytes;
         if (s >= PlanePathMinSpatial)
         {
             Threading.ForChunks(n * c, 4, RowBlocks, lastFirst: false, new PlaneApply<T>(dy, x, output, c, s, k, stream));

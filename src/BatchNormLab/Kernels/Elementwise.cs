@@ -175,9 +175,6 @@ public static class Elementwise
         }
     }
 
-    /// <summary>Copies from this many bytes store whole cache lines non-temporally (as the BatchNorm kernels' outputs).</summary>
-    const long StreamingCopyMinBytes = 4 << 20;
-
     /// <summary>dst = src, split over threads when large (one thread cannot saturate memory bandwidth).</summary>
     public static void Copy<T>(ReadOnlySpan<T> src, Span<T> dst) where T : unmanaged
     {
@@ -190,7 +187,7 @@ public static class Elementwise
         }
         unsafe
         {
-            bool stream = (long)src.Length * sizeof(T) >= StreamingCopyMinBytes && Vector256.IsHardwareAccelerated;
+            bool stream = (long)src.Length * sizeof(T) >= Simd.NonTemporalMinBytes && Vector256.IsHardwareAccelerated;
             fixed (T* ps = src, pd = dst)
                 Threading.For(src.Length, MinPerPart, new CopyRange<T>(ps, pd, stream));
         }

@@ -40,6 +40,9 @@ public static class Simd
         return a * b + c;
     }
 
+    /// <summary>Outputs from this size (bytes) are written with non-temporal stores: they cannot stay in L2 anyway.</summary>
+    internal const long NonTemporalMinBytes = 4 << 20;
+
     /// <summary>Stores <paramref name="v"/> at <paramref name="p"/>; with <paramref name="nonTemporal"/> bypassing the caches (p must be 64-byte aligned).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe void Store<T>(Vector512<T> v, T* p, bool nonTemporal) where T : unmanaged
