@@ -4,14 +4,14 @@ using BatchNormLab.Training;
 
 namespace BatchNormLab.Experiments;
 
-/// <summary>The distribution of one layer's pre-activations (the input of its activation function) on one training batch.</summary>
+/// <summary>The distribution of one layer's activations (the output of its activation function) on one training batch.</summary>
 public sealed record ActivationSnapshot(int Step, int Layer, double Mean, double Std, double P05, double P25, double P50, double P75, double P95);
 
 /// <summary>
-/// Records, every <c>every</c> steps, the distribution of the values entering the activation function
-/// after chosen weight layers during the training forward pass: after BN (and its noise) when the
-/// model has it, the conv/linear output when not. These are the distributions of Santurkar et al.'s
-/// Figs. 1c and 2. Large tensors are summarised from an evenly strided sample of at most
+/// Records, every <c>every</c> steps, the distribution of the activation function's output after chosen
+/// weight layers during the training forward pass: the input of the next layer, read in the same place
+/// whatever normalisation (and noise) the model has before it. These are the distributions of Santurkar
+/// et al.'s Figs. 1c and 2. Large tensors are summarised from an evenly strided sample of at most
 /// <see cref="MaxSample"/> values.
 /// </summary>
 public sealed class ActivationProbe : ITrainingCallback
@@ -34,9 +34,9 @@ public sealed class ActivationProbe : ITrainingCallback
         {
             if (!activations.TryGetValue(layer, out var activation))
                 throw new ArgumentException($"weight layer #{layer} of the model is not followed by an activation module");
-            activation.RegisterForwardHook((_, input, _) =>
+            activation.RegisterForwardHook((_, _, output) =>
             {
-                if (recording is int step) Snapshots.Add(Summarise(step, layer, input.ToFloatArray()));
+                if (recording is int step) Snapshots.Add(Summarise(step, layer, output.ToFloatArray()));
                 return null;
             });
         }
@@ -83,8 +83,7 @@ public sealed class ActivationProbe : ITrainingCallback
     /// <summary>
     /// How much a layer's distribution moves between consecutive snapshots, in its own units: the mean
     /// over snapshot pairs of the mean absolute change of the 5/25/50/75/95th percentiles divided by the
-    /// earlier 5–95 spread. It sees shape as well as location and scale (after a normalisation the mean
-    /// and spread are pinned by γ and β, the shape is not), and is scale-free, so networks whose
+    /// earlier 5–95 spread. It sees shape as well as location and scale (a ReLU's output is one-sided and partly zero), and is scale-free, so networks whose
     /// activations differ in size compare fairly. NaN with fewer than two snapshots.
     /// </summary>
     public static double Shift(IReadOnlyList<ActivationSnapshot> snapshots)

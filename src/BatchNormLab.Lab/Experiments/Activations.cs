@@ -1,39 +1,46 @@
-using System.Globalization;
 using BatchNormLab.Models;
 
 namespace BatchNormLab.Experiments;
 
 /// <summary>
-/// Santurkar et al. 2018, Figs. 1c and 2: the distributions of chosen layers' pre-activations over
-/// training, for the standard, BN and noisy-BN networks. The claim: with BN they are more stable than
-/// without, while noisy BN makes them less stable than even the standard network's (and still trains:
-/// see noisy-bn), so stable distributions are not what BN's benefit rests on.
+/// Santurkar et al. 2018, Figs. 1c and 2: the distributions of chosen layers' activations over training
+/// for the standard, BN and noisy-BN networks. The paper's finding, which both seeds repeat: the
+/// difference in distributional stability between the networks with and without BN is marginal, so BN's
+/// benefit does not come from steadier distributions; noisy BN's distributions are markedly less stable.
+/// The activations are read in the same place in every network, the output of the activation function
+/// (the input of the next layer, whose shift ICS is about), so neither network is pinned by γ, β by construction.
 /// </summary>
 public sealed class Activations : NormComparison
 {
     public override string Name => "activations";
     public override string Figure => "Santurkar et al. 2018, Fig. 1c and Fig. 2 (layer distributions)";
-    public override string Claim => "With BN, a layer's input distribution is more stable over training than without; with noisy BN it is less stable than even the standard network's.";
+    public override string Source => "Santurkar et al. 2018 §2.1, Fig. 1c (the difference in distributional stability is marginal) and Fig. 2 (noisy BN's distributions are less stable); seed 002 (“相差甚微”), seed 003 (“区别并不明显”)";
+    public override string Claim => "The difference in distributional stability of a layer's activations between the networks with and without BN is marginal (Fig. 1c): BN's benefit does not come from steadier distributions. With noisy BN the distributions are markedly less stable than both (Fig. 2).";
+
+    /// <summary>"Marginal": the shifts of BN and the standard network within a factor of 2 of each other.</summary>
+    public static readonly Rule Marginal = Rule.Factor(Claimed.Same, 2);
+
+    /// <summary>"Markedly less stable": noisy BN's shift at least twice the other network's.</summary>
+    public static readonly Rule Markedly = Rule.Factor(Claimed.Greater, 2);
 
     protected override IReadOnlyList<Norm> Networks { get; } = [Norm.None, Norm.BatchNorm, Norm.NoisyBatchNorm];
 
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null) =>
-        ($"{Presets.Describe(preset, dataset)}; LR 0.1; the standard, BN and noisy-BN networks; the values entering the activation after the weight layers at the depths of the paper's #3, #9 and #13 (of 13 convs), recorded on the training batch every {Math.Max(1, Presets.Vgg(preset, Norm.None, 0.1, 0, dataset).Steps / 50)} steps.",
-         Presets.Deviations(preset, dataset) + " The paper draws histograms per step; we draw the median with its 5–95th percentile band, and summarise how much a distribution moves as a scale-free shift (mean change of its percentiles between recordings, in units of its 5–95 spread).");
+        ($"{Presets.Describe(preset, dataset)}; LR 0.1; the standard, BN and noisy-BN networks; the activations (outputs of the activation function, the same place in every network) after the weight layers at the depths of the paper's #3, #9 and #13 (of 13 convs), " +
+         $"recorded on the training batch every {Math.Max(1, Presets.Vgg(preset, Norm.None, 0.1, 0, dataset).Steps / 50)} steps. Shift: the mean change of the 5/25/50/75/95th percentiles between recordings, in units of the 5–95 spread, averaged over the layers. " +
+         $"Rules: BN vs standard: {Marginal.Describe("shift(BN)", "shift(standard)")}. Noisy BN vs each: {Markedly.Describe("shift(noisy BN)", "shift(other)")}.",
+         Presets.Deviations(preset, dataset) + " The paper draws histograms per step; we draw the median with its 5–95th percentile band, and summarise how much a distribution moves as a scale-free shift. “Marginal” and “markedly” are not quantified in the paper: the factor 2 is ours.");
 
-    protected override IEnumerable<FigureData> Figures(IReadOnlyList<TrainedRun> runs) =>
-        runs[0].Activations!.Layers.Select(l => RunFigures.ActivationBands(runs, l));
+    protected override IEnumerable<FigureData> Figures(IReadOnlyList<SeededRuns> groups) =>
+        groups[0].Runs[0].Activations!.Layers.Select(l => RunFigures.ActivationBands(FirstSeed(groups), l));
 
-    /// <summary>Agrees when BN's shift is below the standard network's and noisy BN's above it; does not agree when neither holds.</summary>
-    protected override Verdict Judge(IReadOnlyList<TrainedRun> runs)
-    {
-        double standard = RunFigures.Shift(runs[0]).Mean, bn = RunFigures.Shift(runs[1]).Mean, noisy = RunFigures.Shift(runs[2]).Mean;
-        string n(double v) => v.ToString("G3", CultureInfo.InvariantCulture);
-        string numbers = $"mean distribution shift: standard {n(standard)}, BN {n(bn)}, noisy BN {n(noisy)}";
-        if (!double.IsFinite(standard) || !double.IsFinite(bn) || !double.IsFinite(noisy)) return new(VerdictKind.Inconclusive, $"a run recorded too few distributions ({numbers})");
-        bool bnSteadier = bn < standard, noisyLessSteady = noisy > standard;
-        if (bnSteadier && noisyLessSteady) return new(VerdictKind.Agrees, $"BN steadies the distributions, noisy BN unsettles them beyond the standard network's ({numbers})");
-        if (!bnSteadier && !noisyLessSteady) return new(VerdictKind.DoesNotAgree, $"BN does not steady the distributions and noisy BN does not unsettle them ({numbers})");
-        return new(VerdictKind.Inconclusive, $"{(bnSteadier ? "BN steadies the distributions, but noisy BN's are not less stable than the standard network's" : "noisy BN unsettles the distributions, but BN does not steady them")} ({numbers})");
-    }
+    protected override Verdict Judge(IReadOnlyList<SeededRuns> groups) => Judge(Shifts(groups[0]), Shifts(groups[1]), Shifts(groups[2]));
+
+    /// <summary>The conjunction of: BN's shift within a factor 2 of the standard network's; noisy BN's at least twice BN's and twice the standard network's.</summary>
+    public static Verdict Judge(SeedValues standard, SeedValues bn, SeedValues noisy) => Verdict.Of(
+    [
+        Marginal.Judge("BN's distributions are about as stable as the standard network's (marginal difference)", bn, standard),
+        Markedly.Judge("noisy BN's distributions are markedly less stable than BN's", noisy, bn),
+        Markedly.Judge("noisy BN's distributions are markedly less stable than the standard network's", noisy, standard),
+    ]);
 }

@@ -15,6 +15,7 @@ public sealed class Affine : Experiment
 {
     public override string Name => "affine";
     public override string Figure => "Ioffe & Szegedy 2015 §3 (γ, β restore the identity); seed 003 Q&A";
+    public override string Source => "Ioffe & Szegedy 2015 §3 (γ, β can represent the identity); seed 001 (γ = √Var, β = E recover the input), seed 003 Q&A (caffenet table: with scale & bias 47.8% vs 47.4%)";
     public override string Claim => "With γ = √(σ²_B + ε) and β = μ_B, BN returns its input unchanged, so the learned γ, β restore what normalising removed; with them learned, BN before ReLU trains faster or reaches a higher accuracy than with γ = 1, β = 0 fixed (caffenet on ImageNet: 47.8% vs 47.4%).";
 
     /// <summary>Seeds per configuration (context.Seed, +1, …), as in <see cref="Placement"/> so the runs are shared.</summary>
@@ -31,11 +32,11 @@ public sealed class Affine : Experiment
          "Identity check: on one training batch of the trained BN network (first seed), each BN layer's input x; a fresh BN layer with γ = √(σ²_B + ε), β = μ_B from x's own batch statistics (float64, rounded to float32) must return x.",
          "The claim's caffenet numbers are seed 003's ImageNet table, and [IS15] argues for γ, β from representational power, not speed; these are the VGG runs of the Santurkar et al. experiments, whose setting differs from that paper's thus: " + Presets.Deviations(preset, dataset));
 
-    public override ExperimentResult Run(ExperimentContext context)
+    protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var learned = SeededRuns.Train(context, Name, "γ, β learned", seed => Placement.BnVgg(context, NormPlacement.BeforeActivation, true, seed), Seeds);
-        var fixedAffine = SeededRuns.Train(context, Name, "γ = 1, β = 0 fixed", seed => Placement.BnVgg(context, NormPlacement.BeforeActivation, false, seed), Seeds);
+        var learned = SeededRuns.Train(context, Name, "γ, β learned", seed => Placement.BnVgg(context, NormPlacement.BeforeActivation, true, seed));
+        var fixedAffine = SeededRuns.Train(context, Name, "γ = 1, β = 0 fixed", seed => Placement.BnVgg(context, NormPlacement.BeforeActivation, false, seed));
         SeededRuns[] groups = [learned, fixedAffine];
         var runs = groups.SelectMany(g => g.Runs).ToList();
         var identity = IdentityChecks(context, learned.Runs[0]);

@@ -14,6 +14,7 @@ public sealed class BatchSizes : Experiment
 {
     public override string Name => "batch-size";
     public override string Figure => "Seed 003 (BN is weak at small batch sizes), as in Wu & He 2018, Fig. 1";
+    public override string Source => "seed 003 §4 (BN depends on the batch size: too small a batch works badly); Wu & He 2018, Fig. 1 (GroupNorm's comparison)";
     public override string Claim => "BN's accuracy degrades as the batch gets small (2–8 samples); GroupNorm's and LayerNorm's do not.";
 
     static readonly Norm[] Networks = [Norm.BatchNorm, Norm.GroupNorm, Norm.LayerNorm];
@@ -50,7 +51,7 @@ public sealed class BatchSizes : Experiment
             (preset == Preset.Paper ? "that of the other VGG runs" : "a fraction of an epoch, so absolute accuracies are low at every size") + ".");
     }
 
-    public override ExperimentResult Run(ExperimentContext context)
+    protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var sizes = Sizes(context.Preset);

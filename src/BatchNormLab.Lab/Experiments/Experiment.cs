@@ -10,11 +10,12 @@ public enum Preset { Tiny, Quick, Paper }
 public enum VerdictKind { Agrees, DoesNotAgree, Inconclusive }
 
 /// <summary>A verdict and the numbers behind it, in words.</summary>
-public sealed record Verdict(VerdictKind Kind, string Reason);
+public sealed partial record Verdict(VerdictKind Kind, string Reason);
 
 /// <summary>What an experiment needs from outside: where to write, which data, how many threads, and where to report progress.</summary>
 /// <param name="dataset">An image dataset for the VGG runs other than the preset's (e.g. cifar10 on quick); null keeps the preset's.</param>
-public sealed class ExperimentContext(string outputDirectory, Preset preset, string? dataDirectory, int threads, ulong seed, IExperimentProgress? progress = null, string? dataset = null)
+/// <param name="seeds">Seeds per compared configuration (context.Seed, +1, …); null: the preset's (<see cref="DefaultSeeds"/>).</param>
+public sealed class ExperimentContext(string outputDirectory, Preset preset, string? dataDirectory, int threads, ulong seed, IExperimentProgress? progress = null, string? dataset = null, int? seeds = null)
 {
     readonly Dictionary<string, (Dataset Train, Dataset Test)> datasets = [];
 
@@ -25,6 +26,15 @@ public sealed class ExperimentContext(string outputDirectory, Preset preset, str
     public ulong Seed { get; } = seed;
     public string? Dataset { get; } = dataset;
     public IExperimentProgress Progress { get; } = progress ?? new SilentProgress();
+
+    /// <summary>How many seeds every comparison is judged over.</summary>
+    public int Seeds { get; } = seeds is int n ? (n >= 1 ? n : throw new ArgumentOutOfRangeException(nameof(seeds), n, "at least one seed")) : DefaultSeeds(preset);
+
+    /// <summary>The seeds themselves: Seed, Seed + 1, …, Seed + Seeds − 1.</summary>
+    public IReadOnlyList<ulong> SeedList => Enumerable.Range(0, Seeds).Select(i => Seed + (ulong)i).ToArray();
+
+    /// <summary>Three seeds on quick and paper (the fewest that give a noise estimate worth the name); two on tiny, whose verdicts say nothing anyway.</summary>
+    public static int DefaultSeeds(Preset preset) => preset == Preset.Tiny ? 2 : 3;
 
     /// <summary>Runs several experiments share, by config (<see cref="TrainedRun.Shared"/>).</summary>
     internal Dictionary<string, TrainedRun> SharedRuns { get; } = [];
@@ -67,13 +77,18 @@ public abstract class Experiment
     public abstract string Name { get; }
     /// <summary>Which figure of which paper, e.g. "Santurkar et al. 2018, Fig. 1".</summary>
     public abstract string Figure { get; }
-    /// <summary>The paper's claim that the verdict tests.</summary>
+    /// <summary>The paper's claim that the verdict tests, as its source states it.</summary>
     public abstract string Claim { get; }
+    /// <summary>Where the claim comes from: paper, section or figure, and the seed file that reports it; says so where the claim is this project's own extension.</summary>
+    public abstract string Source { get; }
 
     /// <summary>The settings a preset uses, and where they differ from the paper, in words.</summary>
     public abstract (string Settings, string Deviations) Describe(Preset preset, string? dataset = null);
 
-    public abstract ExperimentResult Run(ExperimentContext context);
+    /// <summary>Runs the experiment: its measurements, figures and verdict, with its source and seeds attached.</summary>
+    public ExperimentResult Run(ExperimentContext context) => Measure(context) with { Source = Source, Seeds = context.SeedList };
+
+    protected abstract ExperimentResult Measure(ExperimentContext context);
 
     /// <summary>Writes raw measurements (a header line first) into this experiment's directory; returns the file name for the result's files.</summary>
     protected string WriteCsv(ExperimentContext context, string file, IEnumerable<string> lines)

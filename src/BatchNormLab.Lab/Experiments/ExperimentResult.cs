@@ -30,4 +30,10 @@ public sealed record TableData(string Title, IReadOnlyList<string> Header, IRead
 public sealed record ExperimentResult(
     string Name, string Figure, string Claim, string Settings, string Deviations,
     Verdict Verdict, IReadOnlyList<FigureData> Figures, IReadOnlyList<TableData> Tables,
-    IReadOnlyDictionary<string, double> Numbers, IReadOnlyList<string> Files, double Seconds);
+    IReadOnlyDictionary<string, double> Numbers, IReadOnlyList<string> Files, double Seconds)
+{
+    /// <summary>Where the claim comes from (paper, section or figure; seed file).</summary>
+    public string Source { get; init; } = "";
+    /// <summary>The seeds every comparison was judged over.</summary>
+    public IReadOnlyList<ulong> Seeds { get; init; } = [];
+}

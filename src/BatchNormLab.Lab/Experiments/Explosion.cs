@@ -45,6 +45,7 @@ public sealed class Explosion : Experiment
 {
     public override string Name => "explosion";
     public override string Figure => "Bjorck et al. 2018, Fig. 4 and the channel-statistics-against-depth figure";
+    public override string Source => "Bjorck et al. 2018 §3, Fig. 4 (channel statistics explode with depth and as a diverging step is applied); seed 003 (Understanding BN)";
     public override string Claim => "At initialisation, without BN the channel means and variances of the activations grow by orders of magnitude with depth and explode as a large gradient step is applied; with BN they stay of the same order.";
 
     /// <summary>The step applied, a rate BN trains at (Fig. 1) and far beyond the standard net's divergence (Fig. 3).</summary>
@@ -84,7 +85,7 @@ public sealed class Explosion : Experiment
         }
     }
 
-    public override ExperimentResult Run(ExperimentContext context)
+    protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var numbers = new Dictionary<string, double>();

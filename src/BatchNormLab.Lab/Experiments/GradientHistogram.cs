@@ -40,6 +40,7 @@ public sealed class GradientHistogram : Experiment
 {
     public override string Name => "grad-hist";
     public override string Figure => "Bjorck et al. 2018, Fig. 2";
+    public override string Source => "Bjorck et al. 2018 §3, Fig. 2 (gradients at initialisation, layer #55 of ResNet-110); seed 003 (Understanding BN)";
     public override string Claim => "At initialisation, the gradients of a mid-depth conv layer are far larger without BN than with it (≈ ±4 against ≈ ±0.04), and heavy tailed.";
 
     public int Bins { get; init; } = 60;
@@ -65,7 +66,7 @@ public sealed class GradientHistogram : Experiment
         return (Math.Sqrt(m2), magnitudes[(int)Math.Ceiling(0.99 * magnitudes.Length) - 1], magnitudes[^1], m4 / (m2 * m2) - 3);
     }
 
-    public override ExperimentResult Run(ExperimentContext context)
+    protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var figures = new List<FigureData>();

@@ -31,6 +31,7 @@ public sealed class HessianSpectrum : Experiment
 {
     public override string Name => "hessian";
     public override string Figure => "Ghorbani et al. 2019, Figs. 2–5 (Hessian spectra with and without BN)";
+    public override string Source => "Ghorbani et al. 2019 §4 and §5, Figs. 2–5 and 11 (outliers, gradient in their span, population statistics); seed 004 (BN suppresses the outliers)";
     public override string Claim => "Without BN the Hessian has large outlier eigenvalues, isolated from the bulk, and the gradient lies mostly in their eigenspace; with BN (batch statistics) they nearly vanish; with BN's population statistics they come back.";
 
     /// <summary>
@@ -95,7 +96,7 @@ public sealed class HessianSpectrum : Experiment
             "Their outlier count is read off the plots; ours is the stated threshold rule.");
     }
 
-    public override ExperimentResult Run(ExperimentContext context)
+    protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var setting = SettingOf(context.Preset);

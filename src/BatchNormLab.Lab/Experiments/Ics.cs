@@ -63,6 +63,7 @@ public sealed class Ics : Experiment
 {
     public override string Name => "ics";
     public override string Figure => "Santurkar et al. 2018, Fig. 3";
+    public override string Source => "Santurkar et al. 2018 §2.2, Definition 2.1, Fig. 3; seed 000 and seed 002 (BN does not reduce ICS; on the DLN it even increases it)";
     public override string Claim => "BatchNorm does not reduce internal covariate shift measured as the change of a layer's gradient when the layers before it update (‖G−G′‖₂, cos(G, G′)); on the deep linear network it even increases it.";
 
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null) =>
@@ -78,7 +79,7 @@ public sealed class Ics : Experiment
 
     static readonly int[] DlnLayers = [1, 9, 17];
 
-    public override ExperimentResult Run(ExperimentContext context)
+    protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var figures = new List<FigureData>();

@@ -16,6 +16,7 @@ public sealed class InferenceStatistics : Experiment
 {
     public override string Name => "inference-stats";
     public override string Figure => "Ioffe & Szegedy 2015 §3.1 (population statistics at inference); seed 003";
+    public override string Source => "Ioffe & Szegedy 2015 §3.1 (population statistics at inference); seed 003 (the expectation over the last mini-batches at convergence)";
     public override string Claim => "At inference, the population statistics of Ioffe & Szegedy (E[μ_B] and m/(m−1)·E[σ²_B] over training batches, weights frozen) give about the same accuracy as the running averages (momentum 0.1); normalising with the test batch's own statistics is worse, the more so the smaller the test batch.";
 
     /// <summary>The numbers K of training batches the population statistics are recomputed over; the largest is the one the verdict uses.</summary>
@@ -44,7 +45,7 @@ public sealed class InferenceStatistics : Experiment
          "[IS15] used Inception on ImageNet and does not say over how many batches it averages; this is the BN VGG run of the Santurkar et al. experiments, whose setting differs from that paper's thus: " + Presets.Deviations(preset, dataset) +
          " The evaluations here use the whole test set, not the preset's subset, to tell small differences apart.");
 
-    public override ExperimentResult Run(ExperimentContext context)
+    protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var run = TrainedRun.Shared(context, Name, "BN", Presets.Vgg(context.Preset, Norm.BatchNorm, 0.1, context.Seed, context.Dataset));

@@ -73,6 +73,7 @@ public sealed class Landscape : Experiment
 {
     public override string Name => "landscape";
     public override string Figure => "Santurkar et al. 2018, Fig. 4 and Fig. 9";
+    public override string Source => "Santurkar et al. 2018 §3.1, Fig. 4 (VGG) and Fig. 9 (DLN); seed 000 (BN makes the loss smoother), seed 002 (loss, gradient and β-smoothness steadier with BN)";
     public override string Claim => "BatchNorm makes the loss landscape smoother along the gradient: the loss varies less over a range of step sizes, the gradient changes less (more predictive), and the effective β-smoothness is smaller, on VGG and on the deep linear network.";
 
     /// <summary>VGG's step sizes as multiples of its learning rate: ½× to 4× (η ∈ [0.05, 0.4] at LR 0.1, as the paper).</summary>
@@ -113,7 +114,7 @@ public sealed class Landscape : Experiment
         public string Outcome => DivergedAt is int step ? $"diverged at step {step}" : "done";
     }
 
-    public override ExperimentResult Run(ExperimentContext context)
+    protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var figures = new List<FigureData>();

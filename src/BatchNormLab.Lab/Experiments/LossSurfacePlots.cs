@@ -14,6 +14,7 @@ public sealed class LossSurfacePlots : Experiment
 {
     public override string Name => "loss-surface";
     public override string Figure => "Li et al. 2018, Figs. 1 and 5 (filter-normalised surfaces), as seed 000 uses them";
+    public override string Source => "This project's own extension: Li et al. 2018's filter-normalised surfaces and convexity map, applied to BN vs no BN vs skip connections. Li et al. compare skip connections, not BN; seed 000 cites Li et al. only for “a smoother loss is easier to train” and reports the appendix's remark that BN works like ResNet";
     public override string Claim => "Around the trained weights, the loss surface of the network with BN is smoother and flatter than that of the network without BN.";
 
     /// <summary>Points of the 1-D curves over α ∈ [−1, 1] (the paper's 51 on paper).</summary>
@@ -50,10 +51,10 @@ public sealed class LossSurfacePlots : Experiment
         return ((around[0] + around[2]) / 2 - around[1], around[1]);
     }
 
-    public override ExperimentResult Run(ExperimentContext context)
+    protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var runs = Presets.SharedRuns(context, Name, [Norm.BatchNorm, Norm.None]);
+        var runs = Presets.SharedRuns(context, Name, [Norm.BatchNorm, Norm.None]).Select(g => g.Runs[0]).ToList();
         var (alphas, grid) = (Span(CurvePoints(context.Preset)), Span(GridPoints(context.Preset)));
         var curves = new List<Series>();
         var figures = new List<FigureData>();

@@ -3,29 +3,36 @@ using BatchNormLab.Models;
 namespace BatchNormLab.Experiments;
 
 /// <summary>
-/// An experiment that compares VGG networks differing only in their normalisation, trained at LR 0.1
-/// (runs shared with the other experiments: <see cref="Presets.SharedRuns"/>): each run's outcome and
-/// layer-distribution shift in tables, the figures and verdict the experiment chooses.
+/// An experiment that compares VGG networks differing only in their normalisation, trained at LR 0.1 with
+/// each of the context's seeds (runs shared with the other experiments: <see cref="Presets.SharedRuns"/>):
+/// per-seed outcomes and layer-distribution shifts in tables, the figures and verdict the experiment chooses.
 /// </summary>
 public abstract class NormComparison : Experiment
 {
     /// <summary>The networks compared, in the tables' order.</summary>
     protected abstract IReadOnlyList<Norm> Networks { get; }
 
-    protected abstract IEnumerable<FigureData> Figures(IReadOnlyList<TrainedRun> runs);
+    protected abstract IEnumerable<FigureData> Figures(IReadOnlyList<SeededRuns> groups);
 
-    /// <summary>The verdict, from runs in the order of <see cref="Networks"/>.</summary>
-    protected abstract Verdict Judge(IReadOnlyList<TrainedRun> runs);
+    /// <summary>The verdict, from the groups in the order of <see cref="Networks"/>.</summary>
+    protected abstract Verdict Judge(IReadOnlyList<SeededRuns> groups);
 
-    public sealed override ExperimentResult Run(ExperimentContext context)
+    protected sealed override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var runs = Presets.SharedRuns(context, Name, Networks);
+        var groups = Presets.SharedRuns(context, Name, Networks);
+        var runs = groups.SelectMany(g => g.Runs).ToList();
         var numbers = new Dictionary<string, double>();
-        var tables = new List<TableData> { RunFigures.Table(runs), RunFigures.ShiftTable(runs, numbers) };
-        RunFigures.AddNumbers(numbers, runs);
+        foreach (var g in groups) g.AddNumbers(numbers);
+        var tables = new List<TableData> { SeededRuns.Table(groups), RunFigures.Table(runs), RunFigures.ShiftTable(runs, numbers) };
         var (settings, deviations) = Describe(context.Preset, context.Dataset);
-        return new ExperimentResult(Name, Figure, Claim, settings, deviations, Judge(runs), Figures(runs).ToList(), tables, numbers,
+        return new ExperimentResult(Name, Figure, Claim, settings, deviations, Judge(groups), Figures(groups).ToList(), tables, numbers,
             runs.Select(r => TrainedRun.FileName(r.Label) + ".metrics.csv").ToList(), clock.Elapsed.TotalSeconds);
     }
+
+    /// <summary>Per seed, a run's distribution shift averaged over its recorded layers (<see cref="RunFigures.Shift"/>).</summary>
+    protected static SeedValues Shifts(SeededRuns group) => group.Values(r => RunFigures.Shift(r).Mean);
+
+    /// <summary>The first seed's run of each group, for figures that draw one run per network.</summary>
+    protected static IReadOnlyList<TrainedRun> FirstSeed(IReadOnlyList<SeededRuns> groups) => groups.Select(g => g.Runs[0]).ToList();
 }

@@ -14,6 +14,7 @@ public sealed class Placement : Experiment
 {
     public override string Name => "placement";
     public override string Figure => "Seed 003 Q&A (caffenet-benchmark on ImageNet); Ioffe & Szegedy 2015 §3.2";
+    public override string Source => "seed 003 Q&A (caffenet-benchmark on ImageNet: BN after ReLU 49.9% vs before 47.4%); Ioffe & Szegedy 2015 §3.2 (BN before the nonlinearity)";
     public override string Claim => "BN after the ReLU does slightly better than BN before it, the placement Ioffe & Szegedy chose (caffenet on ImageNet: accuracy 49.9% vs 47.4%, log-loss 2.21 vs 2.35; with BN's own scale and bias 49.3% vs 47.8%).";
 
     /// <summary>Seeds per configuration (context.Seed, +1, …).</summary>
@@ -38,13 +39,13 @@ public sealed class Placement : Experiment
          "The first seed's BN-before-ReLU run with γ, β is the BN run the other experiments share; affine shares the before-ReLU runs.",
          "The claim's numbers are CaffeNet on ImageNet (seed 003's table); these are the VGG runs of the Santurkar et al. experiments, whose setting differs from that paper's thus: " + Presets.Deviations(preset, dataset));
 
-    public override ExperimentResult Run(ExperimentContext context)
+    protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var groups = new Dictionary<(NormPlacement, bool), SeededRuns>();
         foreach (var placement in (NormPlacement[])[NormPlacement.BeforeActivation, NormPlacement.AfterActivation])
             foreach (bool affine in (bool[])[true, false])
-                groups[(placement, affine)] = SeededRuns.Train(context, Name, Label(placement, affine), seed => BnVgg(context, placement, affine, seed), Seeds);
+                groups[(placement, affine)] = SeededRuns.Train(context, Name, Label(placement, affine), seed => BnVgg(context, placement, affine, seed));
         var ordered = groups.Values.ToList();
         var runs = ordered.SelectMany(g => g.Runs).ToList();
 

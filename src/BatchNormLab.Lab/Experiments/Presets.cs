@@ -56,9 +56,9 @@ public static class Presets
         _ => throw new ArgumentOutOfRangeException(nameof(norm), norm, null),
     };
 
-    /// <summary>The VGG setting at LR 0.1 (the paper's default rate) for each of <paramref name="norms"/>, shared between experiments (<see cref="TrainedRun.Shared"/>).</summary>
-    public static List<TrainedRun> SharedRuns(ExperimentContext context, string experiment, IEnumerable<Norm> norms) =>
-        norms.Select(n => TrainedRun.Shared(context, experiment, Label(n), Vgg(context.Preset, n, 0.1, context.Seed, context.Dataset))).ToList();
+    /// <summary>The VGG setting at LR 0.1 (the paper's default rate) for each of <paramref name="norms"/> and each of the context's seeds, shared between experiments (<see cref="TrainedRun.Shared"/>).</summary>
+    public static List<SeededRuns> SharedRuns(ExperimentContext context, string experiment, IEnumerable<Norm> norms) =>
+        norms.Select(n => SeededRuns.Train(context, experiment, Label(n), seed => Vgg(context.Preset, n, 0.1, seed, context.Dataset))).ToList();
 
     /// <summary>
     /// The deep linear network of Santurkar et al. (Figs. 3 and 9): 25 linear layers of width 10 regressing

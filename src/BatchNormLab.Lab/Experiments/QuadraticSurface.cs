@@ -37,6 +37,7 @@ public sealed class QuadraticSurface : Experiment
 {
     public override string Name => "quadratic";
     public override string Figure => "LeCun, Kanter & Solla 1991 (seed 004): the quadratic error surface of a linear unit";
+    public override string Source => "LeCun, Kanter & Solla 1991, as seed 004 presents it (the Hessian of a linear unit is the input correlation matrix)";
     public override string Claim => "The Hessian of a linear unit's squared error is the input correlation matrix R: a Marchenko–Pastur bulk, and for uncentred inputs (mean m) one outlier eigenvalue ≈ N·m² + v along (1, …, 1). " +
                                     "The outlier forces η < 2/λmax and slows gradient descent (about λmax/λmin steps); centring removes it, standardising (what BN does) also equalises the inputs' scales, and GD then needs many times fewer steps.";
 
@@ -83,7 +84,7 @@ public sealed class QuadraticSurface : Experiment
             "The paper leaves the targets general; ours are a noise-free teacher's (targets change Q, not R, so the dynamics of the excess loss are the same). The inputs are Gaussian; the theory needs only i.i.d. inputs.");
     }
 
-    public override ExperimentResult Run(ExperimentContext context)
+    protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var setting = SettingOf(context.Preset);

@@ -72,10 +72,10 @@ static class RunFigures
         return new Series(r.Label, r.Steps.Select(s => (double)s.Step).ToArray(), smooth) { DivergedAt = r.Outcome.DivergedAtStep };
     }
 
-    /// <summary>Per run, layer <paramref name="layer"/>'s median pre-activation over training with its 5–95th percentile band.</summary>
+    /// <summary>Per run, layer <paramref name="layer"/>'s median activation over training with its 5–95th percentile band.</summary>
     public static FigureData ActivationBands(IEnumerable<TrainedRun> runs, int layer) =>
-        new($"Layer #{layer}: pre-activation distribution", $"Median of the values entering the activation after weight layer #{layer} on each recorded training batch; the band spans the 5th to 95th percentile.",
-            "step", "pre-activation value",
+        new($"Layer #{layer}: activation distribution", $"Median of the activation function's output after weight layer #{layer} on each recorded training batch; the band spans the 5th to 95th percentile.",
+            "step", "activation value",
             runs.Select(r =>
             {
                 var at = r.Activations!.Snapshots.Where(s => s.Layer == layer).OrderBy(s => s.Step).ToList();
@@ -106,7 +106,7 @@ static class RunFigures
             numbers[$"{r.Label}: distribution shift"] = mean;
             rows.Add([r.Label, .. layers.Select(l => Cell(perLayer[l], "G3")), Cell(mean, "G3")]);
         }
-        return new TableData("Distribution shift (mean change of a layer's pre-activation percentiles between recordings, in units of its 5–95 spread; 0 = a fixed distribution)",
+        return new TableData("Distribution shift (mean change of a layer's activation percentiles between recordings, in units of its 5–95 spread; 0 = a fixed distribution)",
             ["run", .. layers.Select(l => $"layer #{l}"), "mean"], rows);
     }
 }

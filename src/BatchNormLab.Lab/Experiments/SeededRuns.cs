@@ -13,10 +13,22 @@ public sealed record SeededRuns(string Label, IReadOnlyList<TrainedRun> Runs)
     /// <summary>The loss of a uniform guess over the 10 classes, standing in for a diverged run's loss.</summary>
     public static readonly double ChanceLoss = Math.Log(10);
 
-    /// <summary>Trains (or reuses) <paramref name="config"/> for the seeds context.Seed, context.Seed + 1, …; run labels end in ", seed k".</summary>
-    public static SeededRuns Train(ExperimentContext context, string experiment, string label, Func<ulong, TrainConfig> config, int seeds) =>
-        new(label, Enumerable.Range(0, seeds).Select(i => context.Seed + (ulong)i)
-            .Select(seed => TrainedRun.Shared(context, experiment, $"{label}, seed {seed}", config(seed))).ToList());
+    /// <summary>Trains (or reuses) <paramref name="config"/> for each of the context's seeds (<see cref="ExperimentContext.SeedList"/>); run labels end in ", seed k".</summary>
+    public static SeededRuns Train(ExperimentContext context, string experiment, string label, Func<ulong, TrainConfig> config) =>
+        new(label, context.SeedList.Select(seed => TrainedRun.Shared(context, experiment, $"{label}, seed {seed}", config(seed))).ToList());
+
+    /// <summary>Per seed, <paramref name="measure"/> of the run, labelled with this configuration.</summary>
+    public SeedValues Values(Func<TrainedRun, double> measure) => new(Label, Runs.Select(measure));
+
+    /// <summary>Per seed: test accuracy (chance when diverged), as values to judge.</summary>
+    public SeedValues TestAccuracyPerSeed => new(Label, TestAccuracies);
+
+    /// <summary>The precondition of comparisons between trained networks: <paramref name="accuracy"/> (per seed) is above chance by more than 10 points.</summary>
+    public static Judgement Trains(SeedValues accuracy) =>
+        Rule.Accuracy(Claimed.Greater, 10).Judge($"{accuracy.Label} trains", accuracy, RunFigures.Chance, "chance").AsPrecondition();
+
+    /// <summary>Per seed: training accuracy over the last 50 steps (chance when diverged).</summary>
+    public SeedValues TrainAccuracyPerSeed => Values(r => r.Outcome.Diverged ? RunFigures.Chance : r.FinalTrainAccuracy());
 
     /// <summary>Per seed: test accuracy (chance when diverged).</summary>
     public IReadOnlyList<double> TestAccuracies => Runs.Select(RunFigures.AccuracyOrChance).ToList();

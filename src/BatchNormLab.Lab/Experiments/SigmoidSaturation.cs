@@ -15,6 +15,7 @@ public sealed class SigmoidSaturation : Experiment
 {
     public override string Name => "sigmoid";
     public override string Figure => "Ioffe & Szegedy 2015 §1, §4.1, Fig. 1 (sigmoid MLP)";
+    public override string Source => "Ioffe & Szegedy 2015 §1 and §4.1, Fig. 1 (sigmoid MLP on MNIST); seed 001 and seed 003 (BN keeps sigmoid inputs out of saturation)";
     public override string Claim => "With sigmoid activations and no BN, many units saturate (|pre-activation| beyond the threshold) and training is slow; with BN before each sigmoid few units saturate and the network trains faster.";
 
     /// <summary>A unit is saturated when its pre-activation's magnitude exceeds this (σ′(4) ≈ 0.018, 7% of the slope at 0).</summary>
@@ -64,7 +65,7 @@ public sealed class SigmoidSaturation : Experiment
             "An MLP, not the VGG: the quick VGG-11 with sigmoids and no BN does not train at all in 500 steps (11.0% test accuracy, chance, against 80.8% with BN, measured with `bnlab train --activation sigmoid`), so its saturation would measure nothing but a stuck network; the MLP is [IS15]'s own sigmoid experiment.");
     }
 
-    public override ExperimentResult Run(ExperimentContext context)
+    protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var runs = new List<TrainedRun>();

@@ -55,6 +55,15 @@ public static class ExperimentReport
                 .Paragraph($"Reproduces {result.Figure}.")
                 .Claim(result.Claim, ToReport(result.Verdict.Kind), result.Verdict.Reason,
                     result.Numbers.Select(n => (n.Key, (object)n.Value)).ToArray())
+;
+            if (result.Source.Length > 0) section.Paragraph($"Source: {result.Source}");
+            if (result.Seeds.Count > 0) section.Paragraph($"Seeds: {string.Join(", ", result.Seeds)}; each comparison is judged over them, paired by seed.");
+            if (result.Verdict.Parts.Count > 0)
+                section.Table(["sub-claim", "values per seed", "result", "rule (fixed before the run)", "verdict"],
+                    result.Verdict.Parts.Select(p => (IReadOnlyList<object?>)[(p.Precondition ? "precondition: " : "") + p.Claim,
+                        string.Join("; ", p.Values.Select(v => $"{v.Label}: {v.Format()}")), p.Result, p.Rule, Judgement.Name(p.Kind)]),
+                    "Sub-claims: the verdict is their conjunction (agrees when every one agrees, does not agree when any does not)");
+            section
                 .Paragraph($"Settings: {result.Settings}")
                 .Paragraph($"Deviations from the paper: {result.Deviations}")
                 .Paragraph($"Took {Duration(result.Seconds)} (training runs shared with an earlier experiment of the same report count there, not here).");

@@ -13,12 +13,14 @@ public sealed class LrSweepTests : IDisposable
     {
         var context = new ExperimentContext(dir, Preset.Tiny, null, threads: 2, seed: 1);
         var result = new LrSweep().Run(context);
-        Assert.Equal(4, result.Tables[0].Rows.Count);
-        Assert.Equal(4, result.Files.Count);
+        Assert.Equal(4, result.Tables[0].Rows.Count); // one row per configuration, over its 2 seeds
+        Assert.Equal(8, result.Tables[1].Rows.Count);
+        Assert.Equal(9, result.Files.Count);
         Assert.All(result.Files, f => Assert.True(File.Exists(Path.Combine(dir, "lr-sweep", f))));
-        Assert.Equal(3, result.Figures.Count);
+        Assert.Equal(2, result.Figures.Count);
         Assert.All(result.Figures[0].Series, s => Assert.Equal(s.X.Length, s.Y.Length));
-        Assert.Contains("at LR 0.5", result.Verdict.Reason);
-        Assert.True(result.Numbers["BN, lr 0.1: test accuracy"] > 0.3);
+        Assert.Contains("larger rate", result.Verdict.Reason);
+        Assert.Equal(5, result.Verdict.Parts.Count);
+        Assert.True(result.Numbers["BN, lr 0.1: test accuracy (mean over seeds)"] > 0.3);
     }
 }
