@@ -14,7 +14,7 @@ namespace BatchNormLab.Cli;
 static class TrainCommand
 {
     static readonly Option<string> Model = new("--model") { Description = $"Model: {string.Join(", ", ModelSpec.Names)} (any resnet6n+2)", DefaultValueFactory = _ => "mlp" };
-    static readonly Option<string[]> Norm = new("--norm") { Description = "Normalisation: bn, none, noisy-bn (BN + the paper's noise), noise (the noise alone), l1, l2, linf (ℓp instead of BN), gn (GroupNorm, --groups), ln (LayerNorm; on conv layers GroupNorm with one group), in (InstanceNorm, conv models only), brn (Batch Renorm, --renorm-schedule), ghost-bn (Ghost BN, --ghost-batch-size); several as 'bn,none' (one run each, compared)", DefaultValueFactory = _ => ["bn"], AllowMultipleArgumentsPerToken = true, CustomParser = r => r.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries)).ToArray() };
+    static readonly Option<string[]> Norm = new("--norm") { Description = "Normalisation: bn, none, noisy-bn (BN + the paper's noise), noise (the noise alone), l1, l2, linf (ℓp of the centred values instead of BN), l1-uncentred, l2-uncentred, linf-uncentred (ℓp of the values themselves: only the scale is normalised), gn (GroupNorm, --groups), ln (LayerNorm; on conv layers GroupNorm with one group), in (InstanceNorm, conv models only), brn (Batch Renorm, --renorm-schedule), ghost-bn (Ghost BN, --ghost-batch-size); several as 'bn,none' (one run each, compared)", DefaultValueFactory = _ => ["bn"], AllowMultipleArgumentsPerToken = true, CustomParser = r => r.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries)).ToArray() };
     static readonly Option<int> Groups = new("--groups") { Description = "GroupNorm: at most this many groups per layer (the largest divisor of the channel count not above it; on Linear layers also at most half the features)", DefaultValueFactory = _ => 32 };
     static readonly Option<int> GhostBatchSize = new("--ghost-batch-size") { Description = "Ghost BN: the virtual batch size (≥ 2)", DefaultValueFactory = _ => 32 };
     static readonly Option<string?> RenormSchedule = new("--renorm-schedule") { Description = "Batch Renorm schedule as key=value pairs, any of r_max, d_max (final bounds), fixed_steps (steps of plain BN), r_max_steps, d_max_steps (where the linear ramps end); default r_max=3,d_max=5,fixed_steps=5000,r_max_steps=40000,d_max_steps=25000 (Ioffe 2017)" };
@@ -132,7 +132,7 @@ static class TrainCommand
     /// <summary>The --norm names, in the order the help lists them.</summary>
     static readonly (string Name, Norm Norm)[] NormNames =
         [("bn", Models.Norm.BatchNorm), ("none", Models.Norm.None), ("noisy-bn", Models.Norm.NoisyBatchNorm), ("noise", Models.Norm.Noise),
-         ("l1", Models.Norm.L1), ("l2", Models.Norm.L2), ("linf", Models.Norm.LInf), ("gn", Models.Norm.GroupNorm), ("ln", Models.Norm.LayerNorm),
+         ("l1", Models.Norm.L1), ("l2", Models.Norm.L2), ("linf", Models.Norm.LInf), ("l1-uncentred", Models.Norm.L1Uncentred), ("l2-uncentred", Models.Norm.L2Uncentred), ("linf-uncentred", Models.Norm.LInfUncentred), ("gn", Models.Norm.GroupNorm), ("ln", Models.Norm.LayerNorm),
          ("in", Models.Norm.InstanceNorm), ("brn", Models.Norm.BatchRenorm), ("ghost-bn", Models.Norm.GhostBatchNorm)];
 
     static Norm ParseNorm(string s) =>

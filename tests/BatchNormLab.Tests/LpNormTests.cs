@@ -11,9 +11,9 @@ public class LpNormTests
     static Tensor R(ulong seed, params int[] shape) => GradCheck.Random(seed, shape);
 
     /// <summary>A float64 layer with random γ, β (so the affine gradients are not trivially 1 and 0).</summary>
-    static LpNorm Layer(int channels, double p, ulong seed, double? momentum = 0.1)
+    static LpNorm Layer(int channels, double p, ulong seed, double? momentum = 0.1, bool centred = true)
     {
-        var layer = (LpNorm)new LpNorm(channels, p, momentum: momentum).To(DType.Float64);
+        var layer = (LpNorm)new LpNorm(channels, p, momentum: momentum, centred: centred).To(DType.Float64);
         layer.Weight!.CopyFrom(R(seed, channels));
         layer.Bias!.CopyFrom(R(seed + 1, channels));
         return layer;
@@ -29,12 +29,16 @@ public class LpNormTests
     [InlineData(Inf, new[] { 6, 3 })]
     [InlineData(Inf, new[] { 4, 3, 5 })]
     [InlineData(Inf, new[] { 3, 2, 3, 3 })]
-    public void GradientsMatchFiniteDifferences(double p, int[] shape)
+    [InlineData(1.0, new[] { 4, 3, 5 }, false)]
+    [InlineData(2.0, new[] { 6, 3 }, false)]
+    [InlineData(2.0, new[] { 3, 2, 3, 3 }, false)]
+    [InlineData(Inf, new[] { 4, 3, 5 }, false)]
+    public void GradientsMatchFiniteDifferences(double p, int[] shape, bool centred = true)
     {
-        var layer = Layer(shape[1], p, 60);
-        GradCheck.Check(x => layer.Forward(x[0]), [R(62, shape), layer.Weight!, layer.Bias!], name: $"p={p} train");
+        var layer = Layer(shape[1], p, 60, centred: centred);
+        GradCheck.Check(x => layer.Forward(x[0]), [R(62, shape), layer.Weight!, layer.Bias!], name: $"p={p} centred={centred} train");
         layer.Eval();
-        GradCheck.Check(x => layer.Forward(x[0]), [R(63, shape), layer.Weight!, layer.Bias!], name: $"p={p} eval");
+        GradCheck.Check(x => layer.Forward(x[0]), [R(63, shape), layer.Weight!, layer.Bias!], name: $"p={p} centred={centred} eval");
     }
 
     // The gradient w.r.t. the input, itself differentiated (what Hessian-vector products need).
@@ -42,9 +46,11 @@ public class LpNormTests
     [InlineData(1.0)]
     [InlineData(2.0)]
     [InlineData(Inf)]
-    public void DoubleBackwardMatchesFiniteDifferences(double p)
+    [InlineData(1.0, false)]
+    [InlineData(2.0, false)]
+    public void DoubleBackwardMatchesFiniteDifferences(double p, bool centred = true)
     {
-        var layer = Layer(3, p, 70);
+        var layer = Layer(3, p, 70, centred: centred);
         var weights = R(72, 4, 3, 5);
         GradCheck.Check(x =>
         {
@@ -87,13 +93,13 @@ public class LpNormTests
         }
     }
 
-    // Per channel of (N, C, S) values: the mean and the ℓp average M^(1/q) of the centred values.
-    static (double Mean, double Scale) Statistics(double[] x, int n, int c, int s, int channel, double p)
+    // Per channel of (N, C, S) values: the mean (0 when uncentred) and the ℓp average M^(1/q) of the values less it.
+    static (double Mean, double Scale) Statistics(double[] x, int n, int c, int s, int channel, double p, bool centred = true)
     {
         var values = new List<double>();
         for (int i = 0; i < n; i++)
             for (int j = 0; j < s; j++) values.Add(x[(i * c + channel) * s + j]);
-        double mean = values.Average();
+        double mean = centred ? values.Average() : 0;
         var deviation = values.Select(v => Math.Abs(v - mean)).ToList();
         double scale = p switch
         {
@@ -124,11 +130,14 @@ public class LpNormTests
     [InlineData(Inf, 0.1)]
     [InlineData(1.0, null)]
     [InlineData(Inf, null)]
-    public void TrainingRunningStatisticsAndEvalFollowTheFormulas(double p, double? momentum)
+    [InlineData(1.0, 0.1, false)]
+    [InlineData(2.0, null, false)]
+    [InlineData(Inf, 0.1, false)]
+    public void TrainingRunningStatisticsAndEvalFollowTheFormulas(double p, double? momentum, bool centred = true)
     {
         const int n = 5, c = 2, h = 3, w = 2, s = h * w;
         const double eps = 1e-5;
-        var layer = Layer(c, p, 90, momentum);
+        var layer = Layer(c, p, 90, momentum, centred);
         var gamma = layer.Weight!.ToDoubleArray();
         var beta = layer.Bias!.ToDoubleArray();
         double[] runningMean = [0, 0], runningScale = [1, 1];
@@ -142,7 +151,7 @@ public class LpNormTests
             var divisor = new double[c];
             for (int ch = 0; ch < c; ch++)
             {
-                var (mu, scale) = Statistics(x, n, c, s, ch, p);
+                var (mu, scale) = Statistics(x, n, c, s, ch, p, centred);
                 (mean[ch], divisor[ch]) = (mu, Divisor(scale, p, eps));
                 runningMean[ch] = (1 - f) * runningMean[ch] + f * mu;
                 runningScale[ch] = (1 - f) * runningScale[ch] + f * scale;

@@ -30,11 +30,12 @@ class NoisyBatchNorm(nn.Module):
 
 class LpNorm(nn.Module):
     """bnlab's LpNorm (src/BatchNormLab/Nn/LpNorm.cs): BN with the std replaced by the lp average of the
-    centred values, p in {1, 2, inf}; same buffers and eval formula."""
+    centred values (or, uncentred, of the values themselves, the running mean staying 0), p in {1, 2, inf};
+    same buffers and eval formula."""
 
-    def __init__(self, features, p, eps=1e-5, momentum=0.1):
+    def __init__(self, features, p, eps=1e-5, momentum=0.1, centred=True):
         super().__init__()
-        self.p, self.eps, self.momentum, self.root = p, eps, momentum, 2 if p == 2 else 1
+        self.p, self.eps, self.momentum, self.root, self.centred = p, eps, momentum, 2 if p == 2 else 1, centred
         self.weight = nn.Parameter(torch.ones(features))
         self.bias = nn.Parameter(torch.zeros(features))
         self.register_buffer("running_mean", torch.zeros(features))
@@ -45,7 +46,7 @@ class LpNorm(nn.Module):
         dims = [0] + list(range(2, x.dim()))
         shape = [1, -1] + [1] * (x.dim() - 2)
         if self.training:
-            mean = x.mean(dims)
+            mean = x.mean(dims) if self.centred else torch.zeros_like(self.running_mean)
             c = x - mean.view(shape)
             m = c.abs().amax(dims) if self.p == float("inf") else c.abs().pow(self.p).mean(dims)
             with torch.no_grad():
@@ -151,6 +152,9 @@ def norm_layers(features, spatial, options):
         "l1": lambda: [LpNorm(features, 1)],
         "l2": lambda: [LpNorm(features, 2)],
         "linf": lambda: [LpNorm(features, float("inf"))],
+        "l1-uncentred": lambda: [LpNorm(features, 1, centred=False)],
+        "l2-uncentred": lambda: [LpNorm(features, 2, centred=False)],
+        "linf-uncentred": lambda: [LpNorm(features, float("inf"), centred=False)],
         "group-norm": lambda: [nn.GroupNorm(group_count(features, spatial, options), features)],
         # Wu and He 2018: LayerNorm of a conv layer normalises over (C, H, W) with per-channel affine.
         "layer-norm": lambda: [nn.GroupNorm(1, features) if spatial else nn.LayerNorm(features)],

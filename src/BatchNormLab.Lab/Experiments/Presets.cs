@@ -38,7 +38,7 @@ public static class Presets
         },
     };
 
-    /// <summary>How experiments name a network by its normalisation: "standard", "BN", "noisy BN", "noise without BN", "L1", "L2", "L∞", "GN", "LN", "IN", "Batch Renorm", "ghost BN".</summary>
+    /// <summary>How experiments name a network by its normalisation: "standard", "BN", "noisy BN", "noise without BN", "L1", "L2", "L∞" (and "… uncentred"), "GN", "LN", "IN", "Batch Renorm", "ghost BN".</summary>
     public static string Label(Norm norm) => norm switch
     {
         Norm.None => "standard",
@@ -48,6 +48,9 @@ public static class Presets
         Norm.L1 => "L1",
         Norm.L2 => "L2",
         Norm.LInf => "L∞",
+        Norm.L1Uncentred => "L1 uncentred",
+        Norm.L2Uncentred => "L2 uncentred",
+        Norm.LInfUncentred => "L∞ uncentred",
         Norm.GroupNorm => "GN",
         Norm.LayerNorm => "LN",
         Norm.InstanceNorm => "IN",

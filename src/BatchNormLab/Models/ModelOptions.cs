@@ -21,6 +21,9 @@ public enum Norm
     [JsonStringEnumMemberName("l1")] L1,
     [JsonStringEnumMemberName("l2")] L2,
     [JsonStringEnumMemberName("linf")] LInf,
+    [JsonStringEnumMemberName("l1-uncentred")] L1Uncentred,
+    [JsonStringEnumMemberName("l2-uncentred")] L2Uncentred,
+    [JsonStringEnumMemberName("linf-uncentred")] LInfUncentred,
     GroupNorm,
     LayerNorm,
     InstanceNorm,
@@ -63,7 +66,7 @@ public sealed record ModelOptions(
     public BatchRenormSchedule? Renorm { get; init; }
 
     /// <summary>Whether the normalisation uses batch statistics in training (then a batch of one cannot train).</summary>
-    internal bool UsesBatchStatistics => Norm is Norm.BatchNorm or Norm.NoisyBatchNorm or Norm.L1 or Norm.L2 or Norm.LInf or Norm.BatchRenorm or Norm.GhostBatchNorm;
+    internal bool UsesBatchStatistics => Norm is Norm.BatchNorm or Norm.NoisyBatchNorm or Norm.L1 or Norm.L2 or Norm.LInf or Norm.L1Uncentred or Norm.L2Uncentred or Norm.LInfUncentred or Norm.BatchRenorm or Norm.GhostBatchNorm;
 
     /// <summary>Throws an ArgumentException naming the option that is out of range.</summary>
     public void Validate()
@@ -97,6 +100,9 @@ public sealed record ModelOptions(
             case Norm.L1: yield return new LpNorm(features, 1); break;
             case Norm.L2: yield return new LpNorm(features, 2); break;
             case Norm.LInf: yield return new LpNorm(features, double.PositiveInfinity); break;
+            case Norm.L1Uncentred: yield return new LpNorm(features, 1, centred: false); break;
+            case Norm.L2Uncentred: yield return new LpNorm(features, 2, centred: false); break;
+            case Norm.LInfUncentred: yield return new LpNorm(features, double.PositiveInfinity, centred: false); break;
             case Norm.GroupNorm: yield return new Nn.GroupNorm(GroupCount(features, spatial), features); break;
             case Norm.LayerNorm: yield return spatial ? new Nn.GroupNorm(1, features) : new Nn.LayerNorm(features); break;
             case Norm.InstanceNorm:

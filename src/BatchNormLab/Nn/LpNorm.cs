@@ -2,13 +2,15 @@ namespace BatchNormLab.Nn;
 
 /// <summary>
 /// ℓp normalisation (Santurkar et al. 2018 §3.3, Figs. 13–14; PAPERS.md §2): BatchNorm with the
-/// standard deviation replaced by the ℓp average of the centred values, per channel over N and the
-/// spatial dimensions of an (N, C, ...) input, p ∈ {1, 2, ∞}.
+/// standard deviation replaced by the ℓp average of the values, per channel over N and the spatial
+/// dimensions of an (N, C, ...) input, p ∈ {1, 2, ∞}. The paper does not say whether the mean is
+/// subtracted first, so both are offered: centred (μ the batch mean; p = 2 is then BatchNorm) and
+/// uncentred (μ = 0: only the scale is normalised, so the mean can drift, which Fig. 14's shift needs).
 /// <code>
-/// training:  μ = mean x,  c = x − μ,  M = mean |c|ᵖ (p = 1, 2) or max |c| (p = ∞)
+/// training:  μ = mean x (centred) or 0,  c = x − μ,  M = mean |c|ᵖ (p = 1, 2) or max |c| (p = ∞)
 ///            D = (M + ε)^(1/q)  with q = p for p = 1, 2 and q = 1 for p = ∞
 ///            y = γ·c/D + β
-/// running:   running_mean  ← (1−f)·running_mean  + f·μ
+/// running:   running_mean  ← (1−f)·running_mean  + f·μ        (centred; uncentred it stays 0)
 ///            running_scale ← (1−f)·running_scale + f·M^(1/q)      (f = momentum, or 1/num_batches_tracked)
 /// eval:      D = (running_scale^q + ε)^(1/q),  y = γ·(x − running_mean)/D + β
 /// </code>
@@ -27,15 +29,18 @@ public sealed class LpNorm : NormLayer
     public double P { get; }
     public double? Momentum { get; }
 
+    /// <summary>Whether the batch mean is subtracted before the ℓp average is taken (true: the layer of the same name in PyTorch's twin).</summary>
+    public bool Centred { get; }
+
     /// <summary>Running ℓp average of the centred values (ones at start).</summary>
     public Tensor? RunningScale => GetBuffer("running_scale");
 
-    public LpNorm(int numFeatures, double p, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool trackRunningStats = true)
+    public LpNorm(int numFeatures, double p, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool trackRunningStats = true, bool centred = true)
         : base("LpNorm", numFeatures, eps, affine, trackRunningStats, "running_scale")
     {
         if (p is not (1 or 2 or double.PositiveInfinity)) throw new ArgumentOutOfRangeException(nameof(p), p, "LpNorm supports p = 1, 2 or ∞ (double.PositiveInfinity)");
         if (momentum is double mo && !(mo >= 0 && mo <= 1)) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "momentum must be in [0, 1] or null");
-        (P, Momentum) = (p, momentum);
+        (P, Momentum, Centred) = (p, momentum, centred);
         root = p == 2 ? 2 : 1;
     }
 
@@ -58,15 +63,15 @@ public sealed class LpNorm : NormLayer
         long perChannel = (long)x.Size(0) * x.Size(2);
         if (perChannel <= 1)
             throw new ArgumentException($"Expected more than 1 value per channel when training, got input size {Tensor.Format(input.Dims)}");
-        var mean = x.Mean([0, 2], keepDim: true);
-        var centred = x - mean;
+        var mean = Centred ? x.Mean([0, 2], keepDim: true) : null;
+        var centred = mean is null ? x : x - mean;
         var moment = P switch
         {
             1 => centred.Abs().Mean([0, 2], keepDim: true),
             2 => (centred * centred).Mean([0, 2], keepDim: true),
             _ => centred.Abs().Max(2, keepDim: true).Max(0, keepDim: true),
         };
-        if (Training && TrackRunningStats) UpdateRunningStatistics(mean.ToDoubleArray(), moment.ToDoubleArray());
+        if (Training && TrackRunningStats) UpdateRunningStatistics(mean?.ToDoubleArray(), moment.ToDoubleArray());
         return centred * (moment + Eps).Pow(-1.0 / root);
     }
 
@@ -78,11 +83,11 @@ public sealed class LpNorm : NormLayer
         return (x - Tensor.FromArray(mean, 1, NumFeatures, 1).To(x.DType)) * Tensor.FromArray(inverse, 1, NumFeatures, 1).To(x.DType);
     }
 
-    // running ← (1−f)·running + f·batch,  f = momentum or 1/num_batches_tracked;  running_scale takes M^(1/q)
-    void UpdateRunningStatistics(double[] mean, double[] moment)
+    // running ← (1−f)·running + f·batch,  f = momentum or 1/num_batches_tracked;  running_scale takes M^(1/q); no mean when uncentred
+    void UpdateRunningStatistics(double[]? mean, double[] moment)
     {
         double f = RunningStatistics.Factor(Momentum, CountBatch());
-        RunningStatistics.Blend(RunningMean!, f, mean);
+        if (mean is not null) RunningStatistics.Blend(RunningMean!, f, mean);
         RunningStatistics.Blend(RunningScale!, f, moment.Select(m => Math.Pow(m, 1.0 / root)).ToArray());
     }
 }

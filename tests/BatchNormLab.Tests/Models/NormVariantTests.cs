@@ -20,6 +20,7 @@ public sealed class NormVariantTests : IDisposable
     [InlineData(Norm.Noise, new[] { typeof(NoisyBatchNorm) })]
     [InlineData(Norm.L1, new[] { typeof(LpNorm) })]
     [InlineData(Norm.LInf, new[] { typeof(LpNorm) })]
+    [InlineData(Norm.L2Uncentred, new[] { typeof(LpNorm) })]
     [InlineData(Norm.GroupNorm, new[] { typeof(GroupNorm) })]
     [InlineData(Norm.LayerNorm, new[] { typeof(LayerNorm) })]
     [InlineData(Norm.BatchRenorm, new[] { typeof(BatchRenorm1d) })]
@@ -30,6 +31,7 @@ public sealed class NormVariantTests : IDisposable
         var block = Enumerable.Range(2, mlp.Count - 2).Select(i => mlp[i]).TakeWhile(m => m is not ReLU).Select(m => m.GetType()).ToArray();
         Assert.Equal(expected, block);
         if (norm == Norm.LInf) Assert.Equal(double.PositiveInfinity, ((LpNorm)mlp[2]).P);
+        if (expected.Contains(typeof(LpNorm))) Assert.Equal(norm != Norm.L2Uncentred, ((LpNorm)mlp[2]).Centred);
     }
 
     [Fact]

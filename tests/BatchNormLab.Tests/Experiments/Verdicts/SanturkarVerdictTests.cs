@@ -36,9 +36,12 @@ public sealed class SanturkarVerdictTests
     public void LpNormalisation()
     {
         var bn = S("BN", 0.86, 0.87, 0.86);
-        Assert.Equal(VerdictKind.Agrees, Experiments.LpNormalisation.Judge(bn, [S("L1", 0.87, 0.86, 0.87), S("L2", 0.86, 0.87, 0.86)]).Kind);
-        Assert.Equal(VerdictKind.DoesNotAgree, Experiments.LpNormalisation.Judge(bn, [S("L1", 0.87, 0.86, 0.87), S("L∞", 0.6, 0.62, 0.61)]).Kind);
-        Assert.Equal(VerdictKind.Inconclusive, Experiments.LpNormalisation.Judge(bn, [S("L1", 0.87, 0.76, 0.86)]).Kind);
+        var standardShift = S("standard", 0.05, 0.06, 0.05);
+        Verdict Judge(SeedValues accuracy, SeedValues shift) => Experiments.LpNormalisation.Judge(bn, [S("L1", 0.87, 0.86, 0.87), accuracy], standardShift, [shift]);
+        Assert.Equal(VerdictKind.Agrees, Judge(S("L2 uncentred", 0.86, 0.87, 0.86), S("L2 uncentred", 0.1, 0.12, 0.11)).Kind);
+        Assert.Equal(VerdictKind.DoesNotAgree, Judge(S("L2 uncentred", 0.6, 0.62, 0.61), S("L2 uncentred", 0.1, 0.12, 0.11)).Kind);
+        Assert.Equal(VerdictKind.DoesNotAgree, Judge(S("L2 uncentred", 0.86, 0.87, 0.86), S("L2 uncentred", 0.05, 0.055, 0.05)).Kind);
+        Assert.Equal(VerdictKind.Inconclusive, Judge(S("L2 uncentred", 0.87, 0.76, 0.86), S("L2 uncentred", 0.1, 0.12, 0.11)).Kind);
     }
 
     [Fact]
