@@ -62,7 +62,9 @@ static class RunsCommand
             foreach (var r in store.Results(run.Id))
             {
                 AnsiConsole.MarkupLine($"  {Markup.Escape(r.Name)}: {VerdictMarkup(r.Verdict.Kind)} ({ExperimentReport.Duration(r.Seconds)})");
-                Console.WriteLine($"    {r.Verdict.Reason}");
+                if (r.Verdict.Parts.Count == 0) Console.WriteLine($"    {r.Verdict.Reason}");
+                foreach (var part in r.Verdict.Parts)
+                    AnsiConsole.MarkupLine($"    {VerdictMarkup(part.Kind)}: {Markup.Escape($"{(part.Precondition ? "(precondition) " : "")}{part.Claim} — {part.Result}")}");
             }
 
             var numbers = new Table().Border(TableBorder.Rounded).Title("numbers").AddColumns("experiment", "name", "value");
@@ -81,11 +83,18 @@ static class RunsCommand
     {
         var ids = new Argument<long[]>("RUN_ID") { Arity = ArgumentArity.OneOrMore, Description = "One run id, or several to put side by side" };
         var output = new Option<string?>("--out") { Description = "The HTML file to write (default: report-ID[-ID…].html beside the database)" };
-        var command = new Command("report", "Rebuild report.html from the run database; with several runs, one report that compares them.") { ids, output, Db };
+        var markdown = new Option<bool>("--markdown") { Description = "Print one run's verdicts as a Markdown table (the README's experiments table) instead of writing HTML" };
+        var command = new Command("report", "Rebuild report.html from the run database; with several runs, one report that compares them.") { ids, output, markdown, Db };
         command.SetAction(p =>
         {
             using var store = RunStore.Open(p.GetValue(Db)!, create: false);
             long[] runIds = p.GetValue(ids)!;
+            if (p.GetValue(markdown))
+            {
+                if (runIds.Length != 1) throw new ArgumentException($"--markdown prints one run's table; got {runIds.Length} run ids");
+                Console.Write(ExperimentReport.MarkdownTable(store.ForReport(runIds[0])));
+                return ExitCodes.Ok;
+            }
             var runs = runIds.Select(store.ForReport).ToList();
             string file = p.GetValue(output) ?? Path.Combine(Path.GetDirectoryName(store.Path)!, $"report-{string.Join('-', runIds)}.html");
             ExperimentReport.Compare(runs).Save(file);

@@ -80,6 +80,28 @@ public static class ExperimentReport
         }
     }
 
+    /// <summary>
+    /// The verdicts of one run as a Markdown table, one row per experiment (the README's experiments table
+    /// is this, pasted): what it reproduces, the claim, and the verdict with each sub-claim's outcome and statistic.
+    /// </summary>
+    public static string MarkdownTable(ReportRun run)
+    {
+        static string Cell(string text) => text.Replace("|", "\\|").Replace("\n", " ");
+        static string Mark(VerdictKind kind) => kind switch { VerdictKind.Agrees => "✓", VerdictKind.DoesNotAgree => "✗", _ => "?" };
+        var lines = new List<string>
+        {
+            $"| name | reproduces | the claim tested | {run.Preset} preset, seeds {string.Join(", ", run.Results.FirstOrDefault()?.Seeds ?? [])} |",
+            "|---|---|---|---|",
+        };
+        foreach (var r in run.Results)
+        {
+            string verdict = r.Verdict.Parts.Count == 0 ? $"{VerdictName(r.Verdict.Kind)}: {r.Verdict.Reason}"
+                : $"**{VerdictName(r.Verdict.Kind)}**: " + string.Join("; ", r.Verdict.Parts.Select(p => $"{Mark(p.Kind)} {(p.Precondition ? "(precondition) " : "")}{p.Claim} ({p.Result})"));
+            lines.Add($"| `{r.Name}` | {Cell(r.Figure)} | {Cell(r.Claim)} | {Cell(verdict)} |");
+        }
+        return string.Join("\n", lines) + "\n";
+    }
+
     /// <summary>One figure as a line chart: bands where a series has Lower/Upper, × at the x where it diverged.</summary>
     internal static Chart Draw(FigureData figure)
     {

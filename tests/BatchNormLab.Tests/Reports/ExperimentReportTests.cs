@@ -32,6 +32,40 @@ public sealed class ExperimentReportTests
     static ReportRun Run(string label, params ExperimentResult[] results) =>
         new(label, "tiny", 3, 2, new DateTimeOffset(2025, 1, 2, 3, 4, 5, TimeSpan.Zero), 12.5, "finished", results);
 
+    static ExperimentResult Judged()
+    {
+        var rule = Rule.Accuracy(Claimed.Greater, 1);
+        var verdict = Verdict.Of([rule.Judge("BN | beats standard", new SeedValues("BN", [0.9, 0.91, 0.92]), new SeedValues("standard", [0.8, 0.8, 0.81]))]);
+        return Result("judged", verdict.Kind) with { Verdict = verdict, Source = "Paper § 2 <i>", Seeds = [4, 5, 6] };
+    }
+
+    [Fact]
+    public void SubClaimsAreShownWithTheirSeedValuesRuleAndSource()
+    {
+        var doc = XDocument.Parse(ExperimentReport.Build(Run("run 1", Judged())).ToHtml());
+        string section = doc.Descendants("section").Single(s => (string?)s.Attribute("class") != "summary").Value;
+        Assert.Contains("Source: Paper § 2 <i>", section); // escaped text, not markup
+        Assert.Contains("Seeds: 4, 5, 6", section);
+        var table = doc.Descendants("table").First(t => t.Descendants("th").Any(h => h.Value == "rule (fixed before the run)"));
+        var cells = table.Descendants("td").Select(c => c.Value).ToList();
+        Assert.Contains("BN | beats standard", cells);
+        Assert.Contains("BN: 0.9, 0.91, 0.92; standard: 0.8, 0.8, 0.81", cells);
+        Assert.Contains("agrees", cells);
+        Assert.Contains(cells, c => c.Contains("agrees when mean d > 1 points"));
+    }
+
+    [Fact]
+    public void MarkdownTableHasARowPerExperimentWithEachSubClaim()
+    {
+        string table = ExperimentReport.MarkdownTable(Run("run 1", Judged(), Result("old", VerdictKind.Inconclusive)));
+        var lines = table.TrimEnd('\n').Split('\n');
+        Assert.Equal(4, lines.Length);
+        Assert.Equal("| name | reproduces | the claim tested | tiny preset, seeds 4, 5, 6 |", lines[0]);
+        Assert.StartsWith("| `judged` | Fig. judged |", lines[2]);
+        Assert.Contains("**agrees**: ✓ BN \\| beats standard (mean d = +10.67", lines[2]); // a | in a cell is escaped
+        Assert.EndsWith("| inconclusive: because of old |", lines[3]);
+    }
+
     [Fact]
     public void EveryExperimentGetsASectionWithOneChartPerFigureAndItsVerdict()
     {
