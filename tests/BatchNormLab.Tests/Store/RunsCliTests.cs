@@ -28,7 +28,7 @@ public sealed class RunsCliTests : IDisposable
 
         (code, stdout, stderr) = Cli.Run("runs", "show", "1", "--db", Db);
         Assert.True(code == 0, stderr);
-        foreach (var expected in new[] { "bnlab experiment lr-sweep --preset tiny", "finished", "at LR 0.5", "BN, lr 0.1: test accuracy", "result.json", "report.html" })
+        foreach (var expected in new[] { "bnlab experiment lr-sweep --preset tiny", "finished", "larger rate", "BN, lr 0.1: test accuracy (mean over seeds)", "result.json", "report.html" })
             Assert.Contains(expected, stdout);
 
         // a second run, then one report of both side by side

@@ -1,8 +1,10 @@
 using System.Globalization;
+using System.Text.Json.Serialization;
 
 namespace BatchNormLab.Experiments;
 
 /// <summary>One setting's measure, one value per seed (in the order of the experiment's seeds).</summary>
+[method: JsonConstructor]
 public sealed record SeedValues(string Label, IReadOnlyList<double> Values)
 {
     public SeedValues(string label, IEnumerable<double> values) : this(label, values.ToArray()) { }

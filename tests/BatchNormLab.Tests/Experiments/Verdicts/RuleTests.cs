@@ -100,4 +100,20 @@ public sealed class RuleTests
         Assert.StartsWith("1 of 1 sub-claims agree", verdict.Reason);
         Assert.Throws<ArgumentException>(() => Verdict.Of([]));
     }
+
+    [Fact]
+    public void SubClaimsSurviveTheResultJson()
+    {
+        var verdict = Verdict.Of([Rule.Factor(Claimed.Less, 2).Judge("smaller", S("BN", 1, 2, 1.5), S("standard", 10, 30, 20)),
+            new Rule(Claimed.Greater, 0).Judge("one seed", S("a", 1), S("b", 0)).AsPrecondition()]);
+        var result = new ExperimentResult("x", "Fig. 1", "claim", "s", "d", verdict, [], [], new Dictionary<string, double>(), [], 1) { Source = "Paper §1", Seeds = [7, 8, 9] };
+        var back = ResultJson.Deserialize(ResultJson.Serialize(result));
+        Assert.Equal(result.Source, back.Source);
+        Assert.Equal(result.Seeds, back.Seeds);
+        Assert.Equal(verdict.Kind, back.Verdict.Kind);
+        Assert.Equal(verdict.Parts.Select(p => (p.Claim, p.Kind, p.Rule, p.Result, p.Precondition)), back.Verdict.Parts.Select(p => (p.Claim, p.Kind, p.Rule, p.Result, p.Precondition)));
+        Assert.Equal(verdict.Parts[0].Values.SelectMany(v => v.Values), back.Verdict.Parts[0].Values.SelectMany(v => v.Values));
+        Assert.Equal(verdict.Parts[0].Mean, back.Verdict.Parts[0].Mean);
+        Assert.True(double.IsNaN(back.Verdict.Parts[1].StandardError));
+    }
 }
