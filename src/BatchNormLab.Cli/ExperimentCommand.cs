@@ -40,8 +40,11 @@ static class ExperimentCommand
 
     public static Command Reproduce()
     {
-        var command = new Command("reproduce", "Run every experiment and write one report.") { PresetOption, DatasetOption, DataDir, Out, Threads, Seed, Seeds, RunsCommand.Db, DescribeOnly };
-        command.SetAction(p => RunAll(p, RunKind.Reproduce, Experiments.Experiment.All));
+        var only = new Option<string[]?>("--only") { Description = "Run only these experiments (names, comma-separated), sharing their runs as the full run would", CustomParser = r => r.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries)).ToArray() };
+        var command = new Command("reproduce", "Run every experiment and write one report.") { PresetOption, DatasetOption, DataDir, Out, Threads, Seed, Seeds, only, RunsCommand.Db, DescribeOnly };
+        command.SetAction(p => RunAll(p, RunKind.Reproduce, p.GetValue(only) is { } names
+            ? names.Select(n => Experiments.Experiment.Find(n) ?? throw new ArgumentException($"--only: unknown experiment '{n}'; experiments: {string.Join(", ", Experiments.Experiment.All.Select(e => e.Name))}")).ToList()
+            : Experiments.Experiment.All));
         return command;
     }
 
@@ -91,8 +94,10 @@ static class ExperimentCommand
         });
         ExperimentReport.Build(store.ForReport(id)).Save(report);
         store.RecordArtifact(id, null, report);
-        var table = new Table().Border(TableBorder.Rounded).AddColumns("experiment", "verdict", "numbers behind it");
-        foreach (var r in store.Results(id)) table.AddRow(Markup.Escape(r.Name), RunsCommand.VerdictMarkup(r.Verdict.Kind), Markup.Escape(r.Verdict.Reason));
+        var table = new Table().Border(TableBorder.Rounded).AddColumns("experiment", "verdict", "sub-claims (✓ agrees, ✗ does not, ? inconclusive) and the numbers behind them");
+        foreach (var r in store.Results(id))
+            table.AddRow(Markup.Escape(r.Name), RunsCommand.VerdictMarkup(r.Verdict.Kind), Markup.Escape(r.Verdict.Parts.Count == 0 ? r.Verdict.Reason
+                : string.Join("\n", r.Verdict.Parts.Select(part => $"{ExperimentReport.Mark(part.Kind)} {(part.Precondition ? "(precondition) " : "")}{part.Claim}: {part.Result}"))));
         AnsiConsole.Write(table);
         Console.WriteLine($"results in {Path.GetFullPath(outDir)}");
         Console.WriteLine($"report: {Path.GetFullPath(report)}");

@@ -56,6 +56,8 @@ public static class ExperimentReport
                 .Claim(result.Claim, ToReport(result.Verdict.Kind), result.Verdict.Reason,
                     result.Numbers.Select(n => (n.Key, (object)n.Value)).ToArray())
 ;
+            if (result.Verdict.Kind == VerdictKind.DoesNotAgree)
+                section.Paragraph("A disagreement here is a measurement, not a failure of the code: each rule below was fixed before the run, and the sub-claims, settings and deviations say what was measured and how this setting differs from the paper's.");
             if (result.Source.Length > 0) section.Paragraph($"Source: {result.Source}");
             if (result.Seeds.Count > 0) section.Paragraph($"Seeds: {string.Join(", ", result.Seeds)}; each comparison is judged over them, paired by seed.");
             if (result.Verdict.Parts.Count > 0)
@@ -87,7 +89,6 @@ public static class ExperimentReport
     public static string MarkdownTable(ReportRun run)
     {
         static string Cell(string text) => text.Replace("|", "\\|").Replace("\n", " ");
-        static string Mark(VerdictKind kind) => kind switch { VerdictKind.Agrees => "✓", VerdictKind.DoesNotAgree => "✗", _ => "?" };
         var lines = new List<string>
         {
             $"| name | reproduces | the claim tested | {run.Preset} preset, seeds {string.Join(", ", run.Results.FirstOrDefault()?.Seeds ?? [])} |",
@@ -142,6 +143,9 @@ public static class ExperimentReport
         for (int i = 0; i < s.X.Length && s.X[i] <= x; i++) y = s.Y[i];
         return y;
     }
+
+    /// <summary>✓, ✗ or ? for agrees, does not agree, inconclusive.</summary>
+    public static string Mark(VerdictKind kind) => kind switch { VerdictKind.Agrees => "✓", VerdictKind.DoesNotAgree => "✗", _ => "?" };
 
     public static Verdict ToReport(VerdictKind kind) => kind switch
     {

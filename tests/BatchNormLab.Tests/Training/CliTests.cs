@@ -59,6 +59,8 @@ public sealed class CliTests : IDisposable
     [InlineData("--ghost-batch-size 1", "train", "--norm", "ghost-bn", "--ghost-batch-size", "1", "--steps", "1", "--dataset", "gaussian-mixture")]
     [InlineData("--renorm-schedule 'r_max=0.5': Batch Renorm: r_max must be finite and ≥ 1", "train", "--norm", "brn", "--renorm-schedule", "r_max=0.5", "--steps", "1", "--dataset", "gaussian-mixture")]
     [InlineData("unknown setting 'rmax'", "train", "--norm", "brn", "--renorm-schedule", "rmax=2", "--steps", "1", "--dataset", "gaussian-mixture")]
+    [InlineData("--only: unknown experiment 'bogus'", "reproduce", "--preset", "tiny", "--only", "lr-sweep,bogus")]
+    [InlineData("--seeds 0: must be ≥ 1", "reproduce", "--preset", "tiny", "--seeds", "0")]
     public void BadArgumentsExitWithTwoAndOneClearLine(string expected, params string[] args)
     {
         var (code, stdout, stderr) = Cli.Run([.. args, "--out", Path.Combine(dir, "bad")]);
