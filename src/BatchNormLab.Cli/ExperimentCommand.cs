@@ -42,7 +42,7 @@ static class ExperimentCommand
     {
         var only = new Option<string[]?>("--only") { Description = "Run only these experiments (names, comma-separated), sharing their runs as the full run would", CustomParser = r => r.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries)).ToArray() };
         var command = new Command("reproduce", "Run every experiment and write one report.") { PresetOption, DatasetOption, DataDir, Out, Threads, Seed, Seeds, only, RunsCommand.Db, DescribeOnly };
-        command.SetAction(p => RunAll(p, RunKind.Reproduce, p.GetValue(only) is { } names
+        command.SetAction(p => RunAll(p, RunKind.Reproduce, p.GetValue(only) is { Length: > 0 } names
             ? names.Select(n => Experiments.Experiment.Find(n) ?? throw new ArgumentException($"--only: unknown experiment '{n}'; experiments: {string.Join(", ", Experiments.Experiment.All.Select(e => e.Name))}")).ToList()
             : Experiments.Experiment.All));
         return command;
