@@ -6,7 +6,8 @@ namespace BatchNormLab.Models;
 /// ResNet for CIFAR (He et al. 2016, §4.2): depth 6n+2; a 3×3 conv to 16 channels, three stages of
 /// n basic blocks at 16, 32, 64 channels (the first block of stages 2 and 3 halves the plane with
 /// stride 2), global average pooling and a Linear head. Shortcuts that change shape are a 1×1
-/// strided conv [+ BN] (option B). Keys follow the common PyTorch port: conv1, bn1,
+/// strided conv [+ BN] (option B). Without shortcuts (Li et al. 2018's "noshort" nets) every block is
+/// its two convs alone, the projections dropped too. Keys follow the common PyTorch port: conv1, bn1,
 /// layer1.0.conv1, layer1.0.bn1, …, layer2.0.shortcut.0, linear.
 /// </summary>
 public sealed class ResNetCifar : Module
@@ -17,7 +18,7 @@ public sealed class ResNetCifar : Module
     readonly Sequential[] stages = new Sequential[3];
     readonly Linear head;
 
-    public ResNetCifar(int depth, int inChannels, int classes, ModelOptions options, Rng rng)
+    public ResNetCifar(int depth, int inChannels, int classes, ModelOptions options, Rng rng, bool shortcuts = true)
     {
         if (depth < 8 || (depth - 2) % 6 != 0)
             throw new ArgumentException($"ResNet-CIFAR depth must be 6n+2 with n ≥ 1 (20, 56, 110, …), got {depth}");
@@ -34,7 +35,7 @@ public sealed class ResNetCifar : Module
             stages[s] = RegisterModule($"layer{s + 1}", new Sequential());
             for (int b = 0; b < blocks; b++)
             {
-                stages[s].Add(new BasicBlock(channels, width, b == 0 && s > 0 ? 2 : 1, options, rng));
+                stages[s].Add(new BasicBlock(channels, width, b == 0 && s > 0 ? 2 : 1, shortcuts, options, rng));
                 channels = width;
             }
         }
@@ -66,22 +67,23 @@ public sealed class ResNetCifar : Module
         _ => x.Tanh(),
     };
 
-    /// <summary>x → conv3×3 → [BN] → act → conv3×3 → [BN], plus the shortcut, → act.</summary>
+    /// <summary>x → conv3×3 → [BN] → act → conv3×3 → [BN], plus the shortcut (when the net has them), → act.</summary>
     sealed class BasicBlock : Module
     {
         readonly ModelOptions options;
+        readonly bool shortcuts;
         readonly Conv2d conv1, conv2;
         readonly Module? bn1, bn2;
         readonly Sequential? shortcut;
 
-        public BasicBlock(int inChannels, int outChannels, int stride, ModelOptions options, Rng rng)
+        public BasicBlock(int inChannels, int outChannels, int stride, bool shortcuts, ModelOptions options, Rng rng)
         {
-            this.options = options;
+            (this.options, this.shortcuts) = (options, shortcuts);
             conv1 = RegisterModule("conv1", new Conv2d(inChannels, outChannels, 3, stride, 1, bias: false, rng: rng));
             bn1 = options.NormLayers(outChannels, spatial: true, rng).SingleOrDefault() is { } norm1 ? RegisterModule("bn1", norm1) : null;
             conv2 = RegisterModule("conv2", new Conv2d(outChannels, outChannels, 3, 1, 1, bias: false, rng: rng));
             bn2 = options.NormLayers(outChannels, spatial: true, rng).SingleOrDefault() is { } norm2 ? RegisterModule("bn2", norm2) : null;
-            if (stride != 1 || inChannels != outChannels)
+            if (shortcuts && (stride != 1 || inChannels != outChannels))
             {
                 shortcut = RegisterModule("shortcut", new Sequential(new Conv2d(inChannels, outChannels, 1, stride, bias: false, rng: rng)));
                 foreach (var m in options.NormLayers(outChannels, spatial: true, rng)) shortcut.Add(m);
@@ -93,7 +95,7 @@ public sealed class ResNetCifar : Module
             var x = NormActivate(conv1.Forward(input), options, bn1);
             x = conv2.Forward(x);
             if (bn2 is not null) x = bn2.Forward(x);
-            x += shortcut is null ? input : shortcut.Forward(input);
+            if (shortcuts) x += shortcut is null ? input : shortcut.Forward(input);
             return Activate(x, options);
         }
     }
