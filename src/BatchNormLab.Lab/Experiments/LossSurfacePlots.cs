@@ -2,146 +2,300 @@ using System.Globalization;
 using BatchNormLab.Analysis;
 using BatchNormLab.Data;
 using BatchNormLab.Models;
+using BatchNormLab.Nn;
+using BatchNormLab.Training;
 
 namespace BatchNormLab.Experiments;
 
 /// <summary>
-/// Li et al. 2018's loss-surface plots, as seed 000 uses them: 1-D curves and a 2-D grid of the training
-/// loss around the trained VGG nets with and without BN (LR 0.1, the runs the other experiments share),
-/// along filter-normalised random directions. The claim: BN's surface is smoother and flatter around its minimum.
+/// Li et al. 2018's loss-surface reading (filter-normalised 1-D and 2-D surfaces, the convexity map
+/// |λmin/λmax|) applied to three versions of one deep network: plain, with BN, with skip connections
+/// (no BN). Li et al. find that skip connections make a deep net's surface smooth and convex; seed 000
+/// reports Santurkar et al.'s appendix remark that BN works like residual connections. Whether BN does
+/// to the surface what skips do is this project's own extension, judged over seeds at matched training loss.
 /// </summary>
 public sealed class LossSurfacePlots : Experiment
 {
     public override string Name => "loss-surface";
-    public override string Figure => "Li et al. 2018, Figs. 1 and 5 (filter-normalised surfaces), as seed 000 uses them";
-    public override string Source => "This project's own extension: Li et al. 2018's filter-normalised surfaces and convexity map, applied to BN vs no BN vs skip connections. Li et al. compare skip connections, not BN; seed 000 cites Li et al. only for “a smoother loss is easier to train” and reports the appendix's remark that BN works like ResNet";
-    public override string Claim => "Around the trained weights, the loss surface of the network with BN is smoother and flatter than that of the network without BN.";
+    public override string Figure => "Li et al. 2018 §6–7 (surfaces with and without skip connections; the convexity map), extended to BN";
+    public override string Source => "This project's own extension. Li et al. 2018 §6–7: without skip connections deep nets have chaotic, non-convex surfaces, which skip connections make smooth and convex (their filter-normalised plots and convexity map |λmin/λmax|); Li et al. never compare BN. " +
+        "Seed 000 (000_96459f3425dd6a72.txt) cites Li et al. for “a smoother loss is easier to train” and reports Santurkar et al.'s appendix remark that BN works like ResNet (“附录中提到BN的作用与ResNet类似”); PAPERS.md §2, §5";
+    public override string Claim => "A deep network's loss surface is smoother and more convex with skip connections than without (Li et al.); BN (with the batch statistics SGD trains with) makes it smoother and more convex too, about as much as skip connections do (this project's reading of seed 000's “BN works like ResNet”).";
 
-    /// <summary>Points of the 1-D curves over α ∈ [−1, 1] (the paper's 51 on paper).</summary>
-    static int CurvePoints(Preset p) => p switch { Preset.Tiny => 11, Preset.Quick => 21, _ => 51 };
+    /// <summary>"More convex" and "smoother": the measure lower than the plain net's by more than a factor 1.5 (Li et al.'s contrast is between chaotic and convex surfaces, not a few percent).</summary>
+    public static readonly Rule Better = Rule.Factor(Claimed.Less, 1.5);
 
-    /// <summary>Points per axis of the 2-D grid over [−1, 1]² (the paper's 51 on paper).</summary>
-    static int GridPoints(Preset p) => p switch { Preset.Tiny => 5, Preset.Quick => 11, _ => 51 };
+    /// <summary>"Works like skip connections": BN's measure within a factor 2 of the skip net's, either way.</summary>
+    public static readonly Rule Alike = Rule.Factor(Claimed.Same, 2);
 
-    /// <summary>Training examples the loss is averaged over (0: the whole training set, as the paper).</summary>
-    static int Examples(Preset p) => p switch { Preset.Tiny => 512, Preset.Quick => 1024, _ => 0 };
+    /// <summary>The networks, labelled as the report names them.</summary>
+    const string Plain = "plain", Bn = "BN", Skip = "skip connections";
 
-    /// <summary>Where the verdict reads the sharpness: L(w ± α·d) − L(w).</summary>
-    const double Probe = 0.5;
+    /// <summary>One preset's networks and surfaces.</summary>
+    /// <param name="Model">The ResNet-style model with skips; its "-noshort" form is the plain and the BN net.</param>
+    /// <param name="Examples">Training examples the loss and Hessians are taken over (0: the whole training set).</param>
+    /// <param name="Checkpoints">Copies of each run kept over training (evenly spaced), where the matched-loss copy is looked for.</param>
+    /// <param name="Directions">Filter-normalised directions of the 1-D curves and curvatures; the 2-D pairs are directions (1, 2), (3, 4), ….</param>
+    /// <param name="Pairs">Direction pairs of the 2-D surfaces.</param>
+    /// <param name="MapPairs">Direction pairs (the first ones) of the convexity maps: each point costs a Lanczos run.</param>
+    /// <param name="LanczosSteps">Lanczos steps per point of a convexity map.</param>
+    sealed record Setting(string Model, double Width, string Dataset, int Steps, int BatchSize, double LearningRate, int Examples, int Checkpoints,
+        int Directions, int Pairs, int MapPairs, int CurvePoints, int GridPoints, int MapPoints, int LanczosSteps);
+
+    static Setting SettingOf(Preset preset) => preset switch
+    {
+        Preset.Tiny => new("resmlp6", 16, "gaussian-mixture", 40, 64, 0.1, 128, 10, 2, 1, 1, 7, 5, 3, 4),
+        Preset.Quick => new("resmlp20", 32, "fashion-mnist", 400, 128, 0.1, 256, 20, 4, 2, 1, 15, 7, 3, 10),
+        _ => new("resnet56", 1, "cifar10", 15_000, 128, 0.1, 0, 50, 8, 3, 3, 51, 51, 51, 20),
+    };
+
+    static TrainConfig Config(Setting s, string network, ulong seed) => new()
+    {
+        Model = new ModelSpec(network == Skip ? s.Model : s.Model + "-noshort", new ModelOptions(network == Bn ? Norm.BatchNorm : Norm.None, Init: InitScheme.Glorot), Width: s.Width),
+        Dataset = s.Dataset, Steps = s.Steps, BatchSize = s.BatchSize, LearningRate = s.LearningRate, Seed = seed, EvalEvery = s.Steps, TestLimit = 2000,
+    };
 
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null)
     {
-        string examples = Examples(preset) == 0 ? "the whole training set" : $"the first {Examples(preset)} training examples";
-        return ($"The shared VGG runs at LR 0.1 with and without BN ({Presets.Describe(preset, dataset)}). Around each trained w: two filter-normalised Gaussian directions d₁, d₂ (seeded by the run's seed; " +
-                $"biases and BN parameters ignored: zero in d), the loss over {examples} in eval mode (running statistics), L(w + α·d₁) at {CurvePoints(preset)} points of α ∈ [−1, 1] and L(w + α·d₁ + β·d₂) on a {GridPoints(preset)}×{GridPoints(preset)} grid over [−1, 1]². " +
-                $"Beside, the 1-D curve and sharpness in training mode (batch statistics), which undo a rescaling of the filters that running statistics cannot. The 2-D grid is drawn as 1-D slices in α at five values of β (the report draws line series only). Sharpness: the mean of L(w ± {RunFigures.F(Probe)}·d₁) − L(w); flatness of the grid: the mean of L − L(w) over it. " +
-                $"A net further down its minimum sits in a narrower part of the basin, so the verdict compares sharpness at matched loss: the BN net's copy (kept at a tenth, half and the end of training) whose loss is nearest the standard net's final loss, when within a factor {RunFigures.F(MatchedLossFactor)}.",
-            Presets.Deviations(preset, dataset) + (Examples(preset) == 0 ? "" : $" The loss over {Examples(preset)} training examples, not the whole set;") + $" {CurvePoints(preset)} and {GridPoints(preset)}×{GridPoints(preset)} points instead of 51 and 51×51 where fewer. Li et al. compare architectures, not BN against none; seed 000 makes this comparison.");
+        var s = SettingOf(preset);
+        string net = s.Model.StartsWith("resnet", StringComparison.Ordinal) ? $"{s.Model} (ResNet-CIFAR)" : $"{s.Model}: a fully connected ResNet of {s.Model[6..]} weight layers at width {s.Width} (stem, blocks of two Linear layers, head)";
+        string examples = s.Examples == 0 ? "the whole training set" : $"the first {s.Examples} training examples";
+        return ($"Three networks, each trained with the context's seeds: {net} without skip connections and without BN (plain), the same with BN after every weight layer but the head (BN), and the same with skip connections and no BN (skip connections); " +
+                $"the same initial weights per seed where the layers are the same. {s.Dataset}, plain SGD, batch {s.BatchSize}, LR {F(s.LearningRate)}, Glorot initialisation, {s.Steps} steps, a copy kept every {s.Steps / s.Checkpoints} steps. " +
+                $"Loss: the cross-entropy over {examples} in batches of {s.BatchSize}. Matched training loss: per seed, the level L* = the highest of the three nets' final losses; each net is read at its first kept copy whose loss is ≤ L* (the least-trained net at its end). " +
+                $"At that copy and at the trained weights: {s.Directions} filter-normalised Gaussian directions (Li et al.: each filter/row rescaled to its weights' norm, biases and BN parameters 0); the curvature dᵀHd along each (exact Hessian-vector products), averaged over the directions; the 1-D curves L(w + α·d) at {s.CurvePoints} points of α ∈ [−1, 1]; " +
+                $"for {s.Pairs} pairs (d₁, d₂), (d₃, d₄), … the 2-D surface L(w + α·dᵢ + β·dⱼ) on a {s.GridPoints}×{s.GridPoints} grid over [−1, 1]² and for the first {s.MapPairs} of them Li et al.'s convexity map |λmin/λmax| on a {s.MapPoints}×{s.MapPoints} grid over the same square " +
+                $"(λmin, λmax: extreme Ritz values of {s.LanczosSteps} Lanczos steps with full re-orthogonalisation, which approach both ends from inside), averaged over the grid and the pairs. " +
+                $"BN is measured with batch statistics (training mode: the function SGD optimises, whose normalisation follows a perturbation of the weights) and with running statistics (eval mode, Li et al.'s and PyHessian's setting, where the frozen statistics do not follow it); the judged one is training mode, eval mode is shown beside. " +
+                $"Judged at matched training loss (at the trained weights each net sits at its own loss, and a cross-entropy's curvature shrinks with its loss, so a comparison there measures how far training went as much as the surface; those values are shown beside). " +
+                $"Rules, paired by seed: each net trains (test accuracy above chance by more than 10 points, a precondition); more convex: {Better.Describe("ratio(net)", "ratio(plain)")}; smoother: {Better.Describe("curvature(net)", "curvature(plain)")} (for net = skip connections, Li et al.'s finding and a check of the method, and net = BN); " +
+                $"BN works like skip connections: {Alike.Describe("ratio(BN)", "ratio(skip connections)")}, and the same for the curvature.",
+            (preset switch
+            {
+                Preset.Tiny => "Not a setting of the papers: a residual MLP of 6 layers on a synthetic Gaussian mixture, 40 steps, so that the code runs in seconds. Its verdict says nothing about the claim. ",
+                Preset.Quick => $"A fully connected ResNet analogue (resmlp20, width 32) on Fashion-MNIST for {s.Steps} steps instead of Li et al.'s ResNet-56 on CIFAR-10 (a convolutional net's Hessian-vector products at every grid point would not fit the quick budget); {s.Examples} training examples instead of the whole set; grids of {s.GridPoints}×{s.GridPoints} (surface) and {s.MapPoints}×{s.MapPoints} (convexity map, on {s.MapPairs} of the {s.Pairs} direction pairs) instead of 51×51; {s.CurvePoints} points on the 1-D curves instead of 51. ",
+                _ => "",
+            }) + "Li et al. train with SGD with momentum, weight decay and augmentation, and keep BN in both their nets with and without skips; here plain SGD without augmentation, and the skip net has no BN, so that BN and skips are compared each on its own. The convexity map from a fixed number of Lanczos steps instead of ARPACK to convergence. " +
+                 (dataset is null ? "" : $"The dataset is the preset's ({s.Dataset}); --dataset does not apply."));
     }
 
-    static double[] Span(int points) => Enumerable.Range(0, points).Select(i => -1 + 2.0 * i / (points - 1)).ToArray();
+    static string F(double v) => RunFigures.F(v);
+    static string G(double v) => RunFigures.Cell(v, "G4");
 
-    /// <summary>Per net: L(w), the sharpness at ±<see cref="Probe"/>, the mean rise over the 2-D grid (all in eval mode), and the sharpness with batch statistics.</summary>
-    sealed record Surface(double Loss, double Sharpness, double GridRise, double TrainModeSharpness);
+    /// <summary>Which statistics a measurement uses: batch (training mode) or running (eval mode, BN only).</summary>
+    static string ModeName(BnMode mode) => mode == BnMode.Train ? "batch statistics" : "running statistics";
 
-    /// <summary>The mean of L(w ± <see cref="Probe"/>·d) − L(w), and L(w).</summary>
-    static (double Sharpness, double Loss) Sharpness(Nn.Module model, Tensor direction, Func<Nn.Module, double> loss, BnMode mode)
+    /// <summary>One net in one BN mode at one kept copy: its step and loss, the mean convexity ratio and curvature, and the curves and grids behind them.</summary>
+    sealed record Reading(int Step, double Loss, double Ratio, double Curvature, double[] Curvatures, double[][] Curves, double[][,] Surfaces, double[][,] Maps);
+
+    /// <summary>Keeps a copy of the model every <c>every</c> steps.</summary>
+    sealed class Checkpoints(int every) : ITrainingCallback
     {
-        var around = LossSurface.Curve(model, direction, [-Probe, 0, Probe], loss, mode);
-        return ((around[0] + around[2]) / 2 - around[1], around[1]);
+        public SortedDictionary<int, IReadOnlyList<StateEntry>> States { get; } = [];
+
+        public void OnStep(Trainer trainer, StepMetrics m)
+        {
+            if ((m.Step + 1) % every == 0) States[m.Step + 1] = ModelState.CopyOfStateDict(trainer.Model);
+        }
     }
 
     protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var runs = Presets.SharedRuns(context, Name, [Norm.BatchNorm, Norm.None]).Select(g => g.Runs[0]).ToList();
-        var (alphas, grid) = (Span(CurvePoints(context.Preset)), Span(GridPoints(context.Preset)));
-        var curves = new List<Series>();
-        var figures = new List<FigureData>();
-        var numbers = new Dictionary<string, double>();
-        var rows = new List<IReadOnlyList<string>>();
-        var csv = new List<string> { "network,alpha,beta,loss" };
-        var surfaces = new Dictionary<string, Surface>();
-        var losses = new Dictionary<string, Func<Nn.Module, double>>();
-        foreach (var run in runs)
+        var s = SettingOf(context.Preset);
+        var train = context.Data(s.Dataset).Train;
+        if (s.Examples > 0) train = train.Take(Math.Min(s.Examples, train.Count));
+        var batches = new DataLoader(train, s.BatchSize, shuffle: false, dropLast: false, seed: 0).Epoch(0).ToList();
+        var loss = LossSurface.MeanLoss(batches, LossKind.CrossEntropy);
+        var terms = batches.Select(b => LossTerm.On(b, LossKind.CrossEntropy)).ToList();
+        var (curveX, gridX, mapX) = (Span(s.CurvePoints), Span(s.GridPoints), Span(s.MapPoints));
+
+        var networks = new[] { Plain, Bn, Skip };
+        var groups = new Dictionary<string, SeededRuns>();
+        var kept = new Dictionary<string, SortedDictionary<int, IReadOnlyList<StateEntry>>>();
+        foreach (string network in networks)
+            groups[network] = new SeededRuns(network, context.SeedList.Select(seed =>
+            {
+                Checkpoints? checkpoints = null;
+                string label = $"{network}, seed {seed}";
+                var run = TrainedRun.Train(context, Name, label, Config(s, network, seed), _ => [checkpoints = new Checkpoints(Math.Max(1, s.Steps / s.Checkpoints))]);
+                kept[label] = checkpoints!.States;
+                return run;
+            }).ToList());
+
+        // (network, mode, "matched" or "trained") → per seed.
+        var readings = new Dictionary<(string Network, BnMode Mode, bool Matched), List<Reading>>();
+        var csv = new List<string> { "network,statistics,weights,seed,step,kind,index,alpha,beta,value" };
+        for (int k = 0; k < context.Seeds; k++)
         {
-            context.Progress.Message(Name, $"{run.Label}: surface");
-            var train = context.Data(run.Config.Dataset).Train;
-            if (Examples(context.Preset) > 0) train = train.Take(Math.Min(Examples(context.Preset), train.Count));
-            var loss = losses[run.Label] = LossSurface.MeanLoss(new DataLoader(train, 256, shuffle: false, dropLast: false, seed: 0).Epoch(0).ToList(), run.Config.Loss);
-            var rng = new Rng(context.Seed);
-            var (d1, d2) = (LossSurface.FilterNormalisedDirection(run.Model, rng), LossSurface.FilterNormalisedDirection(run.Model, rng));
-            var curve = LossSurface.Curve(run.Model, d1, alphas, loss, BnMode.Eval);
-            var trainCurve = LossSurface.Curve(run.Model, d1, alphas, loss, BnMode.Train);
-            var (sharpness, here) = Sharpness(run.Model, d1, loss, BnMode.Eval);
-            var surface = LossSurface.Grid(run.Model, d1, d2, grid, grid, loss, BnMode.Eval);
-            var s = surfaces[run.Label] = new Surface(here, sharpness, surface.Cast<double>().Average() - here, Sharpness(run.Model, d1, loss, BnMode.Train).Sharpness);
-
-            curves.Add(new Series(run.Label, alphas, curve));
-            curves.Add(new Series($"{run.Label}, batch statistics", alphas, trainCurve));
-            var slices = Enumerable.Range(0, 5).Select(k => k * (grid.Length - 1) / 4).Distinct();
-            figures.Add(new FigureData($"{run.Label}: 2-D surface as slices", $"L(w + α·d₁ + β·d₂) against α, one line per β: slices of the {grid.Length}×{grid.Length} grid.", "α (along d₁)", "training loss",
-                slices.Select(j => new Series($"β = {RunFigures.F(grid[j])}", grid, grid.Select((_, i) => surface[i, j]).ToArray())).ToList(), LogY: RunFigures.SpansDecades(surface.Cast<double>())));
-            csv.AddRange(alphas.Select((a, i) => string.Create(CultureInfo.InvariantCulture, $"{run.Label},{a:R},,{curve[i]:R}")));
-            for (int i = 0; i < grid.Length; i++)
-                for (int j = 0; j < grid.Length; j++) csv.Add(string.Create(CultureInfo.InvariantCulture, $"{run.Label},{grid[i]:R},{grid[j]:R},{surface[i, j]:R}"));
-
-            numbers[$"{run.Label}: loss at w"] = s.Loss;
-            numbers[$"{run.Label}: sharpness at ±{RunFigures.F(Probe)}"] = s.Sharpness;
-            numbers[$"{run.Label}: mean rise over the 2-D grid"] = s.GridRise;
-            numbers[$"{run.Label}: sharpness at ±{RunFigures.F(Probe)}, batch statistics"] = s.TrainModeSharpness;
-            rows.Add([run.Label, RunFigures.Summary(run), G(s.Loss), G(s.Sharpness), G(s.GridRise), G(curve.Max() - s.Loss), G(s.TrainModeSharpness)]);
+            ulong seed = context.SeedList[k];
+            var states = networks.ToDictionary(n => n, n => groups[n].Runs[k]);
+            // Every kept copy's loss with batch statistics; the level every net reaches is the worst net's final loss.
+            var losses = networks.ToDictionary(n => n, n => Copies(states[n], kept[states[n].Label]).Select(c => (c.Step, Loss: LossOf(Rebuild(states[n], c.State), loss))).ToList());
+            foreach (var n in networks)
+                csv.AddRange(losses[n].Select(c => Csv(n, ModeName(BnMode.Train), "kept", seed, c.Step, "loss", 0, double.NaN, double.NaN, c.Loss)));
+            double level = networks.Max(n => losses[n][^1].Loss);
+            foreach (string network in networks)
+            {
+                var run = states[network];
+                int matchedStep = losses[network].FirstOrDefault(c => c.Loss <= level, losses[network][^1]).Step;
+                foreach (bool matched in new[] { true, false })
+                {
+                    int step = matched ? matchedStep : losses[network][^1].Step;
+                    var state = Copies(run, kept[run.Label]).First(c => c.Step == step).State;
+                    foreach (var mode in network == Bn ? new[] { BnMode.Train, BnMode.Eval } : [BnMode.Train])
+                    {
+                        context.Progress.Message(Name, $"{run.Label}: surfaces at step {step} ({ModeName(mode)})");
+                        var key = (network, mode, matched);
+                        if (!readings.TryGetValue(key, out var list)) readings[key] = list = [];
+                        // The least-trained net's matched copy is its final one: read once.
+                        var reading = !matched && readings[(network, mode, true)][k].Step == step ? readings[(network, mode, true)][k]
+                            : Read(Rebuild(run, state), step, s, loss, terms, mode, seed, curveX, gridX, mapX);
+                        list.Add(reading);
+                        csv.AddRange(CsvOf(network, mode, matched, seed, reading, curveX, gridX, mapX));
+                    }
+                }
+            }
         }
-        var matched = AtMatchedLoss(runs[0], losses[runs[0].Label], surfaces[runs[1].Label].Loss, context.Seed);
-        numbers[$"{runs[0].Label} at matched loss: step"] = matched.Step;
-        numbers[$"{runs[0].Label} at matched loss: loss"] = matched.Loss;
-        numbers[$"{runs[0].Label} at matched loss: sharpness at ±{RunFigures.F(Probe)}"] = matched.Sharpness;
-        rows.Add([$"{runs[0].Label} at step {matched.Step} (loss nearest the standard net's)", $"copy kept at step {matched.Step}", G(matched.Loss), G(matched.Sharpness), "", "", ""]);
-        figures.Insert(0, new FigureData("1-D loss curves", "L(w + α·d₁) along a filter-normalised random direction d₁ around the trained weights (α = 0), in eval mode (running statistics, as Li et al.) and with each batch's statistics (training mode).", "α", "training loss", curves, LogY: RunFigures.SpansDecades(curves.SelectMany(c => c.Y))));
+
+        var (settings, deviations) = Describe(context.Preset);
+        SeedValues Values(string network, Func<Reading, double> measure, bool matched = true, BnMode mode = BnMode.Train) =>
+            new(network == Bn && mode == BnMode.Eval ? "BN, running statistics" : network, readings[(network, mode, matched)].Select(measure));
+        Measures MeasuresOf(string network) => new(Values(network, r => r.Ratio), Values(network, r => r.Curvature));
+        var verdict = Judge(groups[Plain].TestAccuracyPerSeed, groups[Bn].TestAccuracyPerSeed, groups[Skip].TestAccuracyPerSeed, MeasuresOf(Plain), MeasuresOf(Bn), MeasuresOf(Skip));
+
+        var numbers = new Dictionary<string, double>();
+        foreach (var g in groups.Values) g.AddNumbers(numbers);
+        var rows = new List<IReadOnlyList<string>>();
+        foreach (var ((network, mode, matched), list) in readings.OrderBy(r => r.Key.Matched ? 0 : 1).ThenBy(r => Array.IndexOf(networks, r.Key.Network)).ThenBy(r => r.Key.Mode))
+        {
+            string name = $"{network}{(network == Bn ? ", " + ModeName(mode) : "")} at {(matched ? "matched loss" : "the trained weights")}";
+            numbers[$"{name}: convexity ratio (mean over seeds)"] = list.Average(r => r.Ratio);
+            numbers[$"{name}: curvature (mean over seeds)"] = list.Average(r => r.Curvature);
+            numbers[$"{name}: loss (mean over seeds)"] = list.Average(r => r.Loss);
+            rows.Add([name, string.Join(", ", list.Select(r => r.Step)), string.Join(", ", list.Select(r => G(r.Loss))), string.Join(", ", list.Select(r => G(r.Ratio))), string.Join(", ", list.Select(r => G(r.Curvature)))]);
+        }
+        var table = new TableData("Per net, per seed: the kept copy read, its loss (with the statistics named), the mean convexity ratio |λmin/λmax| over the map(s), and the mean curvature dᵀHd over the directions",
+            ["network and weights", "step", "loss", "convexity ratio", "curvature"], rows);
+
+        var figures = new List<FigureData> { SeededRuns.TrainingLoss(groups.Values) };
+        ulong first = context.SeedList[0];
+        var judged = new[] { (Plain, BnMode.Train), (Bn, BnMode.Train), (Bn, BnMode.Eval), (Skip, BnMode.Train) };
+        foreach (bool matched in new[] { true, false })
+            figures.Add(new FigureData($"1-D curves at {(matched ? "matched training loss" : "the trained weights")} (seed {first})",
+                $"L(w + α·d) along {s.Directions} filter-normalised directions d: the mean over the directions, the band their lowest to highest; BN with batch and with running statistics.", "α", "training loss",
+                judged.Select(j => CurveSeries(j.Item1 == Bn ? $"BN, {ModeName(j.Item2)}" : j.Item1, readings[(j.Item1, j.Item2, matched)][0].Curves, curveX)).ToList(),
+                LogY: RunFigures.SpansDecades(judged.SelectMany(j => readings[(j.Item1, j.Item2, matched)][0].Curves.SelectMany(c => c)))));
+        foreach (string network in networks)
+        {
+            var r = readings[(network, BnMode.Train, true)][0];
+            figures.Add(Slices($"{network}: 2-D surface at matched training loss (seed {first}, step {r.Step})", "L(w + α·d₁ + β·d₂) against α, one line per β: slices of the grid" + (network == Bn ? " (batch statistics)" : "") + ".", "training loss", r.Surfaces[0], gridX));
+            figures.Add(Slices($"{network}: convexity map at matched training loss (seed {first}, step {r.Step})", "|λmin/λmax| of the Hessian at w + α·d₁ + β·d₂ against α, one line per β (near 0: locally convex; Li et al.'s map)" + (network == Bn ? " (batch statistics)" : "") + ".", "|λmin/λmax|", r.Maps[0], mapX));
+        }
         string file = WriteCsv(context, "loss-surface.csv", csv);
-        var table = new TableData("Loss surfaces around the trained weights (eval mode; rises are above L(w))",
-            ["network", "training run", "L(w)", $"sharpness: mean of L(w ± {RunFigures.F(Probe)}·d₁) − L(w)", "mean rise over the 2-D grid", "largest rise on the 1-D curve", "sharpness with batch statistics"], rows);
-        var (settings, deviations) = Describe(context.Preset, context.Dataset);
-        return new ExperimentResult(Name, Figure, Claim, settings, deviations, Judge(surfaces[runs[0].Label], surfaces[runs[1].Label], matched), figures, [table], numbers,
+        var runs = groups.Values.SelectMany(g => g.Runs).ToList();
+        return new ExperimentResult(Name, Figure, Claim, settings, deviations, verdict, figures, [SeededRuns.Table(groups.Values), table], numbers,
             [file, .. runs.Select(r => TrainedRun.FileName(r.Label) + ".metrics.csv")], clock.Elapsed.TotalSeconds);
     }
 
-    static string G(double v) => RunFigures.Cell(v, "G4");
+    static double[] Span(int points) => Enumerable.Range(0, points).Select(i => points == 1 ? 0 : -1 + 2.0 * i / (points - 1)).ToArray();
 
-    /// <summary>The BN net at the kept step (a tenth, half, or all of training) whose eval-mode loss is nearest <paramref name="target"/>: its step, loss and sharpness along its own d₁.</summary>
-    static (int Step, double Loss, double Sharpness) AtMatchedLoss(TrainedRun run, Func<Nn.Module, double> loss, double target, ulong seed)
+    /// <summary>The kept copies and the final weights, by step.</summary>
+    static IEnumerable<(int Step, IReadOnlyList<StateEntry> State)> Copies(TrainedRun run, SortedDictionary<int, IReadOnlyList<StateEntry>> kept) =>
+        kept.Where(c => c.Key < run.Outcome.StepsDone).Select(c => (c.Key, c.Value)).Append((run.Outcome.StepsDone, (IReadOnlyList<StateEntry>)run.Model.StateDict()));
+
+    /// <summary>A fresh model of <paramref name="run"/>'s config holding <paramref name="state"/>.</summary>
+    static Module Rebuild(TrainedRun run, IReadOnlyList<StateEntry> state)
     {
-        var best = (Step: -1, Loss: double.NaN, Sharpness: double.NaN);
-        foreach (int step in run.Snapshots.Keys.Append(run.Outcome.StepsDone).Distinct().Order())
-        {
-            var model = run.ModelAt(step);
-            var direction = LossSurface.FilterNormalisedDirection(model, new Rng(seed));
-            var (sharpness, here) = Sharpness(model, direction, loss, BnMode.Eval);
-            if (best.Step < 0 || Math.Abs(Math.Log(here / target)) < Math.Abs(Math.Log(best.Loss / target))) best = (step, here, sharpness);
-        }
-        return best;
+        var model = run.Config.Model.Build(run.InputShape, run.Outputs, new Rng(run.Config.Seed));
+        model.LoadStateDict(state);
+        return model;
     }
 
-    /// <summary>Loss ratios within this factor count as matched.</summary>
-    const double MatchedLossFactor = 1.5;
+    /// <summary>The loss with batch statistics (what SGD sees), the model left as it was.</summary>
+    static double LossOf(Module model, Func<Module, double> loss)
+    {
+        int n = model.Parameters().Sum(p => p.Length);
+        return LossSurface.Curve(model, Tensor.FromArray(new double[n], n), [0.0], loss, BnMode.Train)[0];
+    }
+
+    /// <summary>Every measurement of one net at one copy in one mode, each draw seeded by the run's seed (the same draws for every net and copy).</summary>
+    static Reading Read(Module model, int step, Setting s, Func<Module, double> loss, IReadOnlyList<LossTerm> terms, BnMode mode, ulong seed,
+        double[] curveX, double[] gridX, double[] mapX)
+    {
+        var rng = new Rng(seed * 7919 + 101);
+        var directions = Enumerable.Range(0, Math.Max(s.Directions, 2 * s.Pairs)).Select(_ => LossSurface.FilterNormalisedDirection(model, rng)).ToList();
+        var hessian = new HessianOperator(model, terms, mode == BnMode.Train ? HessianMode.Training : HessianMode.Eval);
+        var curvatures = directions.Take(s.Directions).Select(d => LossSurfaceCurvature.Curvature(hessian, d)).ToArray();
+        var curves = directions.Take(s.Directions).Select(d => LossSurface.Curve(model, d, curveX, loss, mode)).ToArray();
+        var surfaces = new double[s.Pairs][,];
+        var maps = new double[s.MapPairs][,];
+        var lanczos = new Rng(seed * 7919 + 202);
+        for (int p = 0; p < s.Pairs; p++)
+        {
+            surfaces[p] = LossSurface.Grid(model, directions[2 * p], directions[2 * p + 1], gridX, gridX, loss, mode);
+            if (p < s.MapPairs) maps[p] = LossSurfaceCurvature.ConvexityMap(hessian, directions[2 * p], directions[2 * p + 1], mapX, mapX, s.LanczosSteps, lanczos);
+        }
+        double here = LossSurface.Curve(model, directions[0], [0.0], loss, mode)[0];
+        return new Reading(step, here, maps.SelectMany(m => m.Cast<double>()).Average(), curvatures.Average(), curvatures, curves, surfaces, maps);
+    }
+
+    static Series CurveSeries(string label, double[][] curves, double[] x) =>
+        new(label, x, x.Select((_, i) => curves.Average(c => c[i])).ToArray())
+        {
+            Lower = x.Select((_, i) => curves.Min(c => c[i])).ToArray(),
+            Upper = x.Select((_, i) => curves.Max(c => c[i])).ToArray(),
+        };
+
+    /// <summary>A grid drawn as lines in α at up to five values of β (the report draws line series).</summary>
+    static FigureData Slices(string title, string caption, string yLabel, double[,] grid, double[] x)
+    {
+        var columns = Enumerable.Range(0, 5).Select(k => k * (x.Length - 1) / 4).Distinct();
+        var values = grid.Cast<double>().ToList();
+        return new FigureData(title, caption, "α (along d₁)", yLabel,
+            columns.Select(j => new Series($"β = {F(x[j])}", x, x.Select((_, i) => grid[i, j]).ToArray())).ToList(), LogY: RunFigures.SpansDecades(values));
+    }
+
+    static IEnumerable<string> CsvOf(string network, BnMode mode, bool matched, ulong seed, Reading r, double[] curveX, double[] gridX, double[] mapX)
+    {
+        var (weights, statistics) = (matched ? "matched" : "trained", ModeName(mode));
+        for (int d = 0; d < r.Curves.Length; d++)
+        {
+            yield return Csv(network, statistics, weights, seed, r.Step, "curvature", d, double.NaN, double.NaN, r.Curvatures[d]);
+            for (int i = 0; i < curveX.Length; i++) yield return Csv(network, statistics, weights, seed, r.Step, "curve", d, curveX[i], double.NaN, r.Curves[d][i]);
+        }
+        for (int p = 0; p < r.Surfaces.Length; p++)
+            for (int i = 0; i < gridX.Length; i++)
+                for (int j = 0; j < gridX.Length; j++) yield return Csv(network, statistics, weights, seed, r.Step, "surface", p, gridX[i], gridX[j], r.Surfaces[p][i, j]);
+        for (int p = 0; p < r.Maps.Length; p++)
+            for (int i = 0; i < mapX.Length; i++)
+                for (int j = 0; j < mapX.Length; j++) yield return Csv(network, statistics, weights, seed, r.Step, "convexity", p, mapX[i], mapX[j], r.Maps[p][i, j]);
+    }
+
+    static string Csv(string network, string statistics, string weights, ulong seed, int step, string kind, int index, double alpha, double beta, double value)
+    {
+        static string R(double v) => double.IsNaN(v) ? "" : v.ToString("R", CultureInfo.InvariantCulture);
+        return $"{network},{statistics},{weights},{seed},{step},{kind},{index},{R(alpha)},{R(beta)},{R(value)}";
+    }
+
+    /// <summary>One net's measures at matched training loss, per seed: the mean convexity ratio |λmin/λmax| over the map(s), and the mean curvature dᵀHd over the directions.</summary>
+    public sealed record Measures(SeedValues Ratio, SeedValues Curvature);
 
     /// <summary>
-    /// A net deeper in its minimum sits lower in a narrower basin, so sharpness compares fairly only at equal loss:
-    /// when BN's kept copy nearest the standard net's final loss is within <see cref="MatchedLossFactor"/> of it, the
-    /// verdict compares that copy's sharpness; otherwise both the final sharpness and the mean grid rise must agree.
+    /// Each net trains (preconditions); skip connections (Li et al.'s finding, a check of the method) and BN each
+    /// make the surface more convex and smoother than the plain net's; BN's measures are those of the skip net
+    /// within <see cref="Alike"/>.
     /// </summary>
-    static Verdict Judge(Surface bn, Surface standard, (int Step, double Loss, double Sharpness) matched)
-    {
-        string numbers = $"sharpness (mean of L(w ± {RunFigures.F(Probe)}·d₁) − L(w)) BN {G(bn.Sharpness)} vs standard {G(standard.Sharpness)} at their final weights, where L(w) is BN {G(bn.Loss)} vs standard {G(standard.Loss)}; " +
-            $"BN at step {matched.Step}, where its loss {G(matched.Loss)} is nearest the standard net's: sharpness {G(matched.Sharpness)}; mean rise over the 2-D grid BN {G(bn.GridRise)} vs standard {G(standard.GridRise)}. " +
-            $"Beside (not judged): sharpness with batch statistics BN {G(bn.TrainModeSharpness)} vs standard {G(standard.TrainModeSharpness)}";
-        if (new[] { bn.Sharpness, bn.GridRise, standard.Sharpness, standard.GridRise, matched.Sharpness }.Any(v => !double.IsFinite(v))) return new(VerdictKind.Inconclusive, $"a surface was not finite ({numbers})");
-        if (Math.Abs(Math.Log(matched.Loss / standard.Loss)) <= Math.Log(MatchedLossFactor))
-            return matched.Sharpness < standard.Sharpness
-                ? new(VerdictKind.Agrees, $"at matched loss BN's surface is flatter ({numbers})")
-                : new(VerdictKind.DoesNotAgree, $"at matched loss BN's surface is sharper ({numbers})");
-        if (bn.Sharpness < standard.Sharpness && bn.GridRise < standard.GridRise) return new(VerdictKind.Agrees, $"BN's surface is flatter around its minimum; no copy of the BN net was at the standard net's loss ({numbers})");
-        if (bn.Sharpness > standard.Sharpness && bn.GridRise > standard.GridRise) return new(VerdictKind.DoesNotAgree, $"BN's surface is sharper around its minimum; no copy of the BN net was at the standard net's loss ({numbers})");
-        return new(VerdictKind.Inconclusive, $"the two measures disagree and no copy of the BN net was at the standard net's loss ({numbers})");
-    }
+    public static Verdict Judge(SeedValues accPlain, SeedValues accBn, SeedValues accSkip, Measures plain, Measures bn, Measures skip) => Verdict.Of(
+    [
+        SeededRuns.Trains(accPlain),
+        SeededRuns.Trains(accBn),
+        SeededRuns.Trains(accSkip),
+        Better.Judge("with skip connections the surface is more convex than the plain net's (Li et al.)", skip.Ratio, plain.Ratio),
+        Better.Judge("with skip connections the surface is smoother (lower curvature) than the plain net's", skip.Curvature, plain.Curvature),
+        Better.Judge("with BN the surface is more convex than the plain net's", bn.Ratio, plain.Ratio),
+        Better.Judge("with BN the surface is smoother (lower curvature) than the plain net's", bn.Curvature, plain.Curvature),
+        Alike.Judge("BN's convexity is that of skip connections", bn.Ratio, skip.Ratio),
+        Alike.Judge("BN's curvature is that of skip connections", bn.Curvature, skip.Curvature),
+    ], "Measured at matched training loss, BN with batch statistics");
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using BatchNormLab.Experiments;
 
 namespace BatchNormLab.Tests;
@@ -9,27 +10,52 @@ public sealed class LossSurfacePlotsTests : IDisposable
     public void Dispose() => Directory.Delete(dir, recursive: true);
 
     [Fact]
-    public void TinyPresetDrawsCurvesAndSlicesAroundBothSharedRuns()
+    public void TinyPresetReadsThreeNetsAtMatchedLossAndAtTheirTrainedWeights()
     {
         var context = new ExperimentContext(dir, Preset.Tiny, null, threads: 2, seed: 1);
         var result = new LossSurfacePlots().Run(context);
-        foreach (var net in new[] { "BN", "standard" })
+        Assert.Equal(9, result.Verdict.Parts.Count);
+        Assert.All(result.Verdict.Parts.Where(p => !p.Precondition), p => Assert.Equal(2, p.Values[0].Values.Count));
+        foreach (var name in new[] { "plain", "BN, batch statistics", "BN, running statistics", "skip connections" })
+            foreach (var weights in new[] { "matched loss", "the trained weights" })
+            {
+                string key = $"{name} at {weights}";
+                double ratio = result.Numbers[$"{key}: convexity ratio (mean over seeds)"];
+                Assert.True(ratio >= 0 && double.IsFinite(ratio), key);
+                Assert.True(double.IsFinite(result.Numbers[$"{key}: curvature (mean over seeds)"]), key);
+            }
+
+        var rows = File.ReadAllLines(Path.Combine(dir, "loss-surface", "loss-surface.csv")).Skip(1).Select(l => l.Split(',')).ToList();
+        foreach (ulong seed in new ulong[] { 1, 2 })
         {
-            Assert.True(double.IsFinite(result.Numbers[$"{net}: loss at w"]));
-            Assert.True(result.Numbers[$"{net}: sharpness at ±0.5"] > 0, net);
-            Assert.True(result.Numbers[$"{net}: mean rise over the 2-D grid"] > 0, net);
-            Assert.True(double.IsFinite(result.Numbers[$"{net}: sharpness at ±0.5, batch statistics"]), net);
+            string s = seed.ToString(CultureInfo.InvariantCulture);
+            // Kept copies every 4 steps of 40; the level is the worst net's final loss, and each net is read at its first copy at or below it.
+            var kept = rows.Where(r => r[3] == s && r[5] == "loss").GroupBy(r => r[0]).ToDictionary(g => g.Key, g => g.Select(r => (Step: int.Parse(r[4]), Loss: double.Parse(r[9], CultureInfo.InvariantCulture))).ToList());
+            Assert.All(kept.Values, k => Assert.Equal(Enumerable.Range(1, 10).Select(i => 4 * i), k.Select(c => c.Step)));
+            double level = kept.Values.Max(k => k[^1].Loss);
+            foreach (var (network, copies) in kept)
+            {
+                int matched = copies.First(c => c.Loss <= level).Step;
+                var read = rows.Where(r => r[0] == network && r[1] == "batch statistics" && r[2] == "matched" && r[3] == s && r[5] == "curvature").ToList();
+                Assert.Equal(2, read.Count); // one curvature per direction
+                Assert.All(read, r => Assert.Equal(matched, int.Parse(r[4])));
+            }
+            // The 3×3 convexity map: |λmin/λmax| ≥ 0 at every point; the 5×5 surface passes through the 1-D curve's loss at the centre.
+            var map = rows.Where(r => r[0] == "skip connections" && r[2] == "trained" && r[3] == s && r[5] == "convexity").ToList();
+            Assert.Equal(9, map.Count);
+            Assert.All(map, r => Assert.True(double.Parse(r[9], CultureInfo.InvariantCulture) >= 0));
+            double centre = double.Parse(rows.Single(r => r[0] == "plain" && r[2] == "trained" && r[3] == s && r[5] == "surface" && r[7] == "0" && r[8] == "0")[9], CultureInfo.InvariantCulture);
+            double curve = double.Parse(rows.Single(r => r[0] == "plain" && r[2] == "trained" && r[3] == s && r[5] == "curve" && r[6] == "0" && r[7] == "0")[9], CultureInfo.InvariantCulture);
+            Assert.Equal(curve, centre, 12);
         }
-        Assert.Equal(3, result.Figures.Count);
-        Assert.Equal(4, result.Figures[0].Series.Count); // eval mode and batch statistics, per net
-        Assert.Equal(11, result.Figures[0].Series[0].X.Length);
-        Assert.Equal(5, result.Figures[1].Series.Count);
+        Assert.Equal(1 + 2 + 3 * 2, result.Figures.Count); // training loss, 1-D curves twice, per net a surface and a map
         Assert.All(result.Files, f => Assert.True(File.Exists(Path.Combine(dir, "loss-surface", f)), f));
-        Assert.Equal(1 + 2 * (11 + 5 * 5), File.ReadAllLines(Path.Combine(dir, "loss-surface", "loss-surface.csv")).Length);
-        Assert.Contains("sharpness (mean of L(w ± 0.5·d₁) − L(w)) BN", result.Verdict.Reason);
-        // The matched-loss copy is one of the kept steps (tiny: 40 steps → 4, 20, 40), and the one nearest the standard net's loss.
-        Assert.Contains((int)result.Numbers["BN at matched loss: step"], new[] { 4, 20, 40 });
-        Assert.True(result.Numbers["BN at matched loss: sharpness at ±0.5"] > 0);
-        if (result.Numbers["BN at matched loss: step"] == 40) Assert.Equal(result.Numbers["BN: loss at w"], result.Numbers["BN at matched loss: loss"]);
+    }
+
+    [Fact]
+    public void ConvexityRatioOfAKnownSpectrum()
+    {
+        Assert.Equal(0.25, BatchNormLab.Analysis.LossSurfaceCurvature.ConvexityRatio(-1, 4));
+        Assert.True(double.IsNaN(BatchNormLab.Analysis.LossSurfaceCurvature.ConvexityRatio(-1, 0)));
     }
 }
