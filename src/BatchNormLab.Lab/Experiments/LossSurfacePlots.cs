@@ -297,5 +297,6 @@ public sealed class LossSurfacePlots : Experiment
         Better.Judge("with BN the surface is smoother (lower curvature) than the plain net's", bn.Curvature, plain.Curvature),
         Alike.Judge("BN's convexity is that of skip connections", bn.Ratio, skip.Ratio),
         Alike.Judge("BN's curvature is that of skip connections", bn.Curvature, skip.Curvature),
-    ], "Measured at matched training loss, BN with batch statistics");
+    ], "Measured at matched training loss (each net at its first kept copy at or below the least-trained net's final loss), BN with batch statistics: " +
+       "convexity = the mean of |λmin/λmax| over Li et al.'s map, curvature = the mean of dᵀHd along filter-normalised directions (invariant to BN's rescaling of the weights); eval-mode BN and the trained weights are in the table, not judged");
 }
