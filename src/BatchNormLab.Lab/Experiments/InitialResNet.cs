@@ -8,7 +8,8 @@ namespace BatchNormLab.Experiments;
 /// <summary>
 /// The setting of Bjorck et al.'s measurements at initialisation (Figs. 2–4): a ResNet for CIFAR with
 /// and without BN, He (Kaiming normal) initialisation as in the ResNet paper, and mini-batches of the
-/// first shuffled epoch, used in training mode (batch statistics: the forward pass SGD takes).
+/// first shuffled epoch, used in training mode (batch statistics: the forward pass SGD takes). Each seed
+/// gives a new initialisation and a new shuffle; the networks with and without BN of one seed see the same mini-batches.
 /// Paper: ResNet-110 on CIFAR-10, batch 128. Quick: ResNet-32 on Fashion-MNIST, batch 128.
 /// Tiny: ResNet-8 on the synthetic Gaussian mixture laid out as 2×4×4 images ("gaussian-images"), batch 32 (seconds; for tests).
 /// </summary>
@@ -22,13 +23,13 @@ static class InitialResNet
     static string DatasetOf(Preset preset, string? dataset) =>
         dataset ?? preset switch { Preset.Tiny => "gaussian-images", Preset.Quick => "fashion-mnist", _ => "cifar10" };
 
-    /// <summary>A net at initialisation and the 1-based <paramref name="batchNumbers"/> of the first epoch (the same batches for every net of a context).</summary>
-    public static (Module Model, Batch[] Batches) Build(ExperimentContext context, Norm norm, IReadOnlyList<int> batchNumbers)
+    /// <summary>A net initialised from <paramref name="seed"/> and the 1-based <paramref name="batchNumbers"/> of the first epoch shuffled by it (the same batches for every net of that seed).</summary>
+    public static (Module Model, Batch[] Batches) Build(ExperimentContext context, ulong seed, Norm norm, IReadOnlyList<int> batchNumbers)
     {
         Threading.Threads = context.Threads;
         var train = context.Data(DatasetOf(context.Preset, context.Dataset)).Train;
-        var model = Spec(context.Preset, norm).Build(train.Inputs.Shape[1..], train.Classes, new Rng(context.Seed));
-        var loader = new DataLoader(train, BatchSize(context.Preset), shuffle: true, dropLast: true, context.Seed);
+        var model = Spec(context.Preset, norm).Build(train.Inputs.Shape[1..], train.Classes, new Rng(seed));
+        var loader = new DataLoader(train, BatchSize(context.Preset), shuffle: true, dropLast: true, seed);
         var wanted = batchNumbers.ToHashSet();
         var batches = loader.Epoch(0).Take(batchNumbers.Max()).Where(b => wanted.Contains(b.Index + 1)).ToArray();
         return (model, batches);

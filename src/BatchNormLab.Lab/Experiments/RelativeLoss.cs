@@ -8,8 +8,8 @@ namespace BatchNormLab.Experiments;
 
 /// <summary>
 /// Bjorck et al. 2018, Fig. 3: the relative loss L(w − η·g)/L(w) on one mini-batch, g its gradient,
-/// for log-spaced η, on several mini-batches at initialisation, with and without BN. The claim:
-/// without BN one step of η ≈ 1e-3 already diverges (relative loss above 1e3); with BN it does not over the range.
+/// for log-spaced η, at initialisation, with and without BN, over seeds. The claim: without BN one step
+/// of a small η (≈ 1e-3) already diverges (relative loss above 1e3); with BN it does not over the range.
 /// </summary>
 public sealed class RelativeLoss : Experiment
 {
@@ -18,34 +18,87 @@ public sealed class RelativeLoss : Experiment
     public override string Source => "Bjorck et al. 2018 §3, Fig. 3 (relative loss of one step on mini-batches 1, 4, 7); seed 003 (Understanding BN)";
     public override string Claim => "At initialisation, without BN one gradient step on a mini-batch makes that mini-batch's loss explode (relative loss L(w − ηg)/L(w) above 1e3) from small step sizes (η ≈ 1e-3) on; with BN the relative loss stays small over η up to 1e-1.";
 
-    /// <summary>The mini-batches measured, numbered from 1 in the first epoch (the paper's 1, 4 and 7).</summary>
-    public IReadOnlyList<int> MiniBatches { get; init; } = [1, 4, 7];
+    /// <summary>log10 of the smallest step size; the grid runs from there to 1e-1, the paper's range.</summary>
+    const int LowestDecade = -5;
 
-    /// <summary>Step sizes: three per decade from 1e-5 to 1e-1, as the paper's range.</summary>
-    public IReadOnlyList<double> Etas { get; init; } = Enumerable.Range(0, 13).Select(i => Math.Pow(10, -5 + i / 3.0)).ToArray();
+    /// <summary>Grid points per decade of η.</summary>
+    const int PerDecade = 3;
+
+    /// <summary>Step sizes: three per decade from 1e-5 to 1e-1, the paper's range.</summary>
+    public static IReadOnlyList<double> Etas { get; } = Enumerable.Range(0, 4 * PerDecade + 1).Select(i => Math.Pow(10, LowestDecade + (double)i / PerDecade)).ToArray();
 
     /// <summary>The paper's divergence threshold on the relative loss.</summary>
     public const double Divergence = 1e3;
 
+    /// <summary>"Small steps diverge" without BN: the first divergence at η ≤ 1e-2 (the paper shows ≈ 1e-3).</summary>
+    public const double StandardLimit = 1e-2;
+
+    /// <summary>With BN, one step stays below the threshold up to this η (the paper's range)…</summary>
+    public const double BnLimit = 1e-1;
+
+    /// <summary>…or diverges at an η at least this many times the standard net's.</summary>
+    public const double LaterFactor = 100;
+
+    /// <summary>Half a grid step, in decades: the rules' thresholds sit halfway between grid points, so a seed exactly at a limit counts as meeting it.</summary>
+    const double HalfStep = 0.5 / PerDecade;
+
+    /// <summary>Without BN: log10 of the first diverging η (per seed) below log10 1e-2 + half a grid step.</summary>
+    public static readonly Rule SmallStepsDiverge = new(Claimed.NotGreater, 0);
+
+    /// <summary>With BN: <see cref="Headroom"/> (per seed) above minus half a grid step.</summary>
+    public static readonly Rule LaterWithBn = new(Claimed.Greater, 0);
+
+    static double StandardThreshold => Math.Log10(StandardLimit) + HalfStep;
+
+    const string StandardName = "log10 η*(standard)";
+    const string HeadroomName = "headroom(BN)";
+    static readonly string StandardConstant = $"log10 {F(StandardLimit)} raised by half a grid step";
+    const string HeadroomConstant = "half a grid step below 0";
+
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null) =>
-        ($"{InitialResNet.Describe(preset, dataset)}. For mini-batches {string.Join(", ", MiniBatches)}: g = ∇L(w) on the mini-batch, then L(w − η·g)/L(w) on the same mini-batch for {Etas.Count} log-spaced η from {F(Etas[0])} to {F(Etas[^1])}. Divergence: relative loss above {F(Divergence)} (or not finite).",
-            InitialResNet.Deviations(preset, dataset) + " The paper measures at the start of training; we measure all mini-batches at the initial weights.");
+        ($"{InitialResNet.Describe(preset, dataset)}. Per seed, on mini-batch 1: g = ∇L(w), then L(w − η·g)/L(w) on the same mini-batch for {Etas.Count} log-spaced η ({PerDecade} per decade) from {F(Etas[0])} to {F(Etas[^1])}. " +
+         $"η* is the first η whose relative loss is above {F(Divergence)} (or not finite); a curve that never diverges counts as diverging one grid step beyond the range ({F(Math.Pow(10, Censored))}, a lower bound). " +
+         $"Headroom(BN) = log10 η*(BN) − min(log10 of that step beyond the range, log10({F(LaterFactor)}·η*(standard))): at least 0 when BN stays below the threshold over the whole range or diverges at a {F(LaterFactor)}× larger η than the standard net. " +
+         $"Rules: without BN small steps diverge (η* ≤ {F(StandardLimit)} on the grid): {SmallStepsDiverge.Describe(StandardName, $"{StandardConstant} ({F(StandardThreshold)})")}; " +
+         $"with BN they do not: {LaterWithBn.Describe(HeadroomName, $"{HeadroomConstant} ({F(-HalfStep)})")}.",
+            InitialResNet.Deviations(preset, dataset) + " The paper shows mini-batches 1, 4 and 7 of one initialisation at the start of training; we measure mini-batch 1 of each seed at its initial weights (each seed a new initialisation and a new shuffle), so the replicates are the seeds the verdict is judged over. Each curve is evaluated up to its first divergence.");
 
     static string F(double v) => RunFigures.F(v);
 
-    /// <summary>L(w − η·g)/L(w) for each η on <paramref name="batch"/>, with g = ∇L(w) there, in the model's mode; the model is left as it was.</summary>
-    public static double[] Measure(Module model, Batch batch, IReadOnlyList<double> etas)
+    /// <summary>
+    /// L(w − η·g)/L(w) for each η in order on <paramref name="batch"/>, with g = ∇L(w) there, in the model's
+    /// mode, up to and including the first value not below <paramref name="stopAbove"/> (a NaN included); the model is left as it was.
+    /// </summary>
+    public static double[] Measure(Module model, Batch batch, IReadOnlyList<double> etas, double stopAbove = double.PositiveInfinity)
     {
         var loss = Probes.LossOn(batch, LossKind.CrossEntropy);
         var weights = ParameterVector.Flatten(model.Parameters());
         var (here, gradient) = ParameterVector.LossAndGradientAt(model, weights, loss);
         var (w, g) = (weights.ToDoubleArray(), gradient.ToDoubleArray());
-        return etas.Select(eta => ParameterVector.LossAt(model, Probes.Stepped(w, g, eta), m => loss(m).Item()) / here).ToArray();
+        var relative = new List<double>();
+        foreach (double eta in etas)
+        {
+            relative.Add(ParameterVector.LossAt(model, Probes.Stepped(w, g, eta), m => loss(m).Item()) / here);
+            if (!(relative[^1] <= stopAbove)) break;
+        }
+        return [.. relative];
     }
 
-    /// <summary>The smallest η whose relative loss diverges, or +∞ when none does.</summary>
-    double FirstDivergence(double[] relative) =>
-        Etas.Where((_, i) => !(relative[i] <= Divergence)).DefaultIfEmpty(double.PositiveInfinity).Min();
+    /// <summary>log10 of the step one grid point beyond the range: where a curve that never diverges is counted.</summary>
+    static double Censored => LowestDecade + (double)Etas.Count / PerDecade;
+
+    /// <summary>log10 of the first η of the grid whose relative loss is above the threshold or not finite; <see cref="Censored"/> when none is.</summary>
+    public static double FirstDivergence(IReadOnlyList<double> relative)
+    {
+        int first = relative.ToList().FindIndex(r => !(r <= Divergence));
+        return first < 0 ? Censored : LowestDecade + (double)first / PerDecade;
+    }
+
+    /// <summary>
+    /// How many decades BN's first divergence lies beyond what the claim asks of it: beyond the range, or
+    /// <see cref="LaterFactor"/>× the standard net's η*, whichever is smaller (both as log10 η*).
+    /// </summary>
+    public static double Headroom(double bn, double standard) => bn - Math.Min(Censored, standard + Math.Log10(LaterFactor));
 
     protected override ExperimentResult Measure(ExperimentContext context)
     {
@@ -53,54 +106,53 @@ public sealed class RelativeLoss : Experiment
         var figures = new List<FigureData>();
         var rows = new List<IReadOnlyList<string>>();
         var numbers = new Dictionary<string, double>();
-        var csv = new List<string> { "network,mini_batch,eta,relative_loss" };
-        var first = new Dictionary<Norm, double>();
+        var csv = new List<string> { "network,seed,eta,relative_loss" };
+        var first = new Dictionary<Norm, List<double>>();
         foreach (var norm in (Norm[])[Norm.BatchNorm, Norm.None])
         {
             string net = Presets.Label(norm);
-            var (model, batches) = InitialResNet.Build(context, norm, MiniBatches);
             var series = new List<Series>();
-            first[norm] = double.PositiveInfinity;
-            foreach (var batch in batches)
+            first[norm] = [];
+            foreach (ulong seed in context.SeedList)
             {
-                int number = batch.Index + 1;
-                context.Progress.Message(Name, $"{net}: mini-batch {number}");
-                var relative = Measure(model, batch, Etas);
+                context.Progress.Message(Name, $"{net}: seed {seed}");
+                var (model, batches) = InitialResNet.Build(context, seed, norm, [1]);
+                var relative = Measure(model, batches[0], Etas, Divergence);
                 double diverges = FirstDivergence(relative);
-                first[norm] = Math.Min(first[norm], diverges);
-                series.Add(new Series($"mini-batch {number}", Etas.ToArray(), relative));
-                csv.AddRange(Etas.Select((eta, i) => string.Create(CultureInfo.InvariantCulture, $"{net},{number},{eta:R},{relative[i]:R}")));
-                numbers[$"{net}, mini-batch {number}: first diverging η"] = diverges;
-                numbers[$"{net}, mini-batch {number}: relative loss at the largest η (NaN: overflow)"] = relative[^1];
-                rows.Add([net, number.ToString(CultureInfo.InvariantCulture), double.IsFinite(diverges) ? F(diverges) : "none",
-                    .. Decades().Select(i => double.IsFinite(relative[i]) ? RunFigures.F(relative[i]) : "overflow")]);
+                first[norm].Add(diverges);
+                var etas = Etas.Take(relative.Length).ToArray();
+                series.Add(new Series($"seed {seed}", etas, relative));
+                csv.AddRange(etas.Select((eta, i) => string.Create(CultureInfo.InvariantCulture, $"{net},{seed},{eta:R},{relative[i]:R}")));
+                numbers[$"{net}, seed {seed}: log10 of the first diverging η ({F(Censored)}: none in the range)"] = diverges;
+                rows.Add([net, seed.ToString(CultureInfo.InvariantCulture), diverges < Censored ? F(Math.Pow(10, diverges)) : "none",
+                    .. Decades().Select(i => i >= relative.Length ? "" : double.IsFinite(relative[i]) ? F(relative[i]) : "overflow")]);
             }
-            numbers[$"{net}: first diverging η"] = first[norm];
-            figures.Add(new FigureData($"{net}: relative loss", $"L(w − η·g)/L(w) on the mini-batch whose gradient g is; above {F(Divergence)} counts as divergence; a line ends where the loss overflowed.",
-                "step size η", "relative loss", series, LogX: true, LogY: true));
+            figures.Add(new FigureData($"{net}: relative loss", $"L(w − η·g)/L(w) on mini-batch 1 of each seed, g its gradient there; above {F(Divergence)} counts as divergence, where each curve ends.",
+                "step size η", "relative loss", series, LogX: true, LogY: true) { References = [new ReferenceLine(Divergence, "divergence", Horizontal: true)] });
         }
         string file = WriteCsv(context, "relative-loss.csv", csv);
-        var table = new TableData("Relative loss per mini-batch (first diverging η: the smallest with relative loss above 1e3)",
-            ["network", "mini-batch", "first diverging η", .. Decades().Select(i => $"η = {F(Etas[i])}")], rows);
+        var table = new TableData($"Relative loss per seed (first diverging η: the smallest with relative loss above {F(Divergence)}; empty: not evaluated beyond the first divergence)",
+            ["network", "seed", "first diverging η", .. Decades().Select(i => $"η = {F(Etas[i])}")], rows);
+        var verdict = Judge(new SeedValues(StandardName, first[Norm.None]), new SeedValues("log10 η*(BN)", first[Norm.BatchNorm]));
         var (settings, deviations) = Describe(context.Preset, context.Dataset);
-        return new ExperimentResult(Name, Figure, Claim, settings, deviations, Judge(first[Norm.BatchNorm], first[Norm.None]), figures, [table], numbers, [file], clock.Elapsed.TotalSeconds);
+        return new ExperimentResult(Name, Figure, Claim, settings, deviations, verdict, figures, [table], numbers, [file], clock.Elapsed.TotalSeconds);
     }
 
     /// <summary>Grid indices of whole decades of η, the table's columns.</summary>
-    IEnumerable<int> Decades() => Enumerable.Range(0, Etas.Count).Where(i => Math.Abs(Math.Log10(Etas[i]) - Math.Round(Math.Log10(Etas[i]))) < 1e-9);
+    static IEnumerable<int> Decades() => Enumerable.Range(0, Etas.Count).Where(i => i % PerDecade == 0);
 
     /// <summary>
-    /// From the smallest diverging η over the mini-batches: agrees when the standard net diverges at
-    /// η ≤ 1e-2 and BN either never does or only at a 100× larger η; does not agree when the standard
-    /// net never diverges or BN diverges no later than it; inconclusive otherwise.
+    /// From log10 of each seed's first diverging η (<see cref="FirstDivergence"/>) without and with BN:
+    /// without BN small steps diverge (η* ≤ 1e-2); with BN one step diverges only beyond the range or at a
+    /// 100× larger η (<see cref="Headroom"/> ≥ 0). Both thresholds sit half a grid step off the limit.
     /// </summary>
-    static Verdict Judge(double bn, double standard)
+    public static Verdict Judge(SeedValues standard, SeedValues bn)
     {
-        static string At(double eta) => double.IsFinite(eta) ? $"at η = {F(eta)}" : "nowhere in the range";
-        string numbers = $"relative loss first above {F(Divergence)}: standard {At(standard)}, BN {At(bn)}";
-        if (double.IsPositiveInfinity(standard)) return new(VerdictKind.DoesNotAgree, $"the standard net does not diverge ({numbers})");
-        if (bn <= standard) return new(VerdictKind.DoesNotAgree, $"BN diverges no later than the standard net ({numbers})");
-        if (standard <= 1e-2 && bn >= 100 * standard) return new(VerdictKind.Agrees, $"without BN small steps diverge, with BN they do not ({numbers})");
-        return new(VerdictKind.Inconclusive, $"BN diverges later, but not by the margin the paper shows ({numbers})");
+        var headroom = new SeedValues(HeadroomName, bn.Values.Zip(standard.Values, Headroom));
+        return Verdict.Of(
+        [
+            SmallStepsDiverge.Judge($"without BN one step diverges from small step sizes (η* ≤ {F(StandardLimit)})", standard, StandardThreshold, StandardConstant),
+            LaterWithBn.Judge($"with BN it does not: below the threshold up to η = {F(BnLimit)}, or diverging at a {F(LaterFactor)}× larger η", headroom, -HalfStep, HeadroomConstant),
+        ], $"η* per seed, log10: standard {standard.Format()}; BN {bn.Format()} ({F(Censored)}: none in the range)");
     }
 }

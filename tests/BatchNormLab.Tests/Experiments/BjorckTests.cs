@@ -59,6 +59,9 @@ public sealed class BjorckTests : IDisposable
         var s = ChannelStatistics.Of(1, Tensor.FromArray(new double[] { 1, 3, 2, 2, 5, 7, 4, 4 }, 2, 2, 1, 2));
         Assert.Equal([4.0, 3.0], s.Means);
         Assert.Equal([5.0, 1.0], s.Variances);
+        Assert.Equal(5, s.LargestVariance);
+        // an overflowed channel: its variance is at least the largest double
+        Assert.Equal(double.MaxValue, (s with { Variances = [1, double.NaN] }).LargestVariance);
     }
 
     [Fact]
@@ -84,22 +87,87 @@ public sealed class BjorckTests : IDisposable
     }
 
     [Fact]
-    public void TinyPresetsRunWithFiniteNumbersFilesAndVerdicts()
+    public void FirstDivergenceIsOnTheGridAndCensoredBeyondIt()
+    {
+        var etas = RelativeLoss.Etas;
+        Assert.Equal(13, etas.Count);
+        Assert.Equal(1e-5, etas[0], 1e-18);
+        Assert.Equal(1e-1, etas[^1], 1e-15);
+        Assert.Equal(-3, RelativeLoss.FirstDivergence([1, 0.9, 2, 10, 50, 500, 2e3, 1e5]), 12);
+        Assert.Equal(-5 + 5 / 3.0, RelativeLoss.FirstDivergence([1, 0.9, 2, 10, 50, double.NaN]), 12);
+        // none diverges: one grid step beyond 1e-1
+        Assert.Equal(-2 / 3.0, RelativeLoss.FirstDivergence(Enumerable.Repeat(0.8, 13).ToList()), 12);
+        // BN beyond the range, or 100× later than the standard net: headroom ≥ 0
+        Assert.Equal(0, RelativeLoss.Headroom(-2 / 3.0, -1), 12); // beyond the range, however late the standard net diverges
+        Assert.Equal(1 / 3.0, RelativeLoss.Headroom(-2 / 3.0, -3), 12);
+        Assert.Equal(0, RelativeLoss.Headroom(-1, -3), 12);
+        Assert.Equal(-1 / 3.0, RelativeLoss.Headroom(-4 / 3.0, -3), 12);
+    }
+
+    [Fact]
+    public void MeasuringStopsAtTheFirstDivergence()
+    {
+        var rng = new Rng(5);
+        var model = new ResNetCifar(8, 2, 3, new ModelOptions(Norm.None, Init: InitScheme.Kaiming), rng);
+        var batch = RandomImages(rng, 8);
+        double[] etas = [1e-6, 1e2, 1e4, 1e6];
+        var all = RelativeLoss.Measure(model, batch, etas);
+        var stopped = RelativeLoss.Measure(model, batch, etas, RelativeLoss.Divergence);
+        int first = Array.FindIndex(all, r => !(r <= RelativeLoss.Divergence));
+        Assert.True(first > 0, "a step of 1e2 diverges, one of 1e-6 does not");
+        Assert.Equal(all[..(first + 1)], stopped);
+    }
+
+    [Fact]
+    public void TinyPresetsJudgeEverySubClaimOverSeeds()
     {
         var context = new ExperimentContext(dir, Preset.Tiny, null, threads: 2, seed: 1);
-        foreach (var (experiment, figures, reason) in new (Experiment, int, string)[]
-                 { (new RelativeLoss(), 2, "relative loss first above 1000"), (new GradientHistogram(), 2, "99th percentile of |g|"), (new Explosion(), 4, "mean channel std, last block over first") })
+        foreach (var (experiment, figures, parts) in new (Experiment, int, int)[] { (new RelativeLoss(), 2, 2), (new GradientHistogram(), 2, 3), (new Explosion(), 4, 2) })
         {
             var result = experiment.Run(context);
-            Assert.Contains(reason, result.Verdict.Reason);
+            Assert.Equal(parts, result.Verdict.Parts.Count);
+            Assert.All(result.Verdict.Parts, p => Assert.All(p.Values, v => Assert.Equal(2, v.Values.Count)));
             Assert.Equal(figures, result.Figures.Count);
             Assert.All(result.Figures.SelectMany(f => f.Series), s => Assert.Equal(s.X.Length, s.Y.Length));
             Assert.All(result.Files, f => Assert.True(File.Exists(Path.Combine(dir, experiment.Name, f)), f));
-            // A diverging η is +∞ where none diverged; every other number is finite.
-            Assert.All(result.Numbers, n => Assert.True(double.IsFinite(n.Value) || n.Key.EndsWith("first diverging η", StringComparison.Ordinal), n.Key));
+            Assert.All(result.Numbers, n => Assert.True(double.IsFinite(n.Value) || n.Key.Contains("NaN: overflow", StringComparison.Ordinal), n.Key));
             Assert.NotEmpty(result.Tables[0].Rows);
+            Assert.Equal(result.Verdict.Reason, experiment.Run(context).Verdict.Reason); // deterministic
         }
         int after = Experiment.All.ToList().FindIndex(e => e is HessianSpectrum);
-        Assert.Equal(["relative-loss", "grad-hist", "explosion", "loss-surface"], Experiment.All.Skip(after + 1).Take(4).Select(e => e.Name));
+        Assert.Equal(["relative-loss", "grad-hist", "explosion", "small-lr", "loss-surface"], Experiment.All.Skip(after + 1).Take(5).Select(e => e.Name));
+    }
+
+    [Fact]
+    public void EachSeedIsANewInitialisationAndShuffle()
+    {
+        var context = new ExperimentContext(dir, Preset.Tiny, null, threads: 2, seed: 1);
+        var result = new GradientHistogram().Run(context);
+        // the two seeds' gradients differ; every number is a per-seed value of the seeds 1 and 2
+        Assert.NotEqual(result.Numbers["BN, seed 1: gradient std"], result.Numbers["BN, seed 2: gradient std"]);
+        Assert.NotEqual(result.Numbers["standard, seed 1: excess kurtosis"], result.Numbers["standard, seed 2: excess kurtosis"]);
+        var judged = result.Verdict.Parts[0].Values;
+        Assert.Equal(result.Numbers["standard, seed 2: 99th percentile of |g|"], judged[0].Values[1]);
+        Assert.Equal(result.Numbers["BN, seed 1: 99th percentile of |g|"], judged[1].Values[0]);
+
+        var explosion = new Explosion().Run(context);
+        var growth = explosion.Verdict.Parts[0].Values;
+        Assert.Equal(explosion.Numbers["standard, seed 2: channel std growth, last block over first"], growth[0].Values[1]);
+        Assert.All(explosion.Numbers.Where(n => n.Key.EndsWith("full step over start", StringComparison.Ordinal)), n => Assert.True(n.Value > 0, n.Key));
+    }
+
+    [Fact]
+    public void SmallLrTrainsThreeConfigurationsOverSeeds()
+    {
+        var context = new ExperimentContext(dir, Preset.Tiny, null, threads: 2, seed: 1);
+        var result = new SmallLr().Run(context);
+        Assert.Equal(4, result.Verdict.Parts.Count);
+        Assert.Equal(["BN, lr 0.01", "standard, lr 0.01", "BN, lr 0.1"], result.Tables[0].Rows.Select(r => r[0]));
+        Assert.Equal(3 * 2, result.Tables[1].Rows.Count);
+        var accuracy = result.Verdict.Parts[2].Values;
+        Assert.Equal(result.Numbers["BN, lr 0.01: test accuracy (mean over seeds)"], accuracy[0].Values.Average(), 12);
+        Assert.Equal(result.Numbers["standard, lr 0.01: test accuracy (mean over seeds)"], accuracy[1].Values.Average(), 12);
+        Assert.All(result.Files, f => Assert.True(File.Exists(Path.Combine(dir, "small-lr", f)), f));
+        Assert.Contains("Training loss over the last 50 steps per seed", result.Verdict.Reason);
     }
 }
