@@ -53,6 +53,13 @@ public sealed record ModelOptions(
     public bool NormAffine { get; init; } = true;
 
     /// <summary>
+    /// The ε of BatchNorm layers' √(σ² + ε); null keeps PyTorch's 1e-5. Scaling the weights feeding a BN
+    /// by a is, exactly, dividing this ε by a², which is how scale invariance is checked to rounding.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? NormEps { get; init; }
+
+    /// <summary>
     /// <see cref="Norm.GroupNorm"/>: at most this many groups. Each layer of C channels takes the largest
     /// divisor of C not above it (C = 8 → 8, 48 → 24, 256 → 32), and on Linear layers also not above
     /// C/2, so that every group normalises at least two values.
@@ -72,6 +79,7 @@ public sealed record ModelOptions(
     public void Validate()
     {
         if (Groups < 1) throw new ArgumentOutOfRangeException("groups", Groups, "the number of GroupNorm groups must be ≥ 1");
+        if (NormEps is double eps && !(eps > 0)) throw new ArgumentOutOfRangeException("norm-eps", eps, "BatchNorm's ε must be > 0");
         if (GhostBatchSize < 2) throw new ArgumentOutOfRangeException("ghost-batch-size", GhostBatchSize, "the ghost (virtual) batch size must be ≥ 2");
         Renorm?.Validate();
     }
@@ -114,7 +122,11 @@ public sealed record ModelOptions(
         }
     }
 
-    Module BatchNorm(int features, bool spatial) => spatial ? new BatchNorm2d(features, affine: NormAffine) : new BatchNorm1d(features, affine: NormAffine);
+    Module BatchNorm(int features, bool spatial)
+    {
+        double eps = NormEps ?? 1e-5;
+        return spatial ? new BatchNorm2d(features, eps, affine: NormAffine) : new BatchNorm1d(features, eps, affine: NormAffine);
+    }
 
     internal Module MakeActivation() => Activation switch
     {
