@@ -76,6 +76,7 @@ public sealed class ScaleInvariance : Experiment
         var config = bn.Runs[0].Config;
         var batch = context.Data(config.Dataset).Train.Take(config.BatchSize);
         var fed = FedLayers(bn.Runs[0].Model);
+        var isScaled = ScaledParameters(bn.Runs[0].Model, fed);
 
         var checks = new List<SeedCheck>();
         var cosines = new List<(ulong Seed, int Layer, double Bn, double Standard)>();
@@ -93,7 +94,6 @@ public sealed class ScaleInvariance : Experiment
                 var scaled = Evaluate(Scaled(Copy(bnRun), fed, a), batch);
                 var reference = Evaluate(Copy(bnRun, Eps / (a * a)), batch);
                 var standardScaled = Evaluate(Scaled(Copy(standardRun), fed, a), batch);
-                var isScaled = ScaledParameters(bnRun.Model, fed);
                 checks.Add(new SeedCheck(bnRun.Config.Seed, a,
                     RelativeMax(scaled.Outputs, reference.Outputs), Math.Abs(scaled.Loss - reference.Loss) / Math.Abs(reference.Loss),
                     GradientDeviation(scaled, reference, isScaled, a, scaledOnes: true), GradientDeviation(scaled, reference, isScaled, a, scaledOnes: false),
@@ -108,7 +108,10 @@ public sealed class ScaleInvariance : Experiment
 
         var norms = groups.ToDictionary(g => g, g => g.Runs.Select(r => WeightNorms(r, fed)).ToList());
         var rateRatio = new SeedValues("η_eff(T)/η_eff(0)", norms[bn].Select(n => EffectiveRateRatio(n, fed)));
-        var verdict = Judge(bn.TestAccuracyPerSeed, invariance, orthogonality, rateRatio);
+        double standardRatio = norms[standard].Average(n => EffectiveRateRatio(n, fed));
+        var verdict = Judge(bn.TestAccuracyPerSeed, invariance, orthogonality, rateRatio,
+            $"Measured: ‖W‖ of the BN-fed layers grew by ×{G(Math.Pow(rateRatio.Values.Average(), -0.5))} over the run (geometric mean over layers, mean over seeds), so η/‖W‖² fell to ×{G(rateRatio.Values.Average())}; " +
+            $"the same layers of the standard network grew by ×{G(Math.Pow(standardRatio, -0.5))}");
 
         var numbers = new Dictionary<string, double>();
         foreach (var c in invariance)
@@ -119,12 +122,13 @@ public sealed class ScaleInvariance : Experiment
             numbers[$"{a}: scaled layers' gradient × a, relative deviation (max over seeds)"] = c.ScaledGradient;
             numbers[$"{a}: other parameters' gradients, relative deviation (max over seeds)"] = c.OtherGradients;
             numbers[$"{a}: loss change with ε kept (max over seeds)"] = checks.Where(x => x.Scale == c.Scale).Max(x => x.LossChangeEpsKept);
+            numbers[$"{a}: scaled layers' gradient × a with ε kept, relative deviation (max over seeds)"] = checks.Where(x => x.Scale == c.Scale).Max(x => x.GradientLawEpsKept);
             numbers[$"{a}: standard network's loss change (min over seeds)"] = checks.Where(x => x.Scale == c.Scale).Min(x => x.StandardLossChange);
         }
         numbers["BN: max |cos(W, ∇W)| over BN-fed layers and seeds"] = orthogonality;
         numbers["standard: median |cos(W, ∇W)| over the same layers and seeds"] = Median(cosines.Select(c => Math.Abs(c.Standard)));
         numbers["BN: η_eff(T)/η_eff(0), geometric mean over layers (mean over seeds)"] = rateRatio.Values.Average();
-        numbers["standard: (‖W_0‖/‖W_T‖)², geometric mean over layers (mean over seeds)"] = norms[standard].Average(n => EffectiveRateRatio(n, fed));
+        numbers["standard: (‖W_0‖/‖W_T‖)², geometric mean over layers (mean over seeds)"] = standardRatio;
 
         string checkCsv = WriteCsv(context, "scale-invariance-checks.csv", checks.Select(c => string.Join(',',
                 new[] { c.Scale, c.Outputs, c.Loss, c.ScaledGradient, c.OtherGradients, c.LossChangeEpsKept, c.GradientLawEpsKept, c.StandardLossChange }.Select(R).Prepend(c.Seed.ToString(CultureInfo.InvariantCulture))))
@@ -146,9 +150,9 @@ public sealed class ScaleInvariance : Experiment
     /// BN trains (precondition); per scale factor, outputs and loss equal to the ε/a² network's within
     /// <see cref="ForwardTolerance"/>, and the scaled layers' gradients ×a and every other gradient equal within
     /// <see cref="GradientTolerance"/>; |cos(W, ∇W)| within <see cref="OrthogonalityTolerance"/>; the effective
-    /// learning rate falls (<see cref="EffectiveRateFalls"/>, per seed against no change).
+    /// learning rate falls (<see cref="EffectiveRateFalls"/>, per seed against no change). <paramref name="note"/> says what the weight norms did.
     /// </summary>
-    public static Verdict Judge(SeedValues bnAccuracy, IReadOnlyList<InvarianceCheck> checks, double orthogonality, SeedValues effectiveRateRatio) => Verdict.Of(
+    public static Verdict Judge(SeedValues bnAccuracy, IReadOnlyList<InvarianceCheck> checks, double orthogonality, SeedValues effectiveRateRatio, string? note = null) => Verdict.Of(
     [
         SeededRuns.Trains(bnAccuracy),
         .. checks.SelectMany(c => new[]
@@ -161,7 +165,7 @@ public sealed class ScaleInvariance : Experiment
         Judgement.Check("(extension) the weights' gradient is orthogonal to W", $"max |cos(W, ∇W)| over BN-fed layers and seeds ≤ {F(OrthogonalityTolerance)}",
             orthogonality <= OrthogonalityTolerance, $"max |cos| = {G(orthogonality)}"),
         EffectiveRateFalls.Judge("(extension) during training ‖W‖ grows and the effective learning rate η/‖W‖² falls", effectiveRateRatio, 1, "no change"),
-    ]);
+    ], note);
 
     /// <summary>The numbers of the weight layers that feed a BatchNorm directly (conv → BN).</summary>
     public static IReadOnlyList<int> FedLayers(Module model)
