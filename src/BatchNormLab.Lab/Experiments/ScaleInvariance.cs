@@ -103,8 +103,8 @@ public sealed class ScaleInvariance : Experiment
         }
 
         var invariance = Scales.Select(a => checks.Where(c => c.Scale == a).ToList())
-            .Select(c => new InvarianceCheck(c[0].Scale, c.Max(x => x.Outputs), c.Max(x => x.Loss), c.Max(x => x.ScaledGradient), c.Max(x => x.OtherGradients))).ToList();
-        double orthogonality = cosines.Max(c => Math.Abs(c.Bn));
+            .Select(c => new InvarianceCheck(c[0].Scale, Worst(c.Select(x => x.Outputs)), Worst(c.Select(x => x.Loss)), Worst(c.Select(x => x.ScaledGradient)), Worst(c.Select(x => x.OtherGradients)))).ToList();
+        double orthogonality = Worst(cosines.Select(c => Math.Abs(c.Bn)));
 
         var norms = groups.ToDictionary(g => g, g => g.Runs.Select(r => WeightNorms(r, fed)).ToList());
         var rateRatio = new SeedValues("η_eff(T)/η_eff(0)", norms[bn].Select(n => EffectiveRateRatio(n, fed)));
@@ -314,6 +314,9 @@ public sealed class ScaleInvariance : Experiment
             groups.SelectMany(g => layers.Select(l => (IReadOnlyList<string>)[g.Label, l.ToString(CultureInfo.InvariantCulture),
                 G(norms[g].Average(n => n[0].Norms[l])), G(norms[g].Average(n => n[^1].Norms[l])), G(norms[g].Average(n => Math.Pow(n[0].Norms[l] / n[^1].Norms[l], 2))),
                 G(cosines.Where(c => c.Layer == l).Average(c => Math.Abs(g.Label == Presets.Label(Norm.BatchNorm) ? c.Bn : c.Standard)))])).ToList());
+
+    /// <summary>The largest value, NaN when any is (LINQ's Max skips NaN, which would let a diverged seed pass a check).</summary>
+    static double Worst(IEnumerable<double> values) => values.Any(double.IsNaN) ? double.NaN : values.Max();
 
     static double Median(IEnumerable<double> values)
     {
