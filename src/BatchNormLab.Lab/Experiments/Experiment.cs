@@ -98,7 +98,7 @@ public abstract class Experiment
     }
 
     /// <summary>Every experiment, in the report's order.</summary>
-    public static IReadOnlyList<Experiment> All { get; } = [new LrSweep(), new Activations(), new NoisyBn(), new Ics(), new Landscape(), new LpNormalisation(), new HessianSpectrum(),
+    public static IReadOnlyList<Experiment> All { get; } = [new LrSweep(), new Activations(), new NoisyBn(), new Ics(), new Landscape(), new Theory(), new LpNormalisation(), new HessianSpectrum(),
         new RelativeLoss(), new GradientHistogram(), new Explosion(), new SmallLr(), new LossSurfacePlots(), new QuadraticSurface(), new BatchSizes(),
         new Placement(), new Affine(), new SigmoidSaturation(), new InferenceStatistics(),
         new ScaleInvariance(), new InitSensitivity()];

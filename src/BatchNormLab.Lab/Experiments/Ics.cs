@@ -7,14 +7,18 @@ using BatchNormLab.Training;
 namespace BatchNormLab.Experiments;
 
 /// <summary>One ICS measurement (Santurkar et al., Definition 2.1) of one layer at one step.</summary>
-public sealed record IcsMeasurement(int Step, int Layer, double Distance, double Cosine);
+public sealed record IcsMeasurement(int Step, int Layer, double Distance, double Cosine, double GradientNorm)
+{
+    /// <summary>‖G − G′‖₂ / ‖G‖₂: the shift relative to the gradient's own size.</summary>
+    public double RelativeDistance => Distance / GradientNorm;
+}
 
 /// <summary>
 /// Measures internal covariate shift in the optimisation sense (Definition 2.1): at step t, on the
 /// batch of that step, G = ∇_{W_i} L(W₁ᵗ, …, W_kᵗ) is the gradient the optimizer uses, and
 /// G′ = ∇_{W_i} L(W₁ᵗ⁺¹, …, W_{i−1}ᵗ⁺¹, W_iᵗ, …, W_kᵗ) the gradient after only the parameters before
 /// layer i took this step's update (the real update, momentum included). It records ‖G − G′‖₂ and
-/// cos(G, G′). The extra evaluations restore the model exactly (running statistics included), so the
+/// cos(G, G′) (and ‖G‖₂). The extra evaluations restore the model exactly (running statistics included), so the
 /// training trajectory is the one an unmeasured run takes.
 /// </summary>
 public sealed class IcsProbe(Module model, IReadOnlyList<int> layers, int every, LossKind loss) : ITrainingCallback
@@ -49,15 +53,16 @@ public sealed class IcsProbe(Module model, IReadOnlyList<int> layers, int every,
             var (_, shifted) = ParameterVector.LossAndGradientAt(model, Tensor.FromArray(mixed, mixed.Length), Probes.LossOn(batch, loss));
             var g = Probes.Slice(gradient, layer);
             var gPrime = Probes.Slice(shifted.ToDoubleArray(), layer);
-            Measurements.Add(new IcsMeasurement(m.Step, number, Probes.Distance(g, gPrime), Probes.Cosine(g, gPrime)));
+            Measurements.Add(new IcsMeasurement(m.Step, number, Probes.Distance(g, gPrime), Probes.Cosine(g, gPrime), Probes.Norm(g)));
         }
         (before, gradient, batch) = (null, null, null);
     }
 }
 
 /// <summary>
-/// Santurkar et al. 2018, Fig. 3: ICS per layer over training for VGG (LR 0.1) and the 25-layer deep
-/// linear network, each with and without BN. The claim: BN does not reduce this ICS; on the DLN it increases it.
+/// Santurkar et al. 2018, Fig. 3: ICS per layer over training for VGG (LR 0.1) and the 25-layer deep linear
+/// network (at a tenth of its training LR, as the paper), each with and without BN, over the context's seeds.
+/// The claim: BN does not reduce this ICS; on the DLN it even increases it.
 /// </summary>
 public sealed class Ics : Experiment
 {
@@ -66,18 +71,32 @@ public sealed class Ics : Experiment
     public override string Source => "Santurkar et al. 2018 §2.2, Definition 2.1, Fig. 3; seed 000 and seed 002 (BN does not reduce ICS; on the DLN it even increases it)";
     public override string Claim => "BatchNorm does not reduce internal covariate shift measured as the change of a layer's gradient when the layers before it update (‖G−G′‖₂, cos(G, G′)); on the deep linear network it even increases it.";
 
-    public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null) =>
-        ($"VGG: {Presets.Describe(preset, dataset)}, LR 0.1, ICS every {VggEvery(preset)} steps at the conv layers of the same relative depth as the paper's #5 and #10 of 13. " +
-         $"DLN: {Presets.DescribeDln(preset)}, ICS every {DlnEvery} steps at layers 9 and 17.",
-            Presets.Deviations(preset, dataset) + " " + Presets.DlnDeviations);
+    /// <summary>"Does not reduce": BN's 1 − cos(G, G′) not below the standard network's by more than a factor 1.25 (the factor that "smaller" needs in <see cref="Theory"/>).</summary>
+    public static readonly Rule NotReduced = Rule.Factor(Claimed.NotLess, 1.25);
 
-    static int VggEvery(Preset p) => p == Preset.Paper ? 250 : p == Preset.Quick ? 25 : 10;
-    const int DlnEvery = 20;
+    /// <summary>"Increases": BN's 1 − cos(G, G′) above the standard network's by more than a factor 1.25.</summary>
+    public static readonly Rule Increases = Rule.Factor(Claimed.Greater, 1.25);
 
     /// <summary>Layer 1 (a check: nothing moves before it, so its ICS is 0) and the paper's #5 and #10 of VGG-16's 13 convs, scaled to this model's convs (all weight layers but the head).</summary>
-    static int[] VggLayers(Module model) => [1, .. WeightLayer.Scaled([5, 10], 13, WeightLayer.Of(model).Count - 1)];
+    public static int[] VggLayers(Module model) => [1, .. DeepVggLayers(model)];
 
-    static readonly int[] DlnLayers = [1, 9, 17];
+    /// <summary>The paper's #5 and #10 of VGG-16's 13 convs, scaled to this model's convs.</summary>
+    public static int[] DeepVggLayers(Module model) => WeightLayer.Scaled([5, 10], 13, WeightLayer.Of(model).Count - 1);
+
+    /// <summary>Layer 1 (the check) and the paper's #9 and #17 of the DLN's 25.</summary>
+    public static readonly int[] DlnLayers = [1, 9, 17];
+
+    public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null) =>
+        ($"VGG: {Presets.Describe(preset, dataset)}, LR 0.1, ICS every {ProbedRuns.Every(preset, ProbedNetwork.Vgg)} steps at the conv layers of the same relative depth as the paper's #5 and #10 of 13. " +
+         $"DLN: {Presets.DescribeDln(preset)}, except that it trains at a tenth of that LR ({RunFigures.F(ProbedRuns.IcsDln(preset, Norm.None, 0).LearningRate)}), as Fig. 3 does; ICS every {ProbedRuns.Every(preset, ProbedNetwork.IcsDln)} steps at layers 9 and 17. " +
+         "Layer 1 is measured too, as a check (its ICS is 0 by definition). " +
+         "Judged on 1 − cos(G, G′), per seed the geometric mean over the deep layers of its mean over training: " +
+         $"VGG, BN does not reduce ICS: {NotReduced.Describe("ICS(BN)", "ICS(standard)")}. DLN, BN increases ICS: {Increases.Describe("ICS(BN)", "ICS(standard)")}. " +
+         "Precondition: both VGG networks train (test accuracy 10 points above chance). " +
+         "‖G − G′‖₂ is reported, as the paper plots it, but not judged: it scales with the gradient, and BN rescales the gradient (by γ/σ of the layers after it, and by 1/‖W‖ of the weights it normalises), so a difference of ‖G − G′‖₂ between the networks mixes their gradients' sizes with their shift; 1 − cos does not depend on that scale. ‖G − G′‖₂ / ‖G‖₂ is reported beside it.",
+         Presets.Deviations(preset, dataset) + " " + Presets.DlnDeviations + " \"Does not reduce\" and \"increases\" are not quantified in the paper: the factor 1.25 is ours.");
+
+    static readonly (string Name, ProbedNetwork Network)[] Networks = [("VGG", ProbedNetwork.Vgg), ("DLN", ProbedNetwork.IcsDln)];
 
     protected override ExperimentResult Measure(ExperimentContext context)
     {
@@ -86,64 +105,69 @@ public sealed class Ics : Experiment
         var tables = new List<TableData>();
         var numbers = new Dictionary<string, double>();
         var files = new List<string>();
-        var summary = new Dictionary<(string Net, Norm Norm), (double Distance, double OneMinusCos)>();
-        foreach (var (net, every) in new[] { ("VGG", VggEvery(context.Preset)), ("DLN", DlnEvery) })
+        var judged = new Dictionary<(ProbedNetwork, Norm), SeedValues>();
+        var accuracy = new Dictionary<Norm, SeedValues>();
+        foreach (var (net, network) in Networks)
         {
             var rows = new List<IReadOnlyList<string>>();
-            var distanceSeries = new List<Series>();
-            var cosineSeries = new List<Series>();
+            var (distanceSeries, cosineSeries) = (new List<Series>(), new List<Series>());
             foreach (var norm in (Norm[])[Norm.BatchNorm, Norm.None])
             {
-                var config = net == "VGG" ? Presets.Vgg(context.Preset, norm, 0.1, context.Seed, context.Dataset) : Presets.Dln(context.Preset, norm, context.Seed);
-                string label = $"{net} {(norm == Norm.BatchNorm ? "BN" : "standard")}";
-                IcsProbe? probe = null;
-                TrainedRun.Train(context, Name, label, config, t => [probe = new IcsProbe(t.Model, net == "VGG" ? VggLayers(t.Model) : DlnLayers, every, config.Loss)]);
-                var m = probe!.Measurements;
-                var layers = probe.Layers;
-                string file = TrainedRun.FileName(label) + ".ics.csv";
-                IO.AtomicFile.WriteAllText(Path.Combine(context.DirectoryOf(Name), file), "step,layer,l2_difference,cosine\n" +
-                    string.Concat(m.Select(x => string.Create(CultureInfo.InvariantCulture, $"{x.Step},{x.Layer},{x.Distance:R},{x.Cosine:R}\n"))));
-                files.Add(file);
-                foreach (int layer in layers)
+                var group = ProbedRuns.Train(context, Name, network, norm);
+                if (network == ProbedNetwork.Vgg) accuracy[norm] = group.TestAccuracyPerSeed;
+                judged[(network, norm)] = group.Values(Shift) with { Label = $"1−cos, {group.Label}" };
+                files.Add(WriteCsv(context, TrainedRun.FileName(group.Label) + ".ics.csv", group.Runs.SelectMany(r => r.Probe<IcsProbe>().Measurements.Select(x =>
+                    string.Create(CultureInfo.InvariantCulture, $"{r.Config.Seed},{x.Step},{x.Layer},{x.Distance:R},{x.Cosine:R},{x.GradientNorm:R}")))
+                    .Prepend("seed,step,layer,l2_difference,cosine,gradient_norm")));
+                foreach (int layer in group.Runs[0].Probe<IcsProbe>().Layers)
                 {
-                    var at = m.Where(x => x.Layer == layer).ToList();
-                    string name = $"{label}, layer #{layer}";
-                    distanceSeries.Add(new Series(name, at.Select(x => (double)x.Step).ToArray(), at.Select(x => x.Distance).ToArray()));
-                    cosineSeries.Add(new Series(name, at.Select(x => (double)x.Step).ToArray(), at.Select(x => x.Cosine).ToArray()));
-                    double meanDistance = at.Count == 0 ? double.NaN : at.Average(x => x.Distance);
-                    double meanCosine = at.Count == 0 ? double.NaN : at.Average(x => x.Cosine);
-                    numbers[$"{name}: mean ‖G−G′‖"] = meanDistance;
-                    numbers[$"{name}: mean cos(G,G′)"] = meanCosine;
-                    rows.Add([label, $"#{layer}", at.Count.ToString(), meanDistance.ToString("G4", CultureInfo.InvariantCulture), meanCosine.ToString("F4", CultureInfo.InvariantCulture)]);
+                    List<IcsMeasurement> At(TrainedRun r) => r.Probe<IcsProbe>().Measurements.Where(x => x.Layer == layer).ToList();
+                    double MeanOverSeeds(Func<IcsMeasurement, double> value) => group.Runs.Average(r => At(r) is { Count: > 0 } at ? at.Average(value) : double.NaN);
+                    string name = $"{group.Label}, layer #{layer}";
+                    Series Curve(TrainedRun r, Func<IcsMeasurement, double> value) => new(name, At(r).Select(x => (double)x.Step).ToArray(), At(r).Select(value).ToArray());
+                    var layerRuns = new SeededRuns(name, group.Runs);
+                    if (layer != 1)
+                    {
+                        distanceSeries.Add(layerRuns.Mean(r => Curve(r, x => x.Distance)));
+                        cosineSeries.Add(layerRuns.Mean(r => Curve(r, x => x.Cosine)));
+                    }
+                    var (distance, relative, cosine) = (MeanOverSeeds(x => x.Distance), MeanOverSeeds(x => x.RelativeDistance), MeanOverSeeds(x => x.Cosine));
+                    numbers[$"{name}: mean ‖G−G′‖"] = distance;
+                    numbers[$"{name}: mean ‖G−G′‖/‖G‖"] = relative;
+                    numbers[$"{name}: mean cos(G,G′)"] = cosine;
+                    rows.Add([group.Label, $"#{layer}", string.Join(", ", group.Runs.Select(r => At(r).Count)), G(distance), G(relative), cosine.ToString("F4", CultureInfo.InvariantCulture),
+                        string.Join(", ", group.Runs.Select(r => G(At(r).Average(x => 1 - x.Cosine))))]);
                 }
-                var deep = m.Where(x => x.Layer != 1).ToList();
-                summary[(net, norm)] = deep.Count == 0 ? (double.NaN, double.NaN) : (deep.Average(x => x.Distance), deep.Average(x => 1 - x.Cosine));
+                numbers[$"{group.Label}: judged 1−cos (mean over seeds)"] = judged[(network, norm)].Values.Average();
             }
-            figures.Add(new FigureData($"{net}: ‖G − G′‖₂", "ℓ2 change of a layer's gradient when the layers before it take their update (0 = no shift).", "step", "‖G − G′‖₂",
-                distanceSeries.Where(s => !s.Label.EndsWith("#1", StringComparison.Ordinal)).ToList(), LogY: true));
-            figures.Add(new FigureData($"{net}: cos(G, G′)", "Cosine between the gradient and the shifted gradient (1 = no shift).", "step", "cos(G, G′)",
-                cosineSeries.Where(s => !s.Label.EndsWith("#1", StringComparison.Ordinal)).ToList()));
-            tables.Add(new TableData($"{net}: ICS per layer (means over training; layer #1 is 0 by definition)", ["run", "layer", "measurements", "mean ‖G−G′‖₂", "mean cos(G,G′)"], rows));
+            figures.Add(new FigureData($"{net}: ‖G − G′‖₂", "ℓ2 change of a layer's gradient when the layers before it take their update (0 = no shift); mean over seeds, the band spans the seeds.", "step", "‖G − G′‖₂",
+                distanceSeries, LogY: true));
+            figures.Add(new FigureData($"{net}: cos(G, G′)", "Cosine between the gradient and the shifted gradient (1 = no shift); mean over seeds, the band spans the seeds.", "step", "cos(G, G′)", cosineSeries));
+            tables.Add(new TableData($"{net}: ICS per layer (means over training, then over seeds; layer #1 is 0 by definition)",
+                ["run", "layer", "probes per seed", "mean ‖G−G′‖₂", "mean ‖G−G′‖₂/‖G‖₂", "mean cos(G,G′)", "1 − cos per seed"], rows));
         }
+        var verdict = Judge(accuracy[Norm.BatchNorm], accuracy[Norm.None],
+            new BnVsStandard(judged[(ProbedNetwork.Vgg, Norm.BatchNorm)], judged[(ProbedNetwork.Vgg, Norm.None)]),
+            new BnVsStandard(judged[(ProbedNetwork.IcsDln, Norm.BatchNorm)], judged[(ProbedNetwork.IcsDln, Norm.None)]));
         var (settings, deviations) = Describe(context.Preset, context.Dataset);
-        return new ExperimentResult(Name, Figure, Claim, settings, deviations, Judge(summary), figures, tables, numbers, files, clock.Elapsed.TotalSeconds);
+        return new ExperimentResult(Name, Figure, Claim, settings, deviations, verdict, figures, tables, numbers, files, clock.Elapsed.TotalSeconds);
     }
 
+    /// <summary>A run's ICS as judged: 1 − cos(G, G′), its mean over training per layer, the geometric mean over the layers after #1.</summary>
+    public static double Shift(TrainedRun run) =>
+        ProbedRuns.OverLayers(run.Probe<IcsProbe>().Measurements.Where(x => x.Layer != 1), x => x.Layer, x => 1 - x.Cosine);
+
+    static string G(double v) => RunFigures.Cell(v, "G4");
+
     /// <summary>
-    /// Judged on 1 − cos(G, G′), which does not depend on the gradient's scale (BN rescales gradients):
-    /// agrees when BN's shift is not clearly lower on VGG (at least 0.8× the standard network's) and higher on the DLN.
+    /// Both VGG networks train (preconditions); on VGG, BN's ICS (1 − cos) not below the standard network's by more than
+    /// a factor 1.25; on the DLN, above it by more than that factor.
     /// </summary>
-    static Verdict Judge(Dictionary<(string Net, Norm Norm), (double Distance, double OneMinusCos)> s)
-    {
-        var (vggBn, vggStd, dlnBn, dlnStd) = (s[("VGG", Norm.BatchNorm)], s[("VGG", Norm.None)], s[("DLN", Norm.BatchNorm)], s[("DLN", Norm.None)]);
-        string n(double v) => v.ToString("G3", CultureInfo.InvariantCulture);
-        string numbers = $"mean 1−cos(G,G′): VGG BN {n(vggBn.OneMinusCos)} vs standard {n(vggStd.OneMinusCos)}; DLN BN {n(dlnBn.OneMinusCos)} vs standard {n(dlnStd.OneMinusCos)}. " +
-                         $"Mean ‖G−G′‖₂: VGG BN {n(vggBn.Distance)} vs {n(vggStd.Distance)}; DLN BN {n(dlnBn.Distance)} vs {n(dlnStd.Distance)}";
-        if (new[] { vggBn, vggStd, dlnBn, dlnStd }.Any(x => double.IsNaN(x.OneMinusCos))) return new(VerdictKind.Inconclusive, $"a run had no measurements ({numbers})");
-        bool vggNotLower = vggBn.OneMinusCos >= 0.8 * vggStd.OneMinusCos;
-        bool dlnHigher = dlnBn.OneMinusCos > dlnStd.OneMinusCos;
-        if (vggNotLower && dlnHigher) return new(VerdictKind.Agrees, $"BN does not reduce ICS, and raises it on the DLN ({numbers})");
-        if (!vggNotLower && !dlnHigher) return new(VerdictKind.DoesNotAgree, $"BN lowers ICS on both networks ({numbers})");
-        return new(VerdictKind.Inconclusive, $"{(vggNotLower ? "VGG agrees, the DLN does not" : "the DLN agrees, VGG does not")} ({numbers})");
-    }
+    public static Verdict Judge(SeedValues vggAccuracyBn, SeedValues vggAccuracyStandard, BnVsStandard vgg, BnVsStandard dln) => Verdict.Of(
+    [
+        SeededRuns.Trains(vggAccuracyBn),
+        SeededRuns.Trains(vggAccuracyStandard),
+        NotReduced.Judge("VGG: BN does not reduce ICS (1 − cos(G, G′))", vgg.Bn, vgg.Standard),
+        Increases.Judge("DLN: BN increases ICS (1 − cos(G, G′))", dln.Bn, dln.Standard),
+    ]);
 }

@@ -18,8 +18,11 @@ public sealed record LandscapeMeasurement(int Step, double Loss, IReadOnlyList<d
     /// <summary>max − min over the grid of L(w − η·g); L(w) itself is not a grid point.</summary>
     public double LossVariation => IsFinite ? Losses.Max() - Losses.Min() : double.NaN;
 
-    /// <summary>max − min over the grid of ‖∇L(w) − ∇L(w − η·g)‖₂.</summary>
-    public double GradientPredictiveness => IsFinite ? GradientChanges.Max() - GradientChanges.Min() : double.NaN;
+    /// <summary>
+    /// Gradient predictiveness as judged: the level of the gradient change, its max over the grid of
+    /// ‖∇L(w) − ∇L(w − η·g)‖₂ (the top of the band Fig. 4b draws; smaller: the gradient is more predictive).
+    /// </summary>
+    public double GradientPredictiveness => IsFinite ? GradientChanges.Max() : double.NaN;
 
     /// <summary>Effective β-smoothness: max over the grid of ‖∇L(w) − ∇L(w − η·g)‖₂ / ‖η·g‖₂.</summary>
     public double BetaSmoothness => IsFinite ? Etas.Select((eta, i) => GradientChanges[i] / (eta * GradientNorm)).Max() : double.NaN;
@@ -64,55 +67,66 @@ public sealed class LandscapeProbe(Module model, IReadOnlyList<double> etas, int
     }
 }
 
+/// <summary>The three landscape measures of the BN and the standard network, per seed.</summary>
+public sealed record LandscapeMeasures(BnVsStandard LossVariation, BnVsStandard GradientPredictiveness, BnVsStandard BetaSmoothness);
+
 /// <summary>
 /// Santurkar et al. 2018, Fig. 4 (VGG) and Fig. 9 (deep linear network): how much the loss and the
-/// gradient change along the gradient direction, with and without BN. The claim: with BN the loss
-/// varies less, the gradient is more predictive and the effective β-smoothness is smaller.
+/// gradient change along the gradient direction, with and without BN, over the context's seeds. The claim:
+/// with BN the loss varies less, the gradient is more predictive and the effective β-smoothness is smaller.
 /// </summary>
 public sealed class Landscape : Experiment
 {
     public override string Name => "landscape";
     public override string Figure => "Santurkar et al. 2018, Fig. 4 and Fig. 9";
     public override string Source => "Santurkar et al. 2018 §3.1, Fig. 4 (VGG) and Fig. 9 (DLN); seed 000 (BN makes the loss smoother), seed 002 (loss, gradient and β-smoothness steadier with BN)";
-    public override string Claim => "BatchNorm makes the loss landscape smoother along the gradient: the loss varies less over a range of step sizes, the gradient changes less (more predictive), and the effective β-smoothness is smaller, on VGG and on the deep linear network.";
+    public override string Claim => "BatchNorm makes the loss landscape smoother along the gradient: the loss varies much less over a range of step sizes, the gradient changes much less (more predictive), and the effective β-smoothness is much smaller, on VGG and on the deep linear network.";
 
     /// <summary>VGG's step sizes as multiples of its learning rate: ½× to 4× (η ∈ [0.05, 0.4] at LR 0.1, as the paper).</summary>
-    public (double From, double To) VggRange { get; init; } = (0.5, 4);
+    public static readonly (double From, double To) VggRange = (0.5, 4);
     /// <summary>The DLN's step sizes as multiples of its learning rate: 1/100× to 30×, as the paper.</summary>
-    public (double From, double To) DlnRange { get; init; } = (0.01, 30);
+    public static readonly (double From, double To) DlnRange = (0.01, 30);
     /// <summary>Log-spaced step sizes per probe (the paper does not say its spacing).</summary>
-    public int GridPoints { get; init; } = 8;
+    public const int GridPoints = 8;
 
-    /// <summary>Steps between probes: each costs <see cref="GridPoints"/> forward-backward passes, so quick adds about 40% to a run.</summary>
-    static int Every(Preset p) => p switch { Preset.Tiny => 5, Preset.Quick => 20, _ => 100 };
+    /// <summary>"Much smaller": BN's measure below half the standard network's.</summary>
+    public static readonly Rule MuchSmaller = Rule.Factor(Claimed.Less, 2);
+
+    /// <summary>The step sizes η a probe of <paramref name="network"/> trained at <paramref name="learningRate"/> evaluates.</summary>
+    public static double[] Grid(ProbedNetwork network, double learningRate)
+    {
+        var (from, to) = network == ProbedNetwork.Vgg ? VggRange : DlnRange;
+        return Enumerable.Range(0, GridPoints).Select(i => learningRate * from * Math.Pow(to / from, (double)i / (GridPoints - 1))).ToArray();
+    }
 
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null)
     {
         string grid(string net, (double From, double To) range) =>
             $"{GridPoints} log-spaced step sizes η from {F(range.From)}× to {F(range.To)}× the {net} learning rate";
-        return ($"VGG: {Presets.Describe(preset, dataset)}, LR 0.1; {grid("VGG", VggRange)}. DLN: {Presets.DescribeDln(preset)}; {grid("DLN", DlnRange)}. " +
-                $"Every {Every(preset)} steps, on that step's batch in training mode, with g the gradient the optimizer applies: the loss and gradient at w − η·g for each η. " +
-                "Loss variation = max − min of the loss over the grid (the loss at w itself excluded); gradient predictiveness = max − min of ‖∇L(w) − ∇L(w − η·g)‖₂; β-smoothness = max of that norm over ‖η·g‖₂.",
-            Presets.Deviations(preset, dataset) + " " + Presets.DlnDeviations + " The η grid's spacing and size are our choice. A probe where a grid point's loss or gradient is not finite is skipped in the means, and counted.");
+        return ($"VGG: {Presets.Describe(preset, dataset)}, LR 0.1; {grid("VGG", VggRange)}, every {ProbedRuns.Every(preset, ProbedNetwork.Vgg)} steps. " +
+                $"DLN: {Presets.DescribeDln(preset)}; {grid("DLN", DlnRange)}, every {ProbedRuns.Every(preset, ProbedNetwork.Dln)} steps. " +
+                "At each probe, on that step's batch in training mode, with g the gradient the optimizer applies: the loss and gradient at w − η·g for each η. " +
+                "Loss variation = max − min of the loss over the grid (the loss at w itself excluded), the band of Fig. 4a; gradient predictiveness = the level of Fig. 4b's band, max over the grid of ‖∇L(w) − ∇L(w − η·g)‖₂ " +
+                "(its max − min, the band's height, would call a gradient that changes a lot at every η predictive); β-smoothness = max over the grid of that norm over ‖η·g‖₂. " +
+                "Per seed, each measure's mean over the run's probes. These are absolute sizes, as the paper measures them: a smaller gradient (BN's) counts as a smoother loss. " +
+                $"Each of the three on each network: {MuchSmaller.Describe("measure(BN)", "measure(standard)")}. Precondition: both VGG networks train (test accuracy 10 points above chance). " +
+                "\"More stable\" (the paper's figures also show BN's measures fluctuating less over training) is not judged.",
+            Presets.Deviations(preset, dataset) + " " + Presets.DlnDeviations + " The η grid's spacing and size are our choice; \"much smaller\" is not quantified in the paper: the factor 2 is ours. " +
+            "A probe where a grid point's loss or gradient is not finite is skipped in the means, and counted.");
     }
 
     static string F(double v) => v.ToString("G4", CultureInfo.InvariantCulture);
 
-    static double[] LogSpaced(double from, double to, int count) =>
-        Enumerable.Range(0, count).Select(i => from * Math.Pow(to / from, count == 1 ? 0 : (double)i / (count - 1))).ToArray();
-
     static readonly (string Name, Func<LandscapeMeasurement, double> Value)[] Measures =
         [("loss variation", m => m.LossVariation), ("gradient predictiveness", m => m.GradientPredictiveness), ("β-smoothness", m => m.BetaSmoothness)];
 
-    static readonly string[] Networks = ["VGG", "DLN"];
+    static readonly (string Name, ProbedNetwork Network)[] Networks = [("VGG", ProbedNetwork.Vgg), ("DLN", ProbedNetwork.Dln)];
 
-    /// <summary>Per run: probes done, probes skipped as non-finite, the step it diverged at (if it did), and per measure (in <see cref="Measures"/> order) its mean and max over the finite probes.</summary>
-    sealed record RunSummary(int Probes, int Skipped, int? DivergedAt, (double Mean, double Max)[] PerMeasure)
-    {
-        public double Mean(string measure) => PerMeasure[Array.FindIndex(Measures, x => x.Name == measure)].Mean;
+    static List<LandscapeMeasurement> Probed(TrainedRun run) => run.Probe<LandscapeProbe>().Measurements;
 
-        public string Outcome => DivergedAt is int step ? $"diverged at step {step}" : "done";
-    }
+    /// <summary>A run's mean of <paramref name="measure"/> over its probes with finite values (NaN when none).</summary>
+    static double MeanOverProbes(TrainedRun run, Func<LandscapeMeasurement, double> measure) =>
+        Probed(run).Where(x => x.IsFinite).Select(measure).DefaultIfEmpty(double.NaN).Average();
 
     protected override ExperimentResult Measure(ExperimentContext context)
     {
@@ -121,88 +135,84 @@ public sealed class Landscape : Experiment
         var rows = new List<IReadOnlyList<string>>();
         var numbers = new Dictionary<string, double>();
         var files = new List<string>();
-        var summary = new Dictionary<(string Net, Norm Norm), RunSummary>();
-        foreach (string net in Networks)
+        var perNetwork = new Dictionary<ProbedNetwork, LandscapeMeasures>();
+        var accuracy = new Dictionary<Norm, SeedValues>();
+        var skipped = new List<string>();
+        foreach (var (net, network) in Networks)
         {
-            var range = net == "VGG" ? VggRange : DlnRange;
-            var (lossSeries, predictivenessSeries, betaSeries) = (new List<Series>(), new List<Series>(), new List<Series>());
+            var (lossSeries, gradientSeries, betaSeries) = (new List<Series>(), new List<Series>(), new List<Series>());
+            var values = new Dictionary<Norm, SeedValues[]>();
             foreach (var norm in (Norm[])[Norm.BatchNorm, Norm.None])
             {
-                var config = net == "VGG" ? Presets.Vgg(context.Preset, norm, 0.1, context.Seed, context.Dataset) : Presets.Dln(context.Preset, norm, context.Seed);
-                string label = $"{net} {(norm == Norm.BatchNorm ? "BN" : "standard")}";
-                var etas = LogSpaced(range.From * config.LearningRate, range.To * config.LearningRate, GridPoints);
-                LandscapeProbe? probe = null;
-                var run = TrainedRun.Train(context, Name, label, config, t => [probe = new LandscapeProbe(t.Model, etas, Every(context.Preset), config.Loss)]);
-                var m = probe!.Measurements;
-                files.Add(WriteCsv(context, label, m));
+                var group = ProbedRuns.Train(context, Name, network, norm);
+                if (network == ProbedNetwork.Vgg) accuracy[norm] = group.TestAccuracyPerSeed;
+                values[norm] = Measures.Select(m => group.Values(r => MeanOverProbes(r, m.Value)) with { Label = $"{m.Name}, {group.Label}" }).ToArray();
+                files.Add(WriteCsv(context, TrainedRun.FileName(group.Label) + ".landscape.csv", group.Runs.SelectMany(r => Probed(r).SelectMany(m => m.Etas.Select((eta, i) =>
+                    string.Create(CultureInfo.InvariantCulture, $"{r.Config.Seed},{m.Step},{eta:R},{m.Losses[i]:R},{m.GradientChanges[i]:R}")))).Prepend("seed,step,eta,loss,grad_difference")));
 
-                var finite = m.Where(x => x.IsFinite).ToList();
+                var first = group.Runs[0];
+                var finite = Probed(first).Where(x => x.IsFinite).ToList();
                 var steps = finite.Select(x => (double)x.Step).ToArray();
-                Series curve(Func<LandscapeMeasurement, double> value) =>
-                    new(label, steps, finite.Select(value).ToArray()) { DivergedAt = run.Outcome.DivergedAtStep };
-                lossSeries.Add(curve(x => x.Loss) with { Lower = finite.Select(x => x.Losses.Min()).ToArray(), Upper = finite.Select(x => x.Losses.Max()).ToArray() });
-                predictivenessSeries.Add(curve(x => x.GradientPredictiveness));
-                betaSeries.Add(curve(x => x.BetaSmoothness));
+                string firstLabel = $"{group.Label} (seed {first.Config.Seed})";
+                lossSeries.Add(new Series(firstLabel, steps, finite.Select(x => x.Loss).ToArray())
+                    { Lower = finite.Select(x => x.Losses.Min()).ToArray(), Upper = finite.Select(x => x.Losses.Max()).ToArray(), DivergedAt = first.Outcome.DivergedAtStep });
+                gradientSeries.Add(new Series(firstLabel, steps, finite.Select(x => x.GradientChanges.Average()).ToArray())
+                    { Lower = finite.Select(x => x.GradientChanges.Min()).ToArray(), Upper = finite.Select(x => x.GradientChanges.Max()).ToArray(), DivergedAt = first.Outcome.DivergedAtStep });
+                betaSeries.Add(group.Mean(r => new Series(r.Label, Probed(r).Select(x => (double)x.Step).ToArray(), Probed(r).Select(x => x.BetaSmoothness).ToArray()) { DivergedAt = r.Outcome.DivergedAtStep }));
 
-                var s = new RunSummary(m.Count, m.Count - finite.Count, run.Outcome.DivergedAtStep, Measures.Select(measure =>
-                    finite.Count == 0 ? (double.NaN, double.NaN) : (finite.Average(measure.Value), finite.Max(measure.Value))).ToArray());
-                summary[(net, norm)] = s;
-                numbers[$"{label}: probes"] = s.Probes;
-                numbers[$"{label}: non-finite probes"] = s.Skipped;
+                foreach (var run in group.Runs)
+                {
+                    var probes = Probed(run);
+                    int nonFinite = probes.Count(x => !x.IsFinite);
+                    if (nonFinite > 0) skipped.Add($"{run.Label}: {nonFinite} of {probes.Count}");
+                    rows.Add([run.Label, run.Outcome.DivergedAtStep is int at ? $"diverged at step {at}" : "done", probes.Count.ToString(CultureInfo.InvariantCulture), nonFinite.ToString(CultureInfo.InvariantCulture),
+                        .. Measures.SelectMany(m => new[] { G(MeanOverProbes(run, m.Value)), G(probes.Where(x => x.IsFinite).Select(m.Value).DefaultIfEmpty(double.NaN).Max()) })]);
+                }
+                numbers[$"{group.Label}: probes"] = group.Runs.Average(r => Probed(r).Count);
+                numbers[$"{group.Label}: non-finite probes"] = group.Runs.Sum(r => Probed(r).Count(x => !x.IsFinite));
                 for (int i = 0; i < Measures.Length; i++)
                 {
-                    numbers[$"{label}: mean {Measures[i].Name}"] = s.PerMeasure[i].Mean;
-                    numbers[$"{label}: max {Measures[i].Name}"] = s.PerMeasure[i].Max;
+                    numbers[$"{group.Label}: mean {Measures[i].Name}"] = values[norm][i].Values.Average();
+                    numbers[$"{group.Label}: max {Measures[i].Name}"] = group.Runs.Max(r => Probed(r).Where(x => x.IsFinite).Select(Measures[i].Value).DefaultIfEmpty(double.NaN).Max());
                 }
-                rows.Add([label, s.Outcome, s.Probes.ToString(CultureInfo.InvariantCulture), s.Skipped.ToString(CultureInfo.InvariantCulture), .. s.PerMeasure.SelectMany(x => new[] { G(x.Mean), G(x.Max) })]);
             }
-            string grid = $"η from {F(range.From)}× to {F(range.To)}× the learning rate";
-            figures.Add(new FigureData($"{net}: loss along the gradient", $"Training-batch loss at w (line) and the range of L(w − η·g) over the grid, {grid} (band): the band's height is the loss variation.",
+            perNetwork[network] = new LandscapeMeasures(
+                new BnVsStandard(values[Norm.BatchNorm][0], values[Norm.None][0]),
+                new BnVsStandard(values[Norm.BatchNorm][1], values[Norm.None][1]),
+                new BnVsStandard(values[Norm.BatchNorm][2], values[Norm.None][2]));
+
+            var (from, to) = network == ProbedNetwork.Vgg ? VggRange : DlnRange;
+            string grid = $"η from {F(from)}× to {F(to)}× the learning rate";
+            figures.Add(new FigureData($"{net}: loss along the gradient", $"First seed: training-batch loss at w (line) and the range of L(w − η·g) over the grid, {grid} (band): the band's height is the loss variation.",
                 "step", "loss", lossSeries, LogY: SpansDecades(lossSeries)));
-            figures.Add(new FigureData($"{net}: gradient predictiveness", $"Range over the grid ({grid}) of ‖∇L(w) − ∇L(w − η·g)‖₂; smaller: the gradient is more predictive.",
-                "step", "range of ‖∇L(w) − ∇L(w − η·g)‖₂", predictivenessSeries, LogY: SpansDecades(predictivenessSeries)));
-            figures.Add(new FigureData($"{net}: effective β-smoothness", $"Max over the grid ({grid}) of ‖∇L(w) − ∇L(w − η·g)‖₂ / ‖η·g‖₂.",
+            figures.Add(new FigureData($"{net}: gradient predictiveness", $"First seed: ‖∇L(w) − ∇L(w − η·g)‖₂ over the grid ({grid}): the band spans its min to max, the line is its mean; the band's top is the level judged (smaller: the gradient is more predictive).",
+                "step", "‖∇L(w) − ∇L(w − η·g)‖₂", gradientSeries, LogY: SpansDecades(gradientSeries)));
+            figures.Add(new FigureData($"{net}: effective β-smoothness", $"Max over the grid ({grid}) of ‖∇L(w) − ∇L(w − η·g)‖₂ / ‖η·g‖₂; mean over seeds, the band spans the seeds.",
                 "step", "β-smoothness", betaSeries, LogY: SpansDecades(betaSeries)));
         }
         var table = new TableData("Landscape measures per run (over the probes with finite values)",
             ["run", "outcome", "probes", "non-finite", .. Measures.SelectMany(x => new[] { $"mean {x.Name}", $"max {x.Name}" })], rows);
+        var verdict = Judge(accuracy[Norm.BatchNorm], accuracy[Norm.None], perNetwork[ProbedNetwork.Vgg], perNetwork[ProbedNetwork.Dln],
+            skipped.Count == 0 ? null : $"Probes with a non-finite grid point, left out of the means: {string.Join("; ", skipped)}");
         var (settings, deviations) = Describe(context.Preset, context.Dataset);
-        return new ExperimentResult(Name, Figure, Claim, settings, deviations, Judge(summary), figures, [table], numbers, files, clock.Elapsed.TotalSeconds);
+        return new ExperimentResult(Name, Figure, Claim, settings, deviations, verdict, figures, [table], numbers, files, clock.Elapsed.TotalSeconds);
     }
 
-    static string G(double v) => double.IsNaN(v) ? "-" : v.ToString("G4", CultureInfo.InvariantCulture);
+    static string G(double v) => RunFigures.Cell(v, "G4");
 
     /// <summary>Whether the positive values of the series (bands included) span more than two decades, so a log axis shows them better.</summary>
     static bool SpansDecades(IEnumerable<Series> series) => RunFigures.SpansDecades(series.SelectMany(s => s.Y.Concat(s.Lower ?? []).Concat(s.Upper ?? [])));
 
-    /// <summary>Writes the raw grid of every probe: step, η, L(w − η·g), ‖∇L(w) − ∇L(w − η·g)‖₂; returns the file name.</summary>
-    string WriteCsv(ExperimentContext context, string label, IEnumerable<LandscapeMeasurement> measurements)
-    {
-        string file = TrainedRun.FileName(label) + ".landscape.csv";
-        IO.AtomicFile.WriteAllText(Path.Combine(context.DirectoryOf(Name), file), "step,eta,loss,grad_difference\n" +
-            string.Concat(measurements.SelectMany(m => m.Etas.Select((eta, i) =>
-                string.Create(CultureInfo.InvariantCulture, $"{m.Step},{eta:R},{m.Losses[i]:R},{m.GradientChanges[i]:R}\n")))));
-        return file;
-    }
-
-    /// <summary>
-    /// Agrees when, on both VGG and the DLN, BN's mean loss variation and mean β-smoothness are below the
-    /// standard network's; does not agree when both are above on both networks; inconclusive otherwise.
-    /// </summary>
-    static Verdict Judge(Dictionary<(string Net, Norm Norm), RunSummary> s)
-    {
-        string[] judged = ["loss variation", "β-smoothness"];
-        string numbers = string.Join("; ", Networks.Select(net =>
+    /// <summary>Both VGG networks train (preconditions); each of the three measures, on VGG and on the DLN, with BN below half the standard network's.</summary>
+    public static Verdict Judge(SeedValues vggAccuracyBn, SeedValues vggAccuracyStandard, LandscapeMeasures vgg, LandscapeMeasures dln, string? note = null) => Verdict.Of(
+    [
+        SeededRuns.Trains(vggAccuracyBn),
+        SeededRuns.Trains(vggAccuracyStandard),
+        .. new[] { ("VGG", vgg), ("DLN", dln) }.SelectMany(n => new[]
         {
-            var (bn, std) = (s[(net, Norm.BatchNorm)], s[(net, Norm.None)]);
-            string skipped = bn.Skipped + std.Skipped == 0 ? "" : $", non-finite probes skipped: BN {bn.Skipped} of {bn.Probes}, standard {std.Skipped} of {std.Probes}";
-            string diverged = bn.DivergedAt is null && std.DivergedAt is null ? "" : $", BN {bn.Outcome}, standard {std.Outcome}";
-            return $"{net}: " + string.Join(", ", judged.Select(measure => $"mean {measure} BN {G(bn.Mean(measure))} vs standard {G(std.Mean(measure))}")) + skipped + diverged;
-        }));
-        if (s.Values.Any(x => x.Probes == x.Skipped)) return new(VerdictKind.Inconclusive, $"a run had no finite measurements ({numbers})");
-        var comparisons = Networks.SelectMany(net => judged.Select(measure => s[(net, Norm.BatchNorm)].Mean(measure).CompareTo(s[(net, Norm.None)].Mean(measure)))).ToList();
-        if (comparisons.All(c => c < 0)) return new(VerdictKind.Agrees, $"BN's landscape is smoother on both networks ({numbers})");
-        if (comparisons.All(c => c > 0)) return new(VerdictKind.DoesNotAgree, $"BN's landscape is rougher on both networks ({numbers})");
-        return new(VerdictKind.Inconclusive, $"BN is smoother on some of these only ({numbers})");
-    }
+            MuchSmaller.Judge($"{n.Item1}: the loss varies much less along the gradient with BN", n.Item2.LossVariation.Bn, n.Item2.LossVariation.Standard),
+            MuchSmaller.Judge($"{n.Item1}: the gradient changes much less along the gradient with BN (more predictive)", n.Item2.GradientPredictiveness.Bn, n.Item2.GradientPredictiveness.Standard),
+            MuchSmaller.Judge($"{n.Item1}: the effective β-smoothness is much smaller with BN", n.Item2.BetaSmoothness.Bn, n.Item2.BetaSmoothness.Standard),
+        }),
+    ], note);
 }

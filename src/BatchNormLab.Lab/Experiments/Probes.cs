@@ -29,13 +29,15 @@ static class Probes
         return Math.Sqrt(s);
     }
 
-    /// <summary>cos(a, b); NaN when either is zero.</summary>
-    public static double Cosine(ReadOnlySpan<double> a, ReadOnlySpan<double> b)
+    public static double Dot(ReadOnlySpan<double> a, ReadOnlySpan<double> b)
     {
         double dot = 0;
         for (int i = 0; i < a.Length; i++) dot += a[i] * b[i];
-        return dot / (Norm(a) * Norm(b));
+        return dot;
     }
+
+    /// <summary>cos(a, b); NaN when either is zero.</summary>
+    public static double Cosine(ReadOnlySpan<double> a, ReadOnlySpan<double> b) => Dot(a, b) / (Norm(a) * Norm(b));
 
     /// <summary>The parameter vector w − η·g.</summary>
     public static Tensor Stepped(double[] weights, double[] gradient, double eta)

@@ -29,6 +29,9 @@ public sealed record TrainedRun
     /// <summary>Pre-activation distributions recorded during training (runs from <see cref="Shared"/> have them).</summary>
     public ActivationProbe? Activations { get; init; }
 
+    /// <summary>The measurement callbacks attached during training (runs from <see cref="ProbedRuns"/> have them).</summary>
+    public IReadOnlyList<ITrainingCallback> Probes { get; init; } = [];
+
     /// <summary>Final test accuracy, or NaN when the run diverged or had no evaluation.</summary>
     public double TestAccuracy => Outcome.Diverged ? double.NaN : Outcome.FinalEvaluation?.Accuracy ?? double.NaN;
 

@@ -1,4 +1,5 @@
 using BatchNormLab.Experiments;
+using BatchNormLab.Models;
 
 namespace BatchNormLab.Tests;
 
@@ -16,8 +17,28 @@ public sealed class IcsTests : IDisposable
         {
             Assert.Equal(0.0, result.Numbers[$"{run}, layer #1: mean ‖G−G′‖"]); // nothing before layer 1 moves
             Assert.Equal(1.0, result.Numbers[$"{run}, layer #1: mean cos(G,G′)"], 12);
+            Assert.InRange(result.Numbers[$"{run}: judged 1−cos (mean over seeds)"], 1e-12, 2);
         }
         Assert.True(result.Numbers["DLN standard, layer #9: mean ‖G−G′‖"] > 0);
         Assert.Equal(4, result.Files.Count);
+
+        // One file per network and norm, the seeds in it: 40 steps probed every 5 at 3 DLN layers, for seeds 1 and 2.
+        var lines = File.ReadAllLines(Path.Combine(dir, "ics", "dln-bn.ics.csv"));
+        Assert.Equal("seed,step,layer,l2_difference,cosine,gradient_norm", lines[0]);
+        Assert.Equal(1 + 2 * 8 * 3, lines.Length);
+        Assert.Equal(["1", "2"], lines.Skip(1).Select(l => l.Split(',')[0]).Distinct());
+
+        // Two preconditions and the two sub-claims, each judged over both seeds.
+        Assert.Equal(4, result.Verdict.Parts.Count);
+        Assert.All(result.Verdict.Parts.Skip(2), p => Assert.All(p.Values, v => Assert.Equal(2, v.Values.Count)));
+    }
+
+    [Fact]
+    public void TheDlnIsProbedAtATenthOfItsTrainingRate()
+    {
+        var training = Presets.Dln(Preset.Quick, Norm.BatchNorm, 3);
+        var probed = ProbedRuns.IcsDln(Preset.Quick, Norm.BatchNorm, 3);
+        Assert.Equal(training.LearningRate / 10, probed.LearningRate, 15);
+        Assert.Equal(training with { LearningRate = probed.LearningRate }, probed);
     }
 }
