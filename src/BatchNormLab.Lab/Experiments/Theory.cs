@@ -9,9 +9,14 @@ namespace BatchNormLab.Experiments;
 /// <summary>
 /// The four quantities of Santurkar et al. §4 for one layer at one probed step: with y the layer's output
 /// (before any normalisation) and ĝ = ∇_y L, ‖ĝ‖₂, the second-order term ĝᵀ H_y ĝ / ‖ĝ‖² (signed), the
-/// norm of the gradient with respect to the layer's weights, and ‖W_t − W_0‖₂.
+/// norm of the gradient with respect to the layer's weights, and ‖W_t − W_0‖₂. Beside them, what Theorems 4.1 and
+/// 4.2 scale BN's gradient by: σ_j, the standard deviation of channel j of y over the batch, and in the BN network
+/// γ_j/σ_j (γ of the BN after the layer, σ_j with its ε), each the mean over the channels; NaN without BN.
 /// </summary>
-public sealed record TheoryMeasurement(int Step, int Layer, double ActivationGradient, double Curvature, double WeightGradient, double Distance);
+public sealed record TheoryMeasurement(int Step, int Layer, double ActivationGradient, double Curvature, double WeightGradient, double Distance, double OutputStd, double Gain);
+
+/// <summary>At one layer's output y in one forward pass: ‖∇_y L‖₂, ĝᵀH_yĝ/‖ĝ‖² and each channel's standard deviation over the batch (and positions).</summary>
+public sealed record OutputGradient(double Norm, double Curvature, double[] ChannelStd);
 
 /// <summary>
 /// Measures the §4 quantities every <c>every</c> steps on the step's batch, in training mode, at the
@@ -24,6 +29,7 @@ public sealed class TheoryProbe : ITrainingCallback
     readonly Module model;
     readonly IReadOnlyList<WeightLayer> layers;
     readonly Module[] modules;
+    readonly NormLayer?[] norms;
     readonly double[][] initial;
     readonly int every;
     readonly LossKind loss;
@@ -37,6 +43,7 @@ public sealed class TheoryProbe : ITrainingCallback
         (this.model, this.every, this.loss) = (model, every, loss);
         this.layers = layers.Select(n => all[n - 1]).ToList();
         modules = this.layers.Select(l => byName[l.Name]).ToArray();
+        norms = modules.Select(m => NormAfter(model, m)).ToArray();
         initial = this.layers.Select(l => l.Weight.ToDoubleArray()).ToArray();
     }
 
@@ -54,9 +61,52 @@ public sealed class TheoryProbe : ITrainingCallback
         if (batch is null || !double.IsFinite(m.GradNorm)) return;
         var along = AlongGradient(model, modules, Probes.LossOn(batch, loss));
         for (int i = 0; i < layers.Count; i++)
-            Measurements.Add(new TheoryMeasurement(m.Step, layers[i].Number, along[i].GradientNorm, along[i].Curvature,
-                Probes.Norm(layers[i].Weight.Grad!.ToDoubleArray()), DistanceFromStart(i)));
+            Measurements.Add(new TheoryMeasurement(m.Step, layers[i].Number, along[i].Norm, along[i].Curvature,
+                Probes.Norm(layers[i].Weight.Grad!.ToDoubleArray()), DistanceFromStart(i), along[i].ChannelStd.Average(), Gain(norms[i], along[i].ChannelStd)));
         batch = null;
+    }
+
+    /// <summary>The mean over channels of |γ_j| / √(σ_j² + ε) of <paramref name="norm"/>; NaN when there is none.</summary>
+    static double Gain(NormLayer? norm, double[] std)
+    {
+        if (norm is null) return double.NaN;
+        var gamma = norm.Weight?.ToDoubleArray();
+        return std.Select((s, j) => Math.Abs(gamma?[j] ?? 1) / Math.Sqrt(s * s + norm.Eps)).Average();
+    }
+
+    /// <summary>The normalisation layer between <paramref name="layer"/> and the next weight layer, if any.</summary>
+    static NormLayer? NormAfter(Module model, Module layer)
+    {
+        bool after = false;
+        foreach (var (_, module) in model.NamedModules())
+        {
+            if (ReferenceEquals(module, layer)) after = true;
+            else if (after && module is Linear or Conv2d) return null;
+            else if (after && module is NormLayer norm) return norm;
+        }
+        return null;
+    }
+
+    /// <summary>Per channel (dimension 1), the standard deviation over the batch and the positions (biased, as BN normalises).</summary>
+    static double[] ChannelStd(Tensor y)
+    {
+        var values = y.ToDoubleArray();
+        int channels = y.Size(1), positions = y.Length / (y.Size(0) * channels);
+        var std = new double[channels];
+        for (int c = 0; c < channels; c++)
+        {
+            double sum = 0, squares = 0;
+            int count = 0;
+            for (int n = 0; n < y.Size(0); n++)
+                for (int p = 0, start = (n * channels + c) * positions; p < positions; p++, count++)
+                {
+                    double v = values[start + p];
+                    (sum, squares) = (sum + v, squares + v * v);
+                }
+            double mean = sum / count;
+            std[c] = Math.Sqrt(Math.Max(0, squares / count - mean * mean));
+        }
+        return std;
     }
 
     public void OnStep(Trainer trainer, StepMetrics m)
@@ -72,7 +122,7 @@ public sealed class TheoryProbe : ITrainingCallback
     /// backward; everything after y, batch statistics included, stays a function of y). Parameters, buffers
     /// and gradients are restored afterwards.
     /// </summary>
-    public static (double GradientNorm, double Curvature)[] AlongGradient(Module model, IReadOnlyList<Module> layers, Func<Module, Tensor> loss)
+    public static OutputGradient[] AlongGradient(Module model, IReadOnlyList<Module> layers, Func<Module, Tensor> loss)
     {
         var outputs = new Tensor[layers.Count];
         var saved = ModelState.Capture(model);
@@ -93,7 +143,7 @@ public sealed class TheoryProbe : ITrainingCallback
                     var hg = Autograd.Grad((g * fixedG).Sum(), [y])[0].ToDoubleArray();
                     var gv = fixedG.ToDoubleArray();
                     double norm = Probes.Norm(gv);
-                    return (norm, Probes.Dot(gv, hg) / (norm * norm));
+                    return new OutputGradient(norm, Probes.Dot(gv, hg) / (norm * norm), ChannelStd(y));
                 }).ToArray();
             }
         }
@@ -129,7 +179,9 @@ public sealed class Theory : Experiment
          "at the conv layers of the same relative depth as the paper's #5 and #10 of 13, with y the conv's output (before BN in the BN network, before ReLU in the standard one) and ĝ = ∇_y L: " +
          "(1) ‖ĝ‖₂; (2) |ĝᵀ H_y ĝ| / ‖ĝ‖², H_y ĝ computed exactly by double backward through the rest of the network; (3) ‖∇_W L‖₂ of the conv's weights (the gradient the optimizer applies); (4) ‖W_T − W_0‖₂ of those weights after the last step. " +
          "Per seed: (1)–(3) the mean over the probes per layer, (4) its final value per layer, then the geometric mean over the layers. " +
-         $"Each of the four: {Smaller.Describe("value(BN)", "value(standard)")}. Precondition: both networks train (test accuracy 10 points above chance).",
+         $"Each of the four: {Smaller.Describe("value(BN)", "value(standard)")}. Precondition: both networks train (test accuracy 10 points above chance). " +
+         "Reported beside them: σ_j, the standard deviation of channel j of y over the batch, and in the BN network γ_j/σ_j, the factor by which Theorems 4.1 and 4.2 scale the gradient at the BN's output " +
+         "(‖∇_y L̂‖² ≤ (γ²/σ_j²)(‖∇_z L‖² − …) with z the BN's output): the bounds shrink the gradient only where γ_j/σ_j < 1, which the paper expects from large σ_j.",
          Presets.Deviations(preset, dataset) + " The paper's §4 has no experiment: the layers, the probe schedule, the magnitude of (2) (seed 000: \"二阶导幅值\", the size of the second derivative; the sign is in the raw file) and the factor 1.25 are ours.");
 
     static readonly (string Name, string Unit, Func<TheoryMeasurement, double> Value)[] Measures =
@@ -168,7 +220,7 @@ public sealed class Theory : Experiment
                 return new Series(r.Label, at.Select(x => (double)x.Step).ToArray(), at.Select(m.Value).ToArray()) { DivergedAt = r.Outcome.DivergedAtStep };
             }))).ToList(), LogY: i < 3)).ToList();
 
-        var lines = new List<string> { "network,seed,step,layer,activation_gradient,curvature,weight_gradient,distance_from_start" };
+        var lines = new List<string> { "network,seed,step,layer,activation_gradient,curvature,weight_gradient,distance_from_start,output_std,gamma_over_sigma" };
         var finalLines = new List<string> { "network,seed,layer,final_distance_from_start" };
         foreach (var (g, v) in groups.Zip(values))
         {
@@ -177,24 +229,30 @@ public sealed class Theory : Experiment
             {
                 var probe = Probed(run);
                 lines.AddRange(probe.Measurements.Select(x => string.Create(CultureInfo.InvariantCulture,
-                    $"{network},{run.Config.Seed},{x.Step},{x.Layer},{x.ActivationGradient:R},{x.Curvature:R},{x.WeightGradient:R},{x.Distance:R}")));
+                    $"{network},{run.Config.Seed},{x.Step},{x.Layer},{x.ActivationGradient:R},{x.Curvature:R},{x.WeightGradient:R},{x.Distance:R},{x.OutputStd:R},{x.Gain:R}")));
                 finalLines.AddRange(probe.Layers.Select((layer, i) => string.Create(CultureInfo.InvariantCulture,
                     $"{network},{run.Config.Seed},{layer},{(probe.FinalDistances is { } f ? f[i] : double.NaN):R}")));
                 foreach (var (layer, i) in probe.Layers.Select((layer, i) => (layer, i)))
                 {
                     var at = probe.Measurements.Where(x => x.Layer == layer).ToList();
                     rows.Add([run.Label, $"#{layer}", at.Count.ToString(CultureInfo.InvariantCulture), .. Measures.Take(3).Select(m => G(at.Average(m.Value))),
-                        at.Count(x => x.Curvature < 0).ToString(CultureInfo.InvariantCulture), G(probe.FinalDistances?[i] ?? double.NaN)]);
+                        at.Count(x => x.Curvature < 0).ToString(CultureInfo.InvariantCulture), G(probe.FinalDistances?[i] ?? double.NaN), G(at.Average(x => x.OutputStd)), G(at.Average(x => x.Gain))]);
                 }
             }
             for (int i = 0; i < Measures.Length; i++) numbers[$"{g.Label}: {Measures[i].Name} (mean over seeds)"] = v[i].Values.Average();
         }
         var files = new List<string> { WriteCsv(context, "theory.csv", lines), WriteCsv(context, "theory-final.csv", finalLines) };
         var table = new TableData("Per run and layer: means over the probes, and the final distance from the initial weights",
-            ["run", "layer", "probes", "mean ‖∇_y L‖", "mean |ĝᵀH_yĝ|/‖ĝ‖²", "mean ‖∇_W L‖", "probes with ĝᵀH_yĝ < 0", "‖W_T − W_0‖"], rows);
+            ["run", "layer", "probes", "mean ‖∇_y L‖", "mean |ĝᵀH_yĝ|/‖ĝ‖²", "mean ‖∇_W L‖", "probes with ĝᵀH_yĝ < 0", "‖W_T − W_0‖", "mean σ_j of y", "mean γ_j/σ_j"], rows);
+        double MeanOf(SeededRuns g, Func<TheoryMeasurement, double> value) => g.Runs.SelectMany(r => Probed(r).Measurements).Select(value).DefaultIfEmpty(double.NaN).Average();
+        var (gain, stdBn, stdStandard) = (MeanOf(groups[0], x => x.Gain), MeanOf(groups[0], x => x.OutputStd), MeanOf(groups[1], x => x.OutputStd));
+        numbers["VGG BN: γ_j/σ_j (mean)"] = gain;
+        numbers["VGG BN: σ_j of y (mean)"] = stdBn;
+        numbers["VGG standard: σ_j of y (mean)"] = stdStandard;
+        string note = $"The factor γ_j/σ_j of Theorems 4.1 and 4.2 in the BN network, mean over probes, channels, layers and seeds: {G(gain)} (σ_j of y: {G(stdBn)} with BN, {G(stdStandard)} without)";
         var verdict = Judge(groups[0].TestAccuracyPerSeed, groups[1].TestAccuracyPerSeed,
             new BnVsStandard(values[0][0], values[1][0]), new BnVsStandard(values[0][1], values[1][1]),
-            new BnVsStandard(values[0][2], values[1][2]), new BnVsStandard(values[0][3], values[1][3]));
+            new BnVsStandard(values[0][2], values[1][2]), new BnVsStandard(values[0][3], values[1][3]), note);
         var (settings, deviations) = Describe(context.Preset, context.Dataset);
         return new ExperimentResult(Name, Figure, Claim, settings, deviations, verdict, figures, [table], numbers, files, clock.Elapsed.TotalSeconds);
     }
@@ -202,7 +260,7 @@ public sealed class Theory : Experiment
     static string G(double v) => RunFigures.Cell(v, "G4");
 
     /// <summary>Both networks train (preconditions); each of the four quantities with BN below the standard network's by more than a factor 1.25.</summary>
-    public static Verdict Judge(SeedValues accuracyBn, SeedValues accuracyStandard, BnVsStandard activationGradient, BnVsStandard curvature, BnVsStandard weightGradient, BnVsStandard distance) => Verdict.Of(
+    public static Verdict Judge(SeedValues accuracyBn, SeedValues accuracyStandard, BnVsStandard activationGradient, BnVsStandard curvature, BnVsStandard weightGradient, BnVsStandard distance, string? note = null) => Verdict.Of(
     [
         SeededRuns.Trains(accuracyBn),
         SeededRuns.Trains(accuracyStandard),
@@ -210,5 +268,5 @@ public sealed class Theory : Experiment
         Smaller.Judge("(2) the second-order term along it, |ĝᵀH_yĝ|/‖ĝ‖², is smaller with BN", curvature.Bn, curvature.Standard),
         Smaller.Judge("(3) the gradient with respect to the layer's weights is smaller with BN", weightGradient.Bn, weightGradient.Standard),
         Smaller.Judge("(4) the weights end closer to their initial values, ‖W_T − W_0‖, with BN", distance.Bn, distance.Standard),
-    ]);
+    ], note);
 }

@@ -28,15 +28,17 @@ public sealed class TheoryTests : IDisposable
         var layer = model.NamedModules().Select(m => m.Module).OfType<Linear>().ElementAt(1);
         var before = model.StateDict().Select(e => e.Tensor?.ToDoubleArray() ?? [e.Int64!.Value]).ToList();
 
-        var (norm2, curvature) = TheoryProbe.AlongGradient(model, [layer], Loss)[0];
+        var (norm2, curvature, std) = TheoryProbe.AlongGradient(model, [layer], Loss)[0];
         Assert.Equal(before, model.StateDict().Select(e => e.Tensor?.ToDoubleArray() ?? [e.Int64!.Value]));
 
         // y replaced by y + shift, as a leaf: the loss and ∇_y L there.
+        double[] y0 = [];
         (double Loss, double[] Gradient) At(Tensor? shift)
         {
             Tensor? leaf = null;
             using var hook = layer.RegisterForwardHook((_, _, y) =>
             {
+                if (shift is null) y0 = y.ToDoubleArray();
                 leaf = shift is null ? y.Detach().Clone() : y.Detach() + shift;
                 leaf.RequiresGrad = true;
                 return leaf;
@@ -48,6 +50,12 @@ public sealed class TheoryTests : IDisposable
             }
         }
         var g = At(null).Gradient;
+        for (int c = 0; c < 8; c++)
+        {
+            var column = Enumerable.Range(0, 16).Select(n => y0[n * 8 + c]).ToArray();
+            double mean = column.Average();
+            Assert.Equal(Math.Sqrt(column.Average(v => (v - mean) * (v - mean))), std[c], 1e-12);
+        }
         double length = Math.Sqrt(g.Sum(v => v * v));
         Assert.Equal(length, norm2, 1e-12 * length);
         const double eps = 1e-5;
@@ -69,7 +77,10 @@ public sealed class TheoryTests : IDisposable
         Assert.Equal(["theory.csv", "theory-final.csv"], result.Files);
         var lines = File.ReadAllLines(Path.Combine(dir, "theory", "theory.csv"));
         Assert.Equal(1 + 2 * 2 * 8, lines.Length); // 2 networks × 2 seeds × 8 probes (40 steps, every 5) at the one layer of the tiny MLP
-        Assert.Equal("0", lines[1].Split(',')[^1]); // step 0: the weights are the initial ones
+        var first = lines[1].Split(',');
+        Assert.Equal("0", first[7]); // step 0: the weights are the initial ones
+        Assert.Equal(first[0] == "bn", double.IsFinite(double.Parse(first[9], System.Globalization.CultureInfo.InvariantCulture))); // γ/σ only where there is a BN
+        Assert.InRange(result.Numbers["VGG BN: γ_j/σ_j (mean)"], 1e-3, 1e3);
         Assert.Equal(1 + 2 * 2, File.ReadAllLines(Path.Combine(dir, "theory", "theory-final.csv")).Length);
         Assert.Equal(4, result.Figures.Count);
         Assert.Equal(6, result.Verdict.Parts.Count);
