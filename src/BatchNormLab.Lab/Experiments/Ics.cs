@@ -122,7 +122,8 @@ public sealed class Ics : Experiment
                 foreach (int layer in group.Runs[0].Probe<IcsProbe>().Layers)
                 {
                     List<IcsMeasurement> At(TrainedRun r) => r.Probe<IcsProbe>().Measurements.Where(x => x.Layer == layer).ToList();
-                    double MeanOverSeeds(Func<IcsMeasurement, double> value) => group.Runs.Average(r => At(r) is { Count: > 0 } at ? at.Average(value) : double.NaN);
+                    double MeanOverTraining(TrainedRun r, Func<IcsMeasurement, double> value) => At(r).Select(value).DefaultIfEmpty(double.NaN).Average();
+                    double MeanOverSeeds(Func<IcsMeasurement, double> value) => group.Runs.Average(r => MeanOverTraining(r, value));
                     string name = $"{group.Label}, layer #{layer}";
                     Series Curve(TrainedRun r, Func<IcsMeasurement, double> value) => new(name, At(r).Select(x => (double)x.Step).ToArray(), At(r).Select(value).ToArray());
                     var layerRuns = new SeededRuns(name, group.Runs);
@@ -136,7 +137,7 @@ public sealed class Ics : Experiment
                     numbers[$"{name}: mean ‖G−G′‖/‖G‖"] = relative;
                     numbers[$"{name}: mean cos(G,G′)"] = cosine;
                     rows.Add([group.Label, $"#{layer}", string.Join(", ", group.Runs.Select(r => At(r).Count)), G(distance), G(relative), cosine.ToString("F4", CultureInfo.InvariantCulture),
-                        string.Join(", ", group.Runs.Select(r => G(At(r).Average(x => 1 - x.Cosine))))]);
+                        string.Join(", ", group.Runs.Select(r => G(MeanOverTraining(r, x => 1 - x.Cosine))))]);
                 }
                 numbers[$"{group.Label}: judged 1−cos (mean over seeds)"] = judged[(network, norm)].Values.Average();
             }
