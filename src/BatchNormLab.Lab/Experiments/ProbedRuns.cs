@@ -91,10 +91,18 @@ public static class ProbedRuns
         return means.Count == 0 || means.Any(m => !(m > 0) || !double.IsFinite(m)) ? double.NaN : Math.Exp(means.Average(Math.Log));
     }
 
+    /// <summary>Whether <paramref name="config"/> is one of the VGG runs probed here (BN or standard at LR 0.1): <see cref="TrainedRun.Shared"/> then attaches the probes.</summary>
+    public static bool IsProbedVgg(ExperimentContext context, TrainConfig config) =>
+        config.Model.Options.Norm is Norm.BatchNorm or Norm.None && config.ToJson() == Config(context, ProbedNetwork.Vgg, config.Model.Options.Norm, config.Seed).ToJson();
+
+    /// <summary>The key a probed run is shared under (a DLN's differs from any unprobed run's).</summary>
+    public static string Key(TrainConfig config) => "probed " + config.ToJson();
+
     static TrainedRun Run(ExperimentContext context, string experiment, string label, ProbedNetwork network, TrainConfig config)
     {
-        // Not the key of TrainedRun.Shared's unprobed runs of the same config.
-        string key = "probed " + config.ToJson();
+        // The VGG runs are the shared ones, which carry these probes (and the activation probe) whoever trains them first.
+        if (network == ProbedNetwork.Vgg) return TrainedRun.Shared(context, experiment, label, config);
+        string key = Key(config);
         if (context.SharedRuns.TryGetValue(key, out var run))
         {
             context.Progress.Message(experiment, $"{label}: the same run as {run.Experiment}'s, reused with its probes");

@@ -75,7 +75,9 @@ public sealed record TrainedRun
     /// A run of the VGG setting (<see cref="Presets.Vgg"/>) that several experiments use: lr-sweep,
     /// activations, noisy-bn and lp-norm train some of the same configurations, so each trains once per
     /// context, recording its activation distributions (<see cref="ActivationLayers"/>), and later
-    /// experiments reuse it under their own label, its metrics file written into their directory too.
+    /// experiments reuse it under their own label, its metrics file written into their directory too. The
+    /// VGG runs that ics, landscape and theory probe (<see cref="ProbedRuns"/>) carry their probes too,
+    /// whichever experiment asks first, so each of those configurations is trained once.
     /// </summary>
     public static TrainedRun Shared(ExperimentContext context, string experiment, string label, TrainConfig config)
     {
@@ -88,9 +90,17 @@ public sealed record TrainedRun
             return run;
         }
         ActivationProbe? probe = null;
+        IReadOnlyList<ITrainingCallback> probes = [];
+        bool probed = ProbedRuns.IsProbedVgg(context, config);
         int every = Math.Max(1, config.Steps / 50);
-        run = Train(context, experiment, label, config, t => [probe = new ActivationProbe(t.Model, ActivationLayers(t.Model), every)]) with { Activations = probe };
+        run = Train(context, experiment, label, config, t =>
+        {
+            probe = new ActivationProbe(t.Model, ActivationLayers(t.Model), every);
+            probes = probed ? ProbedRuns.Attach(t, ProbedNetwork.Vgg, context.Preset) : [];
+            return [probe, .. probes];
+        }) with { Activations = probe, Probes = probes };
         context.SharedRuns[key] = run;
+        if (probed) context.SharedRuns[ProbedRuns.Key(config)] = run;
         return run;
     }
 
