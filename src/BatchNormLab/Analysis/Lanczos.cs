@@ -50,14 +50,23 @@ public static class Lanczos
         int productsBefore = op.Products;
         var (alpha, beta, basis) = Tridiagonalize(op, Vectors.Rademacher(rng, op.Dimension), steps);
         var (ritz, y) = SymmetricTridiagonal.Eigen(alpha, beta);
+        return Largest(op, ritz, y, basis, k, op.Products - productsBefore);
+    }
+
+    /// <summary>
+    /// The <paramref name="k"/> Ritz pairs of largest magnitude of a Lanczos process: its Ritz values
+    /// <paramref name="ritz"/>, the tridiagonal's eigenvectors <paramref name="y"/> (columns) and its basis.
+    /// </summary>
+    internal static Eigenpairs Largest(HessianOperator op, double[] ritz, double[,] y, List<double[]> basis, int k, int products)
+    {
         var order = Enumerable.Range(0, ritz.Length).OrderByDescending(j => Math.Abs(ritz[j])).Take(k).ToArray();
         if (order.Length < k) throw new InvalidOperationException($"the Krylov space closed after {ritz.Length} steps, fewer than the {k} eigenpairs asked for (a start vector orthogonal to the rest)");
         var vectors = order.Select(j =>
         {
             var v = new double[op.Dimension];
-            for (int i = 0; i < alpha.Length; i++) Vectors.AddScaled(v, y[i, j], basis[i]);
+            for (int i = 0; i < ritz.Length; i++) Vectors.AddScaled(v, y[i, j], basis[i]);
             return v;
         }).ToArray();
-        return new Eigenpairs(op.Mode, op.Group.Name, order.Select(j => ritz[j]).ToArray(), vectors, op.Products - productsBefore);
+        return new Eigenpairs(op.Mode, op.Group.Name, order.Select(j => ritz[j]).ToArray(), vectors, products);
     }
 }

@@ -22,7 +22,22 @@ public sealed record SpectralDensity(HessianMode Mode, string Group, double[] Gr
     /// <paramref name="sigmaSquared"/>·max(1, λmax − λmin) on <paramref name="gridPoints"/> points.
     /// PAPERS.md §4: 80–90 steps, 10 draws, σ² = 1e-5, 10,000 points.
     /// </summary>
-    public static SpectralDensity Estimate(HessianOperator op, Rng rng, int steps = 90, int draws = 10, double sigmaSquared = 1e-5, int gridPoints = 10_000)
+    public static SpectralDensity Estimate(HessianOperator op, Rng rng, int steps = 90, int draws = 10, double sigmaSquared = 1e-5, int gridPoints = 10_000) =>
+        Run(op, rng, steps, draws, sigmaSquared, gridPoints, topK: 0).Density;
+
+    /// <summary>
+    /// <see cref="Estimate"/>, and the <paramref name="k"/> Ritz pairs of largest magnitude of its first
+    /// draw's Lanczos process (<see cref="Lanczos.Top"/> from the same start vector): one process serves
+    /// the density and the top eigenspace, so the pairs cost no products of their own.
+    /// </summary>
+    public static (SpectralDensity Density, Eigenpairs Top) EstimateWithTop(HessianOperator op, int k, Rng rng, int steps = 90, int draws = 10, double sigmaSquared = 1e-5, int gridPoints = 10_000)
+    {
+        if (k < 1 || k > Math.Min(steps, op.Dimension)) throw new ArgumentOutOfRangeException(nameof(k), k, $"k must be in [1, min(steps, dimension) = {Math.Min(steps, op.Dimension)}]");
+        var (density, top) = Run(op, rng, steps, draws, sigmaSquared, gridPoints, k);
+        return (density, top!);
+    }
+
+    static (SpectralDensity Density, Eigenpairs? Top) Run(HessianOperator op, Rng rng, int steps, int draws, double sigmaSquared, int gridPoints, int topK)
     {
         if (draws < 1) throw new ArgumentOutOfRangeException(nameof(draws), draws, "at least one draw");
         if (!(sigmaSquared > 0)) throw new ArgumentOutOfRangeException(nameof(sigmaSquared), sigmaSquared, "σ² must be positive");
@@ -30,12 +45,14 @@ public sealed record SpectralDensity(HessianMode Mode, string Group, double[] Gr
         int productsBefore = op.Products;
         var nodes = new double[draws][];
         var weights = new double[draws][];
+        Eigenpairs? top = null;
         for (int d = 0; d < draws; d++)
         {
-            var (alpha, beta, _) = Lanczos.Tridiagonalize(op, Vectors.Rademacher(rng, op.Dimension), steps);
+            var (alpha, beta, basis) = Lanczos.Tridiagonalize(op, Vectors.Rademacher(rng, op.Dimension), steps);
             var (ritz, y) = SymmetricTridiagonal.Eigen(alpha, beta);
             nodes[d] = ritz;
             weights[d] = Enumerable.Range(0, ritz.Length).Select(j => y[0, j] * y[0, j]).ToArray();
+            if (d == 0 && topK > 0) top = Lanczos.Largest(op, ritz, y, basis, topK, op.Products - productsBefore);
         }
         double high = nodes.Average(n => n[^1]) + Margin;
         double low = nodes.Average(n => n[0]) - Margin;
@@ -54,7 +71,7 @@ public sealed record SpectralDensity(HessianMode Mode, string Group, double[] Gr
         // Normalised as a Riemann sum over the grid (PyHessian's normalisation).
         double mass = density.Sum() * (grid[1] - grid[0]);
         for (int i = 0; i < gridPoints; i++) density[i] /= mass;
-        return new SpectralDensity(op.Mode, op.Group.Name, grid, density, nodes, weights, variance, op.Products - productsBefore);
+        return (new SpectralDensity(op.Mode, op.Group.Name, grid, density, nodes, weights, variance, op.Products - productsBefore), top);
     }
 
     /// <summary>The draws' mean of Σ_j w_j θ_j^k: an estimate of tr(H^k)/n (exact per draw for vᵀH^k v while k &lt; 2·steps).</summary>

@@ -44,16 +44,40 @@ public sealed class HessianSpectrumTests : IDisposable
     }
 
     [Fact]
-    public void TinyPresetAnalysesEveryNetworkModeAndPoint()
+    public void TinyPresetAnalysesEverySeedNetworkModeAndPoint()
     {
         var result = new HessianSpectrum().Run(new ExperimentContext(dir, Preset.Tiny, null, threads: 2, seed: 1));
         var rows = result.Tables.Single().Rows;
-        Assert.Equal(12, rows.Count); // 2 networks × 2 steps × (no BN, BN batch, BN population)
-        Assert.Equal(4, result.Figures.Count);
+        Assert.Equal(20, rows.Count); // 2 seeds × 2 networks × (no BN and BN batch at step 4, and population statistics too at step 40)
+        Assert.Equal(4, result.Figures.Count); // the first seed's densities per network and step
+        Assert.Equal(20, result.Files.Count);
         Assert.All(result.Files, f => Assert.True(File.Exists(Path.Combine(dir, "hessian", f)), f));
         foreach (var (key, value) in result.Numbers) Assert.True(double.IsFinite(value), key);
+        foreach (var row in rows)
+        {
+            Assert.Equal("12", row[^2]); // one draw of 12 Lanczos steps; the top eigenpairs cost none of their own
+            double energy = double.Parse(row[10].TrimEnd('%'), System.Globalization.CultureInfo.InvariantCulture) / 100;
+            Assert.InRange(energy, 0, 1);
+        }
         // Without BN, batch and population statistics are the same Hessian; with BN they differ.
-        Assert.True(result.Numbers["VGG BN, batch statistics, step 40: λmax"] != result.Numbers["VGG BN, population statistics, step 40: λmax"]);
-        Assert.Contains("VGG at step 40", result.Verdict.Reason);
+        Assert.NotEqual(result.Numbers["VGG BN, batch statistics, step 40 (mean over seeds): λmax"], result.Numbers["VGG BN, population statistics, step 40 (mean over seeds): λmax"]);
+        Assert.Equal(26, result.Verdict.Parts.Count); // 13 per network
+        Assert.Equal([1UL, 2UL], result.Seeds);
+        Assert.All(result.Verdict.Parts.Where(p => !p.Precondition), p => Assert.Equal(2, p.Values[0].Values.Count));
+    }
+
+    [Fact]
+    public void PopulationStatisticsAreRecomputedNotTheRunningAverages()
+    {
+        // The population statistics' Hessian is not the one of the running averages the run ended with (eval mode as trained).
+        var context = new ExperimentContext(dir, Preset.Tiny, null, threads: 2, seed: 5, seeds: 1);
+        var result = new HessianSpectrum().Run(context);
+        var run = TrainedRun.Train(context, "test", "BN", Presets.Vgg(Preset.Tiny, Norm.BatchNorm, 0.1, 5));
+        var (train, _) = context.Data(run.Config.Dataset);
+        var op = HessianOperator.OnDataset(run.ModelAt(40), train.Take(128), BatchNormLab.Training.LossKind.CrossEntropy, 64, HessianMode.Eval);
+        double runningAverages = SpectralDensity.Estimate(op, new Rng(5 + 40), 12, 1).Nodes[0][^1];
+        double population = result.Numbers["VGG BN, population statistics, step 40 (mean over seeds): λmax"];
+        Assert.True(double.IsFinite(population));
+        Assert.NotEqual(runningAverages, population);
     }
 }
