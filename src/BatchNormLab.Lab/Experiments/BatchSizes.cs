@@ -1,5 +1,6 @@
 using System.Globalization;
 using BatchNormLab.Models;
+using BatchNormLab.Training;
 
 namespace BatchNormLab.Experiments;
 
@@ -8,7 +9,8 @@ namespace BatchNormLab.Experiments;
 /// the VGG of the preset with BN, GroupNorm and LayerNorm, trained at batch sizes from 2 up on the same
 /// number of training samples, the learning rate scaled linearly with the batch (0.1 at 128). BN's batch
 /// statistics (and the running averages made from them) get noisier as the batch shrinks; GroupNorm and
-/// LayerNorm normalise each sample on its own, so the batch size cannot touch them.
+/// LayerNorm normalise each sample on its own, so the batch size cannot touch them. Over the context's
+/// seeds, each network's accuracy at the smallest batch against its own at the largest, paired by seed.
 /// </summary>
 public sealed class BatchSizes : Experiment
 {
@@ -34,17 +36,23 @@ public sealed class BatchSizes : Experiment
     /// <summary>The learning rate at batch size 128 (the shared runs'); other sizes scale it linearly.</summary>
     const double BaseRate = 0.1;
 
-    /// <summary>How many accuracy points more BN must lose than the other two, from the largest batch to the smallest, for the verdict to agree.</summary>
-    const double Margin = 0.03;
+    /// <summary>"Degrades": BN's test accuracy at the smallest batch more than 3 points below its accuracy at the largest (Wu &amp; He's BN loses 11 points from 32 to 2 per GPU).</summary>
+    public static readonly Rule Degrades = Rule.Accuracy(Claimed.Less, 3);
+
+    /// <summary>"Does not degrade": GN's or LN's test accuracy at the smallest batch not more than 3 points below the largest (the same 3 points; Wu &amp; He's GN moves by under a point).</summary>
+    public static readonly Rule Holds = Rule.Accuracy(Claimed.NotLess, 3);
 
     static double Rate(int batch) => BaseRate * batch / 128;
 
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null)
     {
         var c = Presets.Vgg(preset, Norm.BatchNorm, BaseRate, 0, dataset);
+        int[] sizes = Sizes(preset);
+        string small = $"acc(batch {sizes[0]})", large = $"acc(batch {sizes[^1]})";
         return ($"{c.Model.Name} (width ×{RunFigures.F(c.Model.Width)}) on {c.Dataset}, plain SGD, Glorot initialisation, with BN, GroupNorm ({Groups(preset)} groups, or the largest divisor of a layer's channels below that) and LayerNorm (GroupNorm with one group in conv layers, per-sample over C·H·W), " +
-                $"at batch sizes {string.Join(", ", Sizes(preset))}; every run sees {Samples(preset):N0} training samples (steps = samples / batch), learning rate {RunFigures.F(BaseRate)}·batch/128 (linear scaling), test accuracy in eval mode at the end " +
-                $"({(c.TestLimit > 0 ? $"first {c.TestLimit} test images" : "whole test set")}). Degradation: test accuracy at the largest batch minus at the smallest.",
+                $"at batch sizes {string.Join(", ", sizes)}, over the seeds; every run sees {Samples(preset):N0} training samples (steps = samples / batch), learning rate {RunFigures.F(BaseRate)}·batch/128 (linear scaling), test accuracy in eval mode at the end " +
+                $"({(c.TestLimit > 0 ? $"first {c.TestLimit} test images" : "whole test set")}; a diverged run counts as chance). " +
+                $"Rules, paired by seed, smallest against largest batch: BN degrades: {Degrades.Describe(small, large)}; GN and LN each do not: {Holds.Describe(small, large)}. Each network must train at the largest batch (precondition: above chance by 10 points).",
             (preset == Preset.Tiny ? Presets.Deviations(preset, dataset) + " " : "") +
             "Seed 003 states the weakness without an experiment; Wu & He train ResNet-50 on ImageNet for a fixed number of epochs at batch sizes 2–32 per GPU, with 32 groups" +
             (preset == Preset.Paper ? "" : $" (here {Groups(preset)}: the narrow layers have 8–64 channels, and a group of one channel on a 1×1 map normalises to 0)") + ". Here the budget is " +
@@ -55,53 +63,65 @@ public sealed class BatchSizes : Experiment
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var sizes = Sizes(context.Preset);
-        var runs = new Dictionary<(Norm, int), TrainedRun>();
+        var groups = new Dictionary<(Norm Norm, int Batch), SeededRuns>();
         foreach (int batch in sizes)
             foreach (var norm in Networks)
             {
-                var config = Presets.Vgg(context.Preset, norm, Rate(batch), context.Seed, context.Dataset);
-                int steps = Samples(context.Preset) / batch;
-                config = config with { BatchSize = batch, Steps = steps, EvalEvery = steps, Model = config.Model with { Options = config.Model.Options with { Groups = Groups(context.Preset) } } };
-                runs[(norm, batch)] = TrainedRun.Train(context, Name, $"{Presets.Label(norm)}, batch {batch}", config);
+                string label = $"{Presets.Label(norm)}, batch {batch}";
+                groups[(norm, batch)] = new SeededRuns(label, context.SeedList.Select(seed => TrainedRun.Train(context, Name, $"{label}, seed {seed}", Config(context, norm, batch, seed))).ToList());
             }
+        var runs = groups.Values.SelectMany(g => g.Runs).ToList();
 
-        // Per run only its test accuracy: losses and training accuracies are in the runs table.
-        var numbers = runs.Values.ToDictionary(r => $"{r.Label}: test accuracy", r => r.TestAccuracy);
+        var numbers = new Dictionary<string, double>();
+        foreach (var g in groups.Values) numbers[$"{g.Label}: test accuracy (mean over seeds)"] = g.TestAccuracies.Average();
         var accuracy = new List<Series>();
         var rows = new List<IReadOnlyList<string>>();
-        var csv = new List<string> { "network,batch_size,learning_rate,steps,test_accuracy,final_training_loss" };
+        var csv = new List<string> { "network,batch_size,learning_rate,seed,steps,test_accuracy,final_training_loss" };
         foreach (var norm in Networks)
         {
-            var perSize = sizes.Select(b => runs[(norm, b)]).ToList();
-            accuracy.Add(new Series(Presets.Label(norm), sizes.Select(b => (double)b).ToArray(), perSize.Select(RunFigures.AccuracyOrChance).ToArray()) { Markers = true });
-            rows.Add([Presets.Label(norm), .. perSize.Select(r => RunFigures.Cell(r.TestAccuracy, "P1")), Points(-Degradation(runs, norm, sizes))]);
-            numbers[$"{Presets.Label(norm)}: degradation"] = Degradation(runs, norm, sizes);
-            csv.AddRange(perSize.Select((r, i) => string.Create(CultureInfo.InvariantCulture,
-                $"{Presets.Label(norm)},{sizes[i]},{r.Config.LearningRate:R},{r.Outcome.StepsDone},{r.TestAccuracy:R},{r.FinalTrainLoss():R}")));
+            var perSize = sizes.Select(b => groups[(norm, b)]).ToList();
+            accuracy.Add(new Series(Presets.Label(norm), sizes.Select(b => (double)b).ToArray(), perSize.Select(g => g.TestAccuracies.Average()).ToArray())
+            {
+                Markers = true,
+                Lower = perSize.Select(g => g.TestAccuracies.Min()).ToArray(),
+                Upper = perSize.Select(g => g.TestAccuracies.Max()).ToArray(),
+            });
+            double change = perSize[0].TestAccuracies.Average() - perSize[^1].TestAccuracies.Average();
+            rows.Add([Presets.Label(norm), .. perSize.Select(g => RunFigures.Cell(g.TestAccuracies.Average(), "P1")), Points(change)]);
+            numbers[$"{Presets.Label(norm)}: degradation (mean over seeds)"] = -change;
+            csv.AddRange(perSize.SelectMany((g, i) => g.Runs.Select(r => string.Create(CultureInfo.InvariantCulture,
+                $"{Presets.Label(norm)},{sizes[i]},{r.Config.LearningRate:R},{r.Config.Seed},{r.Outcome.StepsDone},{r.TestAccuracy:R},{r.FinalTrainLoss():R}"))));
         }
         var figures = new List<FigureData>
         {
-            new("Test accuracy against batch size", $"Each point a run of {Samples(context.Preset):N0} training samples at LR {RunFigures.F(BaseRate)}·batch/128; test accuracy in eval mode (BN: running statistics).",
+            new("Test accuracy against batch size", $"Each point the mean over the seeds of runs of {Samples(context.Preset):N0} training samples at LR {RunFigures.F(BaseRate)}·batch/128, the band spanning the seeds; test accuracy in eval mode (BN: running statistics).",
                 "batch size", "test accuracy", accuracy, LogX: true),
-            new($"Training loss at batch {sizes[0]}", "Training loss against samples seen (bucket means), at the smallest batch.", "training samples seen", "training loss",
-                Networks.Select(n => LossBySamples(runs[(n, sizes[0])])).ToList(), LogY: true),
-            new($"Training loss at batch {sizes[^1]}", "Training loss against samples seen (bucket means), at the largest batch.", "training samples seen", "training loss",
-                Networks.Select(n => LossBySamples(runs[(n, sizes[^1])])).ToList(), LogY: true),
+            new($"Training loss at batch {sizes[0]}", "Training loss against samples seen (bucket means), at the smallest batch, first seed.", "training samples seen", "training loss",
+                Networks.Select(n => LossBySamples(groups[(n, sizes[0])].Runs[0])).ToList(), LogY: true),
+            new($"Training loss at batch {sizes[^1]}", "Training loss against samples seen (bucket means), at the largest batch, first seed.", "training samples seen", "training loss",
+                Networks.Select(n => LossBySamples(groups[(n, sizes[^1])].Runs[0])).ToList(), LogY: true),
         };
         var tables = new List<TableData>
         {
-            new("Test accuracy per batch size", ["network", .. sizes.Select(b => $"batch {b}"), $"change from batch {sizes[^1]} to {sizes[0]}"], rows),
-            RunFigures.Table(runs.Values),
+            new("Test accuracy per batch size (mean over seeds)", ["network", .. sizes.Select(b => $"batch {b}"), $"change from batch {sizes[^1]} to {sizes[0]}"], rows),
+            RunFigures.Table(runs),
         };
         string file = WriteCsv(context, "batch-size.csv", csv);
+        SeedValues At(Norm norm, int batch) => groups[(norm, batch)].TestAccuracyPerSeed;
+        var verdict = Judge(new Accuracies(At(Norm.BatchNorm, sizes[0]), At(Norm.BatchNorm, sizes[^1])), new Accuracies(At(Norm.GroupNorm, sizes[0]), At(Norm.GroupNorm, sizes[^1])),
+            new Accuracies(At(Norm.LayerNorm, sizes[0]), At(Norm.LayerNorm, sizes[^1])));
         var (settings, deviations) = Describe(context.Preset, context.Dataset);
-        return new ExperimentResult(Name, Figure, Claim, settings, deviations, Judge(runs, sizes), figures, tables, numbers,
-            [file, .. runs.Values.Select(r => TrainedRun.FileName(r.Label) + ".metrics.csv")], clock.Elapsed.TotalSeconds);
+        return new ExperimentResult(Name, Figure, Claim, settings, deviations, verdict, figures, tables, numbers,
+            [file, .. runs.Select(r => TrainedRun.FileName(r.Label) + ".metrics.csv")], clock.Elapsed.TotalSeconds);
     }
 
-    /// <summary>Test accuracy at the largest batch minus at the smallest (a diverged run counts as chance).</summary>
-    static double Degradation(Dictionary<(Norm, int), TrainedRun> runs, Norm norm, int[] sizes) =>
-        RunFigures.AccuracyOrChance(runs[(norm, sizes[^1])]) - RunFigures.AccuracyOrChance(runs[(norm, sizes[0])]);
+    /// <summary>The preset's VGG with <paramref name="norm"/> at <paramref name="batch"/>: the same samples at every size, the rate scaled linearly.</summary>
+    static TrainConfig Config(ExperimentContext context, Norm norm, int batch, ulong seed)
+    {
+        var config = Presets.Vgg(context.Preset, norm, Rate(batch), seed, context.Dataset);
+        int steps = Samples(context.Preset) / batch;
+        return config with { BatchSize = batch, Steps = steps, EvalEvery = steps, Model = config.Model with { Options = config.Model.Options with { Groups = Groups(context.Preset) } } };
+    }
 
     /// <summary>An accuracy change in points, signed: "−7.5 points".</summary>
     static string Points(double change)
@@ -121,22 +141,20 @@ public sealed class BatchSizes : Experiment
         };
     }
 
-    /// <summary>
-    /// Agrees when BN loses at least <see cref="Margin"/> more accuracy than both GroupNorm and LayerNorm from
-    /// the largest batch to the smallest (and at least that much itself); does not agree when BN loses no more
-    /// than either; inconclusive in between, or when BN does not train at the largest batch.
-    /// </summary>
-    static Verdict Judge(Dictionary<(Norm, int), TrainedRun> runs, int[] sizes)
-    {
-        double bn = Degradation(runs, Norm.BatchNorm, sizes), gn = Degradation(runs, Norm.GroupNorm, sizes), ln = Degradation(runs, Norm.LayerNorm, sizes);
-        string numbers = $"test accuracy from batch {sizes[^1]} to batch {sizes[0]}: BN {Acc(Norm.BatchNorm, sizes[^1])} → {Acc(Norm.BatchNorm, sizes[0])} ({Points(-bn)}), " +
-                         $"GN {Acc(Norm.GroupNorm, sizes[^1])} → {Acc(Norm.GroupNorm, sizes[0])} ({Points(-gn)}), LN {Acc(Norm.LayerNorm, sizes[^1])} → {Acc(Norm.LayerNorm, sizes[0])} ({Points(-ln)})";
-        if (RunFigures.AccuracyOrChance(runs[(Norm.BatchNorm, sizes[^1])]) < RunFigures.Chance + 0.1) return new(VerdictKind.Inconclusive, $"BN did not train even at the largest batch ({numbers})");
-        double others = Math.Max(gn, ln);
-        if (bn >= Margin && bn >= others + Margin) return new(VerdictKind.Agrees, $"BN degrades at small batches, GroupNorm and LayerNorm much less ({numbers})");
-        if (bn <= others) return new(VerdictKind.DoesNotAgree, $"BN degrades no more than GroupNorm or LayerNorm ({numbers})");
-        return new(VerdictKind.Inconclusive, $"BN degrades more, but by less than {Margin:P0} beyond the others ({numbers})");
+    /// <summary>One network's test accuracy per seed at the smallest and at the largest batch.</summary>
+    public sealed record Accuracies(SeedValues Smallest, SeedValues Largest);
 
-        string Acc(Norm norm, int batch) => RunFigures.Cell(runs[(norm, batch)].TestAccuracy, "P1");
-    }
+    /// <summary>
+    /// Each network trains at the largest batch (preconditions); BN's accuracy at the smallest batch is
+    /// more than 3 points below its accuracy at the largest; GN's and LN's are not more than 3 points below.
+    /// </summary>
+    public static Verdict Judge(Accuracies bn, Accuracies gn, Accuracies ln) => Verdict.Of(
+    [
+        SeededRuns.Trains(bn.Largest),
+        SeededRuns.Trains(gn.Largest),
+        SeededRuns.Trains(ln.Largest),
+        Degrades.Judge("BN's accuracy degrades at the smallest batch", bn.Smallest, bn.Largest),
+        Holds.Judge("GroupNorm's does not", gn.Smallest, gn.Largest),
+        Holds.Judge("LayerNorm's does not", ln.Smallest, ln.Largest),
+    ]);
 }

@@ -6,146 +6,174 @@ using BatchNormLab.Nn;
 namespace BatchNormLab.Experiments;
 
 /// <summary>
-/// [IS15] §3.1 and seed 003: what BN should use at inference. One trained BN VGG (the shared BN run),
-/// its test accuracy with (a) the running averages training left (momentum 0.1), (b) [IS15]'s
-/// population statistics recomputed over K training batches with the weights frozen
+/// [IS15] §3.1 and seed 003: what BN should use at inference. The trained BN VGG of each seed (the
+/// shared BN runs), its test accuracy with (a) the running averages training left (momentum 0.1),
+/// (b) [IS15]'s population statistics recomputed over K training batches with the weights frozen
 /// (<see cref="BatchNormStatistics.RecomputePopulation"/>), (c) each test batch's own statistics, for
-/// test batches from 2 examples to beyond the training batch size.
+/// test batches from 2 examples to beyond the training batch size. Compared paired by seed.
 /// </summary>
 public sealed class InferenceStatistics : Experiment
 {
     public override string Name => "inference-stats";
     public override string Figure => "Ioffe & Szegedy 2015 §3.1 (population statistics at inference); seed 003";
-    public override string Source => "Ioffe & Szegedy 2015 §3.1 (population statistics at inference); seed 003 (the expectation over the last mini-batches at convergence)";
-    public override string Claim => "At inference, the population statistics of Ioffe & Szegedy (E[μ_B] and m/(m−1)·E[σ²_B] over training batches, weights frozen) give about the same accuracy as the running averages (momentum 0.1); normalising with the test batch's own statistics is worse, the more so the smaller the test batch.";
+    public override string Source => "Ioffe & Szegedy 2015 §3.1 (population statistics at inference, so that the output depends on the input alone); seed 003 §1 (at inference, the expectation of μ and σ over the last mini-batches of training) and §4 (BN works badly when batches are too small: carried over to test batches, this project's own extension)";
+    public override string Claim => "At inference, the population statistics of Ioffe & Szegedy (E[μ_B] and m/(m−1)·E[σ²_B] over training batches, weights frozen) give about the same accuracy as the running averages over the last batches (momentum 0.1); normalising with the test batch's own statistics instead is worse when test batches are small, the more so the smaller the batch.";
 
-    /// <summary>The numbers K of training batches the population statistics are recomputed over; the largest is the one the verdict uses.</summary>
-    public IReadOnlyList<int> PopulationBatchCounts { get; init; } = [1, 2, 5, 10, 20, 50, 100];
+    /// <summary>The numbers K of training batches the population statistics are recomputed over, per preset; the largest is the one the verdict uses.</summary>
+    public static IReadOnlyList<int> PopulationBatchCounts(Preset preset) => preset == Preset.Paper ? [1, 2, 5, 10, 20, 50, 100] : [1, 10, 100];
 
-    /// <summary>Test batch sizes evaluated with batch statistics (the training batch size and <see cref="SmallTestBatch"/> are added).</summary>
-    public IReadOnlyList<int> TestBatchSizes { get; init; } = [2, 4, 8, 16, 32, 64, 128, 256, 1024];
+    /// <summary>Test batch sizes evaluated with batch statistics, per preset (the training batch size and <see cref="SmallTestBatch"/> are added).</summary>
+    public static IReadOnlyList<int> TestBatchSizes(Preset preset) => preset == Preset.Paper ? [2, 4, 8, 16, 32, 64, 128, 256, 1024] : [2, 8, 32, 1024];
 
     /// <summary>The small test batch the verdict looks at.</summary>
     public const int SmallTestBatch = 8;
 
-    /// <summary>Population and running statistics count as "about the same" within one point of test accuracy.</summary>
-    public const double SameWithin = 0.01;
+    /// <summary>"About the same": population statistics within ±1 point of test accuracy of the running averages (an equivalence margin).</summary>
+    public static readonly Rule AboutTheSame = Rule.Accuracy(Claimed.Same, 1);
 
-    /// <summary>Batch statistics count as worse when more than two standard errors, and at least half a point, behind.</summary>
-    public const double WorseFloor = 0.005;
+    /// <summary>"Worse": more than 1 point of test accuracy behind.</summary>
+    public static readonly Rule Worse = Rule.Accuracy(Claimed.Less, 1);
 
     /// <summary>Batch size of the evaluations with fixed statistics (any size gives the same outputs).</summary>
     const int EvalBatch = 256;
 
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null) =>
-        ($"{Presets.Describe(preset, dataset)}; LR 0.1; the BN network (shared with the other experiments), then test accuracy on the whole test set with (a) its running averages (momentum 0.1), " +
-         $"(b) population statistics over K = {string.Join(", ", PopulationBatchCounts)} training batches of the training batch size (the verdict uses K = {PopulationBatchCounts.Max()}), recomputed as PyTorch's cumulative average (momentum None) after a reset, " +
-         $"(c) batch statistics of consecutive test batches of {string.Join(", ", TestBatchSizes)} examples and the training batch size (a last batch of one example joins the one before). " +
-         "Accuracy differences on the same test examples have McNemar's standard error √(n₁₀ + n₀₁)/n.",
+        ($"{Presets.Describe(preset, dataset)}; LR 0.1; the BN network of each seed (shared with the other experiments), then test accuracy on the whole test set with (a) its running averages (momentum 0.1), " +
+         $"(b) population statistics over K = {string.Join(", ", PopulationBatchCounts(preset))} training batches of the training batch size (the verdict uses K = {PopulationBatchCounts(preset).Max()}), recomputed as PyTorch's cumulative average (momentum None) after a reset, " +
+         $"(c) batch statistics of consecutive test batches of {string.Join(", ", TestBatchSizes(preset).Append(SmallTestBatch).Distinct().Order())} examples and the training batch size (a last batch of one example joins the one before). " +
+         $"Rules, paired by seed: population vs running averages: {AboutTheSame.Describe("acc(population)", "acc(running)")}; " +
+         $"small test batches: {Worse.Describe($"acc(batch statistics, {SmallTestBatch})", "acc(population)")}; the smaller the worse: {Worse.Describe($"acc(batch statistics, {SmallTestBatch})", "acc(batch statistics, training batch size)")}. " +
+         "The seeds' spread is the noise: each seed's difference is measured on the same test examples by a different network, which gets different examples wrong, so the test-sample noise of one seed's difference (McNemar's) is part of the spread between seeds. " +
+         "The BN network must train (precondition: above chance by 10 points).",
          "[IS15] used Inception on ImageNet and does not say over how many batches it averages; this is the BN VGG run of the Santurkar et al. experiments, whose setting differs from that paper's thus: " + Presets.Deviations(preset, dataset) +
-         " The evaluations here use the whole test set, not the preset's subset, to tell small differences apart.");
+         " The evaluations here use the whole test set, not the preset's subset, to tell small differences apart." +
+         (preset == Preset.Paper ? "" : " Fewer K and test batch sizes than on paper, to fit the quick budget."));
+
+    /// <summary>One seed's test accuracies: with the running averages, with population statistics over each K, with each test batch size's own statistics; and, per BN layer, how far the running averages lie from the population statistics.</summary>
+    sealed record SeedMeasurement(double Running, SortedDictionary<int, double> Population, SortedDictionary<int, double> Batch, List<(string Layer, double MeanGap, double VarianceRatio)> Layers);
 
     protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var run = TrainedRun.Shared(context, Name, "BN", Presets.Vgg(context.Preset, Norm.BatchNorm, 0.1, context.Seed, context.Dataset));
+        var bn = Presets.SharedRuns(context, Name, [Norm.BatchNorm])[0];
+        int trainingBatch = bn.Runs[0].Config.BatchSize;
+        var measured = bn.Runs.Select(run => MeasureSeed(context, run)).ToList();
+        var first = measured[0];
+        int populationK = first.Population.Keys.Last();
+        var (_, test) = context.Data(bn.Runs[0].Config.Dataset);
+
+        SeedValues Values(string label, Func<SeedMeasurement, double> accuracy) => new(label, measured.Select(accuracy));
+        var running = Values("running averages", m => m.Running);
+        var population = Values($"population statistics, K = {populationK}", m => m.Population[populationK]);
+        var rows = new List<(string Statistics, string Batch, SeedValues Accuracy)>
+        {
+            ("running averages (momentum 0.1)", "–", running),
+        };
+        rows.AddRange(first.Population.Keys.Select(k => ($"population statistics, K = {k} batches", "–", k == populationK ? population : Values($"population statistics, K = {k}", m => m.Population[k]))));
+        rows.AddRange(first.Batch.Keys.Select(b => ("batch statistics", b.ToString(CultureInfo.InvariantCulture), Values($"batch statistics, test batch {b}", m => m.Batch[b]))));
+
+        var numbers = new Dictionary<string, double>();
+        bn.AddNumbers(numbers);
+        foreach (var (statistics, batch, accuracy) in rows) numbers[$"{accuracy.Label}: test accuracy (mean over seeds)"] = accuracy.Values.Average();
+        double meanGap = measured.SelectMany(m => m.Layers).Select(l => l.MeanGap).DefaultIfEmpty(double.NaN).Max();
+        numbers["running vs population mean: largest gap in population standard deviations"] = meanGap;
+
+        static string R(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+        List<string> files =
+        [
+            WriteCsv(context, "inference.csv", measured.SelectMany((m, i) => new[] { $"{context.SeedList[i]},running,,{R(m.Running)}" }
+                    .Concat(m.Population.Select(p => $"{context.SeedList[i]},population,{p.Key},{R(p.Value)}"))
+                    .Concat(m.Batch.Select(p => $"{context.SeedList[i]},batch,{p.Key},{R(p.Value)}")))
+                .Prepend("seed,statistics,batches_or_test_batch_size,test_accuracy")),
+            WriteCsv(context, "layer_statistics.csv", measured.SelectMany((m, i) => m.Layers.Select(l => $"{context.SeedList[i]},{l.Layer},{R(l.MeanGap)},{R(l.VarianceRatio)}"))
+                .Prepend("seed,layer,max_abs_running_minus_population_mean_over_population_std,mean_running_over_population_variance")),
+            .. bn.Runs.Select(r => TrainedRun.FileName(r.Label) + ".metrics.csv"),
+        ];
+
+        double[] Flat(int count, double value) => Enumerable.Repeat(value, count).ToArray();
+        double[] sizes = first.Batch.Keys.Select(b => (double)b).ToArray(), ks = first.Population.Keys.Select(k => (double)k).ToArray();
+        double Mean(Func<SeedMeasurement, double> accuracy) => measured.Average(accuracy);
+        var figures = new List<FigureData>
+        {
+            new("Test accuracy by the statistics BN uses", "Test accuracy with each test batch's own statistics, by test batch size, against the running averages and the population statistics (flat lines); means over the seeds.",
+                "test batch size", "test accuracy",
+                [
+                    new Series("batch statistics", sizes, first.Batch.Keys.Select(b => Mean(m => m.Batch[b])).ToArray()) { Markers = true },
+                    new Series("running averages", sizes, Flat(sizes.Length, Mean(m => m.Running))),
+                    new Series($"population, K = {populationK}", sizes, Flat(sizes.Length, Mean(m => m.Population[populationK]))),
+                ], LogX: true),
+            new("Population statistics by the number of batches", "Test accuracy with population statistics over K training batches, against the running averages (flat line); means over the seeds.",
+                "training batches K", "test accuracy",
+                [
+                    new Series("population statistics", ks, first.Population.Keys.Select(k => Mean(m => m.Population[k])).ToArray()) { Markers = true },
+                    new Series("running averages", ks, Flat(ks.Length, Mean(m => m.Running))),
+                ], LogX: true),
+        };
+        var tables = new List<TableData>
+        {
+            new($"Test accuracy on {test.Count} test examples, over the seeds (difference to the population statistics, K = {populationK}: mean over seeds ± its standard error)",
+                ["statistics", "test batch", "test accuracy (mean)", "per seed", "minus population"],
+                rows.Select(r => (IReadOnlyList<string>)[r.Statistics, r.Batch, RunFigures.Cell(r.Accuracy.Values.Average(), "P2"), string.Join(", ", r.Accuracy.Values.Select(a => RunFigures.Cell(a, "P2"))),
+                    ReferenceEquals(r.Accuracy, population) ? "–" : PointsDifference(r.Accuracy, population)]).ToList()),
+            new("Running averages against population statistics, per BN layer (first seed)", ["BN layer", "max over channels |μ_running − μ_population| / σ_population", "mean over channels σ²_running / σ²_population"],
+                first.Layers.Select(l => (IReadOnlyList<string>)[l.Layer, l.MeanGap.ToString("G3", CultureInfo.InvariantCulture), l.VarianceRatio.ToString("G4", CultureInfo.InvariantCulture)]).ToList()),
+            RunFigures.Table(bn.Runs),
+        };
+        var verdict = Judge(bn.TestAccuracyPerSeed, running, population, Values($"batch statistics, test batch {SmallTestBatch}", m => m.Batch[SmallTestBatch]),
+            Values($"batch statistics, test batch {trainingBatch}", m => m.Batch[trainingBatch]),
+            $"The running means lie up to {RunFigures.Cell(meanGap, "G3")} population standard deviations from the population means");
+        var (settings, deviations) = Describe(context.Preset, context.Dataset);
+        return new ExperimentResult(Name, Figure, Claim, settings, deviations, verdict, figures, tables, numbers, files, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>"+0.12 ± 0.05 points": mean over seeds of a − b, with its standard error.</summary>
+    static string PointsDifference(SeedValues a, SeedValues b)
+    {
+        var (mean, se) = Rule.MeanAndError(a.Values.Zip(b.Values, (x, y) => 100 * (x - y)).ToArray());
+        return (mean < 0 ? "−" : "+") + Math.Abs(mean).ToString("0.00", CultureInfo.InvariantCulture) + (double.IsNaN(se) ? "" : " ± " + se.ToString("0.00", CultureInfo.InvariantCulture)) + " points";
+    }
+
+    /// <summary>One seed's network evaluated with each kind of statistics.</summary>
+    SeedMeasurement MeasureSeed(ExperimentContext context, TrainedRun run)
+    {
         var (train, test) = context.Data(run.Config.Dataset);
         if (run.Config.TrainLimit > 0 && run.Config.TrainLimit < train.Count) train = train.Take(run.Config.TrainLimit);
+        context.Progress.Message(Name, $"{run.Label}: test accuracy with running, population and batch statistics");
 
         var model = run.ModelAt(run.Outcome.StepsDone);
         var runningStatistics = model.NamedModules().Where(m => m.Module is BatchNorm).Select(m => (m.Name, Layer: (BatchNorm)m.Module,
             Mean: ((BatchNorm)m.Module).RunningMean!.ToDoubleArray(), Var: ((BatchNorm)m.Module).RunningVar!.ToDoubleArray())).ToList();
         model.Eval();
-        var running = Correct(model, test, EvalBatch);
+        double running = Accuracy(model, test, EvalBatch);
 
         // Population statistics for each K, from a reset each time; the model keeps the last (largest K).
-        var population = new SortedDictionary<int, bool[]>();
-        foreach (int k in PopulationBatchCounts.Order())
+        var population = new SortedDictionary<int, double>();
+        foreach (int k in PopulationBatchCounts(context.Preset).Order())
         {
             var loader = new DataLoader(train, run.Config.BatchSize, shuffle: true, dropLast: true, run.Config.Seed);
             BatchNormStatistics.RecomputePopulation(model, loader.Epoch(0).Take(k).Select(b => b.Inputs));
-            population[k] = Correct(model, test, EvalBatch);
+            population[k] = Accuracy(model, test, EvalBatch);
         }
-        int populationK = population.Keys.Last();
 
         // Batch statistics: a separate copy in training mode (its running statistics move, but training mode never reads them).
         var batchModel = run.ModelAt(run.Outcome.StepsDone);
-        var batchSizes = TestBatchSizes.Append(run.Config.BatchSize).Append(SmallTestBatch).Where(b => b >= 2 && b <= test.Count).Distinct().Order().ToList();
-        var batchStatistics = batchSizes.ToDictionary(b => b, b => Correct(batchModel, test, b));
+        var batch = new SortedDictionary<int, double>(TestBatchSizes(context.Preset).Append(run.Config.BatchSize).Append(SmallTestBatch)
+            .Where(b => b >= 2 && b <= test.Count).Distinct().ToDictionary(b => b, b => Accuracy(batchModel, test, b)));
 
-        double Accuracy(bool[] correct) => (double)correct.Count(c => c) / correct.Length;
-        var numbers = new Dictionary<string, double> { ["running averages: test accuracy"] = Accuracy(running) };
-        foreach (var (b, correct) in batchStatistics) numbers[$"batch statistics, test batch {b}: test accuracy"] = Accuracy(correct);
-        foreach (var (k, correct) in population) numbers[$"population statistics, K = {k}: test accuracy"] = Accuracy(correct);
-
-        var reference = population[populationK];
-        var rows = new List<IReadOnlyList<string>>
-        {
-            Row("running averages (momentum 0.1)", "–", running),
-            Row($"population statistics, K = {populationK} batches", "–", reference),
-        };
-        rows.AddRange(batchStatistics.Select(p => Row("batch statistics", p.Key.ToString(CultureInfo.InvariantCulture), p.Value)));
-        IReadOnlyList<string> Row(string statistics, string batch, bool[] correct) =>
-            [statistics, batch, RunFigures.Cell(Accuracy(correct), "P2"), ReferenceEquals(correct, reference) ? "–" : Difference.OfPairedAccuracies(correct, reference).Format(100, "points")];
-
-        var layerRows = runningStatistics.Select(s =>
+        var layers = runningStatistics.Select(s =>
         {
             var (pm, pv) = (s.Layer.RunningMean!.ToDoubleArray(), s.Layer.RunningVar!.ToDoubleArray());
             double meanGap = pm.Select((m, c) => Math.Abs(s.Mean[c] - m) / Math.Sqrt(pv[c] + s.Layer.Eps)).Max();
             double varRatio = pv.Select((v, c) => s.Var[c] / v).Average();
-            return (s.Name, MeanGap: meanGap, VarRatio: varRatio);
+            return (s.Name, meanGap, varRatio);
         }).ToList();
-
-        static string R(double v) => v.ToString("R", CultureInfo.InvariantCulture);
-        var files = new List<string>
-        {
-            WriteCsv(context, "inference.csv", new[] { $"running,,{R(Accuracy(running))}" }
-                .Concat(population.Select(p => $"population,{p.Key},{R(Accuracy(p.Value))}"))
-                .Concat(batchStatistics.Select(p => $"batch,{p.Key},{R(Accuracy(p.Value))}"))
-                .Prepend("statistics,batches_or_test_batch_size,test_accuracy")),
-            WriteCsv(context, "layer_statistics.csv", layerRows.Select(l => $"{l.Name},{R(l.MeanGap)},{R(l.VarRatio)}")
-                .Prepend("layer,max_abs_running_minus_population_mean_over_population_std,mean_running_over_population_variance")),
-            TrainedRun.FileName(run.Label) + ".metrics.csv",
-        };
-
-        double[] Flat(int count, double value) => Enumerable.Repeat(value, count).ToArray();
-        double[] sizes = batchSizes.Select(b => (double)b).ToArray(), ks = population.Keys.Select(k => (double)k).ToArray();
-        var figures = new List<FigureData>
-        {
-            new("Test accuracy by the statistics BN uses", "Test accuracy with each test batch's own statistics, by test batch size, against the running averages and the population statistics (flat lines).",
-                "test batch size", "test accuracy",
-                [
-                    new Series("batch statistics", sizes, batchStatistics.Values.Select(Accuracy).ToArray()),
-                    new Series("running averages", sizes, Flat(sizes.Length, Accuracy(running))),
-                    new Series($"population, K = {populationK}", sizes, Flat(sizes.Length, Accuracy(reference))),
-                ], LogX: true),
-            new("Population statistics by the number of batches", "Test accuracy with population statistics over K training batches, against the running averages (flat line).",
-                "training batches K", "test accuracy",
-                [
-                    new Series("population statistics", ks, population.Values.Select(Accuracy).ToArray()),
-                    new Series("running averages", ks, Flat(ks.Length, Accuracy(running))),
-                ], LogX: true),
-        };
-        var tables = new List<TableData>
-        {
-            new($"Test accuracy on {test.Count} test examples (difference to the population statistics on the same examples ± McNemar's standard error)",
-                ["statistics", "test batch", "test accuracy", "minus population"], rows),
-            new("Running averages against population statistics, per BN layer", ["BN layer", "max over channels |μ_running − μ_population| / σ_population", "mean over channels σ²_running / σ²_population"],
-                layerRows.Select(l => (IReadOnlyList<string>)[l.Name, l.MeanGap.ToString("G3", CultureInfo.InvariantCulture), l.VarRatio.ToString("G4", CultureInfo.InvariantCulture)]).ToList()),
-            RunFigures.Table([run]),
-        };
-        double meanGap = layerRows.Select(l => l.MeanGap).DefaultIfEmpty(double.NaN).Max();
-        numbers["running vs population mean: largest gap in population standard deviations"] = meanGap;
-        var verdict = Judge(running, reference, batchStatistics[SmallTestBatch], batchStatistics[run.Config.BatchSize], run.Config.BatchSize, populationK, meanGap, run);
-        var (settings, deviations) = Describe(context.Preset, context.Dataset);
-        return new ExperimentResult(Name, Figure, Claim, settings, deviations, verdict, figures, tables, numbers, files, clock.Elapsed.TotalSeconds);
+        return new SeedMeasurement(running, population, batch, layers);
     }
 
-    /// <summary>Per test example, whether <paramref name="model"/> (in its current mode) classifies it right, in consecutive batches of <paramref name="batchSize"/>.</summary>
-    static bool[] Correct(Module model, Dataset data, int batchSize)
+    /// <summary>The fraction of <paramref name="data"/> that <paramref name="model"/> (in its current mode) classifies right, in consecutive batches of <paramref name="batchSize"/>.</summary>
+    static double Accuracy(Module model, Dataset data, int batchSize)
     {
-        var correct = new bool[data.Count];
-        int classes = data.Classes;
+        int correct = 0, classes = data.Classes;
         using (Autograd.NoGrad())
             foreach (var (start, length) in Batches(data.Count, batchSize))
             {
@@ -155,10 +183,10 @@ public sealed class InferenceStatistics : Experiment
                 {
                     int best = 0;
                     for (int j = 1; j < classes; j++) if (logits[i * classes + j] > logits[i * classes + best]) best = j;
-                    correct[start + i] = best == batch.Labels![i];
+                    if (best == batch.Labels![i]) correct++;
                 }
             }
-        return correct;
+        return (double)correct / data.Count;
     }
 
     /// <summary>Consecutive (start, length) batches covering <paramref name="count"/> examples; a last batch of one joins the one before (batch statistics need two).</summary>
@@ -175,27 +203,15 @@ public sealed class InferenceStatistics : Experiment
     }
 
     /// <summary>
-    /// Agrees when population statistics are within <see cref="SameWithin"/> of the running averages and
-    /// small test batches' own statistics are worse than population statistics beyond the noise (two
-    /// McNemar standard errors, at least <see cref="WorseFloor"/>) and worse than batches of the training
-    /// size. Does not agree when population and running statistics differ beyond both one point and the
-    /// noise, or small-batch statistics do at least as well as population statistics. Inconclusive otherwise.
+    /// Test accuracies per seed: the BN network trains (precondition); population statistics within ±1
+    /// point of the running averages; batch statistics of <see cref="SmallTestBatch"/> test examples more
+    /// than 1 point behind population statistics, and more than 1 point behind batch statistics of the training batch size.
     /// </summary>
-    static Verdict Judge(bool[] running, bool[] population, bool[] small, bool[] trainingSize, int trainingBatch, int populationK, double meanGap, TrainedRun run)
-    {
-        var same = Difference.OfPairedAccuracies(population, running);
-        var smallWorse = Difference.OfPairedAccuracies(small, population);
-        var trainingWorse = Difference.OfPairedAccuracies(trainingSize, population);
-        string reason = $"test accuracy: running averages {Percent(running)}, population statistics (K = {populationK}) {Percent(population)} (population − running {same.Format(100, "points")}; the running means lie up to {meanGap.ToString("0.##", CultureInfo.InvariantCulture)} standard deviations from the population means); " +
-                        $"batch statistics with test batches of {trainingBatch} {Percent(trainingSize)} ({trainingWorse.Format(100, "points")} vs population), of {SmallTestBatch} {Percent(small)} ({smallWorse.Format(100, "points")})";
-        if (run.Outcome.Diverged || run.TestAccuracy < RunFigures.Chance + 0.1) return new(VerdictKind.Inconclusive, $"the BN network did not train ({reason})");
-        bool sameHolds = Math.Abs(same.Value) <= SameWithin, sameFails = Math.Abs(same.Value) > same.Margin(SameWithin);
-        bool smallIsWorse = smallWorse.Sign(WorseFloor) < 0 && smallWorse.Value < trainingWorse.Value, smallNotWorse = smallWorse.Value >= 0;
-        if (sameHolds && smallIsWorse) return new(VerdictKind.Agrees, $"population statistics match the running averages and small test batches' own statistics are clearly worse ({reason})");
-        if (sameFails || smallNotWorse)
-            return new(VerdictKind.DoesNotAgree, $"{(sameFails ? "population statistics and running averages differ beyond one point and the noise" : $"batch statistics of {SmallTestBatch} test examples do at least as well as population statistics")} ({reason})");
-        return new(VerdictKind.Inconclusive, $"{(sameHolds ? $"population statistics match the running averages, but batch statistics of {SmallTestBatch} test examples are not worse beyond the noise or not worse than batches of {trainingBatch}" : "population and running statistics differ by more than a point, but within the noise")} ({reason})");
-    }
-
-    static string Percent(bool[] correct) => RunFigures.Cell((double)correct.Count(c => c) / correct.Length, "P2");
+    public static Verdict Judge(SeedValues trained, SeedValues running, SeedValues population, SeedValues small, SeedValues trainingSize, string? note = null) => Verdict.Of(
+    [
+        SeededRuns.Trains(trained),
+        AboutTheSame.Judge("population statistics give about the same accuracy as the running averages", population, running),
+        Worse.Judge($"small test batches' own statistics ({SmallTestBatch} examples) are worse than population statistics", small, population),
+        Worse.Judge("the smaller the test batch, the worse its own statistics", small, trainingSize),
+    ], note);
 }
