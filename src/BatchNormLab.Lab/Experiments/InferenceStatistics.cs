@@ -47,7 +47,7 @@ public sealed class InferenceStatistics : Experiment
          "The BN network must train (precondition: above chance by 10 points).",
          "[IS15] used Inception on ImageNet and does not say over how many batches it averages; this is the BN VGG run of the Santurkar et al. experiments, whose setting differs from that paper's thus: " + Presets.Deviations(preset, dataset) +
          " The evaluations here use the whole test set, not the preset's subset, to tell small differences apart." +
-         (preset == Preset.Paper ? "" : " Fewer K and test batch sizes than on paper, to fit the quick budget."));
+         (preset == Preset.Paper ? "" : " Fewer K and test batch sizes than on paper, to fit the budget."));
 
     /// <summary>One seed's test accuracies: with the running averages, with population statistics over each K, with each test batch size's own statistics; and, per BN layer, how far the running averages lie from the population statistics.</summary>
     sealed record SeedMeasurement(double Running, SortedDictionary<int, double> Population, SortedDictionary<int, double> Batch, List<(string Layer, double MeanGap, double VarianceRatio)> Layers);
@@ -74,7 +74,7 @@ public sealed class InferenceStatistics : Experiment
 
         var numbers = new Dictionary<string, double>();
         bn.AddNumbers(numbers);
-        foreach (var (statistics, batch, accuracy) in rows) numbers[$"{accuracy.Label}: test accuracy (mean over seeds)"] = accuracy.Values.Average();
+        foreach (var row in rows) numbers[$"{row.Accuracy.Label}: test accuracy (mean over seeds)"] = row.Accuracy.Values.Average();
         double meanGap = measured.SelectMany(m => m.Layers).Select(l => l.MeanGap).DefaultIfEmpty(double.NaN).Max();
         numbers["running vs population mean: largest gap in population standard deviations"] = meanGap;
 
