@@ -69,7 +69,7 @@ public sealed class InferenceStatistics : Experiment
         {
             ("running averages (momentum 0.1)", "–", running),
         };
-        rows.AddRange(first.Population.Keys.Select(k => ($"population statistics, K = {k} batches", "–", k == populationK ? population : Values($"population statistics, K = {k}", m => m.Population[k]))));
+        rows.AddRange(first.Population.Keys.Select(k => ($"population statistics, K = {k}", "–", k == populationK ? population : Values($"population statistics, K = {k}", m => m.Population[k]))));
         rows.AddRange(first.Batch.Keys.Select(b => ("batch statistics", b.ToString(CultureInfo.InvariantCulture), Values($"batch statistics, test batch {b}", m => m.Batch[b]))));
 
         var numbers = new Dictionary<string, double>();
@@ -111,7 +111,7 @@ public sealed class InferenceStatistics : Experiment
         };
         var tables = new List<TableData>
         {
-            new($"Test accuracy on {test.Count} test examples, over the seeds (difference to the population statistics, K = {populationK}: mean over seeds ± its standard error)",
+            new($"Test accuracy on {test.Count} test examples, over the seeds (population statistics over K training batches; difference to those over K = {populationK}: mean over seeds ± its standard error)",
                 ["statistics", "test batch", "test accuracy (mean)", "per seed", "minus population"],
                 rows.Select(r => (IReadOnlyList<string>)[r.Statistics, r.Batch, RunFigures.Cell(r.Accuracy.Values.Average(), "P2"), string.Join(", ", r.Accuracy.Values.Select(a => RunFigures.Cell(a, "P2"))),
                     ReferenceEquals(r.Accuracy, population) ? "–" : PointsDifference(r.Accuracy, population)]).ToList()),
