@@ -128,6 +128,18 @@ public sealed record ModelOptions(
         return spatial ? new BatchNorm2d(features, eps, affine: NormAffine) : new BatchNorm1d(features, eps, affine: NormAffine);
     }
 
+    /// <summary>The activation function applied to <paramref name="x"/> (for models that call it in their forward rather than hold a module).</summary>
+    internal Tensor Activate(Tensor x) => Activation switch
+    {
+        Activation.ReLU => x.Relu(),
+        Activation.Sigmoid => x.Sigmoid(),
+        _ => x.Tanh(),
+    };
+
+    /// <summary>[norm] and the activation, in the chosen placement; the activation alone when <paramref name="norm"/> is null.</summary>
+    internal Tensor NormActivate(Tensor x, Module? norm) =>
+        norm is null ? Activate(x) : Placement == NormPlacement.BeforeActivation ? Activate(norm.Forward(x)) : norm.Forward(Activate(x));
+
     internal Module MakeActivation() => Activation switch
     {
         Activation.ReLU => new ReLU(),

@@ -48,24 +48,10 @@ public sealed class ResNetCifar : Module
 
     protected override Tensor Compute(Tensor input)
     {
-        var x = NormActivate(conv1.Forward(input), options, bn1);
+        var x = options.NormActivate(conv1.Forward(input), bn1);
         foreach (var stage in stages) x = stage.Forward(x);
         return head.Forward(x.AvgPool2d(x.Size(2)).Flatten());
     }
-
-    /// <summary>[BN] and the activation, in the chosen order.</summary>
-    static Tensor NormActivate(Tensor x, ModelOptions options, Module? bn)
-    {
-        if (bn is null) return Activate(x, options);
-        return options.Placement == NormPlacement.BeforeActivation ? Activate(bn.Forward(x), options) : bn.Forward(Activate(x, options));
-    }
-
-    static Tensor Activate(Tensor x, ModelOptions options) => options.Activation switch
-    {
-        Activation.ReLU => x.Relu(),
-        Activation.Sigmoid => x.Sigmoid(),
-        _ => x.Tanh(),
-    };
 
     /// <summary>x → conv3×3 → [BN] → act → conv3×3 → [BN], plus the shortcut (when the net has them), → act.</summary>
     sealed class BasicBlock : Module
@@ -92,11 +78,11 @@ public sealed class ResNetCifar : Module
 
         protected override Tensor Compute(Tensor input)
         {
-            var x = NormActivate(conv1.Forward(input), options, bn1);
+            var x = options.NormActivate(conv1.Forward(input), bn1);
             x = conv2.Forward(x);
             if (bn2 is not null) x = bn2.Forward(x);
             if (shortcuts) x += shortcut is null ? input : shortcut.Forward(input);
-            return Activate(x, options);
+            return options.Activate(x);
         }
     }
 }

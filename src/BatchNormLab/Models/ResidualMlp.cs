@@ -34,24 +34,11 @@ public sealed class ResidualMlp : Module
 
     protected override Tensor Compute(Tensor input)
     {
-        var x = NormActivate(stem.Forward(input.Flatten()), options, stemNorm);
+        var x = options.NormActivate(stem.Forward(input.Flatten()), stemNorm);
         return head.Forward(blocks.Forward(x));
     }
 
     static Module? NormLayer(ModelOptions options, int features, Rng rng) => options.NormLayers(features, spatial: false, rng).SingleOrDefault();
-
-    static Tensor NormActivate(Tensor x, ModelOptions options, Module? norm)
-    {
-        if (norm is null) return Activate(x, options);
-        return options.Placement == NormPlacement.BeforeActivation ? Activate(norm.Forward(x), options) : norm.Forward(Activate(x, options));
-    }
-
-    static Tensor Activate(Tensor x, ModelOptions options) => options.Activation switch
-    {
-        Activation.ReLU => x.Relu(),
-        Activation.Sigmoid => x.Sigmoid(),
-        _ => x.Tanh(),
-    };
 
     /// <summary>x → Linear → [BN] → act → Linear → [BN], plus x with shortcuts, → act.</summary>
     sealed class Block : Module
@@ -72,10 +59,10 @@ public sealed class ResidualMlp : Module
 
         protected override Tensor Compute(Tensor input)
         {
-            var x = fc2.Forward(NormActivate(fc1.Forward(input), options, bn1));
+            var x = fc2.Forward(options.NormActivate(fc1.Forward(input), bn1));
             if (bn2 is not null) x = bn2.Forward(x);
             if (shortcut) x += input;
-            return Activate(x, options);
+            return options.Activate(x);
         }
     }
 }
