@@ -457,19 +457,19 @@ public sealed class QuadraticSurface : Experiment
     }
 
     /// <summary>The outlier ≈ N·m² + v: per draw within ±2% (ratio scale).</summary>
-    public static readonly Rule OutlierRule = Rule.Factor(Claimed.Same, 1 + OutlierBound);
+    public static readonly Rule OutlierRule = Rule.Factor(Claimed.Same, 1 + OutlierBound) with { Over = "draws" };
 
     /// <summary>The outlier along (1, …, 1): overlap within 0.05 of 1.</summary>
     public static readonly Rule AlongOnes = new(Claimed.Same, OverlapBound);
 
     /// <summary>The centred bulk's edges at Marchenko–Pastur's: per draw within ±5% (ratio scale).</summary>
-    public static readonly Rule EdgeRule = Rule.Factor(Claimed.Same, 1 + EdgeBound);
+    public static readonly Rule EdgeRule = Rule.Factor(Claimed.Same, 1 + EdgeBound) with { Over = "draws" };
 
     /// <summary>"Many times fewer steps": the raw inputs need more than 10× the steps of standardised or BN-normalised ones (ratio scale, paired by draw).</summary>
-    public static readonly Rule Slowdown = Rule.Factor(Claimed.Greater, SlowdownBound);
+    public static readonly Rule Slowdown = Rule.Factor(Claimed.Greater, SlowdownBound) with { Over = "draws" };
 
     /// <summary>"About λmax/λmin steps": the raw inputs' steps within a factor of 2 of ln(1/tolerance)/2·λmax/λmin (the rough rule counts the slowest mode alone).</summary>
-    public static readonly Rule AboutTheRoughRule = Rule.Factor(Claimed.Same, RoughRuleFactor);
+    public static readonly Rule AboutTheRoughRule = Rule.Factor(Claimed.Same, RoughRuleFactor) with { Over = "draws" };
 
     /// <summary>
     /// Each sub-claim of the claim: the outlier at N·m² + v and along (1, …, 1); the centred bulk (no outlier)

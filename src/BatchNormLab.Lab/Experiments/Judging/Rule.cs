@@ -38,6 +38,8 @@ public sealed record Rule(Claimed Claimed, double Margin, Scale Scale = Scale.Di
     public double DisplayFactor { get; init; } = 1;
     /// <summary>The unit shown after differences ("points"), empty for none.</summary>
     public string Unit { get; init; } = "";
+    /// <summary>What the values are one per: "seeds" (training runs), or e.g. "draws" of a random input.</summary>
+    public string Over { get; init; } = "seeds";
 
     /// <summary>A difference in accuracy (fractions), shown in percentage points; <paramref name="points"/> is the margin in points.</summary>
     public static Rule Accuracy(Claimed claimed, double points) => new(claimed, points / 100) { DisplayFactor = 100, Unit = "points" };
@@ -61,7 +63,7 @@ public sealed record Rule(Claimed Claimed, double Margin, Scale Scale = Scale.Di
             Claimed.NotLess => $"agrees when mean d − 2 SE > −{m}; does not agree when mean d + 2 SE < −{m}",
             _ => $"agrees when mean d + 2 SE < {m}; does not agree when mean d − 2 SE > {m}",
         };
-        return $"{d} per seed (SE: standard error of the mean over seeds); {rule}; inconclusive otherwise";
+        return $"{d} per {Over.TrimEnd('s')} (SE: standard error of the mean over {Over}); {rule}; inconclusive otherwise";
     }
 
     string MarginText() => Scale == Scale.Ratio
@@ -88,11 +90,11 @@ public sealed record Rule(Claimed Claimed, double Margin, Scale Scale = Scale.Di
     {
         var (mean, se) = MeanAndError(d);
         string result = Scale == Scale.Ratio
-            ? $"mean d = {G(mean)} ± {G(se)} (ratio ×{G(Math.Exp(mean))}, band ×{G(Math.Exp(mean - 2 * se))} to ×{G(Math.Exp(mean + 2 * se))}) over {d.Length} seeds"
-            : $"mean d = {Signed(mean)} ± {Show(se)}{(Unit.Length > 0 ? " " + Unit : "")} over {d.Length} seeds";
+            ? $"mean d = {G(mean)} ± {G(se)} (ratio ×{G(Math.Exp(mean))}, band ×{G(Math.Exp(mean - 2 * se))} to ×{G(Math.Exp(mean + 2 * se))}) over {d.Length} {Over}"
+            : $"mean d = {Signed(mean)} ± {Show(se)}{(Unit.Length > 0 ? " " + Unit : "")} over {d.Length} {Over}";
         VerdictKind kind;
         if (d.Any(v => !double.IsFinite(v))) (kind, result) = (VerdictKind.Inconclusive, $"not every seed gave a finite {(Scale == Scale.Ratio ? "positive " : "")}value ({result})");
-        else if (d.Length < MinimumSeeds) (kind, result) = (VerdictKind.Inconclusive, $"one seed: no noise estimate ({result})");
+        else if (d.Length < MinimumSeeds) (kind, result) = (VerdictKind.Inconclusive, $"one value: no noise estimate ({result})");
         else kind = Outcome(mean, 2 * se);
         return new Judgement(claim, rule, kind, result) { Values = values, Mean = mean, StandardError = se };
     }

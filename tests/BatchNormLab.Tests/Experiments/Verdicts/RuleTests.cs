@@ -61,7 +61,7 @@ public sealed class RuleTests
         var rule = new Rule(Claimed.Greater, 0);
         var one = rule.Judge("c", S("a", 100), S("b", 0));
         Assert.Equal(VerdictKind.Inconclusive, one.Kind);
-        Assert.Contains("one seed", one.Result);
+        Assert.Contains("one value: no noise estimate", one.Result);
         Assert.Equal(VerdictKind.Inconclusive, rule.Judge("c", S("a", 5, double.NaN, 5), S("b", 0, 0, 0)).Kind);
     }
 
