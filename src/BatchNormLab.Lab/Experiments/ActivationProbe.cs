@@ -4,15 +4,16 @@ using BatchNormLab.Training;
 
 namespace BatchNormLab.Experiments;
 
-/// <summary>The distribution of one layer's activations (the output of its activation function) on one training batch.</summary>
+/// <summary>The distribution of one weight layer's activations (its output, before any normalisation) on one training batch.</summary>
 public sealed record ActivationSnapshot(int Step, int Layer, double Mean, double Std, double P05, double P25, double P50, double P75, double P95);
 
 /// <summary>
-/// Records, every <c>every</c> steps, the distribution of the activation function's output after chosen
-/// weight layers during the training forward pass: the input of the next layer, read in the same place
-/// whatever normalisation (and noise) the model has before it. These are the distributions of Santurkar
-/// et al.'s Figs. 1c and 2. Large tensors are summarised from an evenly strided sample of at most
-/// <see cref="MaxSample"/> values.
+/// Records, every <c>every</c> steps, the distribution of chosen weight layers' outputs (the conv or linear
+/// output, before any normalisation) during the training forward pass: the same place in every network,
+/// and one no normalisation pins (after BN, or after BN and the activation, γ and β fix the distribution
+/// by construction). A layer's output moves when the layers before it change, noise included, which is
+/// the shift Santurkar et al.'s Figs. 1c and 2 look at. Large tensors are summarised from an evenly
+/// strided sample of at most <see cref="MaxSample"/> values.
 /// </summary>
 public sealed class ActivationProbe : ITrainingCallback
 {
@@ -24,17 +25,17 @@ public sealed class ActivationProbe : ITrainingCallback
     public IReadOnlyList<int> Layers { get; }
     public List<ActivationSnapshot> Snapshots { get; } = [];
 
-    /// <param name="layers">Weight-layer numbers (<see cref="WeightLayer"/>); each must be followed by an activation module.</param>
+    /// <param name="layers">Weight-layer numbers (<see cref="WeightLayer"/>, from 1).</param>
     public ActivationProbe(Module model, IReadOnlyList<int> layers, int every)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(every, 1);
         (Layers, this.every) = (layers, every);
-        var activations = ActivationAfterEachWeightLayer(model);
+        var weightLayers = model.NamedModules().Select(m => m.Module).Where(m => m is Linear or Conv2d).ToList();
         foreach (int layer in layers)
         {
-            if (!activations.TryGetValue(layer, out var activation))
-                throw new ArgumentException($"weight layer #{layer} of the model is not followed by an activation module");
-            activation.RegisterForwardHook((_, _, output) =>
+            if (layer < 1 || layer > weightLayers.Count)
+                throw new ArgumentException($"the model has weight layers #1 to #{weightLayers.Count}, not #{layer}");
+            weightLayers[layer - 1].RegisterForwardHook((_, _, output) =>
             {
                 if (recording is int step) Snapshots.Add(Summarise(step, layer, output.ToFloatArray()));
                 return null;

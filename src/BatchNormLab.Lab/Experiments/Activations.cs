@@ -7,8 +7,8 @@ namespace BatchNormLab.Experiments;
 /// for the standard, BN and noisy-BN networks. The paper's finding, which both seeds repeat: the
 /// difference in distributional stability between the networks with and without BN is marginal, so BN's
 /// benefit does not come from steadier distributions; noisy BN's distributions are markedly less stable.
-/// The activations are read in the same place in every network, the output of the activation function
-/// (the input of the next layer, whose shift ICS is about), so neither network is pinned by γ, β by construction.
+/// The activations are read in the same place in every network, the weight layer's output before any
+/// normalisation, where γ and β do not pin the distribution by construction.
 /// </summary>
 public sealed class Activations : NormComparison
 {
@@ -26,7 +26,7 @@ public sealed class Activations : NormComparison
     protected override IReadOnlyList<Norm> Networks { get; } = [Norm.None, Norm.BatchNorm, Norm.NoisyBatchNorm];
 
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null) =>
-        ($"{Presets.Describe(preset, dataset)}; LR 0.1; the standard, BN and noisy-BN networks; the activations (outputs of the activation function, the same place in every network) after the weight layers at the depths of the paper's #3, #9 and #13 (of 13 convs), " +
+        ($"{Presets.Describe(preset, dataset)}; LR 0.1; the standard, BN and noisy-BN networks; the activations (each weight layer's output before any normalisation, the same place in every network) of the weight layers at the depths of the paper's #3, #9 and #13 (of 13 convs), " +
          $"recorded on the training batch every {Math.Max(1, Presets.Vgg(preset, Norm.None, 0.1, 0, dataset).Steps / 50)} steps. Shift: the mean change of the 5/25/50/75/95th percentiles between recordings, in units of the 5–95 spread, averaged over the layers. " +
          $"Rules: BN vs standard: {Marginal.Describe("shift(BN)", "shift(standard)")}. Noisy BN vs each: {Markedly.Describe("shift(noisy BN)", "shift(other)")}.",
          Presets.Deviations(preset, dataset) + " The paper draws histograms per step; we draw the median with its 5–95th percentile band, and summarise how much a distribution moves as a scale-free shift. “Marginal” and “markedly” are not quantified in the paper: the factor 2 is ours.");

@@ -74,8 +74,8 @@ static class RunFigures
 
     /// <summary>Per run, layer <paramref name="layer"/>'s median activation over training with its 5–95th percentile band.</summary>
     public static FigureData ActivationBands(IEnumerable<TrainedRun> runs, int layer) =>
-        new($"Layer #{layer}: activation distribution", $"Median of the activation function's output after weight layer #{layer} on each recorded training batch; the band spans the 5th to 95th percentile.",
-            "step", "activation value",
+        new($"Layer #{layer}: activation distribution", $"Median of weight layer #{layer}'s output (before any normalisation) on each recorded training batch; the band spans the 5th to 95th percentile.",
+            "step", "layer output",
             runs.Select(r =>
             {
                 var at = r.Activations!.Snapshots.Where(s => s.Layer == layer).OrderBy(s => s.Step).ToList();
