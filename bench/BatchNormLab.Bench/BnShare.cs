@@ -16,7 +16,7 @@ static class BnShare
 
     public static int Compare(int threads, string repoRoot)
     {
-        BatchNormLab.Kernels.Threading.Threads = threads;
+        using var threadScope = BatchNormLab.Kernels.Threading.Use(threads);
         var rng = new Rng(0);
         var model = new Vgg(11, 3, 32, 10, 1.0, new ModelOptions(Norm.BatchNorm), rng);
         var sgd = new Sgd(model.Parameters(), 0.01, momentum: 0.9);

@@ -17,7 +17,7 @@ static class Memory
     /// <summary>The child: trains, prints {"peak_mib", "before_steps_mib"}.</summary>
     public static int Child(bool bn, int threads)
     {
-        BatchNormLab.Kernels.Threading.Threads = threads;
+        using var threadScope = BatchNormLab.Kernels.Threading.Use(threads);
         var rng = new Rng(0);
         var model = new Vgg(11, 3, 32, 10, 1.0, new ModelOptions(bn ? Norm.BatchNorm : Norm.None), rng);
         var sgd = new Sgd(model.Parameters(), 0.01, momentum: 0.9);

@@ -43,7 +43,7 @@ for (int i = 0; i < args.Length; i++)
             return 2;
     }
 }
-Threading.Threads = threads;
+using var threadScope = Threading.Use(threads);
 if (memoryChild is not null) return Memory.Child(memoryChild == "bn", threads);
 if (memory) return Memory.Compare(threads, Peer.RepoRoot() ?? ".");
 if (bnShare) return BnShare.Compare(threads, Peer.RepoRoot() ?? ".");

@@ -26,7 +26,7 @@ static class EvalCommand
         var contents = Checkpoint.Read(path);
         var config = contents.Config;
         if (p.GetValue(Threads) < 1) throw new ArgumentException($"--threads {p.GetValue(Threads)}: must be ≥ 1");
-        Threading.Threads = p.GetValue(Threads);
+        using var threads = Threading.Use(p.GetValue(Threads));
         var (train, test) = DatasetCatalog.Load(config.Dataset, p.GetValue(DataDir), config.Seed);
         if (config.TestLimit > 0) test = test.Take(config.TestLimit);
         var model = config.Model.Build(train.Inputs.Shape[1..], train.Labels is null ? train.Targets!.Size(1) : train.Classes, new Rng(config.Seed));

@@ -105,36 +105,72 @@ static class ExperimentCommand
         return ExitCodes.Ok;
     }
 
-    /// <summary>Per-run progress lines on stderr: the run's label, step, loss, speed.</summary>
+    /// <summary>
+    /// Progress on stderr: one line for the runs in progress (several train side by side), each with its step, loss and
+    /// ETA, rewritten in place on a terminal or printed every 15 s when redirected; a line as each run ends.
+    /// The context passes calls one at a time.
+    /// </summary>
     sealed class ConsoleProgress : IExperimentProgress
     {
         readonly bool live = !Console.IsErrorRedirected;
-        System.Diagnostics.Stopwatch clock = new();
-        double lastPrint;
-        int total;
+        readonly Dictionary<string, Running> running = [];
+        readonly System.Diagnostics.Stopwatch clock = System.Diagnostics.Stopwatch.StartNew();
+        double lastPrint = double.NegativeInfinity;
+        bool lineOpen;
 
-        public void RunStarted(string experiment, string run, int steps)
+        sealed class Running(int total)
         {
-            (total, lastPrint) = (steps, 0);
-            clock = System.Diagnostics.Stopwatch.StartNew();
+            public int Total { get; } = total;
+            public System.Diagnostics.Stopwatch Clock { get; } = System.Diagnostics.Stopwatch.StartNew();
+            public StepMetrics? Last { get; set; }
         }
+
+        public void RunStarted(string experiment, string run, int steps) => running[run] = new Running(steps);
 
         public void Step(string experiment, string run, StepMetrics m)
         {
+            if (!running.TryGetValue(run, out var r)) return;
+            r.Last = m;
             double now = clock.Elapsed.TotalSeconds;
-            if (now - lastPrint < (live ? 0.25 : 15) && m.Step + 1 != total) return;
+            if (now - lastPrint < (live ? 0.25 : 15)) return;
             lastPrint = now;
-            double rate = (m.Step + 1) / Math.Max(now, 1e-9);
-            string line = string.Create(CultureInfo.InvariantCulture, $"{experiment} | {run}: step {m.Step + 1}/{total}  loss {m.Loss:G4}  {rate:F1} steps/s  ETA {TimeSpan.FromSeconds(Math.Round((total - m.Step - 1) / Math.Max(rate, 1e-9))):m\\:ss}");
-            if (live) Console.Error.Write("\r" + line.PadRight(100)); else Console.Error.WriteLine(line);
+            string line = $"{experiment} | " + string.Join("  ·  ", running.Where(p => p.Value.Last is not null).Select(p => Describe(p.Key, p.Value)));
+            if (live)
+            {
+                int width = Console.BufferWidth > 0 ? Console.BufferWidth - 1 : 160;
+                Console.Error.Write("\r" + (line.Length > width ? line[..width] : line.PadRight(width)));
+                lineOpen = true;
+            }
+            else Console.Error.WriteLine(line);
+        }
+
+        static string Describe(string run, Running r)
+        {
+            var m = r.Last!;
+            double rate = (m.Step + 1) / Math.Max(r.Clock.Elapsed.TotalSeconds, 1e-9);
+            var eta = TimeSpan.FromSeconds(Math.Round((r.Total - m.Step - 1) / Math.Max(rate, 1e-9)));
+            return string.Create(CultureInfo.InvariantCulture, $"{run}: step {m.Step + 1}/{r.Total} loss {m.Loss:G4} {rate:F1}/s ETA {eta:m\\:ss}");
         }
 
         public void RunFinished(string experiment, string run, TrainingOutcome outcome)
         {
-            if (live) Console.Error.WriteLine();
-            if (outcome.Diverged) Console.Error.WriteLine($"{experiment} | {run}: diverged at step {outcome.DivergedAtStep} ({outcome.DivergenceReason})");
+            if (!running.Remove(run, out var r)) return;
+            EndLine();
+            string how = outcome.Diverged ? $"diverged at step {outcome.DivergedAtStep} ({outcome.DivergenceReason})"
+                : string.Create(CultureInfo.InvariantCulture, $"{outcome.StepsDone} steps in {r.Clock.Elapsed.TotalSeconds:F0} s{(outcome.FinalEvaluation is { } e ? $", test accuracy {e.Accuracy:P1}" : "")}");
+            Console.Error.WriteLine($"{experiment} | {run}: {how}");
         }
 
-        public void Message(string experiment, string text) => Console.Error.WriteLine($"{experiment} | {text}");
+        void EndLine()
+        {
+            if (lineOpen) Console.Error.Write("\r" + new string(' ', Console.BufferWidth > 0 ? Console.BufferWidth - 1 : 160) + "\r");
+            lineOpen = false;
+        }
+
+        public void Message(string experiment, string text)
+        {
+            EndLine();
+            Console.Error.WriteLine($"{experiment} | {text}");
+        }
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using BatchNormLab.Data;
+using BatchNormLab.Kernels;
 using BatchNormLab.Training;
 using Spectre.Console;
 
@@ -48,6 +49,7 @@ static class TrainingSession
 {
     public static RunReport Run(TrainConfig config, Dataset train, Dataset test, string outDir, bool resume)
     {
+        using var threads = Threading.Use(config.Threads);
         var model = config.Model.Build(train.Inputs.Shape[1..], train.Labels is null ? train.Targets!.Size(1) : train.Classes, new Rng(config.Seed));
         var trainer = new Trainer(config, model, train, test);
         RunRecorder recorder;

@@ -170,7 +170,7 @@ public class BatchNormPropertyTests
         }
         float[][] results = new float[3][];
         for (int threads = 1; threads <= 3; threads++)
-            using (ThreadCount.Set(threads))
+            using (Threading.Use(threads))
                 results[threads - 1] = Run();
         Assert.Equal(results[0].Select(BitConverter.SingleToInt32Bits), results[1].Select(BitConverter.SingleToInt32Bits));
         Assert.Equal(results[0].Select(BitConverter.SingleToInt32Bits), results[2].Select(BitConverter.SingleToInt32Bits));
@@ -209,7 +209,7 @@ public class BatchNormPropertyTests
         }
         var expected = Run(0).Select(BitConverter.SingleToInt32Bits).ToArray();
         for (int offset = 1; offset < lanes; offset++)
-            using (ThreadCount.Set(1 + offset % 3))
+            using (Threading.Use(1 + offset % 3))
                 Assert.True(expected.SequenceEqual(Run(offset).Select(BitConverter.SingleToInt32Bits)), $"offset {offset}");
         // And the same numbers as the plain reference, on one of them.
         var yRef = new double[len]; var meanRef = new double[c]; var varRef = new double[c];
@@ -245,7 +245,7 @@ public class BatchNormPropertyTests
         Assert.Equal(first.Select(BitConverter.SingleToInt32Bits), second.Select(BitConverter.SingleToInt32Bits));
         // Every kernel partitions work without changing any sum's order: one thread gives the same bits.
         float[] single;
-        using (ThreadCount.Set(1))
+        using (Threading.Use(1))
             single = Run();
         Assert.Equal(first.Select(BitConverter.SingleToInt32Bits), single.Select(BitConverter.SingleToInt32Bits));
     }

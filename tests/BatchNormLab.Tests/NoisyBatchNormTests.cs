@@ -161,7 +161,7 @@ public class NoisyBatchNormTests
         float[][] Run(Module layer) => [.. Enumerable.Range(0, 3).Select(_ => layer.Forward(x).ToFloatArray())];
         var reference = Run(new NoisyBatchNorm(12));
         foreach (int threads in new[] { 1, 3 })
-            using (ThreadCount.Set(threads))
+            using (Threading.Use(threads))
                 Assert.Equal(reference, Run(new NoisyBatchNorm(new Rng(12))));
         // Different steps, and a different seed, give different noise.
         Assert.NotEqual(reference[0], reference[1]);

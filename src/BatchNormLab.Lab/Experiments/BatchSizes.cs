@@ -64,13 +64,8 @@ public sealed class BatchSizes : Experiment
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var sizes = Sizes(context.Preset);
-        var groups = new Dictionary<(Norm Norm, int Batch), SeededRuns>();
-        foreach (int batch in sizes)
-            foreach (var norm in Networks)
-            {
-                string label = $"{Presets.Label(norm)}, batch {batch}";
-                groups[(norm, batch)] = new SeededRuns(label, context.SeedList.Select(seed => TrainedRun.Train(context, Name, $"{label}, seed {seed}", Config(context, norm, batch, seed))).ToList());
-            }
+        var groups = SeededRuns.Over(context, sizes.SelectMany(batch => Networks.Select(norm => (Norm: norm, Batch: batch))), k => $"{Presets.Label(k.Norm)}, batch {k.Batch}",
+            (k, runLabel, seed) => TrainedRun.Train(context, Name, runLabel, Config(context, k.Norm, k.Batch, seed)));
         var runs = groups.Values.SelectMany(g => g.Runs).ToList();
 
         var numbers = new Dictionary<string, double>();

@@ -1,4 +1,5 @@
 using BatchNormLab.Data;
+using BatchNormLab.Kernels;
 using BatchNormLab.Training;
 
 namespace BatchNormLab.Experiments;
@@ -18,6 +19,7 @@ public sealed partial record Verdict(VerdictKind Kind, string Reason);
 public sealed class ExperimentContext(string outputDirectory, Preset preset, string? dataDirectory, int threads, ulong seed, IExperimentProgress? progress = null, string? dataset = null, int? seeds = null)
 {
     readonly Dictionary<string, (Dataset Train, Dataset Test)> datasets = [];
+    readonly Dictionary<string, Lazy<TrainedRun>> sharedRuns = [];
 
     public string OutputDirectory { get; } = outputDirectory;
     public Preset Preset { get; } = preset;
@@ -25,7 +27,8 @@ public sealed class ExperimentContext(string outputDirectory, Preset preset, str
     public int Threads { get; } = threads;
     public ulong Seed { get; } = seed;
     public string? Dataset { get; } = dataset;
-    public IExperimentProgress Progress { get; } = progress ?? new SilentProgress();
+    /// <summary>Where progress goes; calls from concurrent runs (<see cref="Threading.Concurrently"/>) reach it one at a time.</summary>
+    public IExperimentProgress Progress { get; } = new OneAtATime(progress ?? new SilentProgress());
 
     /// <summary>How many seeds every comparison is judged over.</summary>
     public int Seeds { get; } = seeds is int n ? (n >= 1 ? n : throw new ArgumentOutOfRangeException(nameof(seeds), n, "at least one seed")) : DefaultSeeds(preset);
@@ -36,14 +39,30 @@ public sealed class ExperimentContext(string outputDirectory, Preset preset, str
     /// <summary>Three seeds on quick and paper (the fewest that give a noise estimate worth the name); two on tiny, whose verdicts say nothing anyway.</summary>
     public static int DefaultSeeds(Preset preset) => preset == Preset.Tiny ? 2 : 3;
 
-    /// <summary>Runs several experiments share, by config (<see cref="TrainedRun.Shared"/>).</summary>
-    internal Dictionary<string, TrainedRun> SharedRuns { get; } = [];
+    /// <summary>
+    /// The run several experiments share under <paramref name="key"/> (<see cref="TrainedRun.Shared"/>): trained by
+    /// <paramref name="train"/> the first time it is asked for, once even when concurrent jobs ask together, and the
+    /// same run after; <paramref name="trained"/> says whether this call trained it.
+    /// </summary>
+    internal TrainedRun Shared(string key, Func<TrainedRun> train, out bool trained)
+    {
+        Lazy<TrainedRun>? entry;
+        lock (sharedRuns)
+        {
+            trained = !sharedRuns.TryGetValue(key, out entry);
+            if (trained) sharedRuns[key] = entry = new Lazy<TrainedRun>(train, LazyThreadSafetyMode.ExecutionAndPublication);
+        }
+        return entry!.Value;
+    }
 
-    /// <summary>Loads a dataset once per context (experiments share it).</summary>
+    /// <summary>Loads a dataset once per context (experiments and concurrent runs share it).</summary>
     public (Dataset Train, Dataset Test) Data(string name)
     {
-        if (!datasets.TryGetValue(name, out var pair)) datasets[name] = pair = DatasetCatalog.Load(name, DataDirectory, Seed);
-        return pair;
+        lock (datasets)
+        {
+            if (!datasets.TryGetValue(name, out var pair)) datasets[name] = pair = DatasetCatalog.Load(name, DataDirectory, Seed);
+            return pair;
+        }
     }
 
     /// <summary>The directory of one experiment's files (created).</summary>
@@ -55,6 +74,14 @@ public sealed class ExperimentContext(string outputDirectory, Preset preset, str
     }
 
     sealed class SilentProgress : IExperimentProgress;
+
+    sealed class OneAtATime(IExperimentProgress inner) : IExperimentProgress
+    {
+        public void RunStarted(string experiment, string run, int steps) { lock (inner) inner.RunStarted(experiment, run, steps); }
+        public void Step(string experiment, string run, StepMetrics metrics) { lock (inner) inner.Step(experiment, run, metrics); }
+        public void RunFinished(string experiment, string run, TrainingOutcome outcome) { lock (inner) inner.RunFinished(experiment, run, outcome); }
+        public void Message(string experiment, string text) { lock (inner) inner.Message(experiment, text); }
+    }
 }
 
 /// <summary>Where experiments report what they are doing; every method optional.</summary>
@@ -86,7 +113,11 @@ public abstract class Experiment
     public abstract (string Settings, string Deviations) Describe(Preset preset, string? dataset = null);
 
     /// <summary>Runs the experiment: its measurements, figures and verdict, with its source and seeds attached.</summary>
-    public ExperimentResult Run(ExperimentContext context) => Measure(context) with { Source = Source, Seeds = context.SeedList };
+    public ExperimentResult Run(ExperimentContext context)
+    {
+        using var threads = Threading.Use(context.Threads);
+        return Measure(context) with { Source = Source, Seeds = context.SeedList };
+    }
 
     protected abstract ExperimentResult Measure(ExperimentContext context);
 

@@ -233,7 +233,7 @@ public sealed class HessianSpectrum : Experiment
         string label = $"{network} {Presets.Label(norm)}";
         return network == "VGG"
             ? SeededRuns.Train(context, Name, label, seed => Config(network, context.Preset, norm, seed, context.Dataset))
-            : new SeededRuns(label, context.SeedList.Select(seed => TrainedRun.Train(context, Name, $"{label}, seed {seed}", Config(network, context.Preset, norm, seed, context.Dataset))).ToList());
+            : SeededRuns.Over(context, [label], l => l, (_, runLabel, seed) => TrainedRun.Train(context, Name, runLabel, Config(network, context.Preset, norm, seed, context.Dataset)))[label];
     }
 
     /// <summary>The verdict's numbers of one network, per seed in the order of its runs.</summary>

@@ -47,10 +47,8 @@ public sealed class InitSensitivity : Experiment
     protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var groups = new Dictionary<(Norm, InitScheme), SeededRuns>();
-        foreach (var norm in (Norm[])[Norm.BatchNorm, Norm.None])
-            foreach (var scheme in Schemes)
-                groups[(norm, scheme)] = SeededRuns.Train(context, Name, Label(norm, scheme), seed => Config(context, norm, scheme, seed));
+        var groups = SeededRuns.TrainAll(context, Name, ((Norm[])[Norm.BatchNorm, Norm.None]).SelectMany(norm => Schemes.Select(scheme => (norm, scheme))),
+            k => Label(k.norm, k.scheme), (k, seed) => Config(context, k.norm, k.scheme, seed));
         var ordered = groups.Values.ToList();
         var runs = ordered.SelectMany(g => g.Runs).ToList();
 

@@ -26,7 +26,6 @@ static class InitialResNet
     /// <summary>A net initialised from <paramref name="seed"/> and the 1-based <paramref name="batchNumbers"/> of the first epoch shuffled by it (the same batches for every net of that seed).</summary>
     public static (Module Model, Batch[] Batches) Build(ExperimentContext context, ulong seed, Norm norm, IReadOnlyList<int> batchNumbers)
     {
-        Threading.Threads = context.Threads;
         var train = context.Data(DatasetOf(context.Preset, context.Dataset)).Train;
         var model = Spec(context.Preset, norm).Build(train.Inputs.Shape[1..], train.Classes, new Rng(seed));
         var loader = new DataLoader(train, BatchSize(context.Preset), shuffle: true, dropLast: true, seed);

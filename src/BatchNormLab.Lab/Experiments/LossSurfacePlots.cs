@@ -111,17 +111,12 @@ public sealed class LossSurfacePlots : Experiment
         var (curveX, gridX, mapX) = (Span(s.CurvePoints), Span(s.GridPoints), Span(s.MapPoints));
 
         var networks = new[] { Plain, Bn, Skip };
-        var groups = new Dictionary<string, SeededRuns>();
-        var kept = new Dictionary<string, SortedDictionary<int, IReadOnlyList<StateEntry>>>();
-        foreach (string network in networks)
-            groups[network] = new SeededRuns(network, context.SeedList.Select(seed =>
-            {
-                Checkpoints? checkpoints = null;
-                string label = $"{network}, seed {seed}";
-                var run = TrainedRun.Train(context, Name, label, Config(s, network, seed), _ => [checkpoints = new Checkpoints(Math.Max(1, s.Steps / s.Checkpoints))]);
-                kept[label] = checkpoints!.States;
-                return run;
-            }).ToList());
+        var groups = SeededRuns.Over(context, networks, n => n, (network, label, seed) =>
+        {
+            Checkpoints? checkpoints = null;
+            return TrainedRun.Train(context, Name, label, Config(s, network, seed), _ => [checkpoints = new Checkpoints(Math.Max(1, s.Steps / s.Checkpoints))]) with { Probes = [checkpoints!] };
+        });
+        var kept = groups.Values.SelectMany(g => g.Runs).ToDictionary(r => r.Label, r => r.Probe<Checkpoints>().States);
 
         // (network, mode, "matched" or "trained") → per seed.
         var readings = new Dictionary<(string Network, BnMode Mode, bool Matched), List<Reading>>();

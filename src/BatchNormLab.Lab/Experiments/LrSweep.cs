@@ -39,10 +39,8 @@ public sealed class LrSweep : Experiment
     protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var groups = new Dictionary<(Norm, double), SeededRuns>();
-        foreach (double lr in LearningRates)
-            foreach (var norm in (Norm[])[Norm.BatchNorm, Norm.None])
-                groups[(norm, lr)] = SeededRuns.Train(context, Name, Label(norm, lr), seed => Presets.Vgg(context.Preset, norm, lr, seed, context.Dataset));
+        var groups = SeededRuns.TrainAll(context, Name, LearningRates.SelectMany(lr => ((Norm[])[Norm.BatchNorm, Norm.None]).Select(norm => (norm, lr))),
+            k => Label(k.norm, k.lr), (k, seed) => Presets.Vgg(context.Preset, k.norm, k.lr, seed, context.Dataset));
         var ordered = groups.Values.ToList();
         var runs = ordered.SelectMany(g => g.Runs).ToList();
 

@@ -32,11 +32,8 @@ public sealed class Placement : Experiment
     /// <summary>The four configurations, over the context's seeds (the before-ReLU one with γ, β is the BN run the other experiments share).</summary>
     internal static Dictionary<(NormPlacement Placement, bool Affine), SeededRuns> Train(ExperimentContext context, string experiment)
     {
-        var groups = new Dictionary<(NormPlacement, bool), SeededRuns>();
-        foreach (var placement in (NormPlacement[])[NormPlacement.BeforeActivation, NormPlacement.AfterActivation])
-            foreach (bool affine in (bool[])[true, false])
-                groups[(placement, affine)] = SeededRuns.Train(context, experiment, Label(placement, affine), seed => BnVgg(context, placement, affine, seed));
-        return groups;
+        var keys = ((NormPlacement[])[NormPlacement.BeforeActivation, NormPlacement.AfterActivation]).SelectMany(p => ((bool[])[true, false]).Select(affine => (p, affine)));
+        return SeededRuns.TrainAll(context, experiment, keys, k => Label(k.p, k.affine), (k, seed) => BnVgg(context, k.p, k.affine, seed));
     }
 
     /// <summary>"BN before ReLU" / "BN after ReLU, no γ/β".</summary>

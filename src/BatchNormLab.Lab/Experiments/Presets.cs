@@ -61,7 +61,7 @@ public static class Presets
 
     /// <summary>The VGG setting at LR 0.1 (the paper's default rate) for each of <paramref name="norms"/> and each of the context's seeds, shared between experiments (<see cref="TrainedRun.Shared"/>).</summary>
     public static List<SeededRuns> SharedRuns(ExperimentContext context, string experiment, IEnumerable<Norm> norms) =>
-        norms.Select(n => SeededRuns.Train(context, experiment, Label(n), seed => Vgg(context.Preset, n, 0.1, seed, context.Dataset))).ToList();
+        [.. SeededRuns.TrainAll(context, experiment, norms, Label, (n, seed) => Vgg(context.Preset, n, 0.1, seed, context.Dataset)).Values];
 
     /// <summary>
     /// The deep linear network of Santurkar et al. (Figs. 3 and 9): 25 linear layers of width 10 regressing

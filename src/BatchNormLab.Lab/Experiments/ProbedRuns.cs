@@ -29,7 +29,7 @@ public static class ProbedRuns
     public static SeededRuns Train(ExperimentContext context, string experiment, ProbedNetwork network, Norm norm)
     {
         string label = Label(network, norm);
-        return new(label, context.SeedList.Select(seed => Run(context, experiment, $"{label}, seed {seed}", network, Config(context, network, norm, seed))).ToList());
+        return SeededRuns.Over(context, [label], l => l, (_, runLabel, seed) => Run(context, experiment, runLabel, network, Config(context, network, norm, seed)))[label];
     }
 
     /// <summary>"VGG BN", "DLN standard", …</summary>
@@ -102,15 +102,13 @@ public static class ProbedRuns
     {
         // The VGG runs are the shared ones, which carry these probes (and the activation probe) whoever trains them first.
         if (network == ProbedNetwork.Vgg) return TrainedRun.Shared(context, experiment, label, config);
-        string key = Key(config);
-        if (context.SharedRuns.TryGetValue(key, out var run))
+        var run = context.Shared(Key(config), () =>
         {
-            context.Progress.Message(experiment, $"{label}: the same run as {run.Experiment}'s, reused with its probes");
-            return run with { Label = label };
-        }
-        IReadOnlyList<ITrainingCallback> probes = [];
-        run = TrainedRun.Train(context, experiment, label, config, t => probes = Attach(t, network, context.Preset)) with { Probes = probes };
-        context.SharedRuns[key] = run;
-        return run;
+            IReadOnlyList<ITrainingCallback> probes = [];
+            return TrainedRun.Train(context, experiment, label, config, t => probes = Attach(t, network, context.Preset)) with { Probes = probes };
+        }, out bool trained);
+        if (trained) return run;
+        context.Progress.Message(experiment, $"{label}: the same run as {run.Experiment}'s, reused with its probes");
+        return run with { Label = label };
     }
 }

@@ -139,23 +139,19 @@ public sealed class SigmoidSaturation : Experiment
     /// <summary>The MLP with <paramref name="norm"/> over the context's seeds, each run with its saturation probe and its distribution probe.</summary>
     Probed Train(ExperimentContext context, Norm norm, string label)
     {
-        var runs = new List<TrainedRun>();
-        var probes = new List<SaturationProbe>();
-        foreach (ulong seed in context.SeedList)
+        var runs = SeededRuns.Over(context, [label], l => l, (_, runLabel, seed) =>
         {
             var config = Config(context.Preset, norm, seed, context.Dataset);
             SaturationProbe? probe = null;
             ActivationProbe? distribution = null;
-            var run = TrainedRun.Train(context, Name, $"{label}, seed {seed}", config, t =>
+            return TrainedRun.Train(context, Name, runLabel, config, t =>
             {
                 probe = new SaturationProbe(t.Model, SaturationThreshold, RecordEvery(config));
                 distribution = new ActivationProbe(t.Model, probe.Layers, RecordEvery(config));
                 return [probe, distribution];
-            });
-            runs.Add(run with { Activations = distribution });
-            probes.Add(probe!);
-        }
-        return new Probed(new SeededRuns(label, runs), probes);
+            }) with { Activations = distribution, Probes = [probe!] };
+        })[label];
+        return new Probed(runs, [.. runs.Runs.Select(r => r.Probe<SaturationProbe>())]);
     }
 
     /// <summary>

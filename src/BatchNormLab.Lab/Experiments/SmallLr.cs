@@ -44,9 +44,9 @@ public sealed class SmallLr : Experiment
     protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        SeededRuns Train(Norm norm, double lr) => SeededRuns.Train(context, Name, Label(norm, lr), seed => Presets.Vgg(context.Preset, norm, lr, seed, context.Dataset));
-        var (bnSmall, standardSmall, bnLarge) = (Train(Norm.BatchNorm, SmallRate), Train(Norm.None, SmallRate), Train(Norm.BatchNorm, LargeRate));
-        List<SeededRuns> groups = [bnSmall, standardSmall, bnLarge];
+        List<SeededRuns> groups = [.. SeededRuns.TrainAll(context, Name, [(Norm.BatchNorm, SmallRate), (Norm.None, SmallRate), (Norm.BatchNorm, LargeRate)],
+            k => Label(k.Item1, k.Item2), (k, seed) => Presets.Vgg(context.Preset, k.Item1, k.Item2, seed, context.Dataset)).Values];
+        var (bnSmall, standardSmall, bnLarge) = (groups[0], groups[1], groups[2]);
         var runs = groups.SelectMany(g => g.Runs).ToList();
         var numbers = new Dictionary<string, double>();
         foreach (var g in groups) g.AddNumbers(numbers);

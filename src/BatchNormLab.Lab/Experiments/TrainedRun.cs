@@ -81,26 +81,23 @@ public sealed record TrainedRun
     /// </summary>
     public static TrainedRun Shared(ExperimentContext context, string experiment, string label, TrainConfig config)
     {
-        string key = config.ToJson();
-        if (context.SharedRuns.TryGetValue(key, out var run))
+        var run = context.Shared(config.ToJson(), () =>
         {
-            context.Progress.Message(experiment, $"{label}: the same run as {run.Experiment}'s \"{run.Label}\", reused");
-            run = run with { Label = label };
-            run.WriteMetrics(context, experiment);
-            return run;
-        }
-        ActivationProbe? probe = null;
-        IReadOnlyList<ITrainingCallback> probes = [];
-        bool probed = ProbedRuns.IsProbedVgg(context, config);
-        int every = Math.Max(1, config.Steps / 50);
-        run = Train(context, experiment, label, config, t =>
-        {
-            probe = new ActivationProbe(t.Model, ActivationLayers(t.Model), every);
-            probes = probed ? ProbedRuns.Attach(t, ProbedNetwork.Vgg, context.Preset) : [];
-            return [probe, .. probes];
-        }) with { Activations = probe, Probes = probes };
-        context.SharedRuns[key] = run;
-        if (probed) context.SharedRuns[ProbedRuns.Key(config)] = run;
+            ActivationProbe? probe = null;
+            IReadOnlyList<ITrainingCallback> probes = [];
+            bool probed = ProbedRuns.IsProbedVgg(context, config);
+            int every = Math.Max(1, config.Steps / 50);
+            return Train(context, experiment, label, config, t =>
+            {
+                probe = new ActivationProbe(t.Model, ActivationLayers(t.Model), every);
+                probes = probed ? ProbedRuns.Attach(t, ProbedNetwork.Vgg, context.Preset) : [];
+                return [probe, .. probes];
+            }) with { Activations = probe, Probes = probes };
+        }, out bool trained);
+        if (trained) return run;
+        context.Progress.Message(experiment, $"{label}: the same run as {run.Experiment}'s \"{run.Label}\", reused");
+        run = run with { Label = label };
+        run.WriteMetrics(context, experiment);
         return run;
     }
 

@@ -14,18 +14,63 @@ public interface IRangeBody
 /// </summary>
 public static class Threading
 {
-    static int threads = Math.Max(1, Environment.ProcessorCount);
+    static readonly AsyncLocal<int> scoped = new();
 
-    /// <summary>How many parts a loop is split into at most (the engine's thread count).</summary>
-    public static int Threads
+    /// <summary>
+    /// How many parts a loop is split into at most (the engine's thread count): the innermost
+    /// <see cref="Use"/> scope's on this flow of execution (its parallel loops' workers included), else the
+    /// machine's processor count. A scope rather than a global, so concurrent work (training runs side by side,
+    /// tests) can each use its own count without racing.
+    /// </summary>
+    public static int Threads => scoped.Value is > 0 and var n ? n : Math.Max(1, Environment.ProcessorCount);
+
+    /// <summary>Sets <see cref="Threads"/> to <paramref name="threads"/> until the returned scope is disposed: <c>using (Threading.Use(1)) …</c>.</summary>
+    public static Scope Use(int threads) =>
+        new(threads >= 1 ? threads : throw new ArgumentOutOfRangeException(nameof(threads), threads, "thread count must be at least 1"));
+
+    /// <summary>A thread count in force until disposed, then the one before it again.</summary>
+    public readonly struct Scope : IDisposable
     {
-        get => threads;
-        set => threads = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "thread count must be at least 1");
+        readonly int saved;
+
+        internal Scope(int threads)
+        {
+            saved = scoped.Value;
+            scoped.Value = threads;
+        }
+
+        public void Dispose() => scoped.Value = saved;
+    }
+
+    /// <summary>
+    /// Runs independent <paramref name="jobs"/> side by side on min(<see cref="Threads"/>, jobs) workers, each job with
+    /// an equal share of the threads (one each when there are at least as many jobs as threads), and returns their
+    /// results in the jobs' order. Small models leave cores idle inside one job, so this is faster than one job after
+    /// another; kernels give the same bits for any thread count, so the results are those of a sequential run.
+    /// The first job's exception that fails is rethrown as it was, after the other workers have stopped.
+    /// </summary>
+    public static IReadOnlyList<T> Concurrently<T>(IReadOnlyList<Func<T>> jobs)
+    {
+        int workers = Math.Min(Threads, jobs.Count);
+        if (workers <= 1) return jobs.Select(job => job()).ToList();
+        var results = new T[jobs.Count];
+        int next = -1, each = Threads / workers;
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<(int Job, Exception Error)>();
+        var tasks = Enumerable.Range(0, workers).Select(_ => Task.Factory.StartNew(() =>
+        {
+            using var scope = Use(each);
+            for (int i; failures.IsEmpty && (i = Interlocked.Increment(ref next)) < jobs.Count;)
+                try { results[i] = jobs[i](); }
+                catch (Exception e) { failures.Enqueue((i, e)); }
+        }, TaskCreationOptions.LongRunning)).ToArray();
+        Task.WaitAll(tasks);
+        if (!failures.IsEmpty) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failures.MinBy(f => f.Job).Error);
+        return results;
     }
 
     /// <summary>How many parts <see cref="For{TBody}"/> uses for <paramref name="count"/> items.</summary>
     public static int PartCount(int count, int minPerPart) =>
-        Math.Max(1, Math.Min(threads, count / Math.Max(1, minPerPart)));
+        Math.Max(1, Math.Min(Threads, count / Math.Max(1, minPerPart)));
 
     /// <summary>The start of part <paramref name="part"/> of <paramref name="parts"/> over [0, count).</summary>
     public static int PartStart(int count, int parts, int part) => (int)((long)count * part / parts);
@@ -50,7 +95,7 @@ public static class Threading
     /// </summary>
     public static void ForEachItem<TBody>(int count, TBody body) where TBody : struct, IRangeBody
     {
-        int workers = Math.Min(threads, count);
+        int workers = Math.Min(Threads, count);
         if (workers <= 1)
         {
             for (int i = 0; i < count; i++) body.Run(i, i + 1);

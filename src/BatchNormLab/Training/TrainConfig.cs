@@ -25,6 +25,7 @@ public sealed record TrainConfig
     public LossKind Loss { get; init; } = LossKind.CrossEntropy;
     public bool Augment { get; init; }
     public ulong Seed { get; init; }
+    /// <summary>The thread count `bnlab train` runs with (results are bitwise the same for any); experiments set theirs per context.</summary>
     public int Threads { get; init; } = 2;
     /// <summary>Evaluate on the test set every this many steps (0: only at the end).</summary>
     public int EvalEvery { get; init; }

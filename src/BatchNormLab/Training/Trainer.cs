@@ -71,7 +71,6 @@ public sealed class Trainer
     public TrainingOutcome Run(int? until = null, CancellationToken cancel = default)
     {
         int end = Math.Min(until ?? Config.Steps, Config.Steps);
-        Threading.Threads = Config.Threads;
         var clock = Stopwatch.StartNew();
         EvalMetrics? last = null;
         while (Step < end && !cancel.IsCancellationRequested)

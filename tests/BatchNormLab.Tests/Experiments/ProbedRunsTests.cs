@@ -49,4 +49,26 @@ public sealed class ProbedRunsTests : IDisposable
         Assert.Equal(12, progress.Started.Distinct().Count());
         Assert.All(progress.Started, s => Assert.DoesNotContain("theory", s)); // theory probes the runs ics trained
     }
+
+    [Fact]
+    public void RunsSideBySideGiveTheSameNumbersAsOneAfterAnother()
+    {
+        // Two threads: the four runs (2 norms × 2 seeds) train two at a time, one thread each; one thread: one after another.
+        Dictionary<Norm, SeededRuns> Train(int threads, string sub)
+        {
+            var context = new ExperimentContext(Path.Combine(dir, sub), Preset.Tiny, null, threads, seed: 3);
+            using (BatchNormLab.Kernels.Threading.Use(threads))
+                return SeededRuns.TrainAll(context, "t", [Norm.BatchNorm, Norm.None], Presets.Label, (n, seed) => Presets.Vgg(Preset.Tiny, n, 0.1, seed));
+        }
+        var (together, alone) = (Train(2, "together"), Train(1, "alone"));
+        foreach (var norm in together.Keys)
+        {
+            Assert.Equal(alone[norm].Label, together[norm].Label);
+            Assert.Equal(alone[norm].Runs.Select(r => r.Label), together[norm].Runs.Select(r => r.Label));
+            Assert.Equal(alone[norm].Runs.Select(r => r.Config.Seed), together[norm].Runs.Select(r => r.Config.Seed));
+            Assert.Equal(alone[norm].Runs.SelectMany(r => r.Steps.Select(s => (s.Loss, s.GradNorm))), together[norm].Runs.SelectMany(r => r.Steps.Select(s => (s.Loss, s.GradNorm))));
+            Assert.Equal(alone[norm].Runs.SelectMany(r => r.Model.StateDict().Select(e => e.Tensor?.ToDoubleArray() ?? [e.Int64!.Value])),
+                together[norm].Runs.SelectMany(r => r.Model.StateDict().Select(e => e.Tensor?.ToDoubleArray() ?? [e.Int64!.Value])));
+        }
+    }
 }

@@ -102,7 +102,7 @@ public class Conv2dKernelTests
             float[] x = rng.Array<float>(s.XLength), weight = rng.Array<float>(s.WeightLength), bias = rng.Array<float>(s.COut), dy = rng.Array<float>(s.YLength);
             float[][] Run(int threads)
             {
-                using var count = ThreadCount.Set(threads);
+                using var count = Threading.Use(threads);
                 float[] y = new float[s.YLength], dx = new float[s.XLength], dw = new float[s.WeightLength], db = new float[s.COut];
                 Conv2dKernels.Forward<float>(x, s.N, s.C, s.H, s.W, weight, bias, s.COut, s.Kh, s.Kw, s.Stride, s.Padding, y);
                 Conv2dKernels.BackwardInput<float>(dy, weight, s.N, s.C, s.H, s.W, s.COut, s.Kh, s.Kw, s.Stride, s.Padding, dx);

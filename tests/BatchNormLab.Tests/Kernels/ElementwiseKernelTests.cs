@@ -43,7 +43,7 @@ public class ElementwiseKernelTests
         float[] source = rng.Array<float>(length + 16);
         double[] sourceD = rng.Array<double>(length + 8);
         for (int threads = 1; threads <= 3; threads++)
-            using (ThreadCount.Set(threads))
+            using (Threading.Use(threads))
                 foreach (var (from, to) in new[] { (0, 0), (3, 0), (0, 5), (7, 13), (15, 1) })
                 {
                     var dst = new float[length + 16];

@@ -86,7 +86,7 @@ public class GemmTests
             float[] a = rng.Fill<float>(m * k), b = rng.Fill<float>(k * n), c0 = rng.Fill<float>(m * n);
             float[] Run(int threads)
             {
-                using var count = ThreadCount.Set(threads);
+                using var count = Threading.Use(threads);
                 var c = (float[])c0.Clone();
                 Gemm.Multiply(false, true, m, n, k, 0.75f, a, k, b, k, 0.5f, c, n);
                 return c;
@@ -104,7 +104,7 @@ public class GemmTests
     public void PackedAGivesTheSameBits()
     {
         foreach (int threads in new[] { 1, 2 })
-            using (ThreadCount.Set(threads))
+            using (Threading.Use(threads))
                 foreach (var (m, n, k) in new[] { (31, 45, 700), (512, 64, 1200), (7, 33, 1), (1, 1, 1) })
                     foreach (bool transA in new[] { false, true })
                     {

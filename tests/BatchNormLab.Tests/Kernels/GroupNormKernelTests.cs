@@ -83,7 +83,7 @@ public sealed class GroupNormKernelTests
         var gamma = Array.ConvertAll(Random(rng, groups * k, 1), v => (float)v);
         (float[] Y, float[] Dx, float[] Dg) Run(int threads)
         {
-            using var count = ThreadCount.Set(threads);
+            using var count = Threading.Use(threads);
             var (y, m, v, dx, dg, db) = (new float[length], new double[n * groups], new double[n * groups], new float[length], new float[groups * k], new float[groups * k]);
             GroupNormKernels.Forward<float>(x, n, groups, k, s, gamma, default, 1e-5, y, m, v);
             GroupNormKernels.Backward<float>(dy, x, n, groups, k, s, gamma, m, v, 1e-5, dx, dg, db);

@@ -39,7 +39,7 @@ public class SgdKernelTests
         SgdKernels.StepReference<T>(wRef, grad, bufferRef, settings, first);
         Assert.NotEqual(w, wRef); // the step changed something
         foreach (int threads in new[] { 1, 2, 3 })
-            using (ThreadCount.Set(threads))
+            using (Threading.Use(threads))
             {
                 T[] wt = (T[])w.Clone(), bt = (T[])buffer.Clone();
                 SgdKernels.Step<T>(wt, grad, bt, settings, first);

@@ -21,7 +21,7 @@ public class ThreadingTests
         List<(int Start, int End)>? first = null;
         for (int threads = 1; threads <= 3; threads++)
             foreach (bool lastFirst in new[] { false, true })
-                using (ThreadCount.Set(threads))
+                using (Threading.Use(threads))
                 {
                     var ranges = new ConcurrentQueue<(int Start, int End)>();
                     Threading.ForChunks(count, 1, chunks, lastFirst, new Record(ranges));
@@ -48,7 +48,7 @@ public class ThreadingTests
     [InlineData(4096, 4, 16, 16)]
     public void ForChunksKeepsRangesAtLeastTheMinimum(int count, int minPerPart, int chunks, int expectedRanges)
     {
-        using (ThreadCount.Set(2))
+        using (Threading.Use(2))
         {
             var ranges = new ConcurrentQueue<(int Start, int End)>();
             Threading.ForChunks(count, minPerPart, chunks, lastFirst: false, new Record(ranges));
@@ -71,5 +71,42 @@ public class ThreadingTests
             (int, int)[] inOrder = [(0, 25), (25, 50), (50, 75), (75, 100)];
             Assert.Equal(lastFirst ? inOrder.Reverse() : inOrder, ranges.ToArray());
         }
+    }
+
+    [Fact]
+    public void ConcurrentlyReturnsResultsInOrderEachJobWithItsShareOfTheThreads()
+    {
+        using (Threading.Use(4))
+        {
+            var seen = new ConcurrentBag<int>();
+            var jobs = Enumerable.Range(0, 7).Select(i => (Func<int>)(() => { seen.Add(Threading.Threads); return i * i; })).ToList();
+            Assert.Equal(Enumerable.Range(0, 7).Select(i => i * i), Threading.Concurrently(jobs));
+            Assert.All(seen, t => Assert.Equal(1, t)); // 4 workers for 7 jobs: one thread each
+            var two = Threading.Concurrently([() => Threading.Threads, () => Threading.Threads]);
+            Assert.Equal([2, 2], two); // 2 jobs: two threads each
+            Assert.Equal(4, Threading.Threads); // the caller's count is untouched
+        }
+    }
+
+    [Fact]
+    public void ConcurrentlyRethrowsTheFirstFailingJobsExceptionAsItWas()
+    {
+        using (Threading.Use(2))
+        {
+            Func<int>[] jobs = [() => 1, () => throw new InvalidOperationException("job 1"), () => throw new ArgumentException("job 2")];
+            var e = Assert.Throws<InvalidOperationException>(() => Threading.Concurrently(jobs));
+            Assert.Equal("job 1", e.Message);
+        }
+    }
+
+    [Fact]
+    public void UseScopesNestAndRestore()
+    {
+        using (Threading.Use(3))
+        {
+            using (Threading.Use(1)) Assert.Equal(1, Threading.Threads);
+            Assert.Equal(3, Threading.Threads);
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => Threading.Use(0));
     }
 }
