@@ -51,7 +51,7 @@ public sealed class BatchSizes : Experiment
         string small = $"acc(batch {sizes[0]})", large = $"acc(batch {sizes[^1]})";
         return ($"{c.Model.Name} (width ×{RunFigures.F(c.Model.Width)}) on {c.Dataset}, plain SGD, Glorot initialisation, with BN, GroupNorm ({Groups(preset)} groups, or the largest divisor of a layer's channels below that) and LayerNorm (GroupNorm with one group in conv layers, per-sample over C·H·W), " +
                 $"at batch sizes {string.Join(", ", sizes)}, over the seeds; every run sees {Samples(preset):N0} training samples (steps = samples / batch), learning rate {RunFigures.F(BaseRate)}·batch/128 (linear scaling), test accuracy in eval mode at the end " +
-                $"({(c.TestLimit > 0 ? $"first {c.TestLimit} test images" : "whole test set")}; a diverged run counts as chance). " +
+                "(whole test set; a diverged run counts as chance). " +
                 $"Rules, paired by seed, smallest against largest batch: BN degrades: {Degrades.Describe(small, large)}; GN and LN each do not: {Holds.Describe(small, large)}. Each network must train at the largest batch (precondition: above chance by 10 points).",
             (preset == Preset.Tiny ? Presets.Deviations(preset, dataset) + " " : "") +
             "Seed 003 states the weakness without an experiment; Wu & He train ResNet-50 on ImageNet for a fixed number of epochs at batch sizes 2–32 per GPU, with 32 groups" +

@@ -94,7 +94,7 @@ public static class Presets
     {
         var c = Vgg(preset, Norm.BatchNorm, 0.1, 0);
         string width = c.Model.Width == 1 ? "" : $" at width ×{c.Model.Width}";
-        string test = c.TestLimit > 0 ? $"the first {c.TestLimit} test examples" : "the whole test set";
+        string test = c.TestLimit > 0 ? $"the first {c.TestLimit} test examples, and at the end on the whole test set (the accuracy compared)" : "the whole test set";
         return $"{c.Model.Name}{width} on {c.Dataset}, plain SGD, batch {c.BatchSize}, constant learning rate, Glorot initialisation, no augmentation, {c.Steps} steps, evaluated every {c.EvalEvery} steps on {test}";
     }
 

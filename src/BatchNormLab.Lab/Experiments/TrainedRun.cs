@@ -44,13 +44,18 @@ public sealed record TrainedRun
     double FinalMean(Func<StepMetrics, double> metric, int window) =>
         Outcome.Diverged || Steps.Count == 0 ? double.NaN : Steps.TakeLast(window).Average(metric);
 
-    /// <summary>Trains <paramref name="config"/> on the context's data, with extra callbacks, reporting progress; writes the run's metrics.csv.</summary>
+    /// <summary>
+    /// Trains <paramref name="config"/> on the context's data, with extra callbacks, reporting progress; writes the run's metrics.csv.
+    /// Evaluations during training use the config's test subset (<see cref="TrainConfig.TestLimit"/>, cheap enough for a
+    /// curve); the final one, which verdicts compare, is on the whole test set: on 2,000 examples the test sample alone
+    /// puts ~0.6 points of noise between two networks' accuracies, on 10,000 less than half that.
+    /// </summary>
     public static TrainedRun Train(ExperimentContext context, string experiment, string label, TrainConfig config,
         Func<Trainer, IEnumerable<ITrainingCallback>>? callbacks = null, Func<Module, Module>? adapt = null)
     {
-        var (train, test) = context.Data(config.Dataset);
+        var (train, wholeTest) = context.Data(config.Dataset);
         if (config.TrainLimit > 0 && config.TrainLimit < train.Count) train = train.Take(config.TrainLimit);
-        if (config.TestLimit > 0 && config.TestLimit < test.Count) test = test.Take(config.TestLimit);
+        var test = config.TestLimit > 0 && config.TestLimit < wholeTest.Count ? wholeTest.Take(config.TestLimit) : wholeTest;
         int[] shape = train.Inputs.Shape[1..];
         int outputs = train.Labels is null ? train.Targets!.Size(1) : train.Classes;
         var model = config.Model.Build(shape, outputs, new Rng(config.Seed));
@@ -61,6 +66,8 @@ public sealed record TrainedRun
         if (callbacks is not null) trainer.Callbacks.AddRange(callbacks(trainer));
         context.Progress.RunStarted(experiment, label, config.Steps);
         var outcome = trainer.Run();
+        if (!outcome.Diverged && outcome.FinalEvaluation is not null && test.Count < wholeTest.Count)
+            outcome = outcome with { FinalEvaluation = Trainer.Evaluate(model, wholeTest, config.Loss, config.BatchSize, outcome.StepsDone) };
         context.Progress.RunFinished(experiment, label, outcome);
         var run = new TrainedRun
         {

@@ -19,7 +19,8 @@ namespace BatchNormLab.Nn;
 /// biased std, where BatchNorm keeps the unbiased variance): only p = 2 has a simple unbiasing factor,
 /// and training divides by the batch's own statistic, whose mean this estimates. With p = ∞ the
 /// gradient of the max goes to the first maximum (Tensor.Max), a valid subgradient at ties.
-/// Written in Tensor ops, so gradients and double backward come from autodiff.
+/// Training runs the fused op (<see cref="Kernels.LpNormKernels"/>); its composite twin (Tensor.LpNormComposite)
+/// is the definition and gives the double backward.
 /// </summary>
 public sealed class LpNorm : NormLayer
 {
@@ -51,28 +52,17 @@ public sealed class LpNorm : NormLayer
             throw new ArgumentException($"LpNorm({NumFeatures}) got {input.Size(1)} channels in dimension 1 (input shape {Tensor.Format(input.Dims)})");
         int n = input.Size(0), c = NumFeatures, s = 1;
         for (int d = 2; d < input.Rank; d++) s *= input.Size(d);
-        var x = input.Reshape(n, c, s);
-        var xhat = Training || !TrackRunningStats ? NormaliseWithBatchStatistics(x, input) : NormaliseWithRunningStatistics(x);
+        if (Training || !TrackRunningStats)
+        {
+            if ((long)n * s <= 1)
+                throw new ArgumentException($"Expected more than 1 value per channel when training, got input size {Tensor.Format(input.Dims)}");
+            var output = Tensor.LpNormTrain(input, P, Centred, Weight, Bias, Eps, out var mean, out var moment);
+            if (Training && TrackRunningStats) UpdateRunningStatistics(Centred ? mean : null, moment);
+            return output;
+        }
+        var xhat = NormaliseWithRunningStatistics(input.Reshape(n, c, s));
         var y = Weight is null ? xhat : xhat * Weight.Reshape(1, c, 1);
         return (Bias is null ? y : y + Bias.Reshape(1, c, 1)).Reshape(input.Shape);
-    }
-
-    // c = x − μ;  x̂ = c·(M + ε)^(−1/q)   (statistics over axes 0 and 2 of (N, C, S), functions of x)
-    Tensor NormaliseWithBatchStatistics(Tensor x, Tensor input)
-    {
-        long perChannel = (long)x.Size(0) * x.Size(2);
-        if (perChannel <= 1)
-            throw new ArgumentException($"Expected more than 1 value per channel when training, got input size {Tensor.Format(input.Dims)}");
-        var mean = Centred ? x.Mean([0, 2], keepDim: true) : null;
-        var centred = mean is null ? x : x - mean;
-        var moment = P switch
-        {
-            1 => centred.Abs().Mean([0, 2], keepDim: true),
-            2 => (centred * centred).Mean([0, 2], keepDim: true),
-            _ => centred.Abs().Max(2, keepDim: true).Max(0, keepDim: true),
-        };
-        if (Training && TrackRunningStats) UpdateRunningStatistics(mean?.ToDoubleArray(), moment.ToDoubleArray());
-        return centred * (moment + Eps).Pow(-1.0 / root);
     }
 
     // x̂ = (x − running_mean)·(running_scale^q + ε)^(−1/q)   (constants: linear in x)
