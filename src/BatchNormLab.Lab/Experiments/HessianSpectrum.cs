@@ -1,6 +1,7 @@
 using System.Globalization;
 using BatchNormLab.Analysis;
 using BatchNormLab.Data;
+using BatchNormLab.Kernels;
 using BatchNormLab.Models;
 using BatchNormLab.Nn;
 using BatchNormLab.Training;
@@ -96,7 +97,7 @@ public sealed class HessianSpectrum : Experiment
     static Setting SettingOf(Preset preset) => preset switch
     {
         Preset.Tiny => new(12, 1, 128, 4),
-        Preset.Quick => new(10, 1, 1024, 40),
+        Preset.Quick => new(20, 1, 1024, 40),
         _ => new(90, 10, 4096, 200),
     };
 
@@ -176,32 +177,38 @@ public sealed class HessianSpectrum : Experiment
             foreach (int step in points)
             {
                 var series = new List<Series>();
-                for (int s = 0; s < bn.Runs.Count; s++)
+                // Every (seed, statistics) spectrum is independent of the others (its own model copy and seeded draws): side by side.
+                var spectra = Enumerable.Range(0, bn.Runs.Count).SelectMany(s =>
                 {
-                    var spectra = new List<(TrainedRun Run, string Statistics, HessianMode Mode)> { (none.Runs[s], NoBn, HessianMode.Training), (bn.Runs[s], Batch, HessianMode.Training) };
-                    if (step == config.Steps) spectra.Add((bn.Runs[s], Population, HessianMode.Eval));
-                    foreach (var (run, statistics, mode) in spectra)
+                    var these = new List<(int Seed, TrainedRun Run, string Statistics, HessianMode Mode)> { (s, none.Runs[s], NoBn, HessianMode.Training), (s, bn.Runs[s], Batch, HessianMode.Training) };
+                    if (step == config.Steps) these.Add((s, bn.Runs[s], Population, HessianMode.Eval));
+                    return these;
+                }).ToList();
+                var results = Threading.Concurrently(spectra.Select(spectrum => (Func<(SpectrumSummary, SpectralDensity?)>)(() =>
+                {
+                    var (_, run, statistics, mode) = spectrum;
+                    ulong seed = run.Config.Seed;
+                    if (run.Outcome.Diverged && step > (run.Outcome.DivergedAtStep ?? 0))
                     {
-                        ulong seed = run.Config.Seed;
-                        if (run.Outcome.Diverged && step > (run.Outcome.DivergedAtStep ?? 0))
-                        {
-                            context.Progress.Message(Name, $"{network} {statistics}, seed {seed}, at step {step}: skipped, the run diverged at step {run.Outcome.DivergedAtStep}");
-                            summaries.Add(SpectrumSummary.Missing(network, statistics, seed, step));
-                            continue;
-                        }
-                        context.Progress.Message(Name, $"{network} {statistics}, seed {seed}, at step {step}: Hessian spectrum");
-                        var model = run.ModelAt(step);
-                        if (statistics == Population)
-                        {
-                            var loader = new DataLoader(train, run.Config.BatchSize, shuffle: true, dropLast: true, seed);
-                            BatchNormStatistics.RecomputePopulation(model, loader.Epoch(0).Take(setting.PopulationBatches).Select(b => b.Inputs));
-                        }
-                        var (summary, density) = Analyse(network, statistics, seed, step, model, examples, run.Config.BatchSize, mode, setting, new Rng(seed + (ulong)step));
-                        summaries.Add(summary);
-                        files.Add(WriteCsv(context, $"{TrainedRun.FileName($"{network} {statistics} seed {seed} step {step}")}.density.csv",
-                            ["lambda,density", .. density.Grid.Zip(density.Density, (l, d) => string.Create(CultureInfo.InvariantCulture, $"{l:R},{d:R}"))]));
-                        if (s == 0) series.Add(DensitySeries(statistics, density));
+                        context.Progress.Message(Name, $"{network} {statistics}, seed {seed}, at step {step}: skipped, the run diverged at step {run.Outcome.DivergedAtStep}");
+                        return (SpectrumSummary.Missing(network, statistics, seed, step), null);
                     }
+                    context.Progress.Message(Name, $"{network} {statistics}, seed {seed}, at step {step}: Hessian spectrum");
+                    var model = run.ModelAt(step);
+                    if (statistics == Population)
+                    {
+                        var loader = new DataLoader(train, run.Config.BatchSize, shuffle: true, dropLast: true, seed);
+                        BatchNormStatistics.RecomputePopulation(model, loader.Epoch(0).Take(setting.PopulationBatches).Select(b => b.Inputs));
+                    }
+                    return Analyse(network, statistics, seed, step, model, examples, run.Config.BatchSize, mode, setting, new Rng(seed + (ulong)step));
+                })).ToList());
+                foreach (var ((s, _, statistics, _), (summary, density)) in spectra.Zip(results))
+                {
+                    summaries.Add(summary);
+                    if (density is null) continue;
+                    files.Add(WriteCsv(context, $"{TrainedRun.FileName($"{network} {statistics} seed {summary.Seed} step {step}")}.density.csv",
+                        ["lambda,density", .. density.Grid.Zip(density.Density, (l, d) => string.Create(CultureInfo.InvariantCulture, $"{l:R},{d:R}"))]));
+                    if (s == 0) series.Add(DensitySeries(statistics, density));
                 }
                 if (series.Count > 0)
                     figures.Add(new FigureData($"{network}, step {step}: Hessian eigenvalue density (seed {context.SeedList[0]})",
@@ -248,7 +255,7 @@ public sealed class HessianSpectrum : Experiment
 
     static string G(double v) => RunFigures.Cell(v, "G3");
 
-    static (SpectrumSummary, SpectralDensity) Analyse(string network, string statistics, ulong seed, int step, Module model, Dataset examples, int batchSize,
+    static (SpectrumSummary, SpectralDensity?) Analyse(string network, string statistics, ulong seed, int step, Module model, Dataset examples, int batchSize,
         HessianMode mode, Setting setting, Rng rng)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
