@@ -83,7 +83,7 @@ static class RunsCommand
     {
         var ids = new Argument<long[]>("RUN_ID") { Arity = ArgumentArity.OneOrMore, Description = "One run id, or several to put side by side" };
         var output = new Option<string?>("--out") { Description = "The HTML file to write (default: report-ID[-ID…].html beside the database)" };
-        var markdown = new Option<bool>("--markdown") { Description = "Print one run's verdicts as a Markdown table (the README's experiments table) instead of writing HTML" };
+        var markdown = new Option<bool>("--markdown") { Description = "Print the verdicts as Markdown instead of writing HTML: one run's as a table (the README's experiments table); several runs' side by side, with the sub-claims where they differ" };
         var command = new Command("report", "Rebuild report.html from the run database; with several runs, one report that compares them.") { ids, output, markdown, Db };
         command.SetAction(p =>
         {
@@ -91,8 +91,8 @@ static class RunsCommand
             long[] runIds = p.GetValue(ids)!;
             if (p.GetValue(markdown))
             {
-                if (runIds.Length != 1) throw new ArgumentException($"--markdown prints one run's table; got {runIds.Length} run ids");
-                Console.Write(ExperimentReport.MarkdownTable(store.ForReport(runIds[0])));
+                Console.Write(runIds.Length == 1 ? ExperimentReport.MarkdownTable(store.ForReport(runIds[0]))
+                    : ExperimentReport.MarkdownComparison([.. runIds.Select(store.ForReport)]));
                 return ExitCodes.Ok;
             }
             var runs = runIds.Select(store.ForReport).ToList();

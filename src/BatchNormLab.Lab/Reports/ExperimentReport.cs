@@ -103,6 +103,48 @@ public static class ExperimentReport
         return string.Join("\n", lines) + "\n";
     }
 
+    /// <summary>
+    /// The verdicts of several runs side by side as Markdown (the same claims measured again, e.g. over other seeds):
+    /// one row per experiment with each run's verdict and whether they agree, then, for each experiment whose verdicts
+    /// differ, the sub-claims whose outcomes differ, with each run's statistic.
+    /// </summary>
+    public static string MarkdownComparison(IReadOnlyList<ReportRun> runs)
+    {
+        static string Cell(string text) => text.Replace("|", "\\|").Replace("\n", " ");
+        static string Seeds(ReportRun r) => string.Join(", ", r.Results.FirstOrDefault()?.Seeds ?? []);
+        var names = runs.SelectMany(r => r.Results.Select(x => x.Name)).Distinct().ToList();
+        ExperimentResult? Of(ReportRun run, string name) => run.Results.FirstOrDefault(x => x.Name == name);
+        var lines = new List<string>
+        {
+            $"| experiment | {string.Join(" | ", runs.Select(r => $"{r.Label} ({r.Preset}, seeds {Seeds(r)})"))} | same verdict |",
+            $"|---|{string.Concat(runs.Select(_ => "---|"))}---|",
+        };
+        var differing = new List<string>();
+        foreach (string name in names)
+        {
+            var results = runs.Select(r => Of(r, name)).ToList();
+            bool same = results.All(x => x is not null) && results.Select(x => x!.Verdict.Kind).Distinct().Count() == 1;
+            if (!same) differing.Add(name);
+            lines.Add($"| `{name}` | {string.Join(" | ", results.Select(x => x is null ? "–" : VerdictName(x.Verdict.Kind)))} | {(same ? "yes" : "**no**")} |");
+        }
+        lines.Add("");
+        lines.Add($"{names.Count - differing.Count} of {names.Count} experiments have the same verdict in every run.");
+        foreach (string name in differing)
+        {
+            lines.Add("");
+            lines.Add($"`{name}`, the sub-claims whose outcomes differ:");
+            var results = runs.Select(r => Of(r, name)).ToList();
+            var claims = results.Where(x => x is not null).SelectMany(x => x!.Verdict.Parts.Select(p => p.Claim)).Distinct();
+            foreach (string claim in claims)
+            {
+                var parts = results.Select(x => x?.Verdict.Parts.FirstOrDefault(p => p.Claim == claim)).ToList();
+                if (parts.All(p => p is not null) && parts.Select(p => p!.Kind).Distinct().Count() == 1) continue;
+                lines.Add($"- {Cell(claim)}: " + string.Join("; ", parts.Select((p, i) => $"{runs[i].Label} {(p is null ? "–" : $"{Mark(p.Kind)} {Cell(p.Result)}")}")));
+            }
+        }
+        return string.Join("\n", lines) + "\n";
+    }
+
     /// <summary>One figure as a line chart: bands where a series has Lower/Upper, × at the x where it diverged.</summary>
     internal static Chart Draw(FigureData figure)
     {

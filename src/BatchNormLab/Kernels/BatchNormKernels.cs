@@ -75,7 +75,9 @@ public static unsafe partial class BatchNormKernels
     }
 
     // ---------------------------------------------------------------- eval forward
-    // y = x·α_c + β'_c  with  α = γ/√(running_var+ε),  β' = β − running_mean·α: one pass.
+    // y = ((x − μ_hi) − μ_lo)·α_c + β_c  with  α = γ/√(running_var+ε), μ = running_mean: one pass. Not the folded
+    // x·α + (β − μ·α), which cancels catastrophically when |μ| ≫ σ (1% off at |μ|/σ = 1e5 in float32); the centring
+    // is the same pass with one more subtraction, as in training.
 
     /// <summary>Forward with given statistics (running statistics in eval mode).</summary>
     public static void ForwardEval<T>(ReadOnlySpan<T> x, int n, int c, int s, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta,
@@ -86,8 +88,7 @@ public static unsafe partial class BatchNormKernels
         for (int ch = 0; ch < c; ch++)
         {
             double alpha = (gamma.IsEmpty ? 1 : double.CreateTruncating(gamma[ch])) / Math.Sqrt(variance[ch] + eps);
-            double betaPrime = (beta.IsEmpty ? 0 : double.CreateTruncating(beta[ch])) - mean[ch] * alpha;
-            k[ch] = Coefficients<T>.Folded(alpha, betaPrime);
+            k[ch] = Coefficients<T>.Centered(mean[ch], T.Zero, alpha, beta.IsEmpty ? 0 : double.CreateTruncating(beta[ch]));
         }
         fixed (T* px = x, py = y) Apply(null, px, py, n, c, s, k);
     }
@@ -529,7 +530,7 @@ public static unsafe partial class BatchNormKernels
     // out = dy·A + ((x − hi) − lo)·B + C, one formula for all three uses:
     //   training forward: no dy, hi + lo = μ, B = α, C = β
     //   training backward: hi + lo = μ, A = γ·r, B and C as above
-    //   eval forward: no dy, hi = lo = 0, B = α, C = β' (the folded form)
+    //   eval forward: no dy, hi + lo = running mean, B = α, C = β
 
     /// <summary>Per-channel coefficients of the elementwise pass; hi is μ rounded to T, lo the remainder.</summary>
     readonly struct Coefficients<T>(T hi, T lo, T a, T b, T c) where T : unmanaged, IFloatingPointIeee754<T>

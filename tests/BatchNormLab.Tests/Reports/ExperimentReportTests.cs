@@ -67,6 +67,29 @@ public sealed class ExperimentReportTests
     }
 
     [Fact]
+    public void MarkdownComparisonPutsRunsSideBySideAndNamesTheSubClaimsThatDiffer()
+    {
+        var rule = Rule.Accuracy(Claimed.Greater, 1);
+        ExperimentResult With(double[] bn, ulong[] seeds)
+        {
+            var verdict = Verdict.Of([rule.Judge("BN beats standard", new SeedValues("BN", bn), new SeedValues("standard", [0.8, 0.8, 0.81])),
+                rule.Judge("BN trains", new SeedValues("BN", bn), new SeedValues("chance", [0.1, 0.1, 0.1]))]);
+            return Result("judged", verdict.Kind) with { Verdict = verdict, Seeds = seeds };
+        }
+        var first = Run("run 1", With([0.9, 0.91, 0.92], [0, 1, 2]), Result("steady", VerdictKind.Agrees));
+        var second = Run("run 2", With([0.8, 0.81, 0.79], [10, 11, 12]), Result("steady", VerdictKind.Agrees));
+        var lines = ExperimentReport.MarkdownComparison([first, second]).TrimEnd('\n').Split('\n');
+        Assert.Equal("| experiment | run 1 (tiny, seeds 0, 1, 2) | run 2 (tiny, seeds 10, 11, 12) | same verdict |", lines[0]);
+        Assert.Equal("| `judged` | agrees | inconclusive | **no** |", lines[2]);
+        Assert.Equal("| `steady` | agrees | agrees | yes |", lines[3]);
+        Assert.Contains("1 of 2 experiments have the same verdict in every run.", lines);
+        var differing = lines.Where(l => l.StartsWith("- ")).ToList();
+        Assert.Single(differing); // "BN trains" agrees in both runs, so only the comparison is listed
+        Assert.StartsWith("- BN beats standard: run 1 ✓ mean d = +10.67", differing[0]);
+        Assert.Contains("; run 2 ? mean d", differing[0]);
+    }
+
+    [Fact]
     public void EveryExperimentGetsASectionWithOneChartPerFigureAndItsVerdict()
     {
         var results = Synthetic();
