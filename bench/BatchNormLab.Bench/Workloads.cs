@@ -59,6 +59,9 @@ sealed record Workload(string Name, long Work, long? Bytes, Func<Action> Setup, 
         // The issue-5 cost target: one Hessian-vector product (training-mode BN) at most 4× one
         // gradient on the same batch. Floors: a gradient is ~3 forwards, an HVP ~2 gradients (Pearlmutter).
         double smallVgg = 128 * VggForwardFlops(1, 28, 0.125);
+        // The quick preset's training step (what the main job spends its time on): plain SGD at LR 0.1, batch 128.
+        foreach (var norm in (Norm[])[Norm.None, Norm.BatchNorm])
+            list.Add(new($"vgg11{(norm == Norm.BatchNorm ? "_bn" : "")}_w0.125_train_step[128,1,28,28]", 128, null, () => SmallVggStep(norm, rng), 3 * smallVgg));
         list.Add(new("vgg11_bn_w0.125_gradient[128,1,28,28]", 128, null, () => SmallVgg(rng, hvp: false), 3 * smallVgg));
         list.Add(new("vgg11_bn_w0.125_hvp[128,1,28,28]", 128, null, () => SmallVgg(rng, hvp: true), 6 * smallVgg));
         // The normalisers of a narrow VGG on 28×28 images (issue 6): training forward + backward per layer,
@@ -81,8 +84,8 @@ sealed record Workload(string Name, long Work, long? Bytes, Func<Action> Setup, 
         return list;
     }
 
-    /// <summary>True for the whole-network steps, which the peer times with fewer runs (3 after 1 warm-up).</summary>
-    public bool Heavy => Name.StartsWith("vgg", StringComparison.Ordinal);
+    /// <summary>True for the full-width whole-network steps, which the peer times with fewer runs (3 after 1 warm-up); the ⅛-width ones are timed as the rest.</summary>
+    public bool Heavy => Name.StartsWith("vgg", StringComparison.Ordinal) && !Name.Contains("w0.125", StringComparison.Ordinal);
 
     /// <summary>Multiply-adds ×2 of VGG-11's convs and head for one image of <paramref name="size"/>² (channels scaled by <paramref name="width"/>, as <see cref="Vgg"/> does); a training step is about 3× (forward, input and weight gradients).</summary>
     static double VggForwardFlops(int channels, int size, double width)
@@ -114,12 +117,15 @@ sealed record Workload(string Name, long Work, long? Bytes, Func<Action> Setup, 
         return hvp ? () => hessian.Apply(v) : () => Autograd.Grad(model.Forward(x).CrossEntropy(labels), parameters);
     }
 
-    static Action VggStep(Norm norm, Rng rng)
+    static Action VggStep(Norm norm, Rng rng) => Step(new Vgg(11, 3, 32, 10, 1.0, new ModelOptions(norm), rng), 0.01, 0.9, [128, 3, 32, 32], rng);
+
+    static Action SmallVggStep(Norm norm, Rng rng) => Step(new Vgg(11, 1, 28, 10, 0.125, new ModelOptions(norm), rng), 0.1, 0, [128, 1, 28, 28], rng);
+
+    static Action Step(Module model, double learningRate, double momentum, int[] shape, Rng rng)
     {
-        var model = new Vgg(11, 3, 32, 10, 1.0, new ModelOptions(norm), rng);
-        var sgd = new Sgd(model.Parameters(), 0.01, momentum: 0.9);
-        var x = Tensor.RandomNormal(rng, [128, 3, 32, 32]);
-        var labels = Enumerable.Range(0, 128).Select(_ => rng.NextInt(10)).ToArray();
+        var sgd = new Sgd(model.Parameters(), learningRate, momentum: momentum);
+        var x = Tensor.RandomNormal(rng, shape);
+        var labels = Enumerable.Range(0, shape[0]).Select(_ => rng.NextInt(10)).ToArray();
         return () =>
         {
             model.ZeroGrad();
