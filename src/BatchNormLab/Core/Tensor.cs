@@ -46,10 +46,14 @@ public sealed partial class Tensor
     /// As <see cref="UninitializedLike"/>, with large storage recycled through <see cref="StoragePool"/>
     /// (no first-touch page faults when the same size comes round again).
     /// </summary>
-    internal static Tensor RecycledLike(Tensor t)
+    internal static Tensor RecycledLike(Tensor t) => Recycled(t.DType, (int[])t.shape.Clone());
+
+    /// <summary>As <see cref="Uninitialized"/>, with large storage recycled through <see cref="StoragePool"/>.</summary>
+    internal static Tensor Recycled(DType dtype, int[] shape)
     {
-        Array data = t.DType == DType.Float32 ? StoragePool.Rent<float>(t.Length) : StoragePool.Rent<double>(t.Length);
-        return new Tensor(data, 0, (int[])t.shape.Clone());
+        int length = ShapeLength(shape);
+        Array data = dtype == DType.Float32 ? StoragePool.Rent<float>(length) : StoragePool.Rent<double>(length);
+        return new Tensor(data, 0, shape);
     }
 
     internal static int ShapeLength(ReadOnlySpan<int> shape)

@@ -47,14 +47,17 @@ public sealed partial class Tensor
     public Tensor Relu()
     {
         var x = this;
-        return Record(UnaryKernel(UnaryOp.Relu), "Relu", [this], g => [ReluBackward(g, x)]);
+        var y = RecycledLike(this);
+        if (DType == DType.Float32) Elementwise.Unary(UnaryOp.Relu, FloatSpan, y.FloatSpan);
+        else Elementwise.Unary(UnaryOp.Relu, DoubleSpan, y.DoubleSpan);
+        return Record(y, "Relu", [this], g => [ReluBackward(g, x)]);
     }
 
     // dx = g·[x > 0] in one pass: linear in g, so its derivative in g is itself; none in x (the step is flat a.e.,
     // as for g * x.Step(), whose step was not recorded either).
     static Tensor ReluBackward(Tensor g, Tensor x)
     {
-        var dx = UninitializedLike(g);
+        var dx = RecycledLike(g);
         if (g.DType == DType.Float32) Elementwise.ReluBackward(g.FloatSpan, x.FloatSpan, dx.FloatSpan);
         else Elementwise.ReluBackward(g.DoubleSpan, x.DoubleSpan, dx.DoubleSpan);
         return Record(dx, "ReluBackward", [g], h => [ReluBackward(h, x)]);

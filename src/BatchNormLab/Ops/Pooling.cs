@@ -30,7 +30,7 @@ public sealed partial class Tensor
     public Tensor MaxPool2d(int kernel, int? stride = null, int padding = 0)
     {
         var s = CheckPool(this, kernel, stride ?? kernel, padding, "MaxPool2d");
-        var y = Uninitialized(DType, s.OutputShape);
+        var y = Recycled(DType, s.OutputShape);
         var argmax = new int[y.Length];
         if (DType == DType.Float32) PoolKernels.MaxPool2dForward(FloatSpan, s.N, s.C, s.H, s.W, s.Kernel, s.Kernel, s.Stride, s.Padding, y.FloatSpan, argmax);
         else PoolKernels.MaxPool2dForward(DoubleSpan, s.N, s.C, s.H, s.W, s.Kernel, s.Kernel, s.Stride, s.Padding, y.DoubleSpan, argmax);
@@ -40,7 +40,7 @@ public sealed partial class Tensor
 
     static Tensor MaxPoolScatter(Tensor g, int[] argmax, PoolShape s)
     {
-        var dx = Uninitialized(g.DType, s.InputShape);
+        var dx = Recycled(g.DType, s.InputShape);
         if (g.DType == DType.Float32) PoolKernels.MaxPool2dBackward(g.FloatSpan, argmax, s.N, s.C, s.H, s.W, s.Kernel, s.Kernel, s.Stride, s.Padding, dx.FloatSpan);
         else PoolKernels.MaxPool2dBackward(g.DoubleSpan, argmax, s.N, s.C, s.H, s.W, s.Kernel, s.Kernel, s.Stride, s.Padding, dx.DoubleSpan);
         return Record(dx, "MaxPoolScatter", [g], h => [MaxPoolGather(h, argmax, s)]);
