@@ -23,7 +23,7 @@ public static unsafe class LpNormKernels
         fixed (T* px = x, py = y, pg = gamma, pb = beta)
             Threading.For(c, Math.Max(1, MinValuesPerPart / Math.Max(1, n * s)), new Forward<T>
             {
-                X = px, Y = py, Gamma = gamma.IsEmpty ? null : pg, Beta = beta.IsEmpty ? null : pb, N = n, C = c, S = s, P = p, Centred = centred, Eps = eps, Mean = mean, Moment = moment,
+                X = px, Y = py, Gamma = gamma.IsEmpty ? null : pg, Beta = beta.IsEmpty ? null : pb, Of = new(n, c, s, p, centred, eps, mean, moment),
             });
     }
 
@@ -38,7 +38,7 @@ public static unsafe class LpNormKernels
             Threading.For(c, Math.Max(1, MinValuesPerPart / Math.Max(1, n * s)), new Backward<T>
             {
                 Dy = pdy, X = px, Dx = pdx, Gamma = gamma.IsEmpty ? null : pg, DGamma = dGamma.IsEmpty ? null : pdg, DBeta = dBeta.IsEmpty ? null : pdb,
-                N = n, C = c, S = s, P = p, Centred = centred, Eps = eps, Mean = mean, Moment = moment,
+                Of = new(n, c, s, p, centred, eps, mean, moment),
             });
     }
 
@@ -49,49 +49,52 @@ public static unsafe class LpNormKernels
         if (gamma != 0 && gamma != c || beta != 0 && beta != c || mean != c || moment != c) throw new ArgumentException($"LpNorm: γ, β, mean and moment need {c} values");
     }
 
-    /// <summary>D = (M + ε)^(1/q): q = 2 for p = 2, else 1.</summary>
-    static double Divisor(double p, double moment, double eps) => p == 2 ? Math.Sqrt(moment + eps) : moment + eps;
+    /// <summary>The (N, C, S) view, the norm, and the per-channel statistics both passes share.</summary>
+    readonly record struct Layout(int N, int C, int S, double P, bool Centred, double Eps, double[] Mean, double[] Moment)
+    {
+        /// <summary>Values per channel.</summary>
+        public double Count => (double)N * S;
+
+        /// <summary>Where sample <paramref name="i"/>'s row of channel <paramref name="ch"/> starts.</summary>
+        public long Row(int i, int ch) => ((long)i * C + ch) * S;
+
+        /// <summary>D = (M + ε)^(1/q): q = 2 for p = 2, else 1.</summary>
+        public double Divisor(double moment) => P == 2 ? Math.Sqrt(moment + Eps) : moment + Eps;
+    }
 
     struct Forward<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
     {
         public T* X, Y, Gamma, Beta;
-        public int N, C, S;
-        public double P, Eps;
-        public bool Centred;
-        public double[] Mean, Moment;
+        public Layout Of;
 
         public readonly void Run(int start, int end)
         {
-            double count = (double)N * S;
+            var (n, s, p) = (Of.N, Of.S, Of.P);
             for (int ch = start; ch < end; ch++)
             {
                 double mu = 0;
-                if (Centred)
+                if (Of.Centred)
                 {
-                    for (int i = 0; i < N; i++) mu += Sum(X + ((long)i * C + ch) * S, S);
-                    mu /= count;
+                    for (int i = 0; i < n; i++) mu += Sum(X + Of.Row(i, ch), s);
+                    mu /= Of.Count;
                 }
                 T muT = T.CreateTruncating(mu);
                 double m = 0;
-                for (int i = 0; i < N; i++)
+                for (int i = 0; i < n; i++)
                 {
-                    T* row = X + ((long)i * C + ch) * S;
-                    m = P switch
+                    T* row = X + Of.Row(i, ch);
+                    m = p switch
                     {
-                        1 => m + SumAbs(row, S, muT),
-                        2 => m + SumSquares(row, S, muT),
-                        _ => Math.Max(m, MaxAbs(row, S, muT)),
+                        1 => m + SumAbs(row, s, muT),
+                        2 => m + SumSquares(row, s, muT),
+                        _ => Math.Max(m, MaxAbs(row, s, muT)),
                     };
                 }
-                if (P != double.PositiveInfinity) m /= count;
-                (Mean[ch], Moment[ch]) = (mu, m);
-                double a = (Gamma is null ? 1 : double.CreateTruncating(Gamma[ch])) / Divisor(P, m, Eps);
+                if (p != double.PositiveInfinity) m /= Of.Count;
+                (Of.Mean[ch], Of.Moment[ch]) = (mu, m);
+                double a = (Gamma is null ? 1 : double.CreateTruncating(Gamma[ch])) / Of.Divisor(m);
                 T aT = T.CreateTruncating(a), bT = Beta is null ? T.Zero : Beta[ch];
-                for (int i = 0; i < N; i++)
-                {
-                    long offset = ((long)i * C + ch) * S;
-                    ScaleShift(X + offset, Y + offset, S, muT, aT, bT);
-                }
+                for (int i = 0; i < n; i++) ScaleShift(X + Of.Row(i, ch), Y + Of.Row(i, ch), s, muT, aT, bT);
             }
         }
     }
@@ -99,52 +102,49 @@ public static unsafe class LpNormKernels
     struct Backward<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
     {
         public T* Dy, X, Dx, Gamma, DGamma, DBeta;
-        public int N, C, S;
-        public double P, Eps;
-        public bool Centred;
-        public double[] Mean, Moment;
+        public Layout Of;
 
         public readonly void Run(int start, int end)
         {
-            double count = (double)N * S;
+            var (n, s, p, count) = (Of.N, Of.S, Of.P, Of.Count);
             for (int ch = start; ch < end; ch++)
             {
-                double mu = Mean[ch], big = Moment[ch], gamma = Gamma is null ? 1 : double.CreateTruncating(Gamma[ch]);
+                double mu = Of.Mean[ch], big = Of.Moment[ch], gamma = Gamma is null ? 1 : double.CreateTruncating(Gamma[ch]);
                 T muT = T.CreateTruncating(mu);
                 // Σ dy, Σ dy·c, and Σ sign(c) (p = 1) or Σ c (p = 2)
                 double sumDy = 0, sumDyC = 0, sumDMoment = 0;
-                for (int i = 0; i < N; i++)
+                for (int i = 0; i < n; i++)
                 {
-                    long offset = ((long)i * C + ch) * S;
-                    var (dyRow, dycRow, other) = Sums(Dy + offset, X + offset, S, muT, P);
+                    long offset = Of.Row(i, ch);
+                    var (dyRow, dycRow, other) = Sums(Dy + offset, X + offset, s, muT, p);
                     (sumDy, sumDyC, sumDMoment) = (sumDy + dyRow, sumDyC + dycRow, sumDMoment + other);
                 }
-                double d = Divisor(P, big, Eps), q = P == 2 ? 2 : 1;
+                double d = Of.Divisor(big), q = p == 2 ? 2 : 1;
                 if (DGamma is not null) DGamma[ch] = T.CreateTruncating(sumDyC / d);
                 if (DBeta is not null) DBeta[ch] = T.CreateTruncating(sumDy);
-                double a = gamma / d, k = -gamma * sumDyC / (d * q * (big + Eps));
+                double a = gamma / d, k = -gamma * sumDyC / (d * q * (big + Of.Eps));
                 // dx = a·dy + coefficient·c (p = 2) or ·sign(c) (p = 1), − shift; p = ∞ adds K·sign at the first largest |c| after.
                 long first = -1;
                 double firstSign = 0;
-                if (P == double.PositiveInfinity)
-                    for (int i = 0; i < N && first < 0; i++)
+                if (p == double.PositiveInfinity)
+                    for (int i = 0; i < n && first < 0; i++)
                     {
-                        long offset = ((long)i * C + ch) * S;
-                        int j = FirstAbsEqual(X + offset, S, muT, T.CreateTruncating(big));
+                        long offset = Of.Row(i, ch);
+                        int j = FirstAbsEqual(X + offset, s, muT, T.CreateTruncating(big));
                         if (j >= 0) (first, firstSign) = (offset + j, Math.Sign(double.CreateTruncating(X[offset + j] - muT)));
                     }
-                double coefficient = P switch { 1 => k / count, 2 => 2 * k / count, _ => 0 };
-                double shift = !Centred ? 0 : a * sumDy / count + P switch
+                double coefficient = p switch { 1 => k / count, 2 => 2 * k / count, _ => 0 };
+                double shift = !Of.Centred ? 0 : a * sumDy / count + p switch
                 {
                     1 => k * sumDMoment / (count * count),
                     2 => 2 * k * sumDMoment / (count * count),
                     _ => k * firstSign / count,
                 };
                 T aT = T.CreateTruncating(a), coefficientT = T.CreateTruncating(coefficient), shiftT = T.CreateTruncating(shift);
-                for (int i = 0; i < N; i++)
+                for (int i = 0; i < n; i++)
                 {
-                    long offset = ((long)i * C + ch) * S;
-                    InputGradient(Dy + offset, X + offset, Dx + offset, S, muT, aT, coefficientT, shiftT, P == 1);
+                    long offset = Of.Row(i, ch);
+                    InputGradient(Dy + offset, X + offset, Dx + offset, s, muT, aT, coefficientT, shiftT, p == 1);
                 }
                 if (first >= 0) Dx[first] += T.CreateTruncating(k * firstSign);
             }
