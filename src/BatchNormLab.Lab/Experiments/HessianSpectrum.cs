@@ -240,7 +240,7 @@ public sealed class HessianSpectrum : Experiment
         string label = $"{network} {Presets.Label(norm)}";
         return network == "VGG"
             ? SeededRuns.Train(context, Name, label, seed => Config(network, context.Preset, norm, seed, context.Dataset))
-            : SeededRuns.Over(context, [label], l => l, (_, runLabel, seed) => TrainedRun.Train(context, Name, runLabel, Config(network, context.Preset, norm, seed, context.Dataset)))[label];
+            : SeededRuns.Over(context, label, (runLabel, seed) => TrainedRun.Train(context, Name, runLabel, Config(network, context.Preset, norm, seed, context.Dataset)));
     }
 
     /// <summary>The verdict's numbers of one network, per seed in the order of its runs.</summary>
@@ -255,7 +255,7 @@ public sealed class HessianSpectrum : Experiment
 
     static string G(double v) => RunFigures.Cell(v, "G3");
 
-    static (SpectrumSummary, SpectralDensity?) Analyse(string network, string statistics, ulong seed, int step, Module model, Dataset examples, int batchSize,
+    static (SpectrumSummary, SpectralDensity) Analyse(string network, string statistics, ulong seed, int step, Module model, Dataset examples, int batchSize,
         HessianMode mode, Setting setting, Rng rng)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();

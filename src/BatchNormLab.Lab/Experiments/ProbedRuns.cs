@@ -29,7 +29,7 @@ public static class ProbedRuns
     public static SeededRuns Train(ExperimentContext context, string experiment, ProbedNetwork network, Norm norm)
     {
         string label = Label(network, norm);
-        return SeededRuns.Over(context, [label], l => l, (_, runLabel, seed) => Run(context, experiment, runLabel, network, Config(context, network, norm, seed)))[label];
+        return SeededRuns.Over(context, label, (runLabel, seed) => Run(context, experiment, runLabel, network, Config(context, network, norm, seed)));
     }
 
     /// <summary>"VGG BN", "DLN standard", …</summary>

@@ -16,7 +16,11 @@ public sealed record SeededRuns(string Label, IReadOnlyList<TrainedRun> Runs)
 
     /// <summary>Trains (or reuses) <paramref name="config"/> for each of the context's seeds (<see cref="ExperimentContext.SeedList"/>); run labels end in ", seed k".</summary>
     public static SeededRuns Train(ExperimentContext context, string experiment, string label, Func<ulong, TrainConfig> config) =>
-        TrainAll(context, experiment, [label], l => l, (_, seed) => config(seed))[label];
+        Over(context, label, (runLabel, seed) => TrainedRun.Shared(context, experiment, runLabel, config(seed)));
+
+    /// <summary>One configuration labelled <paramref name="label"/>, from <paramref name="train"/>(run label, seed) over the context's seeds, side by side (<see cref="Over{TKey}"/>).</summary>
+    public static SeededRuns Over(ExperimentContext context, string label, Func<string, ulong, TrainedRun> train) =>
+        Over(context, [label], l => l, (_, runLabel, seed) => train(runLabel, seed))[label];
 
     /// <summary>
     /// Trains (or reuses, <see cref="TrainedRun.Shared"/>) each configuration <paramref name="keys"/> name for each of the

@@ -139,7 +139,7 @@ public sealed class SigmoidSaturation : Experiment
     /// <summary>The MLP with <paramref name="norm"/> over the context's seeds, each run with its saturation probe and its distribution probe.</summary>
     Probed Train(ExperimentContext context, Norm norm, string label)
     {
-        var runs = SeededRuns.Over(context, [label], l => l, (_, runLabel, seed) =>
+        var runs = SeededRuns.Over(context, label, (runLabel, seed) =>
         {
             var config = Config(context.Preset, norm, seed, context.Dataset);
             SaturationProbe? probe = null;
@@ -150,7 +150,7 @@ public sealed class SigmoidSaturation : Experiment
                 distribution = new ActivationProbe(t.Model, probe.Layers, RecordEvery(config));
                 return [probe, distribution];
             }) with { Activations = distribution, Probes = [probe!] };
-        })[label];
+        });
         return new Probed(runs, [.. runs.Runs.Select(r => r.Probe<SaturationProbe>())]);
     }
 

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using BatchNormLab.Data;
-using BatchNormLab.Kernels;
 using BatchNormLab.Nn;
 
 namespace BatchNormLab.Training;
