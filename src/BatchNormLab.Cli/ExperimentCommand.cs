@@ -22,13 +22,14 @@ static class ExperimentCommand
     static readonly Option<int> Threads = new("--threads") { Description = "Compute threads", DefaultValueFactory = _ => Math.Min(2, Environment.ProcessorCount) };
     static readonly Option<ulong> Seed = new("--seed") { Description = "Seed of every run", DefaultValueFactory = _ => 0UL };
     static readonly Option<int?> Seeds = new("--seeds") { Description = "Seeds every comparison is judged over (--seed, --seed + 1, …); default 3 on quick and paper, 2 on tiny" };
+    static readonly Option<int?> MoreSeeds = new("--more-seeds") { Description = "Seeds an experiment adds when its verdict is inconclusive on the first --seeds, and is judged on again; default 2 on quick and paper, 0 on tiny" };
     static readonly Option<bool> DescribeOnly = new("--describe") { Description = "Print the settings this preset uses and where they differ from the paper, then stop (nothing runs)" };
 
     public static Command Experiment()
     {
         var name = new Argument<string>("NAME") { Description = $"One of: {string.Join(", ", Experiments.Experiment.All.Select(e => e.Name))}" };
         var command = new Command("experiment", "Run one experiment of the papers and write its figures' data, tables and verdict.\n" +
-            string.Join("\n", Experiments.Experiment.All.Select(e => $"  {e.Name,-15} {e.Figure}: {e.Claim}"))) { name, PresetOption, DatasetOption, DataDir, Out, Threads, Seed, Seeds, RunsCommand.Db, DescribeOnly };
+            string.Join("\n", Experiments.Experiment.All.Select(e => $"  {e.Name,-15} {e.Figure}: {e.Claim}"))) { name, PresetOption, DatasetOption, DataDir, Out, Threads, Seed, Seeds, MoreSeeds, RunsCommand.Db, DescribeOnly };
         command.SetAction(p =>
         {
             string n = p.GetValue(name)!;
@@ -41,7 +42,7 @@ static class ExperimentCommand
     public static Command Reproduce()
     {
         var only = new Option<string[]?>("--only") { Description = "Run only these experiments (names, comma-separated), sharing their runs as the full run would", CustomParser = r => r.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries)).ToArray() };
-        var command = new Command("reproduce", "Run every experiment and write one report.") { PresetOption, DatasetOption, DataDir, Out, Threads, Seed, Seeds, only, RunsCommand.Db, DescribeOnly };
+        var command = new Command("reproduce", "Run every experiment and write one report.") { PresetOption, DatasetOption, DataDir, Out, Threads, Seed, Seeds, MoreSeeds, only, RunsCommand.Db, DescribeOnly };
         command.SetAction(p => RunAll(p, RunKind.Reproduce, p.GetValue(only) is { Length: > 0 } names
             ? names.Select(n => Experiments.Experiment.Find(n) ?? throw new ArgumentException($"--only: unknown experiment '{n}'; experiments: {string.Join(", ", Experiments.Experiment.All.Select(e => e.Name))}")).ToList()
             : Experiments.Experiment.All));
@@ -61,6 +62,7 @@ static class ExperimentCommand
         var preset = ParsePreset(p.GetValue(PresetOption)!);
         if (p.GetValue(Threads) < 1) throw new ArgumentException($"--threads {p.GetValue(Threads)}: must be ≥ 1");
         if (p.GetValue(Seeds) is int seeds && seeds < 1) throw new ArgumentException($"--seeds {seeds}: must be ≥ 1 (2 or more for a noise estimate)");
+        if (p.GetValue(MoreSeeds) is int more && more < 0) throw new ArgumentException($"--more-seeds {more}: must be ≥ 0");
         string outDir = p.GetValue(Out)!;
         string? dataset = p.GetValue(DatasetOption);
         if (dataset is not null && dataset is not ("fashion-mnist" or "cifar10" or "gaussian-mixture" or "gaussian-images"))
@@ -74,7 +76,7 @@ static class ExperimentCommand
             }
             return ExitCodes.Ok;
         }
-        var context = new ExperimentContext(outDir, preset, p.GetValue(DataDir), p.GetValue(Threads), p.GetValue(Seed), new ConsoleProgress(), dataset, p.GetValue(Seeds));
+        var context = new ExperimentContext(outDir, preset, p.GetValue(DataDir), p.GetValue(Threads), p.GetValue(Seed), new ConsoleProgress(), dataset, p.GetValue(Seeds), p.GetValue(MoreSeeds));
         using var store = RunStore.Open(p.GetValue(RunsCommand.Db)!, create: true);
         long id = store.StartRun(kind, RunsCommand.CommandLine(), preset.ToString().ToLowerInvariant(), context.Seed, context.Threads, outDir);
         string report = Path.Combine(outDir, "report.html");

@@ -82,6 +82,13 @@ public static class ExperimentReport
         }
     }
 
+    /// <summary>The seeds every experiment of the run was judged on first: the fewest any result has (some add seeds where inconclusive).</summary>
+    static IReadOnlyList<ulong> FirstSeeds(ReportRun run) => run.Results.Select(r => r.Seeds).Where(s => s.Count > 0).MinBy(s => s.Count) ?? [];
+
+    /// <summary>" (on seeds 0–4)" where the result was judged on more seeds than the run's first ones.</summary>
+    static string MoreSeedsNote(ReportRun run, ExperimentResult result) =>
+        result.Seeds.Count > FirstSeeds(run).Count ? $" (inconclusive on the first seeds: judged on {result.Seeds.Count}, {result.Seeds[0]}–{result.Seeds[^1]})" : "";
+
     /// <summary>
     /// The verdicts of one run as a Markdown table, one row per experiment (the README's experiments table
     /// is this, pasted): what it reproduces, the claim, and the verdict with each sub-claim's outcome and statistic.
@@ -91,14 +98,14 @@ public static class ExperimentReport
         static string Cell(string text) => text.Replace("|", "\\|").Replace("\n", " ");
         var lines = new List<string>
         {
-            $"| name | reproduces | the claim tested | {run.Preset} preset, seeds {string.Join(", ", run.Results.FirstOrDefault()?.Seeds ?? [])} |",
+            $"| name | reproduces | the claim tested | {run.Preset} preset, seeds {string.Join(", ", FirstSeeds(run))} |",
             "|---|---|---|---|",
         };
         foreach (var r in run.Results)
         {
             string verdict = r.Verdict.Parts.Count == 0 ? $"{VerdictName(r.Verdict.Kind)}: {r.Verdict.Reason}"
                 : $"**{VerdictName(r.Verdict.Kind)}**: " + string.Join("; ", r.Verdict.Parts.Select(p => $"{Mark(p.Kind)} {(p.Precondition ? "(precondition) " : "")}{p.Claim} ({p.Result})"));
-            lines.Add($"| `{r.Name}` | {Cell(r.Figure)} | {Cell(r.Claim)} | {Cell(verdict)} |");
+            lines.Add($"| `{r.Name}` | {Cell(r.Figure)} | {Cell(r.Claim)} | {Cell(verdict + MoreSeedsNote(run, r))} |");
         }
         return string.Join("\n", lines) + "\n";
     }
@@ -111,7 +118,7 @@ public static class ExperimentReport
     public static string MarkdownComparison(IReadOnlyList<ReportRun> runs)
     {
         static string Cell(string text) => text.Replace("|", "\\|").Replace("\n", " ");
-        static string Seeds(ReportRun r) => string.Join(", ", r.Results.FirstOrDefault()?.Seeds ?? []);
+        static string Seeds(ReportRun r) => string.Join(", ", FirstSeeds(r));
         var names = runs.SelectMany(r => r.Results.Select(x => x.Name)).Distinct().ToList();
         ExperimentResult? Of(ReportRun run, string name) => run.Results.FirstOrDefault(x => x.Name == name);
         var lines = new List<string>
@@ -125,7 +132,7 @@ public static class ExperimentReport
             var results = runs.Select(r => Of(r, name)).ToList();
             bool same = results.All(x => x is not null) && results.Select(x => x!.Verdict.Kind).Distinct().Count() == 1;
             if (!same) differing.Add(name);
-            lines.Add($"| `{name}` | {string.Join(" | ", results.Select(x => x is null ? "–" : VerdictName(x.Verdict.Kind)))} | {(same ? "yes" : "**no**")} |");
+            lines.Add($"| `{name}` | {string.Join(" | ", runs.Zip(results, (r, x) => x is null ? "–" : VerdictName(x.Verdict.Kind) + MoreSeedsNote(r, x)))} | {(same ? "yes" : "**no**")} |");
         }
         lines.Add("");
         lines.Add($"{names.Count - differing.Count} of {names.Count} experiments have the same verdict in every run.");

@@ -1,6 +1,7 @@
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace BatchNormLab.Kernels;
 
@@ -173,39 +174,55 @@ public static class PoolKernels
     }
 
     /// <summary>
-    /// <see cref="MaxForwardBody{T}.Run2x2"/> for 8 outputs of one row at a time, branch-free: the even and odd columns
+    /// <see cref="MaxForwardBody{T}.Run2x2"/> for a whole row, 8 outputs at a time, branch-free: the even and odd columns
     /// of the two input rows are taken apart, and each later pixel replaces the running max where it is greater or
-    /// NaN, as in the scalar loop. Returns the outputs done (a multiple of 8).
+    /// NaN, as in the scalar loop. The last outputs of a row (7×7 planes have only those) go through the same code with
+    /// masked loads and stores, which read and write nothing outside the row. Returns the outputs done (all of them).
     /// </summary>
     static unsafe int Row2x2(float* xs, int top, int w, int wOut, float* y, int* arg)
     {
         int j = 0;
-        var lane2 = Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14);
-        var one = Vector256.Create(1);
-        var down = Vector256.Create(w);
-        var downRight = Vector256.Create(w + 1);
         for (; j + 8 <= wOut; j += 8)
         {
             float* t = xs + top + 2 * j, b = t + w;
-            Vector256<float> t0 = Avx.LoadVector256(t), t1 = Avx.LoadVector256(t + 8);
-            Vector256<float> b0 = Avx.LoadVector256(b), b1 = Avx.LoadVector256(b + 8);
-            Vector256<float> max = Even(t0, t1), v = Odd(t0, t1);
-            var offset = Vector256<int>.Zero;
-            var take = Vector256.GreaterThan(v, max) | ~Vector256.Equals(v, v);
-            max = Vector256.ConditionalSelect(take, v, max);
-            offset = Vector256.ConditionalSelect(take.AsInt32(), one, offset);
-            v = Even(b0, b1);
-            take = Vector256.GreaterThan(v, max) | ~Vector256.Equals(v, v);
-            max = Vector256.ConditionalSelect(take, v, max);
-            offset = Vector256.ConditionalSelect(take.AsInt32(), down, offset);
-            v = Odd(b0, b1);
-            take = Vector256.GreaterThan(v, max) | ~Vector256.Equals(v, v);
-            max = Vector256.ConditionalSelect(take, v, max);
-            offset = Vector256.ConditionalSelect(take.AsInt32(), downRight, offset);
+            var (max, index) = Max2x2(Avx.LoadVector256(t), Avx.LoadVector256(t + 8), Avx.LoadVector256(b), Avx.LoadVector256(b + 8), top + 2 * j, w);
             max.Store(y + j);
-            (Vector256.Create(top + 2 * j) + lane2 + offset).Store(arg + j);
+            index.Store(arg + j);
+        }
+        if (j < wOut)
+        {
+            // r < 8 outputs left: 2r input columns, in the first 8 floats and the next 8.
+            int r = wOut - j;
+            var lanes = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+            Vector256<float> first = Vector256.LessThan(lanes, Vector256.Create(2 * r)).AsSingle(), second = Vector256.LessThan(lanes, Vector256.Create(2 * r - 8)).AsSingle();
+            var outputs = Vector256.LessThan(lanes, Vector256.Create(r));
+            float* t = xs + top + 2 * j, b = t + w;
+            var (max, index) = Max2x2(Avx.MaskLoad(t, first), Avx.MaskLoad(t + 8, second), Avx.MaskLoad(b, first), Avx.MaskLoad(b + 8, second), top + 2 * j, w);
+            Avx.MaskStore(y + j, outputs.AsSingle(), max);
+            Avx2.MaskStore(arg + j, outputs, index);
+            j = wOut;
         }
         return j;
+    }
+
+    /// <summary>The max of 8 windows whose top rows are t0, t1 (16 floats) and bottom rows b0, b1, and its index in the plane (the window's first pixel at <paramref name="at"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static (Vector256<float> Max, Vector256<int> Index) Max2x2(Vector256<float> t0, Vector256<float> t1, Vector256<float> b0, Vector256<float> b1, int at, int w)
+    {
+        Vector256<float> max = Even(t0, t1), v = Odd(t0, t1);
+        var offset = Vector256<int>.Zero;
+        var take = Vector256.GreaterThan(v, max) | ~Vector256.Equals(v, v);
+        max = Vector256.ConditionalSelect(take, v, max);
+        offset = Vector256.ConditionalSelect(take.AsInt32(), Vector256.Create(1), offset);
+        v = Even(b0, b1);
+        take = Vector256.GreaterThan(v, max) | ~Vector256.Equals(v, v);
+        max = Vector256.ConditionalSelect(take, v, max);
+        offset = Vector256.ConditionalSelect(take.AsInt32(), Vector256.Create(w), offset);
+        v = Odd(b0, b1);
+        take = Vector256.GreaterThan(v, max) | ~Vector256.Equals(v, v);
+        max = Vector256.ConditionalSelect(take, v, max);
+        offset = Vector256.ConditionalSelect(take.AsInt32(), Vector256.Create(w + 1), offset);
+        return (max, Vector256.Create(at) + Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14) + offset);
     }
 
     // Columns 0, 2, …, 14 (Even) or 1, 3, …, 15 (Odd) of the 16 floats a, b: a shuffle within 128-bit lanes, then the

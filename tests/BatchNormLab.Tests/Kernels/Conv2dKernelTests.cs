@@ -28,7 +28,8 @@ public class Conv2dKernelTests
         { 13, 3, 14, 14, 5, 3, 3, 1, 1 }, // five groups of three images, the last of one, spread over the threads
         { 13, 2, 27, 27, 4, 3, 3, 2, 1 }, // the same with stride 2
         { 9, 40, 14, 14, 5, 3, 3, 1, 1 }, // weight gradient by blocks of rows of dWᵀ, the last block short
-        { 20, 2, 9, 9, 3, 3, 3, 1, 1 },   // three groups of seven images (the last of six): the weight gradient by chunks
+        { 20, 2, 9, 9, 3, 3, 3, 1, 1 },   // three groups of seven images (the last of six): the weight gradient by chunks, dWᵀ by ThinGemm
+        { 32, 24, 8, 8, 12, 3, 3, 1, 1 }, // the weight gradient by chunks, dWᵀ (216 × 12) by the GEMM
     };
 
     [Theory, MemberData(nameof(Shapes))]
@@ -96,7 +97,7 @@ public class Conv2dKernelTests
         // Every way of splitting the work: groups over the threads (5 groups; dWᵀ by blocks of rows, or by 5 chunks of
         // images that 3 threads run one after another) and each step split (2 groups); every result must be the same
         // bits for 1, 2 and 3 threads.
-        foreach (var s in new[] { new Shape(13, 40, 14, 14, 5, 3, 3, 1, 1), new Shape(13, 3, 14, 14, 5, 3, 3, 1, 1), new Shape(3, 17, 16, 16, 7, 3, 3, 1, 1) })
+        foreach (var s in new[] { new Shape(13, 40, 14, 14, 5, 3, 3, 1, 1), new Shape(13, 3, 14, 14, 5, 3, 3, 1, 1), new Shape(3, 17, 16, 16, 7, 3, 3, 1, 1), new Shape(32, 24, 8, 8, 12, 3, 3, 1, 1) })
         {
             var rng = new XorShift(5);
             float[] x = rng.Array<float>(s.XLength), weight = rng.Array<float>(s.WeightLength), bias = rng.Array<float>(s.COut), dy = rng.Array<float>(s.YLength);

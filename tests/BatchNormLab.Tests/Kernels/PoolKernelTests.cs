@@ -18,6 +18,8 @@ public class PoolKernelTests
         { 3, 3, 7, 33, 5, 5, 2, 2 },     // 5×5 stride 2 pad 2
         { 3, 17, 16, 16, 2, 2, 2, 0 },   // many planes: split across threads
         { 2, 3, 12, 37, 2, 2, 2, 0 },    // 2×2 stride 2: two blocks of 8 outputs per row, two left over, a column left over
+        { 2, 3, 28, 28, 2, 2, 2, 0 },    // 2×2 stride 2: one block of 8 outputs per row and 6 masked
+        { 2, 3, 14, 14, 2, 2, 2, 0 },    // 2×2 stride 2: 7 outputs per row, all masked
     };
 
     [Theory, MemberData(nameof(Shapes))]
@@ -115,18 +117,22 @@ public class PoolKernelTests
         Assert.Equal([0f, 0f, 0f, 0f, 10f, 0f, 0f, 0f, 0f], dx);
     }
 
-    [Fact]
-    public void NaNsInTheVectorPathMatchTheReference()
+    [Theory]
+    [InlineData(32)] // 16 outputs a row: two vectors of 8
+    [InlineData(28)] // 14: a vector of 8 and 6 through the masked tail
+    [InlineData(7)]  // 3, all masked, a column left over
+    public void NaNsInTheVectorPathMatchTheReference(int width)
     {
-        // Rows of 32 inputs (16 outputs, two vectors of 8) with NaNs in every window position and some windows all NaN.
+        // Rows with NaNs in every window position and some windows all NaN.
         var rng = new XorShift(9);
-        float[] x = rng.Array<float>(2 * 4 * 32);
+        float[] x = rng.Array<float>(2 * 4 * width);
         for (int i = 0; i < x.Length; i += 7) x[i] = float.NaN;
-        for (int i = 64; i < 68; i++) x[i] = x[i + 32] = float.NaN;
-        float[] y = new float[2 * 2 * 16], yRef = new float[y.Length];
+        for (int i = 2 * width; i < 2 * width + 4; i++) x[i] = x[i + width] = float.NaN;
+        int wOut = width / 2;
+        float[] y = new float[2 * 2 * wOut], yRef = new float[y.Length];
         int[] arg = new int[y.Length], argRef = new int[y.Length];
-        PoolKernels.MaxPool2dForward<float>(x, 1, 2, 4, 32, 2, 2, 2, 0, y, arg);
-        PoolReference.MaxPool2dForward<float>(x, 1, 2, 4, 32, 2, 2, 2, 0, yRef, argRef);
+        PoolKernels.MaxPool2dForward<float>(x, 1, 2, 4, width, 2, 2, 2, 0, y, arg);
+        PoolReference.MaxPool2dForward<float>(x, 1, 2, 4, width, 2, 2, 2, 0, yRef, argRef);
         Assert.Equal(argRef, arg);
         Assert.True(MemoryMarshal.AsBytes(yRef.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(y.AsSpan())));
     }
