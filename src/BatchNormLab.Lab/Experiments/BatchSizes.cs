@@ -65,7 +65,11 @@ public sealed class BatchSizes : Experiment
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var sizes = Sizes(context.Preset);
         var groups = SeededRuns.Over(context, sizes.SelectMany(batch => Networks.Select(norm => (Norm: norm, Batch: batch))), k => $"{Presets.Label(k.Norm)}, batch {k.Batch}",
-            (k, runLabel, seed) => TrainedRun.Train(context, Name, runLabel, Config(context, k.Norm, k.Batch, seed)));
+            (k, runLabel, seed) =>
+            {
+                var config = Config(context, k.Norm, k.Batch, seed);
+                return TrainedRun.Once(context, Name, config, () => TrainedRun.Train(context, Name, runLabel, config));
+            });
         var runs = groups.Values.SelectMany(g => g.Runs).ToList();
 
         var numbers = new Dictionary<string, double>();

@@ -240,7 +240,11 @@ public sealed class HessianSpectrum : Experiment
         string label = $"{network} {Presets.Label(norm)}";
         return network == "VGG"
             ? SeededRuns.Train(context, Name, label, seed => Config(network, context.Preset, norm, seed, context.Dataset))
-            : SeededRuns.Over(context, label, (runLabel, seed) => TrainedRun.Train(context, Name, runLabel, Config(network, context.Preset, norm, seed, context.Dataset)));
+            : SeededRuns.Over(context, label, (runLabel, seed) =>
+            {
+                var config = Config(network, context.Preset, norm, seed, context.Dataset);
+                return TrainedRun.Once(context, Name, config, () => TrainedRun.Train(context, Name, runLabel, config));
+            });
     }
 
     /// <summary>The verdict's numbers of one network, per seed in the order of its runs.</summary>

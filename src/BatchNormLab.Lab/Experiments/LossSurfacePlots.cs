@@ -56,9 +56,8 @@ public sealed class LossSurfacePlots : Experiment
     };
 
     /// <summary>
-    /// The first 5% of the steps ramp the rate up linearly. Without it, the skip net without BN (whose activations
-    /// grow block by block at initialisation: a first loss near 14) diverged within 5 steps on 1 seed of 15 at LR 0.1
-    /// on quick; with 20 warm-up steps it trained on each of 30 seeds. Every net gets the same schedule.
+    /// The first 5% of the steps ramp the rate up linearly: the skip net without BN, whose activations grow block by
+    /// block at initialisation, can otherwise diverge in its first steps. Every net gets the same schedule.
     /// </summary>
     static int WarmupSteps(Setting s) => s.Steps / 20;
 
@@ -120,8 +119,12 @@ public sealed class LossSurfacePlots : Experiment
         var networks = new[] { Plain, Bn, Skip };
         var groups = SeededRuns.Over(context, networks, n => n, (network, label, seed) =>
         {
-            Checkpoints? checkpoints = null;
-            return TrainedRun.Train(context, Name, label, Config(s, network, seed), _ => [checkpoints = new Checkpoints(Math.Max(1, s.Steps / s.Checkpoints))]) with { Probes = [checkpoints!] };
+            var config = Config(s, network, seed);
+            return TrainedRun.Once(context, Name, config, () =>
+            {
+                Checkpoints? checkpoints = null;
+                return TrainedRun.Train(context, Name, label, config, _ => [checkpoints = new Checkpoints(Math.Max(1, s.Steps / s.Checkpoints))]) with { Probes = [checkpoints!] };
+            });
         });
         var kept = groups.Values.SelectMany(g => g.Runs).ToDictionary(r => r.Label, r => r.Probe<Checkpoints>().States);
 

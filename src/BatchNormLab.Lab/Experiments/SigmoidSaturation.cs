@@ -142,14 +142,17 @@ public sealed class SigmoidSaturation : Experiment
         var runs = SeededRuns.Over(context, label, (runLabel, seed) =>
         {
             var config = Config(context.Preset, norm, seed, context.Dataset);
-            SaturationProbe? probe = null;
-            ActivationProbe? distribution = null;
-            return TrainedRun.Train(context, Name, runLabel, config, t =>
+            return TrainedRun.Once(context, Name, config, () =>
             {
-                probe = new SaturationProbe(t.Model, SaturationThreshold, RecordEvery(config));
-                distribution = new ActivationProbe(t.Model, probe.Layers, RecordEvery(config));
-                return [probe, distribution];
-            }) with { Activations = distribution, Probes = [probe!] };
+                SaturationProbe? probe = null;
+                ActivationProbe? distribution = null;
+                return TrainedRun.Train(context, Name, runLabel, config, t =>
+                {
+                    probe = new SaturationProbe(t.Model, SaturationThreshold, RecordEvery(config));
+                    distribution = new ActivationProbe(t.Model, probe.Layers, RecordEvery(config));
+                    return [probe, distribution];
+                }) with { Activations = distribution, Probes = [probe!] };
+            });
         });
         return new Probed(runs, [.. runs.Runs.Select(r => r.Probe<SaturationProbe>())]);
     }

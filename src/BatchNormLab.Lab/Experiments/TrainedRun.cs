@@ -79,6 +79,14 @@ public sealed record TrainedRun
     }
 
     /// <summary>
+    /// A run of <paramref name="experiment"/>'s own (its callbacks are its own, so no other experiment shares it), trained
+    /// by <paramref name="train"/> once per context: the second stage over more seeds (<see cref="Experiment.Run"/>)
+    /// gets the first stage's runs back instead of training them again.
+    /// </summary>
+    public static TrainedRun Once(ExperimentContext context, string experiment, TrainConfig config, Func<TrainedRun> train) =>
+        context.Shared($"{experiment} {config.ToJson()}", train, out _);
+
+    /// <summary>
     /// A run of the VGG setting (<see cref="Presets.Vgg"/>) that several experiments use: lr-sweep,
     /// activations, noisy-bn and lp-norm train some of the same configurations, so each trains once per
     /// context, recording its activation distributions (<see cref="ActivationLayers"/>), and later

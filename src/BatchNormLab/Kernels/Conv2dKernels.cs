@@ -314,8 +314,7 @@ public static class Conv2dKernels
         }
     }
 
-    // dWᵀ of at most this many entries goes through ThinGemm: the 1→8-channel 28×28 gradient took 0.73 ms instead of
-    // 5.4, 8→16 on 14×14 1.3 instead of 2.5; 3→64 on 32×32 (1,728 entries) the same either way.
+    // Up to here ThinGemm's dot products beat packing two long, thin operands (docs/benchmarks.md).
     const int ThinWeightMaxEntries = 2048;
 
     /// <summary>The most chunks of images whose weight gradients are summed separately.</summary>
