@@ -85,9 +85,9 @@ public static class ExperimentReport
     /// <summary>The seeds every experiment of the run was judged on first: the fewest any result has (some add seeds where inconclusive).</summary>
     static IReadOnlyList<ulong> FirstSeeds(ReportRun run) => run.Results.Select(r => r.Seeds).Where(s => s.Count > 0).MinBy(s => s.Count) ?? [];
 
-    /// <summary>" (on seeds 0–4)" where the result was judged on more seeds than the run's first ones.</summary>
+    /// <summary>" (on 5 seeds, 0–4: inconclusive on the first 3)" where the result was judged on more seeds than the run's first ones.</summary>
     static string MoreSeedsNote(ReportRun run, ExperimentResult result) =>
-        result.Seeds.Count > FirstSeeds(run).Count ? $" (inconclusive on the first seeds: judged on {result.Seeds.Count}, {result.Seeds[0]}–{result.Seeds[^1]})" : "";
+        result.Seeds.Count > FirstSeeds(run).Count ? $" (on {result.Seeds.Count} seeds, {result.Seeds[0]}–{result.Seeds[^1]}: inconclusive on the first {FirstSeeds(run).Count})" : "";
 
     /// <summary>
     /// The verdicts of one run as a Markdown table, one row per experiment (the README's experiments table

@@ -90,6 +90,19 @@ public sealed class ExperimentReportTests
     }
 
     [Fact]
+    public void ResultsJudgedOnMoreSeedsSaySoAndTheHeaderKeepsTheFirstSeeds()
+    {
+        var first = Run("run 1", Judged() with { Name = "more", Seeds = [4, 5, 6, 7, 8] }, Judged());
+        var second = Run("run 2", Judged() with { Name = "more", Seeds = [14, 15, 16] }, Judged() with { Seeds = [14, 15, 16] });
+        var table = ExperimentReport.MarkdownTable(first).Split('\n');
+        Assert.Equal("| name | reproduces | the claim tested | tiny preset, seeds 4, 5, 6 |", table[0]);
+        Assert.EndsWith(" (on 5 seeds, 4–8: inconclusive on the first 3) |", table[2]);
+        Assert.DoesNotContain("inconclusive on the first", table[3]);
+        var comparison = ExperimentReport.MarkdownComparison([first, second]).Split('\n');
+        Assert.Equal("| `more` | agrees (on 5 seeds, 4–8: inconclusive on the first 3) | agrees | yes |", comparison[2]);
+    }
+
+    [Fact]
     public void EveryExperimentGetsASectionWithOneChartPerFigureAndItsVerdict()
     {
         var results = Synthetic();
