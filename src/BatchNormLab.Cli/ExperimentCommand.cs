@@ -24,12 +24,13 @@ static class ExperimentCommand
     static readonly Option<int?> Seeds = new("--seeds") { Description = "Seeds every comparison is judged over (--seed, --seed + 1, …); default 3 on quick and paper, 2 on tiny" };
     static readonly Option<int?> MoreSeeds = new("--more-seeds") { Description = "Seeds an experiment adds when its verdict is inconclusive on the first --seeds, and is judged on again; default 2 on quick and paper, 0 on tiny" };
     static readonly Option<bool> DescribeOnly = new("--describe") { Description = "Print the settings this preset uses and where they differ from the paper, then stop (nothing runs)" };
+    static readonly Option<bool> Markdown = new("--markdown") { Description = "With --describe: as Markdown, a section per experiment (docs/experiments.md is this)" };
 
     public static Command Experiment()
     {
         var name = new Argument<string>("NAME") { Description = $"One of: {string.Join(", ", Experiments.Experiment.All.Select(e => e.Name))}" };
         var command = new Command("experiment", "Run one experiment of the papers and write its figures' data, tables and verdict.\n" +
-            string.Join("\n", Experiments.Experiment.All.Select(e => $"  {e.Name,-15} {e.Figure}: {e.Claim}"))) { name, PresetOption, DatasetOption, DataDir, Out, Threads, Seed, Seeds, MoreSeeds, RunsCommand.Db, DescribeOnly };
+            string.Join("\n", Experiments.Experiment.All.Select(e => $"  {e.Name,-15} {e.Figure}: {e.Claim}"))) { name, PresetOption, DatasetOption, DataDir, Out, Threads, Seed, Seeds, MoreSeeds, RunsCommand.Db, DescribeOnly, Markdown };
         command.SetAction(p =>
         {
             string n = p.GetValue(name)!;
@@ -42,7 +43,7 @@ static class ExperimentCommand
     public static Command Reproduce()
     {
         var only = new Option<string[]?>("--only") { Description = "Run only these experiments (names, comma-separated), sharing their runs as the full run would", CustomParser = r => r.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries)).ToArray() };
-        var command = new Command("reproduce", "Run every experiment and write one report.") { PresetOption, DatasetOption, DataDir, Out, Threads, Seed, Seeds, MoreSeeds, only, RunsCommand.Db, DescribeOnly };
+        var command = new Command("reproduce", "Run every experiment and write one report.") { PresetOption, DatasetOption, DataDir, Out, Threads, Seed, Seeds, MoreSeeds, only, RunsCommand.Db, DescribeOnly, Markdown };
         command.SetAction(p => RunAll(p, RunKind.Reproduce, p.GetValue(only) is { Length: > 0 } names
             ? names.Select(n => Experiments.Experiment.Find(n) ?? throw new ArgumentException($"--only: unknown experiment '{n}'; experiments: {string.Join(", ", Experiments.Experiment.All.Select(e => e.Name))}")).ToList()
             : Experiments.Experiment.All));
@@ -67,12 +68,16 @@ static class ExperimentCommand
         string? dataset = p.GetValue(DatasetOption);
         if (dataset is not null && dataset is not ("fashion-mnist" or "cifar10" or "gaussian-mixture" or "gaussian-images"))
             throw new ArgumentException($"--dataset '{dataset}': expected fashion-mnist, cifar10, gaussian-mixture or gaussian-images");
+        if (p.GetValue(Markdown) && !p.GetValue(DescribeOnly)) throw new ArgumentException("--markdown: goes with --describe (a run's verdicts as Markdown: bnlab report ID --markdown)");
         if (p.GetValue(DescribeOnly))
         {
+            string presetName = preset.ToString().ToLowerInvariant();
             foreach (var e in experiments)
             {
                 var (settings, deviations) = e.Describe(preset, dataset);
-                Console.WriteLine($"{e.Name}: {e.Figure}\n  claim: {e.Claim}\n  settings ({preset.ToString().ToLowerInvariant()}): {settings}\n  differs from the paper: {deviations}\n");
+                Console.WriteLine(p.GetValue(Markdown)
+                    ? $"## `{e.Name}`: {e.Figure}\n\n**Claim.** {e.Claim}\n\n**Source.** {e.Source}\n\n**Settings ({presetName}).** {settings}\n\n**Where it differs from the paper.** {deviations}\n"
+                    : $"{e.Name}: {e.Figure}\n  claim: {e.Claim}\n  settings ({presetName}): {settings}\n  differs from the paper: {deviations}\n");
             }
             return ExitCodes.Ok;
         }

@@ -106,7 +106,7 @@ public static class Presets
         return preset switch
         {
             Preset.Tiny => $"Not the paper's setting at all: a 3-layer MLP on {(data == "gaussian-mixture" ? "a synthetic 10-class Gaussian mixture" : DatasetName(data))}, 40 steps, so that the code runs in seconds. Its verdict says nothing about the paper.",
-            Preset.Quick => instead + "VGG-11 at ⅛ width instead of a full VGG, 500 steps instead of 15,000, test accuracy on 2,000 test images.",
+            Preset.Quick => instead + "VGG-11 at ⅛ width instead of a full VGG, 500 steps instead of 15,000, test accuracy along the way on 2,000 test images (at the end on all 10,000).",
             _ => instead + "The VGG variant (VGG-16) is our reading of the paper, which names layers up to #13.",
         };
     }

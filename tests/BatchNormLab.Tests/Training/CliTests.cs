@@ -146,4 +146,18 @@ public sealed class CliTests : IDisposable
             Assert.Contains(expected, stdout);
         Assert.False(File.Exists(db));
     }
+
+    [Fact]
+    public void DescribeAsMarkdownHasASectionPerExperimentAndMarkdownAloneIsRefused()
+    {
+        var (code, stdout, stderr) = Cli.Run("reproduce", "--preset", "quick", "--describe", "--markdown");
+        Assert.True(code == 0, stderr);
+        Assert.Equal(BatchNormLab.Experiments.Experiment.All.Count, stdout.Split('\n').Count(l => l.StartsWith("## `", StringComparison.Ordinal)));
+        foreach (var expected in new[] { "## `lr-sweep`: Santurkar et al. 2018, Fig. 1", "**Claim.**", "**Source.**", "**Settings (quick).**", "**Where it differs from the paper.**" })
+            Assert.Contains(expected, stdout);
+
+        (code, _, stderr) = Cli.Run("reproduce", "--preset", "tiny", "--markdown", "--db", Path.Combine(dir, "never.db"));
+        Assert.Equal(2, code);
+        Assert.Contains("--markdown: goes with --describe", stderr);
+    }
 }
