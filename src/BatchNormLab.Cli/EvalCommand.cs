@@ -15,7 +15,7 @@ static class EvalCommand
 
     public static Command Create()
     {
-        var command = new Command("eval", "Test loss and accuracy of a saved model on its dataset's test set.") { CheckpointPath, DataDir, Threads };
+        var command = new Command("eval", "Test loss and accuracy of a saved model on its dataset's test set.") { CheckpointPath, DataDir, Threads, JsonOutput.Option };
         command.SetAction(Run);
         return command;
     }
@@ -33,6 +33,15 @@ static class EvalCommand
         try { model.LoadStateDict(contents.Model); }
         catch (ArgumentException e) { throw new DataException($"{path}: does not fit a {config.Model.Name} model: {e.Message}"); }
         var metrics = Trainer.Evaluate(model, test, config.Loss, config.BatchSize, contents.Step);
+        if (p.GetValue(JsonOutput.Option))
+        {
+            JsonOutput.Print(new
+            {
+                Checkpoint = Path.GetFullPath(path), Model = config.Model.Name, Norm = TrainCommand.NormName(config.Model.Options.Norm), config.Dataset,
+                TestExamples = test.Count, contents.Step, TestLoss = metrics.Loss, TestAccuracy = metrics.Accuracy,
+            });
+            return ExitCodes.Ok;
+        }
         var table = new Table().Border(TableBorder.Rounded).AddColumns("", "");
         table.AddRow("checkpoint", Markup.Escape(Path.GetFullPath(path)));
         table.AddRow("model", Markup.Escape($"{config.Model.Name} {TrainCommand.NormName(config.Model.Options.Norm)}"));

@@ -20,10 +20,19 @@ static class RunsCommand
 
     static Command List()
     {
-        var command = new Command("list", "Every recorded run, newest first: kind, start (UTC), duration, status (a run whose process is gone shows as crashed), verdicts (✓ agree, ✗ does not agree, ? inconclusive).") { Db };
+        var command = new Command("list", "Every recorded run, newest first: kind, start (UTC), duration, status (a run whose process is gone shows as crashed), verdicts (✓ agree, ✗ does not agree, ? inconclusive).") { Db, JsonOutput.Option };
         command.SetAction(p =>
         {
             using var store = RunStore.Open(p.GetValue(Db)!, create: false);
+            if (p.GetValue(JsonOutput.Option))
+            {
+                JsonOutput.Print(store.Runs().Select(run => new
+                {
+                    run.Id, Kind = Name(run.Kind), StartedAt = run.StartedAt.UtcDateTime, run.Seconds, Status = Status(run.Status), run.Preset,
+                    Verdicts = store.Verdicts(run.Id),
+                }).ToList());
+                return ExitCodes.Ok;
+            }
             var table = new Table().Border(TableBorder.Rounded).AddColumns("id", "kind", "started", "duration", "status", "preset", "verdicts");
             foreach (var run in store.Runs())
             {
@@ -40,11 +49,27 @@ static class RunsCommand
     static Command Show()
     {
         var id = new Argument<long>("ID") { Description = "A run id (see bnlab runs list)" };
-        var command = new Command("show", "One run: its configuration and status, every experiment's verdict and reason, its numbers and files.") { id, Db };
+        var command = new Command("show", "One run: its configuration and status, every experiment's verdict and reason, its numbers and files.") { id, Db, JsonOutput.Option };
         command.SetAction(p =>
         {
             using var store = RunStore.Open(p.GetValue(Db)!, create: false);
             var run = store.Run(p.GetValue(id));
+            if (p.GetValue(JsonOutput.Option))
+            {
+                JsonOutput.Print(new
+                {
+                    run.Id, Kind = Name(run.Kind), Command = run.CommandLine, run.Preset, run.Seed, run.Threads, StartedAt = run.StartedAt.UtcDateTime,
+                    FinishedAt = run.FinishedAt?.UtcDateTime, run.Seconds, Output = run.OutputDirectory, run.Pid, run.Machine, Status = Status(run.Status), run.Error,
+                    Experiments = store.Results(run.Id).Select(r => new
+                    {
+                        r.Name, Verdict = Judgement.Name(r.Verdict.Kind), r.Seconds, r.Seeds, r.Verdict.Reason,
+                        SubClaims = r.Verdict.Parts.Select(part => new { part.Claim, Verdict = Judgement.Name(part.Kind), part.Precondition, part.Result, part.Mean, part.StandardError }),
+                    }),
+                    Numbers = store.Numbers(run.Id),
+                    Files = store.Artifacts(run.Id).Select(a => a.Path),
+                });
+                return ExitCodes.Ok;
+            }
             var config = new Grid().AddColumn().AddColumn();
             foreach (var (key, value) in new (string, string?)[]
             {
@@ -120,6 +145,8 @@ static class RunsCommand
     };
 
     static string Name(RunKind kind) => kind.ToString().ToLowerInvariant();
+
+    static string Status(RunStatus status) => status.ToString().ToLowerInvariant();
 
     static string Utc(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture);
 }

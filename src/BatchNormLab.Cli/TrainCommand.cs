@@ -54,7 +54,7 @@ static class TrainCommand
         var command = new Command("train", "Train a model with SGD; writes metrics, checkpoints and a summary to --out.");
         foreach (var option in new Option[] { Model, Norm, Groups, GhostBatchSize, RenormSchedule, Placement, NormAffine, ActivationOption, InitOption, Width, Hidden, Depth, DatasetOption, DataDir, Lr, Momentum,
                      Nesterov, WeightDecay, ScheduleOption, Warmup, StepEvery, Gamma, LossOption, BatchSize, Steps, Epochs, Seed, Threads, Augment,
-                     EvalEvery, CheckpointEvery, TrainLimit, TestLimit, Out, Resume, RunsCommand.Db })
+                     EvalEvery, CheckpointEvery, TrainLimit, TestLimit, Out, Resume, RunsCommand.Db, JsonOutput.Option })
             command.Options.Add(option);
         command.SetAction(Run);
         return command;
@@ -83,8 +83,21 @@ static class TrainCommand
         {
             foreach (var norm in norms) runs.Add(TrainOne(p, norm, norms.Count, datasetName, steps, train, test, store, id));
         });
-        RunReport.PrintTable(runs);
-        Console.WriteLine($"recorded as run {id} in {store.Path}");
+        if (p.GetValue(JsonOutput.Option))
+            JsonOutput.Print(new
+            {
+                Run = id, Database = Path.GetFullPath(store.Path),
+                Runs = runs.Select(r => new
+                {
+                    r.Name, Directory = Path.GetFullPath(r.Directory), r.Outcome.StepsDone, r.Outcome.DivergedAtStep, LastTrainingLoss = r.Last?.Loss, LastTrainingAccuracy = r.Last?.Accuracy,
+                    TestLoss = r.Outcome.FinalEvaluation?.Loss, TestAccuracy = r.Outcome.FinalEvaluation?.Accuracy, r.Seconds, StepsPerSecond = r.StepsRun / Math.Max(r.Seconds, 1e-9),
+                }),
+            });
+        else
+        {
+            RunReport.PrintTable(runs);
+            Console.WriteLine($"recorded as run {id} in {store.Path}");
+        }
         return runs.All(r => r.Outcome.Diverged) ? ExitCodes.Diverged : ExitCodes.Ok;
     }
 
