@@ -10,7 +10,7 @@ namespace BatchNormLab.Tests;
 /// </summary>
 public sealed class NormLayerTests
 {
-    /// <summary>Runs <paramref name="steps"/> training steps on both layers with the same inputs and upstream gradients; asserts equal outputs, gradients and running statistics.</summary>
+    /// <summary>Runs a training step per shape in <paramref name="shapes"/> on both layers with the same inputs and upstream gradients; asserts equal outputs, gradients and running statistics.</summary>
     static void AssertSameAsBatchNorm(BatchNorm layer, BatchNorm bn, int[][] shapes, DType dtype, double tol)
     {
         layer.To(dtype);

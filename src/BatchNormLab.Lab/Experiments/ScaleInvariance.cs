@@ -245,7 +245,7 @@ public sealed class ScaleInvariance : Experiment
         return Math.Sqrt(difference / size);
     }
 
-    /// <summary>The weight norms of <paramref name="layers"/> at one step.</summary>
+    /// <summary>The weight norms of the scaled layers (by index) at one step.</summary>
     sealed record StepNorms(int Step, IReadOnlyDictionary<int, double> Norms);
 
     /// <summary>‖W‖ of each layer at initialisation, at the run's snapshot steps and at its end.</summary>
