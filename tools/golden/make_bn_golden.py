@@ -34,7 +34,7 @@ Reference: every reference is computed by a torch.float64 module. For "float32" 
 input, grad_output, weight and bias are drawn as float32 and widened to float64 (so they are
 exact float32 values and the C# test can pass them as float[]); the expected values are still
 the float64 results. The script cross-checks each case (a) against the explicit formulas of
-spec/PAPERS.md section 1 in float64, and (b) for float32 cases, a torch.float32 module against
+the BatchNorm definition of Ioffe & Szegedy 2015 (as PyTorch implements it) in float64, and (b) for float32 cases, a torch.float32 module against
 the float64 reference within the tolerances the C# test uses; it aborts if either fails.
 
 All numbers are written with Python's repr (shortest string that round-trips a float64).
@@ -264,7 +264,7 @@ def run_case(spec, seed):
 # ---------------------------------------------------------------------------------------
 
 def check_formulas(case_, steps_in, weight, bias):
-    """Explicit PAPERS.md section 1 formulas in float64, compared with torch's record."""
+    """Explicit formulas of Ioffe & Szegedy 2015 in float64, compared with torch's record."""
     c = case_["num_features"]
     eps, mom = case_["eps"], case_["momentum"]
     track = case_["track_running_stats"]

@@ -19,7 +19,7 @@ def activation(options):
 
 class NoisyBatchNorm(nn.Module):
     """bnlab's NoisyBatchNorm (Santurkar et al. 2018, Fig. 2): a <- s*a + m in training, the expected noise
-    E[s]*a + E[m] = 1.125*a in eval; no parameters. Default noise of PAPERS.md section 2."""
+    E[s]*a + E[m] = 1.125*a in eval; no parameters. Default noise of Santurkar et al. 2018, Fig. 2."""
 
     def forward(self, x):
         if not self.training:

@@ -34,7 +34,7 @@ public sealed record SpectraAtStep(int Step, SpectrumPair Separation, SpectrumPa
 public sealed record NetworkSpectra(string Network, SeedValues AccuracyNone, SeedValues AccuracyBatch, SpectraAtStep Early, SpectraAtStep End, SeedValues PopulationSeparation);
 
 /// <summary>
-/// Ghorbani et al. 2019 (PAPERS.md §4): the Hessian's eigenvalue density (stochastic Lanczos
+/// Ghorbani et al. 2019: the Hessian's eigenvalue density (stochastic Lanczos
 /// quadrature) early in training and at its end, over seeds, for the network without BN, with BN
 /// (batch statistics: the loss SGD optimises) and with BN using [IS15]'s population statistics
 /// (eval mode, statistics recomputed over training batches). Each sub-claim of Ghorbani's findings is

@@ -19,7 +19,7 @@ public sealed class LossSurfacePlots : Experiment
     public override string Name => "loss-surface";
     public override string Figure => "Li et al. 2018 §6–7 (surfaces with and without skip connections; the convexity map), extended to BN";
     public override string Source => "This project's own extension. Li et al. 2018 §6–7: without skip connections deep nets have chaotic, non-convex surfaces, which skip connections make smooth and convex (their filter-normalised plots and convexity map |λmin/λmax|); Li et al. never compare BN. " +
-        "Seed 000 (000_96459f3425dd6a72.txt) cites Li et al. for “a smoother loss is easier to train” and reports Santurkar et al.'s appendix remark that BN works like ResNet (“附录中提到BN的作用与ResNet类似”); PAPERS.md §2, §5";
+        "Seed 000 (000_96459f3425dd6a72.txt) cites Li et al. for “a smoother loss is easier to train” and reports Santurkar et al.'s appendix remark that BN works like ResNet (“附录中提到BN的作用与ResNet类似”)";
     public override string Claim => "A deep network's loss surface is smoother and more convex with skip connections than without (Li et al.); BN (with the batch statistics SGD trains with) makes it smoother and more convex too, about as much as skip connections do (this project's reading of seed 000's “BN works like ResNet”).";
 
     /// <summary>"More convex" and "smoother": the measure lower than the plain net's by more than a factor 1.5 (Li et al.'s contrast is between chaotic and convex surfaces, not a few percent).</summary>

@@ -32,7 +32,7 @@ public sealed class LpNormalisation : NormComparison
         ($"{Presets.Describe(preset, dataset)}; LR 0.1; the standard and BN networks, and ℓp normalisation in BN's place, y = γ·(x − μ)/D + β per channel over the batch and the image, " +
          "centred (μ the batch mean; D = mean|x − μ| for ℓ1, max|x − μ| for ℓ∞; centred ℓ2 is BN in training and is not trained again) and uncentred (μ = 0; D = mean|x|, √(mean x² + ε), max|x|). " +
          $"Rules: per ℓp network, {AboutAsWell.Describe("acc(ℓp)", "acc(BN)")}; per uncentred network, {ShiftsMore.Describe("shift(ℓp)", "shift(standard)")} (shift as in activations).",
-         Presets.Deviations(preset, dataset) + " The paper gives neither the ℓp formula nor whether the mean is subtracted (PAPERS.md §2): both variants run, and each number says which. “More shift” is not quantified in the paper: the 25% is ours.");
+         Presets.Deviations(preset, dataset) + " The paper gives neither the ℓp formula nor whether the mean is subtracted: both variants run, and each number says which. “More shift” is not quantified in the paper: the 25% is ours.");
 
     /// <summary>Training loss and test accuracy averaged over seeds, and the deepest recorded layer's distribution (first seed).</summary>
     protected override IEnumerable<FigureData> Figures(IReadOnlyList<SeededRuns> groups) =>

@@ -36,7 +36,7 @@ public sealed record QuadraticDescent(string Treatment, double LambdaMax, double
 }
 
 /// <summary>
-/// PAPERS.md §6, seed 004 (LeCun, Kanter &amp; Solla 1991): one linear unit with squared error, whose
+/// Seed 004 (LeCun, Kanter &amp; Solla 1991): one linear unit with squared error, whose
 /// Hessian is the input correlation matrix R. Its spectrum against the theory (Marchenko–Pastur bulk,
 /// zeros when p &lt; N, the outlier N·m² + v of uncentred inputs), and gradient descent on raw,
 /// centred, standardised and BatchNorm-normalised inputs against the closed form along R's eigenvectors.

@@ -18,7 +18,7 @@ public sealed class ScaleInvariance : Experiment
     public override string Source =>
         "Seed 001 (001_7a16e6217a95b5e5.txt, \"Batch Normalization enables higher learning rates\": BN(Wu) = BN((aW)u); ∂BN((aW)u)/∂u = ∂BN(Wu)/∂u; " +
         "∂BN((aW)u)/∂(aW) = (1/a)·∂BN(Wu)/∂W, so larger weights get smaller gradients; with BN, backpropagation is not affected by the parameters' scale, which allows larger learning rates), " +
-        "after Ioffe & Szegedy 2015 §3.3 (PAPERS.md §1). This project's extension, derived from the identity and not stated by the seed: the gradient is orthogonal to W, " +
+        "after Ioffe & Szegedy 2015 §3.3 and its PyTorch semantics. This project's extension, derived from the identity and not stated by the seed: the gradient is orthogonal to W, " +
         "so plain SGD only grows ‖W‖ and the effective learning rate on W's direction, η/‖W‖², falls during training.";
     public override string Claim =>
         "Scaling the weights W of a layer that feeds a BN by a > 0 leaves the network's outputs and loss unchanged (BN(aWu) = BN(Wu)), leaves the gradient with respect to the layer's input, " +

@@ -2,7 +2,7 @@ namespace BatchNormLab.Analysis;
 
 /// <summary>
 /// p samples of N i.i.d. Gaussian inputs of mean m and variance v, and what LeCun, Kanter &amp; Solla
-/// 1991 (PAPERS.md §6) predict for the spectrum of their correlation matrix R = (1/p)·Σ_u x_u·x_uᵀ:
+/// 1991 predict for the spectrum of their correlation matrix R = (1/p)·Σ_u x_u·x_uᵀ:
 /// a Marchenko–Pastur bulk, N − p zeros when p &lt; N, and for m ≠ 0 one outlier along (1, …, 1)/√N.
 /// </summary>
 /// <param name="Dimension">N, the inputs per sample.</param>

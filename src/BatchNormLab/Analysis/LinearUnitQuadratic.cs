@@ -10,7 +10,7 @@ namespace BatchNormLab.Analysis;
 public sealed record DescentTrace(double LearningRate, double Tolerance, double[] Losses, int? StepsToTolerance, bool Diverged);
 
 /// <summary>
-/// PAPERS.md §6 (seed 004, LeCun, Kanter &amp; Solla 1991): one linear unit y = W·x with the squared
+/// Seed 004 (LeCun, Kanter &amp; Solla 1991): one linear unit y = W·x with the squared
 /// error E(W) = (1/2p)·Σ_u (y_u − W·x_u)² over p samples of N inputs. E is quadratic in W, with
 /// gradient R·W − Q and Hessian R = (1/p)·Σ_u x_u·x_uᵀ, Q = (1/p)·Σ_u y_u·x_u. The targets come from a
 /// teacher W* on the very inputs the unit sees, y_u = W*·x_u, without noise, so the minimum is
@@ -177,7 +177,7 @@ public sealed class LinearUnitQuadratic
     }
 
     /// <summary>
-    /// The rough rule of PAPERS.md §6: at η = 1/λmax the slowest mode decays with time constant
+    /// The rough rule of LeCun, Kanter &amp; Solla 1991: at η = 1/λmax the slowest mode decays with time constant
     /// λmax/λmin, and the loss (its square) by e⁻² per time constant, so ln(1/tolerance)/2·λmax/λmin
     /// steps, whatever the start.
     /// </summary>

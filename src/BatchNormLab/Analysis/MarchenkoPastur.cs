@@ -2,7 +2,7 @@ namespace BatchNormLab.Analysis;
 
 /// <summary>
 /// The Marchenko–Pastur law: the limit, as N, p → ∞ at α = p/N, of the eigenvalue distribution of
-/// R = (1/p)·Σ_u x_u·x_uᵀ for N inputs with i.i.d. zero-mean entries of variance v (PAPERS.md §6,
+/// R = (1/p)·Σ_u x_u·x_uᵀ for N inputs with i.i.d. zero-mean entries of variance v (LeCun, Kanter &amp; Solla 1991,
 /// LeCun, Kanter &amp; Solla 1991, eq. 13). A continuous part on [λ−, λ+], λ± = v(1 ± 1/√α)², of mass
 /// min(1, α), and for α &lt; 1 the rest, 1 − α, at exactly zero (R has rank p).
 /// </summary>

@@ -1,7 +1,7 @@
 namespace BatchNormLab.Analysis;
 
 /// <summary>
-/// The eigenvalue density of a Hessian by stochastic Lanczos quadrature (PAPERS.md §4, as PyHessian):
+/// The eigenvalue density of a Hessian by stochastic Lanczos quadrature (Ghorbani et al. 2019, as PyHessian computes it):
 /// per draw, Lanczos from a normalised Rademacher vector gives nodes θ_j (Ritz values) and weights
 /// w_j = (first component of the j-th eigenvector of T)², a quadrature for vᵀf(H)v ≈ Σ w_j f(θ_j);
 /// the density is the draws' mean of Σ_j w_j·N(λ; θ_j, s²) on a grid, normalised to integrate to 1.
@@ -20,7 +20,7 @@ public sealed record SpectralDensity(HessianMode Mode, string Group, double[] Gr
     /// Runs <paramref name="draws"/> Lanczos processes of <paramref name="steps"/> steps from vectors
     /// drawn from <paramref name="rng"/>, and smooths with Gaussians of variance
     /// <paramref name="sigmaSquared"/>·max(1, λmax − λmin) on <paramref name="gridPoints"/> points.
-    /// PAPERS.md §4: 80–90 steps, 10 draws, σ² = 1e-5, 10,000 points.
+    /// Ghorbani et al. 2019 and PyHessian: 80–90 steps, 10 draws, σ² = 1e-5, 10,000 points.
     /// </summary>
     public static SpectralDensity Estimate(HessianOperator op, Rng rng, int steps = 90, int draws = 10, double sigmaSquared = 1e-5, int gridPoints = 10_000) =>
         Run(op, rng, steps, draws, sigmaSquared, gridPoints, topK: 0).Density;

@@ -27,7 +27,7 @@ public static class Mlp
 }
 
 /// <summary>
-/// The deep linear network of PAPERS.md §2: <c>depth</c> bias-free Linear(width, width) layers, no
+/// The deep linear network of Santurkar et al. 2018 (Figs. 3, 4): <c>depth</c> bias-free Linear(width, width) layers, no
 /// activation, optionally BN after each but the last; it computes W_depth·…·W_1·x (plus BN's effect).
 /// </summary>
 public static class DeepLinear

@@ -1,7 +1,7 @@
 namespace BatchNormLab.Nn;
 
 /// <summary>
-/// Batch normalisation with PyTorch's semantics (PAPERS.md §1). Training: batch mean and biased
+/// Batch normalisation with PyTorch's semantics (Ioffe &amp; Szegedy 2015). Training: batch mean and biased
 /// variance per channel normalise the output; the running mean and the *unbiased* running variance
 /// (÷(m−1), m = values per channel, N·H·W for images) move by the factor momentum, or by
 /// 1/num_batches_tracked when momentum is null (a cumulative average). Eval: running statistics,

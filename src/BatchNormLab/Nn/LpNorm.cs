@@ -1,7 +1,7 @@
 namespace BatchNormLab.Nn;
 
 /// <summary>
-/// ℓp normalisation (Santurkar et al. 2018 §3.3, Figs. 13–14; PAPERS.md §2): BatchNorm with the
+/// ℓp normalisation (Santurkar et al. 2018 §3.3, Figs. 13–14): BatchNorm with the
 /// standard deviation replaced by the ℓp average of the values, per channel over N and the spatial
 /// dimensions of an (N, C, ...) input, p ∈ {1, 2, ∞}. The paper does not say whether the mean is
 /// subtracted first, so both are offered: centred (μ the batch mean; p = 2 is then BatchNorm) and

@@ -7,7 +7,7 @@ namespace BatchNormLab.Nn;
 
 /// <summary>
 /// The noise of <see cref="NoisyBatchNorm"/>; the defaults are Santurkar et al. 2018, Fig. 2
-/// (PAPERS.md §2). Per layer and step μᵗ ~ U(MeanLow, MeanHigh) and σᵗ ~ U(ScaleLow, ScaleHigh);
+/// (Santurkar et al. 2018, Fig. 2). Per layer and step μᵗ ~ U(MeanLow, MeanHigh) and σᵗ ~ U(ScaleLow, ScaleHigh);
 /// per element m ~ U(μᵗ − ShiftHalfWidth, μᵗ + ShiftHalfWidth) and s ~ N(σᵗ, ScaleStd²)
 /// (ScaleStd = 0.1 as a standard deviation is unconfirmed in the paper).
 /// </summary>

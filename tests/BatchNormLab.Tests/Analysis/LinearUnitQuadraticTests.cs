@@ -4,7 +4,7 @@ using MathNet.Numerics.LinearAlgebra;
 namespace BatchNormLab.Tests;
 
 /// <summary>
-/// The quadratic error surface of one linear unit (PAPERS.md §6): the dense eigensolver against
+/// The quadratic error surface of one linear unit (LeCun, Kanter &amp; Solla 1991): the dense eigensolver against
 /// MathNet, R's measured spectrum against LeCun, Kanter &amp; Solla's theory, and gradient descent
 /// against the closed form along R's eigenvectors.
 /// </summary>
