@@ -1,5 +1,6 @@
 using System.Globalization;
 using BatchNormLab.Analysis;
+using BatchNormLab.QuadraticTheory;
 using BatchNormLab.Nn;
 using BatchNormLab.Training;
 

@@ -1,7 +1,7 @@
 namespace BatchNormLab.Analysis;
 
-/// <summary>The float64 vector arithmetic of the iterations.</summary>
-static class Vectors
+/// <summary>The float64 vector arithmetic of the iterations (and of the lab's theory).</summary>
+public static class Vectors
 {
     public static double Dot(ReadOnlySpan<double> a, ReadOnlySpan<double> b)
     {

@@ -1,4 +1,5 @@
 using BatchNormLab.Analysis;
+using BatchNormLab.QuadraticTheory;
 using BatchNormLab.Experiments;
 
 namespace BatchNormLab.Tests;

@@ -1,4 +1,4 @@
-using BatchNormLab.Analysis;
+using BatchNormLab.QuadraticTheory;
 using BatchNormLab.Experiments;
 
 namespace BatchNormLab.Tests;

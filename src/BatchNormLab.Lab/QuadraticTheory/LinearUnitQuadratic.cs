@@ -1,4 +1,6 @@
-namespace BatchNormLab.Analysis;
+using BatchNormLab.Analysis;
+
+namespace BatchNormLab.QuadraticTheory;
 
 /// <summary>
 /// Gradient descent on a <see cref="LinearUnitQuadratic"/> from W = 0: the loss before each step,

@@ -1,4 +1,5 @@
 using BatchNormLab.Analysis;
+using BatchNormLab.QuadraticTheory;
 using MathNet.Numerics.LinearAlgebra;
 
 namespace BatchNormLab.Tests;

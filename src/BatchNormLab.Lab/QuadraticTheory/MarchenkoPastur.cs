@@ -1,4 +1,4 @@
-namespace BatchNormLab.Analysis;
+namespace BatchNormLab.QuadraticTheory;
 
 /// <summary>
 /// The Marchenko–Pastur law: the limit, as N, p → ∞ at α = p/N, of the eigenvalue distribution of

@@ -1,4 +1,4 @@
-namespace BatchNormLab.Analysis;
+namespace BatchNormLab.QuadraticTheory;
 
 /// <summary>
 /// p samples of N i.i.d. Gaussian inputs of mean m and variance v, and what LeCun, Kanter &amp; Solla
