@@ -53,7 +53,7 @@ public static class ExperimentReport
         {
             var section = report.Section($"{prefix}{result.Name}: {result.Figure}")
                 .Paragraph($"Reproduces {result.Figure}.")
-                .Claim(result.Claim, ToReport(result.Verdict.Kind), result.Verdict.Reason,
+                .Claim(result.Claim, result.Verdict.Kind, result.Verdict.Reason,
                     result.Numbers.Select(n => (n.Key, (object)n.Value)).ToArray())
 ;
             if (result.Verdict.Kind == VerdictKind.DoesNotAgree)
@@ -195,13 +195,6 @@ public static class ExperimentReport
 
     /// <summary>✓, ✗ or ? for agrees, does not agree, inconclusive.</summary>
     public static string Mark(VerdictKind kind) => kind switch { VerdictKind.Agrees => "✓", VerdictKind.DoesNotAgree => "✗", _ => "?" };
-
-    public static Verdict ToReport(VerdictKind kind) => kind switch
-    {
-        VerdictKind.Agrees => Verdict.Agrees,
-        VerdictKind.DoesNotAgree => Verdict.DoesNotAgree,
-        _ => Verdict.Inconclusive,
-    };
 
     static string VerdictName(VerdictKind kind) => kind switch
     {

@@ -1,10 +1,9 @@
 using System.Globalization;
 using System.Text;
+using BatchNormLab.Experiments;
 using BatchNormLab.IO;
 
 namespace BatchNormLab.Reports;
-
-public enum Verdict { Agrees, DoesNotAgree, Inconclusive }
 
 /// <summary>
 /// One self-contained HTML file: title, contents, a summary of the claims and their verdicts, then
@@ -86,7 +85,7 @@ public sealed class HtmlReport
     static void WriteSummary(StringBuilder html, List<(string Id, ReportSection Section, ClaimBlock Claim)> claims)
     {
         html.Append("<section class=\"summary\" id=\"claims\">\n<h2>Claims at a glance</h2>\n<p class=\"tally\">");
-        html.Append(string.Join(" · ", Enum.GetValues<Verdict>()
+        html.Append(string.Join(" · ", Enum.GetValues<VerdictKind>()
             .Select(v => (v, n: claims.Count(c => c.Claim.Verdict == v))).Where(x => x.n > 0)
             .Select(x => $"<span class=\"chip {Class(x.v)}\">{Symbol(x.v)} {x.n} {Escape(Name(x.v).ToLowerInvariant())}</span>")));
         html.Append("</p>\n<table class=\"claims\">\n<thead><tr><th>Claim</th><th>Verdict</th><th>Section</th></tr></thead>\n<tbody>\n");
@@ -158,10 +157,10 @@ public sealed class HtmlReport
         return t.Length > 0 && double.TryParse(t, NumberStyles.Float | NumberStyles.AllowThousands, CultureInfo.InvariantCulture, out _);
     }
 
-    static string Class(Verdict v) => v switch { Verdict.Agrees => "agrees", Verdict.DoesNotAgree => "disagrees", _ => "inconclusive" };
-    static string Name(Verdict v) => v switch { Verdict.Agrees => "Agrees", Verdict.DoesNotAgree => "Does not agree", _ => "Inconclusive" };
+    static string Class(VerdictKind v) => v switch { VerdictKind.Agrees => "agrees", VerdictKind.DoesNotAgree => "disagrees", _ => "inconclusive" };
+    static string Name(VerdictKind v) => v switch { VerdictKind.Agrees => "Agrees", VerdictKind.DoesNotAgree => "Does not agree", _ => "Inconclusive" };
     // a symbol as well as a colour, for red–green colour blindness and greyscale prints
-    static string Symbol(Verdict v) => v switch { Verdict.Agrees => "✓", Verdict.DoesNotAgree => "✗", _ => "?" };
+    static string Symbol(VerdictKind v) => ExperimentReport.Mark(v);
 
     internal static string Escape(string s) => Svg.Clean(s).Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;").Replace("\"", "&quot;").Replace("'", "&#39;");
 
@@ -243,7 +242,7 @@ public sealed class ReportSection
     public ReportSection Paragraph(string text) => Add(new ParagraphBlock(text));
 
     /// <summary>A claim from a paper, our verdict on it, and the evidence: a sentence and the numbers behind it.</summary>
-    public ReportSection Claim(string claim, Verdict verdict, string evidence, params (string Name, object Value)[] numbers) =>
+    public ReportSection Claim(string claim, VerdictKind verdict, string evidence, params (string Name, object Value)[] numbers) =>
         Add(new ClaimBlock(claim, verdict, evidence, numbers));
 
     /// <summary>A table; number cells are formatted and right-aligned. With a caption it is numbered.</summary>
@@ -268,7 +267,7 @@ public sealed class ReportSection
 
 internal abstract record Block;
 internal sealed record ParagraphBlock(string Text) : Block;
-internal sealed record ClaimBlock(string Claim, Verdict Verdict, string Evidence, IReadOnlyList<(string Name, object Value)> Numbers) : Block;
+internal sealed record ClaimBlock(string Claim, VerdictKind Verdict, string Evidence, IReadOnlyList<(string Name, object Value)> Numbers) : Block;
 internal sealed record TableBlock(IReadOnlyList<string> Header, IReadOnlyList<IReadOnlyList<object?>> Rows, string? Caption) : Block;
 internal sealed record FigureBlock(IReadOnlyList<SvgChart> Charts, string Caption, int Columns) : Block;
 

@@ -2,7 +2,6 @@ using System.Xml.Linq;
 using BatchNormLab.Experiments;
 using BatchNormLab.Reports;
 using Series = BatchNormLab.Experiments.Series;
-using Verdict = BatchNormLab.Experiments.Verdict;
 
 namespace BatchNormLab.Tests.Reports;
 

@@ -1,3 +1,4 @@
+using BatchNormLab.Experiments;
 using System.Xml.Linq;
 using BatchNormLab.Reports;
 
@@ -14,12 +15,12 @@ public sealed class HtmlReportTests
         var report = new HtmlReport("BN <reproduction> & \"notes\"") { Subtitle = "seed 0" };
         report.Section("Learning-rate sweep")
             .Paragraph("Loss < 1 & rising \"fast\" isn't stable.")
-            .Claim("BN allows 10× higher learning rates", Verdict.Agrees, "Largest stable rate: 1.0 vs 0.1.", ("max lr, BN", 1.0), ("max lr, no BN", 0.1))
+            .Claim("BN allows 10× higher learning rates", VerdictKind.Agrees, "Largest stable rate: 1.0 vs 0.1.", ("max lr, BN", 1.0), ("max lr, no BN", 0.1))
             .Figure(chart, "Loss over training.")
             .Table(["run", "loss", "accuracy", "steps"], [["BN", 0.27806, "90.0%", 469], ["no BN", double.NaN, "84.0%", 12000]], "Final numbers");
         report.Section("Internal covariate shift")
-            .Claim("BN reduces internal covariate shift", Verdict.DoesNotAgree, "ICS is about the same.")
-            .Claim("Gradients are more predictive", Verdict.Inconclusive, "")
+            .Claim("BN reduces internal covariate shift", VerdictKind.DoesNotAgree, "ICS is about the same.")
+            .Claim("Gradients are more predictive", VerdictKind.Inconclusive, "")
             .Figures([chart, chart, chart], "Three small multiples.", columns: 2);
         report.Section("Learning-rate sweep");
         return report;
