@@ -4,6 +4,8 @@ using BatchNormLab.Kernels;
 using BatchNormLab.Training;
 using Spectre.Console;
 
+using BatchNormLab.IO;
+
 namespace BatchNormLab.Cli;
 
 /// <summary><c>bnlab eval --checkpoint PATH</c>: rebuilds the model from the checkpoint's config and reports test loss and accuracy.</summary>

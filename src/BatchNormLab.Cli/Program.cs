@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using BatchNormLab.Cli;
-using BatchNormLab.Data;
+using BatchNormLab.IO;
 
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 var root = new RootCommand("BatchNormLab: Batch Normalization and the experiments that explain why it works.")

@@ -6,6 +6,8 @@ using BatchNormLab.Experiments;
 using BatchNormLab.Reports;
 using Microsoft.Data.Sqlite;
 
+using BatchNormLab.IO;
+
 namespace BatchNormLab.Store;
 
 public enum RunKind { Experiment, Reproduce, Train }

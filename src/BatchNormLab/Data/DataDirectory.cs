@@ -1,3 +1,5 @@
+using BatchNormLab.IO;
+
 namespace BatchNormLab.Data;
 
 /// <summary>

@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using BatchNormLab.IO;
 
 namespace BatchNormLab.Data;
 

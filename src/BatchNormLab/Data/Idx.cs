@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using BatchNormLab.IO;
 
 namespace BatchNormLab.Data;
 

@@ -3,7 +3,6 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using BatchNormLab.Data;
 
 namespace BatchNormLab.IO;
 

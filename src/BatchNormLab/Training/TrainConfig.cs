@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using BatchNormLab.IO;
 using BatchNormLab.Models;
 
 namespace BatchNormLab.Training;
@@ -68,5 +69,5 @@ public sealed record TrainConfig
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
     public static TrainConfig FromJson(string json, string source) =>
-        JsonSerializer.Deserialize<TrainConfig>(json, Json) ?? throw new Data.DataException($"{source}: empty config");
+        JsonSerializer.Deserialize<TrainConfig>(json, Json) ?? throw new DataException($"{source}: empty config");
 }

@@ -1,4 +1,5 @@
 using BatchNormLab.Data;
+using BatchNormLab.IO;
 
 namespace BatchNormLab.Tests;
 

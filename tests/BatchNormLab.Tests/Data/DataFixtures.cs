@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 using BatchNormLab.Data;
+using BatchNormLab.IO;
 
 namespace BatchNormLab.Tests;
 

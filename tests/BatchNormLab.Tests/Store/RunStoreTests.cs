@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using BatchNormLab.Data;
 using BatchNormLab.Experiments;
+using BatchNormLab.IO;
 using BatchNormLab.Store;
 using BatchNormLab.Tests.Reports;
 using Microsoft.Data.Sqlite;

@@ -1,4 +1,4 @@
-namespace BatchNormLab.Data;
+namespace BatchNormLab.IO;
 
 /// <summary>
 /// A data problem the user must fix (a missing, truncated or malformed file, a dataset not found).
