@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using BatchNormLab.Data;
 using BatchNormLab.Kernels;
+using BatchNormLab.Runs;
 using BatchNormLab.Training;
 using Spectre.Console;
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using BatchNormLab.Data;
 using BatchNormLab.IO;
 using BatchNormLab.Nn;
+using BatchNormLab.Runs;
 using BatchNormLab.Training;
 
 namespace BatchNormLab.Experiments;

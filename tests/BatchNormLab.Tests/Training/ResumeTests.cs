@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using BatchNormLab.Data;
 using BatchNormLab.Models;
+using BatchNormLab.Runs;
 using BatchNormLab.Training;
 
 namespace BatchNormLab.Tests;

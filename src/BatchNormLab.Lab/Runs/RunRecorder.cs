@@ -2,8 +2,9 @@ using System.Globalization;
 using System.Text.Json;
 using BatchNormLab.Data;
 using BatchNormLab.IO;
+using BatchNormLab.Training;
 
-namespace BatchNormLab.Training;
+namespace BatchNormLab.Runs;
 
 /// <summary>
 /// Keeps a run's files in its output directory: config.json, metrics.csv (one row per step),
