@@ -8,9 +8,7 @@ namespace BatchNormLab.Experiments;
 static class Probes
 {
     /// <summary>The run's loss on <paramref name="batch"/> as a function of the model (training mode: batch statistics).</summary>
-    public static Func<Module, Tensor> LossOn(Batch batch, LossKind loss) => loss == LossKind.CrossEntropy
-        ? m => m.Forward(batch.Inputs).CrossEntropy(batch.Labels!)
-        : m => m.Forward(batch.Inputs).MseLoss(batch.Targets!);
+    public static Func<Module, Tensor> LossOn(Batch batch, LossKind loss) => m => TrainingLoss.Of(loss, m.Forward(batch.Inputs), batch);
 
     public static double[] Slice(double[] flat, WeightLayer layer) => flat.AsSpan(layer.Offset, layer.Length).ToArray();
 

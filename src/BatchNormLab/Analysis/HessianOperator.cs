@@ -19,11 +19,8 @@ public sealed record LossTerm(Func<Module, Tensor> Loss, int Count)
     /// <summary>The mean loss of <paramref name="kind"/> on <paramref name="batch"/>, its inputs and targets taken in the model's dtype.</summary>
     public static LossTerm On(Batch batch, LossKind kind) => new(m =>
     {
-        var dtype = m.Parameters()[0].DType;
-        var output = m.Forward(batch.Inputs.To(dtype));
-        return kind == LossKind.CrossEntropy
-            ? output.CrossEntropy(batch.Labels ?? throw new ArgumentException("cross-entropy needs class labels"))
-            : output.MseLoss((batch.Targets ?? throw new ArgumentException("MSE needs regression targets")).To(dtype));
+        var output = m.Forward(batch.Inputs.To(m.Parameters()[0].DType));
+        return TrainingLoss.Of(kind, output, batch);
     }, batch.Count);
 }
 

@@ -93,7 +93,7 @@ public static class LossSurface
         foreach (var b in batches)
         {
             var output = model.Forward(b.Inputs);
-            sum += b.Count * (kind == LossKind.CrossEntropy ? output.CrossEntropy(b.Labels!) : output.MseLoss(b.Targets!)).Item();
+            sum += b.Count * TrainingLoss.Of(kind, output, b).Item();
         }
         return sum / batches.Sum(b => b.Count);
     };

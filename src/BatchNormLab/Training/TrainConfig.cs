@@ -1,11 +1,25 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using BatchNormLab.Data;
 using BatchNormLab.IO;
 using BatchNormLab.Models;
 
 namespace BatchNormLab.Training;
 
 public enum LossKind { CrossEntropy, Mse }
+
+/// <summary>The loss a <see cref="LossKind"/> names: the one place that picks cross-entropy on class labels or MSE on regression targets.</summary>
+public static class TrainingLoss
+{
+    /// <summary>The mean loss of <paramref name="output"/> on <paramref name="batch"/> (targets taken in the output's dtype); <paramref name="dataset"/> names the data in the error when the batch lacks what the loss needs.</summary>
+    public static Tensor Of(LossKind kind, Tensor output, Batch batch, string? dataset = null) => kind switch
+    {
+        LossKind.CrossEntropy => output.CrossEntropy(batch.Labels
+            ?? throw new ArgumentException($"cross-entropy needs class labels; {(dataset is null ? "the data has" : $"dataset {dataset} has")} regression targets (use --loss mse)")),
+        _ => output.MseLoss((batch.Targets
+            ?? throw new ArgumentException($"MSE needs regression targets; {(dataset is null ? "the data has" : $"dataset {dataset} has")} class labels (use --loss cross-entropy)")).To(output.DType)),
+    };
+}
 
 /// <summary>Everything that determines a training run; saved as config.json and inside checkpoints.</summary>
 public sealed record TrainConfig

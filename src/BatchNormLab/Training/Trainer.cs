@@ -128,11 +128,7 @@ public sealed class Trainer
         return null;
     }
 
-    Tensor LossOf(Tensor output, Batch batch) => Config.Loss switch
-    {
-        LossKind.CrossEntropy => output.CrossEntropy(batch.Labels ?? throw new InvalidOperationException($"cross-entropy needs labels; dataset {Config.Dataset} has regression targets (use --loss mse)")),
-        _ => output.MseLoss(batch.Targets ?? throw new InvalidOperationException($"MSE needs targets; dataset {Config.Dataset} has class labels (use --loss cross-entropy)")),
-    };
+    Tensor LossOf(Tensor output, Batch batch) => TrainingLoss.Of(Config.Loss, output, batch, Config.Dataset);
 
     /// <summary>Test loss and accuracy in eval mode, over the whole test set in batches; the model goes back to training mode.</summary>
     public EvalMetrics Evaluate()
@@ -153,7 +149,7 @@ public sealed class Trainer
             {
                 var output = model.Forward(batch.Inputs);
                 int n = batch.Inputs.Size(0);
-                lossSum += n * (loss == LossKind.CrossEntropy ? output.CrossEntropy(batch.Labels!) : output.MseLoss(batch.Targets!)).Item();
+                lossSum += n * TrainingLoss.Of(loss, output, batch).Item();
                 if (batch.Labels is { } labels) correct += Accuracy(output, labels) * n;
             }
         }
