@@ -284,11 +284,11 @@ public static unsafe partial class BatchNormKernels
 
         public Coefficients<T> Finish(int ch, double s1, double s2)
         {
-            double mu = shift[ch] + s1 / m;
-            double var = Math.Max(0, (s2 - s1 * s1 / m) / m);
-            (mean[ch], variance[ch]) = (mu, var);
-            double alpha = (gamma == null ? 1 : double.CreateTruncating(gamma[ch])) / Math.Sqrt(var + eps);
-            return Coefficients<T>.Centered(mu, T.Zero, alpha, beta == null ? 0 : double.CreateTruncating(beta[ch]));
+            double channelMean = shift[ch] + s1 / m;
+            double channelVariance = Math.Max(0, (s2 - s1 * s1 / m) / m);
+            (mean[ch], variance[ch]) = (channelMean, channelVariance);
+            double alpha = (gamma == null ? 1 : double.CreateTruncating(gamma[ch])) / Math.Sqrt(channelVariance + eps);
+            return Coefficients<T>.Centered(channelMean, T.Zero, alpha, beta == null ? 0 : double.CreateTruncating(beta[ch]));
         }
     }
 

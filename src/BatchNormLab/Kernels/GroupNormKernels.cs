@@ -49,10 +49,10 @@ public static unsafe class GroupNormKernels
                 T* xr = x + (long)row * d, yr = y + (long)row * d;
                 double s1 = 0, s2 = 0, shift = double.CreateTruncating(xr[0]);
                 BatchNormKernels.ShiftedSums(xr, d, shift, ref s1, ref s2);
-                double mu = shift + s1 / d, var = Math.Max(0, (s2 - s1 * s1 / d) / d);
-                (mean[row], variance[row]) = (mu, var);
-                double rstd = 1 / Math.Sqrt(var + eps);
-                var (hi, lo) = Split<T>(mu);
+                double groupMean = shift + s1 / d, groupVariance = Math.Max(0, (s2 - s1 * s1 / d) / d);
+                (mean[row], variance[row]) = (groupMean, groupVariance);
+                double rstd = 1 / Math.Sqrt(groupVariance + eps);
+                var (hi, lo) = Split<T>(groupMean);
                 int c0 = row % groups * k;
                 if (s == 1)
                 {

@@ -22,22 +22,22 @@ public sealed partial class Tensor
     {
         var (n, c, s) = ChannelView(x);
         var y = RecycledLike(x);
-        var mu = new double[c];
-        var var = new double[c];
+        var batchMean = new double[c];
+        var batchVariance = new double[c];
         if (x.DType == DType.Float32)
-            BatchNormKernels.ForwardTrain(x.FloatSpan, n, c, s, gamma is null ? default : gamma.FloatSpan, beta is null ? default : beta.FloatSpan, eps, y.FloatSpan, mu, var);
+            BatchNormKernels.ForwardTrain(x.FloatSpan, n, c, s, gamma is null ? default : gamma.FloatSpan, beta is null ? default : beta.FloatSpan, eps, y.FloatSpan, batchMean, batchVariance);
         else
-            BatchNormKernels.ForwardTrain(x.DoubleSpan, n, c, s, gamma is null ? default : gamma.DoubleSpan, beta is null ? default : beta.DoubleSpan, eps, y.DoubleSpan, mu, var);
-        (mean, variance) = (mu, var);
+            BatchNormKernels.ForwardTrain(x.DoubleSpan, n, c, s, gamma is null ? default : gamma.DoubleSpan, beta is null ? default : beta.DoubleSpan, eps, y.DoubleSpan, batchMean, batchVariance);
+        (mean, variance) = (batchMean, batchVariance);
         Tensor[] inputs = [x, .. Affine(gamma, beta)];
         return Record(y, "BatchNormTrain", inputs, g =>
         {
-            var (dx, dGamma, dBeta) = Gradients(g, x, gamma, beta, mu, var, eps, eval: false);
+            var (dx, dGamma, dBeta) = Gradients(g, x, gamma, beta, batchMean, batchVariance, eps, eval: false);
             // A graph of the backward is wanted (double backward): each gradient becomes an op of (g, x, γ) in its own right.
             if (Autograd.IsEnabled)
             {
-                dx = RecordInputGradient(dx, g, x, gamma, mu, var, eps);
-                dGamma = dGamma is null ? null : RecordGammaGradient(dGamma, g, x, mu, var, eps);
+                dx = RecordInputGradient(dx, g, x, gamma, batchMean, batchVariance, eps);
+                dGamma = dGamma is null ? null : RecordGammaGradient(dGamma, g, x, batchMean, batchVariance, eps);
                 dBeta = dBeta is null ? null : RecordBetaGradient(dBeta, g);
             }
             return [dx, .. Affine(dGamma, dBeta)];

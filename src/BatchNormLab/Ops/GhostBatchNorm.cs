@@ -17,20 +17,20 @@ public sealed partial class Tensor
         int chunks = (n + virtualBatchSize - 1) / virtualBatchSize;
         int ChunkRows(int j) => Math.Min(virtualBatchSize, n - j * virtualBatchSize);
         var y = RecycledLike(x);
-        var mu = new double[chunks][];
-        var var = new double[chunks][];
+        var chunkMeans = new double[chunks][];
+        var chunkVariances = new double[chunks][];
         for (int j = 0; j < chunks; j++)
         {
-            (mu[j], var[j]) = (new double[c], new double[c]);
+            (chunkMeans[j], chunkVariances[j]) = (new double[c], new double[c]);
             int rows = ChunkRows(j), start = j * virtualBatchSize * c * s, length = rows * c * s;
             if (x.DType == DType.Float32)
                 BatchNormKernels.ForwardTrain<float>(x.FloatSpan.Slice(start, length), rows, c, s, gamma is null ? default : gamma.FloatSpan,
-                    beta is null ? default : beta.FloatSpan, eps, y.FloatSpan.Slice(start, length), mu[j], var[j]);
+                    beta is null ? default : beta.FloatSpan, eps, y.FloatSpan.Slice(start, length), chunkMeans[j], chunkVariances[j]);
             else
                 BatchNormKernels.ForwardTrain<double>(x.DoubleSpan.Slice(start, length), rows, c, s, gamma is null ? default : gamma.DoubleSpan,
-                    beta is null ? default : beta.DoubleSpan, eps, y.DoubleSpan.Slice(start, length), mu[j], var[j]);
+                    beta is null ? default : beta.DoubleSpan, eps, y.DoubleSpan.Slice(start, length), chunkMeans[j], chunkVariances[j]);
         }
-        (means, variances) = (mu, var);
+        (means, variances) = (chunkMeans, chunkVariances);
         Tensor[] inputs = [x, .. Affine(gamma, beta)];
         return Record(y, "GhostBatchNormTrain", inputs, g =>
         {
@@ -48,10 +48,10 @@ public sealed partial class Tensor
                 int rows = ChunkRows(j), start = j * virtualBatchSize * c * s, length = rows * c * s;
                 if (x.DType == DType.Float32)
                     BatchNormKernels.BackwardTrain<float>(g.FloatSpan.Slice(start, length), x.FloatSpan.Slice(start, length), rows, c, s,
-                        gamma is null ? default : gamma.FloatSpan, mu[j], var[j], eps, dx.FloatSpan.Slice(start, length), dGamma.FloatSpan, dBeta.FloatSpan);
+                        gamma is null ? default : gamma.FloatSpan, chunkMeans[j], chunkVariances[j], eps, dx.FloatSpan.Slice(start, length), dGamma.FloatSpan, dBeta.FloatSpan);
                 else
                     BatchNormKernels.BackwardTrain<double>(g.DoubleSpan.Slice(start, length), x.DoubleSpan.Slice(start, length), rows, c, s,
-                        gamma is null ? default : gamma.DoubleSpan, mu[j], var[j], eps, dx.DoubleSpan.Slice(start, length), dGamma.DoubleSpan, dBeta.DoubleSpan);
+                        gamma is null ? default : gamma.DoubleSpan, chunkMeans[j], chunkVariances[j], eps, dx.DoubleSpan.Slice(start, length), dGamma.DoubleSpan, dBeta.DoubleSpan);
                 var chunkGamma = dGamma.ToDoubleArray();
                 var chunkBeta = dBeta.ToDoubleArray();
                 for (int ch = 0; ch < c; ch++)

@@ -18,13 +18,13 @@ public sealed partial class Tensor
         var (n, c, s) = ChannelView(x);
         int k = c / groups;
         var y = RecycledLike(x);
-        var mu = new double[n * groups];
-        var var = new double[n * groups];
+        var groupMean = new double[n * groups];
+        var groupVariance = new double[n * groups];
         if (x.DType == DType.Float32)
-            GroupNormKernels.Forward(x.FloatSpan, n, groups, k, s, gamma is null ? default : gamma.FloatSpan, beta is null ? default : beta.FloatSpan, eps, y.FloatSpan, mu, var);
+            GroupNormKernels.Forward(x.FloatSpan, n, groups, k, s, gamma is null ? default : gamma.FloatSpan, beta is null ? default : beta.FloatSpan, eps, y.FloatSpan, groupMean, groupVariance);
         else
-            GroupNormKernels.Forward(x.DoubleSpan, n, groups, k, s, gamma is null ? default : gamma.DoubleSpan, beta is null ? default : beta.DoubleSpan, eps, y.DoubleSpan, mu, var);
-        (mean, variance) = (mu, var);
+            GroupNormKernels.Forward(x.DoubleSpan, n, groups, k, s, gamma is null ? default : gamma.DoubleSpan, beta is null ? default : beta.DoubleSpan, eps, y.DoubleSpan, groupMean, groupVariance);
+        (mean, variance) = (groupMean, groupVariance);
         Tensor[] inputs = [x, .. Affine(gamma, beta)];
         return Record(y, "GroupNorm", inputs, g =>
         {
@@ -33,10 +33,10 @@ public sealed partial class Tensor
             var dGamma = gamma is null ? null : UninitializedLike(gamma);
             var dBeta = beta is null ? null : UninitializedLike(beta);
             if (x.DType == DType.Float32)
-                GroupNormKernels.Backward(g.FloatSpan, x.FloatSpan, n, groups, k, s, gamma is null ? default : gamma.FloatSpan, mu, var, eps,
+                GroupNormKernels.Backward(g.FloatSpan, x.FloatSpan, n, groups, k, s, gamma is null ? default : gamma.FloatSpan, groupMean, groupVariance, eps,
                     dx.FloatSpan, dGamma is null ? default : dGamma.FloatSpan, dBeta is null ? default : dBeta.FloatSpan);
             else
-                GroupNormKernels.Backward(g.DoubleSpan, x.DoubleSpan, n, groups, k, s, gamma is null ? default : gamma.DoubleSpan, mu, var, eps,
+                GroupNormKernels.Backward(g.DoubleSpan, x.DoubleSpan, n, groups, k, s, gamma is null ? default : gamma.DoubleSpan, groupMean, groupVariance, eps,
                     dx.DoubleSpan, dGamma is null ? default : dGamma.DoubleSpan, dBeta is null ? default : dBeta.DoubleSpan);
             return [dx, .. Affine(dGamma, dBeta)];
         });
