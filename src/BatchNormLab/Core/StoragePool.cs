@@ -8,13 +8,13 @@ namespace BatchNormLab;
 /// pooled-size array gets a finalizable lease (tied to it by a ConditionalWeakTable, which keeps the
 /// lease alive exactly as long as the array), and the lease's finalizer hands the array back. The
 /// next output of the same length then reuses memory that is already committed and mapped, instead
-/// of a fresh array whose every page faults on first touch (~0.25 ms/MiB on Linux; the GC gives
-/// freed large-object memory back to the OS). Reuse never changes results: these arrays are only
-/// handed to kernels that write every element.
+/// of a fresh array whose every page faults on first touch (the GC gives freed large-object memory
+/// back to the OS). Reuse never changes results: these arrays are only handed to kernels that write
+/// every element.
 /// The cost is memory: a leased array that dies survives one more GC (its lease's finalizer has to
-/// run first), and pooled arrays wait unused until their length comes round. So only BatchNorm's
-/// outputs (y, dx) are leased, at most <see cref="MaxPerLength"/> per length and
-/// <see cref="MaxPooledBytes"/> in all (VGG-11-BN training peak: ~575 → ~650–700 MiB).
+/// run first), and pooled arrays wait unused until their length comes round. So only some outputs
+/// are leased (BatchNorm's and the other normalisers' y and dx, ReLU's and max-pooling's), at most
+/// <see cref="MaxPerLength"/> per length and <see cref="MaxPooledBytes"/> in all.
 /// </summary>
 internal static class StoragePool
 {

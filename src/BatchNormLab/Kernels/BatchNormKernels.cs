@@ -32,25 +32,21 @@ public static unsafe partial class BatchNormKernels
     const int RowBlocks = 16;
     /// <summary>
     /// Rows summed in registers before the per-column accumulators (double) are updated: at most this many,
-    /// and no more than keep eight row streams in flight (a sum that reads dy and x takes half as many
-    /// rows; with sixteen streams its pass ran about 1.3× slower).
+    /// and no more than keep eight row streams in flight (a sum that reads dy and x takes half as many rows).
     /// </summary>
     const int RowGroup = 8;
     /// <summary>
     /// With 512-bit vectors the row path sums rows into partial sums in T kept in L1 (a vector of them per vector of
     /// columns, beside the columns' centres), eight rows per pass along the rows (four for sums that read two arrays),
     /// and adds them to the double slots every this many rows (a float lane then holds a sum of at most 64 centred
-    /// terms). The [4096, 1024] statistics pass took 0.25–0.28 ms this way against 0.43–0.45 with eight rows summed in
-    /// registers per update of the slots; eight rows per pass instead of four took the forward about 5% less time (the
-    /// backward's sum was slower with two or eight, and with one row per pass both were 10–25% slower).
+    /// terms): fewer updates of the slots than summing in registers alone.
     /// </summary>
     const int PartialRows = 64;
     /// <summary>Columns of the row path are taken at most this many bytes of a row at a time, so their partial sums stay in L1.</summary>
     const int TileBytes = 4096;
     /// <summary>
     /// Rows the row path's elementwise pass takes together, so that each load of a vector of its per-column coefficients
-    /// serves this many outputs: the [4096, 1024] backward's pass took about 1.1 ms this way against 1.6 one row at a
-    /// time, the coefficients' loads from L2 crowding out the streams' from memory. Two or eight rows were slower.
+    /// serves this many outputs: one row at a time, the coefficients' loads from L2 crowd out the streams' from memory.
     /// </summary>
     const int ApplyRows = 4;
     /// <summary>Vector steps (of four vectors) summed in registers before a run's double accumulators are updated.</summary>

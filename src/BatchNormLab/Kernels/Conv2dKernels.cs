@@ -28,9 +28,8 @@ public static class Conv2dKernels
     public static int OutputSize(int size, int kernel, int stride, int padding) => (size + 2 * padding - kernel) / stride + 1;
 
     // Images per GEMM: the fewest with at least TargetColumns output pixels, as long as the column buffer stays
-    // under MaxColumnBytes, so that it is still in L2 (2 MB per core here) when the GEMM packs what im2col wrote
-    // and col2im reads what the GEMM wrote. For 128 channels of 16×16 (1.2 MB per image) two images (2.4 MB)
-    // made the three conv GEMMs with their im2col/col2im about 15% slower than one.
+    // under MaxColumnBytes, so that it is still in L2 when the GEMM packs what im2col wrote and col2im reads what
+    // the GEMM wrote.
     const int TargetColumns = 512;
     const int TargetWeightColumns = 256;
     /// <summary>A multiple of every B panel width of <see cref="Gemm"/> (32 floats, 8 or 16 doubles).</summary>
@@ -392,7 +391,7 @@ public static class Conv2dKernels
         public int Groups<T>() where T : unmanaged => (N + Group<T>() - 1) / Group<T>();
 
         /// <summary>Images per forward and input-gradient GEMM; a whole number of B panels of columns where a smaller
-        /// group allows it: 512×4608 by 80 columns (5 images of 4×4) ran at 75 GFLOP/s, by 64 at 109.</summary>
+        /// group allows it, since a partly filled panel costs a whole one.</summary>
         public int Group<T>() where T : unmanaged
         {
             int group = Math.Clamp(Math.Min((TargetColumns + P - 1) / P, MaxColumnBytes / Unsafe.SizeOf<T>() / (K * P)), 1, N);
@@ -401,12 +400,12 @@ public static class Conv2dKernels
             return group;
         }
 
-        /// <summary>Images per weight-gradient GEMM, whose k is the columns: the fewest with TargetWeightColumns. Its
-        /// C (dWᵀ) is read and written once per GEMM, so a short k (64 for 512 channels of 4×4) ran at half speed.</summary>
         /// <summary>Whether the weight gradient's dWᵀ is few enough entries (k·cOut) for <see cref="ThinGemm.MultiplyABt{T}(int, int, int, T*, int, T*, int, bool, T*, int)"/>, each a dot
         /// product of a column-matrix row and a dy row, instead of the packed GEMM.</summary>
         public bool UseThinWeightGradient => (long)K * COut <= ThinWeightMaxEntries;
 
+        /// <summary>Images per weight-gradient GEMM, whose k is the columns: the fewest with TargetWeightColumns. Its
+        /// C (dWᵀ) is read and written once per GEMM, so a short k runs it at a fraction of its speed.</summary>
         public int WeightGroup => Math.Clamp((TargetWeightColumns + P - 1) / P, 1, N);
         public int WeightGroups => (N + WeightGroup - 1) / WeightGroup;
 
@@ -423,7 +422,7 @@ public static class Conv2dKernels
         }
 
         /// <summary>Small output planes go through a table of taps instead of row copies, whose per-row calls cost more
-        /// than the few values they move: VGG's 2×2 layers took 10% less time, 4×4 the same, 8×8 6% more.</summary>
+        /// than the few values they move (docs/benchmarks.md, "Tuning constants").</summary>
         public bool UseTaps => P <= 16 && Kh * Kw * P <= 4096;
 
         /// <summary>tap[(u·kw + v)·P + i·wOut + j] = the input pixel (i·s+u−p)·W + j·s+v−p of a plane that output
