@@ -88,19 +88,28 @@ public class BatchNormPropertyTests
         { 9, 16, 2 }, // rows of whole cache lines: the elementwise pass takes them four at a time, the last group short
     };
 
+    const double ReferenceEps = 1e-5;
+
+    /// <summary>A random case (x around 3 with std 2, dy, γ, β) and the plain reference's forward and backward on it, in float64.</summary>
+    static (double[] X, double[] Dy, double[] Gamma, double[] Beta, double[] Y, double[] Mean, double[] Var, double[] Dx, double[] DGamma, double[] DBeta)
+        ReferenceCase(Rng rng, int n, int c, int s)
+    {
+        double[] x = Values(rng, n * c * s, 3.0, 2.0), dy = Values(rng, n * c * s, 0, 1);
+        double[] gamma = Values(rng, c, 1, 0.5), beta = Values(rng, c, 0, 1);
+        double[] y = new double[x.Length], mean = new double[c], variance = new double[c];
+        BatchNormReference.ForwardTrain(x, n, c, s, gamma, beta, ReferenceEps, y, mean, variance);
+        double[] dx = new double[x.Length], dGamma = new double[c], dBeta = new double[c];
+        BatchNormReference.BackwardTrain(dy, x, n, c, s, gamma, mean, variance, ReferenceEps, dx, dGamma, dBeta);
+        return (x, dy, gamma, beta, y, mean, variance, dx, dGamma, dBeta);
+    }
+
     [Theory]
     [MemberData(nameof(AwkwardShapes))]
     public void FusedKernelsMatchTheReference(int n, int c, int s)
     {
         var rng = new Rng((ulong)(n * 1000 + c * 10 + s));
-        double[] x = Values(rng, n * c * s, 3.0, 2.0), dy = Values(rng, n * c * s, 0, 1);
-        double[] gamma = Values(rng, c, 1, 0.5), beta = Values(rng, c, 0, 1);
-        const double eps = 1e-5;
-
-        var yRef = new double[x.Length]; var meanRef = new double[c]; var varRef = new double[c];
-        BatchNormReference.ForwardTrain(x, n, c, s, gamma, beta, eps, yRef, meanRef, varRef);
-        var dxRef = new double[x.Length]; var dgRef = new double[c]; var dbRef = new double[c];
-        BatchNormReference.BackwardTrain(dy, x, n, c, s, gamma, meanRef, varRef, eps, dxRef, dgRef, dbRef);
+        const double eps = ReferenceEps;
+        var (x, dy, gamma, beta, yRef, meanRef, varRef, dxRef, dgRef, dbRef) = ReferenceCase(rng, n, c, s);
 
         // float64
         var y = new double[x.Length]; var mean = new double[c]; var variance = new double[c];
@@ -148,13 +157,8 @@ public class BatchNormPropertyTests
     {
         // Large enough (> 4 MiB) for the streamed stores and several row blocks per thread.
         var rng = new Rng((ulong)(n + c + s));
-        double[] x = Values(rng, n * c * s, 3.0, 2.0), dy = Values(rng, n * c * s, 0, 1);
-        double[] gamma = Values(rng, c, 1, 0.5), beta = Values(rng, c, 0, 1);
-        const double eps = 1e-5;
-        var yRef = new double[x.Length]; var meanRef = new double[c]; var varRef = new double[c];
-        BatchNormReference.ForwardTrain(x, n, c, s, gamma, beta, eps, yRef, meanRef, varRef);
-        var dxRef = new double[x.Length]; var dgRef = new double[c]; var dbRef = new double[c];
-        BatchNormReference.BackwardTrain(dy, x, n, c, s, gamma, meanRef, varRef, eps, dxRef, dgRef, dbRef);
+        const double eps = ReferenceEps;
+        var (x, dy, gamma, beta, yRef, meanRef, varRef, dxRef, dgRef, dbRef) = ReferenceCase(rng, n, c, s);
 
         float[] F(double[] v) => v.Select(d => (float)d).ToArray();
         float[] x32 = F(x), dy32 = F(dy), gamma32 = F(gamma), beta32 = F(beta);
