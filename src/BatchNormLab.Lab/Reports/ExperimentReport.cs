@@ -87,7 +87,8 @@ public static class ExperimentReport
 
     /// <summary>" (on 5 seeds, 0–4: inconclusive on the first 3)" where the result was judged on more seeds than the run's first ones.</summary>
     static string MoreSeedsNote(ReportRun run, ExperimentResult result) =>
-        result.Seeds.Count > FirstSeeds(run).Count ? $" (on {result.Seeds.Count} seeds, {result.Seeds[0]}–{result.Seeds[^1]}: inconclusive on the first {FirstSeeds(run).Count})" : "";
+        FirstSeeds(run).Count is var first && result.Seeds.Count > first
+            ? $" (on {result.Seeds.Count} seeds, {result.Seeds[0]}–{result.Seeds[^1]}: inconclusive on the first {first})" : "";
 
     /// <summary>
     /// The verdicts of one run as a Markdown table, one row per experiment (the README's experiments table

@@ -269,14 +269,7 @@ public sealed class BatchNormGoldenTests
     public void BatchNorm1d_WrongShape_ThrowsArgumentException(bool training)
     {
         var bn = new BatchNorm1d(3);
-        if (training)
-        {
-            bn.Train();
-        }
-        else
-        {
-            bn.Eval();
-        }
+        bn.Train(training);
         Assert.ThrowsAny<ArgumentException>(() => bn.Forward(Ramp(4, 5)));       // C = 5, expected 3
         Assert.ThrowsAny<ArgumentException>(() => bn.Forward(Ramp(4, 2, 5)));    // C = 2, expected 3
         Assert.ThrowsAny<ArgumentException>(() => bn.Forward(Ramp(2, 3, 2, 2))); // rank 4
@@ -289,14 +282,7 @@ public sealed class BatchNormGoldenTests
     public void BatchNorm2d_WrongShape_ThrowsArgumentException(bool training)
     {
         var bn = new BatchNorm2d(3);
-        if (training)
-        {
-            bn.Train();
-        }
-        else
-        {
-            bn.Eval();
-        }
+        bn.Train(training);
         Assert.ThrowsAny<ArgumentException>(() => bn.Forward(Ramp(2, 4, 2, 2)));    // C = 4, expected 3
         Assert.ThrowsAny<ArgumentException>(() => bn.Forward(Ramp(4, 3)));          // rank 2
         Assert.ThrowsAny<ArgumentException>(() => bn.Forward(Ramp(2, 3, 4)));       // rank 3
