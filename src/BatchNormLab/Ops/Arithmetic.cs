@@ -1,3 +1,4 @@
+using System.Numerics;
 using BatchNormLab.Kernels;
 
 namespace BatchNormLab;
@@ -12,20 +13,18 @@ public sealed partial class Tensor
         if (a.DType != b.DType) throw new ArgumentException($"{op}: operands are {a.DType} and {b.DType}; convert one with To()");
     }
 
-    static Tensor BinaryKernel(BinaryOp op, Tensor a, Tensor b)
+    static Tensor Binary(BinaryOp op, Tensor a, Tensor b)
     {
         CheckSameDType(a, b, op.ToString());
         var y = Uninitialized(a.DType, Elementwise.BroadcastShape(a.shape, b.shape));
-        if (a.DType == DType.Float32) Elementwise.Binary(op, a.FloatSpan, a.shape, b.FloatSpan, b.shape, y.FloatSpan);
-        else Elementwise.Binary(op, a.DoubleSpan, a.shape, b.DoubleSpan, b.shape, y.DoubleSpan);
+        Dispatch(a.DType, new BinaryKernel(op, a, b, y));
         return y;
     }
 
-    internal Tensor UnaryKernel(UnaryOp op)
+    internal Tensor Unary(UnaryOp op)
     {
         var y = UninitializedLike(this);
-        if (DType == DType.Float32) Elementwise.Unary(op, FloatSpan, y.FloatSpan);
-        else Elementwise.Unary(op, DoubleSpan, y.DoubleSpan);
+        Dispatch(DType, new UnaryKernel(op, this, y));
         return y;
     }
 
@@ -33,31 +32,31 @@ public sealed partial class Tensor
 
     // y = a + b:  da = g, db = g (each summed back to its own shape)
     public static Tensor operator +(Tensor a, Tensor b) =>
-        Record(BinaryKernel(BinaryOp.Add, a, b), "Add", [a, b], g => [
+        Record(Binary(BinaryOp.Add, a, b), "Add", [a, b], g => [
             a.RequiresGrad ? g.SumTo(a.shape) : null,
             b.RequiresGrad ? g.SumTo(b.shape) : null]);
 
     // y = a − b:  da = g, db = −g
     public static Tensor operator -(Tensor a, Tensor b) =>
-        Record(BinaryKernel(BinaryOp.Subtract, a, b), "Subtract", [a, b], g => [
+        Record(Binary(BinaryOp.Subtract, a, b), "Subtract", [a, b], g => [
             a.RequiresGrad ? g.SumTo(a.shape) : null,
             b.RequiresGrad ? (-g).SumTo(b.shape) : null]);
 
     // y = a·b:  da = g·b, db = g·a
     public static Tensor operator *(Tensor a, Tensor b) =>
-        Record(BinaryKernel(BinaryOp.Multiply, a, b), "Multiply", [a, b], g => [
+        Record(Binary(BinaryOp.Multiply, a, b), "Multiply", [a, b], g => [
             a.RequiresGrad ? (g * b).SumTo(a.shape) : null,
             b.RequiresGrad ? (g * a).SumTo(b.shape) : null]);
 
     // y = a / b:  da = g / b, db = −g·a / b²
     public static Tensor operator /(Tensor a, Tensor b) =>
-        Record(BinaryKernel(BinaryOp.Divide, a, b), "Divide", [a, b], g => [
+        Record(Binary(BinaryOp.Divide, a, b), "Divide", [a, b], g => [
             a.RequiresGrad ? (g / b).SumTo(a.shape) : null,
             b.RequiresGrad ? (-(g * a) / (b * b)).SumTo(b.shape) : null]);
 
     // y = −x:  dx = −g
     public static Tensor operator -(Tensor x) =>
-        Record(x.UnaryKernel(UnaryOp.Negate), "Negate", [x], g => [-g]);
+        Record(x.Unary(UnaryOp.Negate), "Negate", [x], g => [-g]);
 
     public static Tensor operator +(Tensor a, double b) => a + a.ScalarLike(b);
     public static Tensor operator +(double a, Tensor b) => b.ScalarLike(a) + b;
@@ -72,8 +71,7 @@ public sealed partial class Tensor
     internal void AddInPlace(Tensor other)
     {
         CheckSameDType(this, other, "AddInPlace");
-        if (DType == DType.Float32) Elementwise.Binary(BinaryOp.Add, FloatSpan, shape, other.FloatSpan, other.shape, FloatSpan);
-        else Elementwise.Binary(BinaryOp.Add, DoubleSpan, shape, other.DoubleSpan, other.shape, DoubleSpan);
+        Dispatch(DType, new BinaryKernel(BinaryOp.Add, this, other, this));
     }
 
     // ---- reductions ----
@@ -89,8 +87,7 @@ public sealed partial class Tensor
     {
         var kept = KeptShape(axes);
         var y = Uninitialized(DType, kept);
-        if (DType == DType.Float32) Reduce.SumTo(FloatSpan, shape, kept, y.FloatSpan);
-        else Reduce.SumTo(DoubleSpan, shape, kept, y.DoubleSpan);
+        Dispatch(DType, new SumToKernel(this, y));
         var input = this;
         // y = Σ_axes x:  dx = g broadcast back over the summed axes
         var result = Record(y, "Sum", [this], g => [g.Reshape(kept).ExpandTo(input.shape)]);
@@ -115,8 +112,7 @@ public sealed partial class Tensor
         var kept = KeptShape([axis]);
         var y = new Tensor(DType, kept);
         var argmax = new int[y.Length];
-        if (DType == DType.Float32) Reduce.MaxAxis(FloatSpan, outer, shape[axis], inner, y.FloatSpan, argmax);
-        else Reduce.MaxAxis(DoubleSpan, outer, shape[axis], inner, y.DoubleSpan, argmax);
+        Dispatch(DType, new MaxKernel(this, outer, shape[axis], inner, y, argmax));
         var input = this;
         int axisSize = shape[axis];
         // y = max_a x:  dx = g at the arg max, 0 elsewhere (a constant one-hot mask)
@@ -147,8 +143,7 @@ public sealed partial class Tensor
     {
         if (shape.AsSpan().SequenceEqual(target)) return this;
         var y = new Tensor(DType, (int[])target.Clone());
-        if (DType == DType.Float32) Elementwise.Binary(BinaryOp.Add, FloatSpan, shape, y.FloatSpan, target, y.FloatSpan);
-        else Elementwise.Binary(BinaryOp.Add, DoubleSpan, shape, y.DoubleSpan, target, y.DoubleSpan);
+        Dispatch(DType, new BinaryKernel(BinaryOp.Add, this, y, y));
         var source = shape;
         return Record(y, "Expand", [this], g => [g.SumTo(source)]);
     }
@@ -176,5 +171,32 @@ public sealed partial class Tensor
     {
         var drop = NormalizeAxes(axes);
         return kept.Where((_, d) => !drop.Contains(d)).ToArray();
+    }
+
+
+    // y = a op b with broadcasting (y may be a)
+    readonly record struct BinaryKernel(BinaryOp Op, Tensor A, Tensor B, Tensor Y) : IElementOp
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            Elementwise.Binary(Op, A.Span<T>(), A.shape, B.Span<T>(), B.shape, Y.Span<T>());
+    }
+
+    readonly record struct UnaryKernel(UnaryOp Op, Tensor X, Tensor Y) : IElementOp
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            Elementwise.Unary(Op, X.Span<T>(), Y.Span<T>());
+    }
+
+    // x summed over the axes where y's size is 1
+    readonly record struct SumToKernel(Tensor X, Tensor Y) : IElementOp
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            Reduce.SumTo(X.Span<T>(), X.shape, Y.shape, Y.Span<T>());
+    }
+
+    readonly record struct MaxKernel(Tensor X, int Outer, int Axis, int Inner, Tensor Y, int[] Argmax) : IElementOp
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            Reduce.MaxAxis(X.Span<T>(), Outer, Axis, Inner, Y.Span<T>(), Argmax);
     }
 }

@@ -1,3 +1,4 @@
+using System.Numerics;
 using BatchNormLab.Kernels;
 
 namespace BatchNormLab;
@@ -20,14 +21,11 @@ public sealed partial class Tensor
     /// </summary>
     internal static Tensor BatchNormTrain(Tensor x, Tensor? gamma, Tensor? beta, double eps, out double[] mean, out double[] variance)
     {
-        var (n, c, s) = ChannelView(x);
+        int c = x.shape[1];
         var y = RecycledLike(x);
         var batchMean = new double[c];
         var batchVariance = new double[c];
-        if (x.DType == DType.Float32)
-            BatchNormKernels.ForwardTrain(x.FloatSpan, n, c, s, gamma is null ? default : gamma.FloatSpan, beta is null ? default : beta.FloatSpan, eps, y.FloatSpan, batchMean, batchVariance);
-        else
-            BatchNormKernels.ForwardTrain(x.DoubleSpan, n, c, s, gamma is null ? default : gamma.DoubleSpan, beta is null ? default : beta.DoubleSpan, eps, y.DoubleSpan, batchMean, batchVariance);
+        Dispatch(x.DType, new ForwardTrainKernel(x, gamma, beta, eps, y, batchMean, batchVariance));
         (mean, variance) = (batchMean, batchVariance);
         Tensor[] inputs = [x, .. Affine(gamma, beta)];
         return Record(y, "BatchNormTrain", inputs, g =>
@@ -47,7 +45,6 @@ public sealed partial class Tensor
     // dx = γ·r·(g − mean g − x̂·mean(g·x̂)) as an op of (g, x, γ); its derivatives are in BatchNormKernels.DoubleBackward.
     static Tensor RecordInputGradient(Tensor dx, Tensor g, Tensor x, Tensor? gamma, double[] mean, double[] variance, double eps)
     {
-        var (n, c, s) = ChannelView(x);
         Tensor[] inputs = gamma is null ? [g, x] : [g, x, gamma];
         return Record(dx, "BatchNormInputGradient", inputs, a =>
         {
@@ -55,12 +52,7 @@ public sealed partial class Tensor
             var dg = UninitializedLike(g);
             var dxOfX = UninitializedLike(x);
             var dGamma = gamma is null ? null : UninitializedLike(gamma);
-            if (x.DType == DType.Float32)
-                BatchNormKernels.DoubleBackward(a.FloatSpan, g.FloatSpan, x.FloatSpan, n, c, s, gamma is null ? default : gamma.FloatSpan, mean, variance, eps,
-                    dg.FloatSpan, dxOfX.FloatSpan, dGamma is null ? default : dGamma.FloatSpan);
-            else
-                BatchNormKernels.DoubleBackward(a.DoubleSpan, g.DoubleSpan, x.DoubleSpan, n, c, s, gamma is null ? default : gamma.DoubleSpan, mean, variance, eps,
-                    dg.DoubleSpan, dxOfX.DoubleSpan, dGamma is null ? default : dGamma.DoubleSpan);
+            Dispatch(x.DType, new DoubleBackwardKernel(a, g, x, gamma, mean, variance, eps, dg, dxOfX, dGamma));
             return gamma is null ? [dg, dxOfX] : [dg, dxOfX, dGamma];
         });
     }
@@ -68,22 +60,13 @@ public sealed partial class Tensor
     // dγ = Σ g·x̂ as an op of (g, x):  ∂/∂g = h·x̂ (the eval form with γ := h),  ∂/∂x = h·r·(g − mean g − x̂·mean(g·x̂)) (the backward with γ := h)
     static Tensor RecordGammaGradient(Tensor dGamma, Tensor g, Tensor x, double[] mean, double[] variance, double eps)
     {
-        var (n, c, s) = ChannelView(x);
         return Record(dGamma, "BatchNormGammaGradient", [g, x], h =>
         {
             if (Autograd.IsEnabled) return Autograd.CompositeBackward(args => GammaGradientComposite(args[0], args[1], eps), [g, x], h);
             var dg = UninitializedLike(g);
             var dx = UninitializedLike(x);
-            if (x.DType == DType.Float32)
-            {
-                BatchNormKernels.ForwardEval(x.FloatSpan, n, c, s, h.FloatSpan, default, mean, variance, eps, dg.FloatSpan);
-                BatchNormKernels.BackwardTrain(g.FloatSpan, x.FloatSpan, n, c, s, h.FloatSpan, mean, variance, eps, dx.FloatSpan, default, default);
-            }
-            else
-            {
-                BatchNormKernels.ForwardEval(x.DoubleSpan, n, c, s, h.DoubleSpan, default, mean, variance, eps, dg.DoubleSpan);
-                BatchNormKernels.BackwardTrain(g.DoubleSpan, x.DoubleSpan, n, c, s, h.DoubleSpan, mean, variance, eps, dx.DoubleSpan, default, default);
-            }
+            Dispatch(x.DType, new ForwardEvalKernel(x, h, null, mean, variance, eps, dg));
+            Dispatch(x.DType, new BackwardKernel(Eval: false, g, x, h, mean, variance, eps, dx, null, null));
             return [dg, dx];
         });
     }
@@ -91,12 +74,8 @@ public sealed partial class Tensor
     /// <summary>BatchNorm with given (running) statistics: y = x·α + β' per channel.</summary>
     internal static Tensor BatchNormEval(Tensor x, Tensor? gamma, Tensor? beta, double[] mean, double[] variance, double eps)
     {
-        var (n, c, s) = ChannelView(x);
         var y = RecycledLike(x);
-        if (x.DType == DType.Float32)
-            BatchNormKernels.ForwardEval(x.FloatSpan, n, c, s, gamma is null ? default : gamma.FloatSpan, beta is null ? default : beta.FloatSpan, mean, variance, eps, y.FloatSpan);
-        else
-            BatchNormKernels.ForwardEval(x.DoubleSpan, n, c, s, gamma is null ? default : gamma.DoubleSpan, beta is null ? default : beta.DoubleSpan, mean, variance, eps, y.DoubleSpan);
+        Dispatch(x.DType, new ForwardEvalKernel(x, gamma, beta, mean, variance, eps, y));
         Tensor[] inputs = [x, .. Affine(gamma, beta)];
         return Record(y, "BatchNormEval", inputs, g =>
         {
@@ -115,7 +94,7 @@ public sealed partial class Tensor
     // which is the eval backward of h at "input" g with mean 0.
     static Tensor RecordEvalInputGradient(Tensor dx, Tensor g, Tensor? gamma, double[] variance, double eps)
     {
-        var (n, c, s) = ChannelView(g);
+        int c = g.shape[1];
         Tensor[] inputs = gamma is null ? [g] : [g, gamma];
         return Record(dx, "BatchNormEvalInputGradient", inputs, h =>
         {
@@ -123,10 +102,7 @@ public sealed partial class Tensor
             var dg = UninitializedLike(g);
             var dGamma = gamma is null ? null : UninitializedLike(gamma);
             var zeros = new double[c];
-            if (g.DType == DType.Float32)
-                BatchNormKernels.BackwardEval(h.FloatSpan, g.FloatSpan, n, c, s, gamma is null ? default : gamma.FloatSpan, zeros, variance, eps, dg.FloatSpan, dGamma is null ? default : dGamma.FloatSpan, default);
-            else
-                BatchNormKernels.BackwardEval(h.DoubleSpan, g.DoubleSpan, n, c, s, gamma is null ? default : gamma.DoubleSpan, zeros, variance, eps, dg.DoubleSpan, dGamma is null ? default : dGamma.DoubleSpan, default);
+            Dispatch(g.DType, new BackwardKernel(Eval: true, h, g, gamma, zeros, variance, eps, dg, dGamma, null));
             return gamma is null ? [dg] : [dg, dGamma];
         });
     }
@@ -134,23 +110,15 @@ public sealed partial class Tensor
     // dγ = Σ g·x̂ with x̂ = (x − running_mean)·r, as an op of (g, x):  ∂/∂g = h·x̂,  ∂/∂x = h·r·g  (both the eval form with γ := h)
     static Tensor RecordEvalGammaGradient(Tensor dGamma, Tensor g, Tensor x, double[] mean, double[] variance, double eps)
     {
-        var (n, c, s) = ChannelView(x);
+        int c = x.shape[1];
         return Record(dGamma, "BatchNormEvalGammaGradient", [g, x], h =>
         {
             if (Autograd.IsEnabled) return Autograd.CompositeBackward(args => EvalGammaGradientComposite(args[0], args[1], mean, variance, eps), [g, x], h);
             var dg = UninitializedLike(g);
             var dx = UninitializedLike(x);
             var zeros = new double[c];
-            if (x.DType == DType.Float32)
-            {
-                BatchNormKernels.ForwardEval(x.FloatSpan, n, c, s, h.FloatSpan, default, mean, variance, eps, dg.FloatSpan);
-                BatchNormKernels.ForwardEval(g.FloatSpan, n, c, s, h.FloatSpan, default, zeros, variance, eps, dx.FloatSpan);
-            }
-            else
-            {
-                BatchNormKernels.ForwardEval(x.DoubleSpan, n, c, s, h.DoubleSpan, default, mean, variance, eps, dg.DoubleSpan);
-                BatchNormKernels.ForwardEval(g.DoubleSpan, n, c, s, h.DoubleSpan, default, zeros, variance, eps, dx.DoubleSpan);
-            }
+            Dispatch(x.DType, new ForwardEvalKernel(x, h, null, mean, variance, eps, dg));
+            Dispatch(x.DType, new ForwardEvalKernel(g, h, null, zeros, variance, eps, dx));
             return [dg, dx];
         });
     }
@@ -165,24 +133,53 @@ public sealed partial class Tensor
     /// <summary>The fused backward's values: with batch statistics (training) or constant ones (<paramref name="eval"/>).</summary>
     static (Tensor Dx, Tensor? DGamma, Tensor? DBeta) Gradients(Tensor g, Tensor x, Tensor? gamma, Tensor? beta, double[] mean, double[] variance, double eps, bool eval)
     {
-        var (n, c, s) = ChannelView(x);
         var dx = RecycledLike(x);
         var dGamma = gamma is null ? null : UninitializedLike(gamma);
         var dBeta = beta is null ? null : UninitializedLike(beta);
-        if (x.DType == DType.Float32)
-            Backward<float>(eval, g.FloatSpan, x.FloatSpan, n, c, s, gamma is null ? default : gamma.FloatSpan, mean, variance, eps,
-                dx.FloatSpan, dGamma is null ? default : dGamma.FloatSpan, dBeta is null ? default : dBeta.FloatSpan);
-        else
-            Backward<double>(eval, g.DoubleSpan, x.DoubleSpan, n, c, s, gamma is null ? default : gamma.DoubleSpan, mean, variance, eps,
-                dx.DoubleSpan, dGamma is null ? default : dGamma.DoubleSpan, dBeta is null ? default : dBeta.DoubleSpan);
+        Dispatch(x.DType, new BackwardKernel(eval, g, x, gamma, mean, variance, eps, dx, dGamma, dBeta));
         return (dx, dGamma, dBeta);
     }
 
-    static void Backward<T>(bool eval, ReadOnlySpan<T> g, ReadOnlySpan<T> x, int n, int c, int s, ReadOnlySpan<T> gamma, double[] mean, double[] variance,
-        double eps, Span<T> dx, Span<T> dGamma, Span<T> dBeta) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    // The kernel calls, each written once for float and double.
+    readonly record struct ForwardTrainKernel(Tensor X, Tensor? Gamma, Tensor? Beta, double Eps, Tensor Y, double[] Mean, double[] Variance) : IElementOp
     {
-        if (eval) BatchNormKernels.BackwardEval(g, x, n, c, s, gamma, mean, variance, eps, dx, dGamma, dBeta);
-        else BatchNormKernels.BackwardTrain(g, x, n, c, s, gamma, mean, variance, eps, dx, dGamma, dBeta);
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            var (n, c, s) = ChannelView(X);
+            BatchNormKernels.ForwardTrain(X.Span<T>(), n, c, s, SpanOrEmpty<T>(Gamma), SpanOrEmpty<T>(Beta), Eps, Y.Span<T>(), Mean, Variance);
+        }
+    }
+
+    readonly record struct ForwardEvalKernel(Tensor X, Tensor? Gamma, Tensor? Beta, double[] Mean, double[] Variance, double Eps, Tensor Y) : IElementOp
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            var (n, c, s) = ChannelView(X);
+            BatchNormKernels.ForwardEval(X.Span<T>(), n, c, s, SpanOrEmpty<T>(Gamma), SpanOrEmpty<T>(Beta), Mean, Variance, Eps, Y.Span<T>());
+        }
+    }
+
+    // With batch statistics (training) or constant ones (Eval); absent outputs are skipped.
+    readonly record struct BackwardKernel(bool Eval, Tensor G, Tensor X, Tensor? Gamma, double[] Mean, double[] Variance, double Eps,
+        Tensor Dx, Tensor? DGamma, Tensor? DBeta) : IElementOp
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            var (n, c, s) = ChannelView(X);
+            if (Eval) BatchNormKernels.BackwardEval(G.Span<T>(), X.Span<T>(), n, c, s, SpanOrEmpty<T>(Gamma), Mean, Variance, Eps, Dx.Span<T>(), SpanOrEmpty<T>(DGamma), SpanOrEmpty<T>(DBeta));
+            else BatchNormKernels.BackwardTrain(G.Span<T>(), X.Span<T>(), n, c, s, SpanOrEmpty<T>(Gamma), Mean, Variance, Eps, Dx.Span<T>(), SpanOrEmpty<T>(DGamma), SpanOrEmpty<T>(DBeta));
+        }
+    }
+
+    readonly record struct DoubleBackwardKernel(Tensor A, Tensor G, Tensor X, Tensor? Gamma, double[] Mean, double[] Variance, double Eps,
+        Tensor Dg, Tensor DxOfX, Tensor? DGamma) : IElementOp
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            var (n, c, s) = ChannelView(X);
+            BatchNormKernels.DoubleBackward(A.Span<T>(), G.Span<T>(), X.Span<T>(), n, c, s, SpanOrEmpty<T>(Gamma), Mean, Variance, Eps,
+                Dg.Span<T>(), DxOfX.Span<T>(), SpanOrEmpty<T>(DGamma));
+        }
     }
 
     static Tensor[] Affine(Tensor? gamma, Tensor? beta) => [.. gamma is null ? [] : new[] { gamma }, .. beta is null ? [] : new[] { beta }];

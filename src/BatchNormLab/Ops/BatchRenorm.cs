@@ -1,3 +1,4 @@
+using System.Numerics;
 using BatchNormLab.Kernels;
 
 namespace BatchNormLab;
@@ -9,11 +10,10 @@ public sealed partial class Tensor
     /// <summary>The per-channel batch mean and biased variance of an (N, C, ...) tensor, not recorded (Batch Renorm's r and d need them first).</summary>
     internal static (double[] Mean, double[] Variance) BatchStatistics(Tensor x)
     {
-        var (n, c, s) = ChannelView(x);
+        int c = x.shape[1];
         var mean = new double[c];
         var variance = new double[c];
-        if (x.DType == DType.Float32) BatchNormKernels.Statistics<float>(x.FloatSpan, n, c, s, mean, variance);
-        else BatchNormKernels.Statistics<double>(x.DoubleSpan, n, c, s, mean, variance);
+        Dispatch(x.DType, new StatisticsKernel(x, mean, variance));
         return (mean, variance);
     }
 
@@ -24,7 +24,7 @@ public sealed partial class Tensor
     /// </summary>
     internal static Tensor BatchRenormTrain(Tensor x, Tensor? gamma, Tensor? beta, double eps, double[] mean, double[] variance, double[] r, double[] d)
     {
-        var (n, c, s) = ChannelView(x);
+        int c = x.shape[1];
         var gammaValues = gamma?.ToDoubleArray();
         var betaValues = beta?.ToDoubleArray();
         // y = (x − μ)·(γ·r/σ_B) + (γ·d + β)
@@ -37,8 +37,7 @@ public sealed partial class Tensor
             shift[ch] = g * d[ch] + (betaValues?[ch] ?? 0);
         }
         var y = RecycledLike(x);
-        if (x.DType == DType.Float32) BatchNormKernels.ForwardNormalize(x.FloatSpan, n, c, s, mean, scale, shift, y.FloatSpan);
-        else BatchNormKernels.ForwardNormalize(x.DoubleSpan, n, c, s, mean, scale, shift, y.DoubleSpan);
+        Dispatch(x.DType, new NormalizeKernel(x, mean, scale, shift, y));
         Tensor[] inputs = [x, .. Affine(gamma, beta)];
         return Record(y, "BatchRenormTrain", inputs, g =>
         {
@@ -48,10 +47,7 @@ public sealed partial class Tensor
             var dx = RecycledLike(x);
             var sumDyXhat = Uninitialized(x.DType, [c]);
             var sumDy = Uninitialized(x.DType, [c]);
-            if (x.DType == DType.Float32)
-                BatchNormKernels.BackwardTrain(g.FloatSpan, x.FloatSpan, n, c, s, effectiveGamma.FloatSpan, mean, variance, eps, dx.FloatSpan, sumDyXhat.FloatSpan, sumDy.FloatSpan);
-            else
-                BatchNormKernels.BackwardTrain(g.DoubleSpan, x.DoubleSpan, n, c, s, effectiveGamma.DoubleSpan, mean, variance, eps, dx.DoubleSpan, sumDyXhat.DoubleSpan, sumDy.DoubleSpan);
+            Dispatch(x.DType, new BackwardKernel(Eval: false, g, x, effectiveGamma, mean, variance, eps, dx, sumDyXhat, sumDy));
             Tensor? dGamma = null;
             if (gamma is not null)
             {
@@ -61,6 +57,25 @@ public sealed partial class Tensor
             }
             return [dx, .. Affine(dGamma, beta is null ? null : sumDy)];
         });
+    }
+
+    readonly record struct StatisticsKernel(Tensor X, double[] Mean, double[] Variance) : IElementOp
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            var (n, c, s) = ChannelView(X);
+            BatchNormKernels.Statistics(X.Span<T>(), n, c, s, Mean, Variance);
+        }
+    }
+
+    // y = (x − mean)·scale + shift per channel
+    readonly record struct NormalizeKernel(Tensor X, double[] Mean, double[] Scale, double[] Shift, Tensor Y) : IElementOp
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            var (n, c, s) = ChannelView(X);
+            BatchNormKernels.ForwardNormalize(X.Span<T>(), n, c, s, Mean, Scale, Shift, Y.Span<T>());
+        }
     }
 
     // y = γ·(x̂·r + d) + β  with x̂ as in BatchNormTrainComposite and r, d constants

@@ -1,3 +1,4 @@
+using System.Numerics;
 using BatchNormLab.Kernels;
 
 namespace BatchNormLab;
@@ -38,10 +39,7 @@ public sealed partial class Tensor
     {
         CheckSameDType(x, weight, "Conv2d");
         var y = Uninitialized(x.DType, s.OutputShape);
-        if (x.DType == DType.Float32)
-            Conv2dKernels.Forward(x.FloatSpan, s.N, s.C, s.H, s.W, weight.FloatSpan, bias is null ? default : bias.FloatSpan, s.COut, s.Kh, s.Kw, s.Stride, s.Padding, y.FloatSpan);
-        else
-            Conv2dKernels.Forward(x.DoubleSpan, s.N, s.C, s.H, s.W, weight.DoubleSpan, bias is null ? default : bias.DoubleSpan, s.COut, s.Kh, s.Kw, s.Stride, s.Padding, y.DoubleSpan);
+        Dispatch(x.DType, new ConvForwardKernel(s, x, weight, bias, y));
         Tensor[] inputs = bias is null ? [x, weight] : [x, weight, bias];
         return Record(y, "Conv2d", inputs, g => [
             x.RequiresGrad ? ConvBackwardInput(g, weight, s) : null,
@@ -52,10 +50,7 @@ public sealed partial class Tensor
     static Tensor ConvBackwardInput(Tensor dy, Tensor weight, ConvShape s)
     {
         var dx = Uninitialized(dy.DType, s.InputShape);
-        if (dy.DType == DType.Float32)
-            Conv2dKernels.BackwardInput(dy.FloatSpan, weight.FloatSpan, s.N, s.C, s.H, s.W, s.COut, s.Kh, s.Kw, s.Stride, s.Padding, dx.FloatSpan);
-        else
-            Conv2dKernels.BackwardInput(dy.DoubleSpan, weight.DoubleSpan, s.N, s.C, s.H, s.W, s.COut, s.Kh, s.Kw, s.Stride, s.Padding, dx.DoubleSpan);
+        Dispatch(dy.DType, new ConvBackwardInputKernel(s, dy, weight, dx));
         return Record(dx, "Conv2dBackwardInput", [dy, weight], h => [
             dy.RequiresGrad ? ConvForward(h, weight, null, s) : null,
             weight.RequiresGrad ? ConvBackwardWeight(dy, h, s) : null]);
@@ -64,12 +59,27 @@ public sealed partial class Tensor
     static Tensor ConvBackwardWeight(Tensor dy, Tensor x, ConvShape s)
     {
         var dWeight = Uninitialized(dy.DType, s.WeightShape);
-        if (dy.DType == DType.Float32)
-            Conv2dKernels.BackwardWeight(dy.FloatSpan, x.FloatSpan, s.N, s.C, s.H, s.W, s.COut, s.Kh, s.Kw, s.Stride, s.Padding, dWeight.FloatSpan, default);
-        else
-            Conv2dKernels.BackwardWeight(dy.DoubleSpan, x.DoubleSpan, s.N, s.C, s.H, s.W, s.COut, s.Kh, s.Kw, s.Stride, s.Padding, dWeight.DoubleSpan, default);
+        Dispatch(dy.DType, new ConvBackwardWeightKernel(s, dy, x, dWeight));
         return Record(dWeight, "Conv2dBackwardWeight", [dy, x], h => [
             dy.RequiresGrad ? ConvForward(x, h, null, s) : null,
             x.RequiresGrad ? ConvBackwardInput(dy, h, s) : null]);
+    }
+
+    readonly record struct ConvForwardKernel(ConvShape S, Tensor X, Tensor Weight, Tensor? Bias, Tensor Y) : IElementOp
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            Conv2dKernels.Forward<T>(X.Span<T>(), S.N, S.C, S.H, S.W, Weight.Span<T>(), SpanOrEmpty<T>(Bias), S.COut, S.Kh, S.Kw, S.Stride, S.Padding, Y.Span<T>());
+    }
+
+    readonly record struct ConvBackwardInputKernel(ConvShape S, Tensor Dy, Tensor Weight, Tensor Dx) : IElementOp
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            Conv2dKernels.BackwardInput<T>(Dy.Span<T>(), Weight.Span<T>(), S.N, S.C, S.H, S.W, S.COut, S.Kh, S.Kw, S.Stride, S.Padding, Dx.Span<T>());
+    }
+
+    readonly record struct ConvBackwardWeightKernel(ConvShape S, Tensor Dy, Tensor X, Tensor DWeight) : IElementOp
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            Conv2dKernels.BackwardWeight<T>(Dy.Span<T>(), X.Span<T>(), S.N, S.C, S.H, S.W, S.COut, S.Kh, S.Kw, S.Stride, S.Padding, DWeight.Span<T>(), default);
     }
 }

@@ -13,7 +13,7 @@ public sealed partial class Tensor
     internal static Tensor GhostBatchNormTrain(Tensor x, Tensor? gamma, Tensor? beta, double eps, int virtualBatchSize,
         out double[][] means, out double[][] variances)
     {
-        var (n, c, s) = ChannelView(x);
+        int n = x.shape[0], c = x.shape[1];
         int chunks = (n + virtualBatchSize - 1) / virtualBatchSize;
         int ChunkRows(int j) => Math.Min(virtualBatchSize, n - j * virtualBatchSize);
         var y = RecycledLike(x);
@@ -22,13 +22,8 @@ public sealed partial class Tensor
         for (int j = 0; j < chunks; j++)
         {
             (chunkMeans[j], chunkVariances[j]) = (new double[c], new double[c]);
-            int rows = ChunkRows(j), start = j * virtualBatchSize * c * s, length = rows * c * s;
-            if (x.DType == DType.Float32)
-                BatchNormKernels.ForwardTrain<float>(x.FloatSpan.Slice(start, length), rows, c, s, gamma is null ? default : gamma.FloatSpan,
-                    beta is null ? default : beta.FloatSpan, eps, y.FloatSpan.Slice(start, length), chunkMeans[j], chunkVariances[j]);
-            else
-                BatchNormKernels.ForwardTrain<double>(x.DoubleSpan.Slice(start, length), rows, c, s, gamma is null ? default : gamma.DoubleSpan,
-                    beta is null ? default : beta.DoubleSpan, eps, y.DoubleSpan.Slice(start, length), chunkMeans[j], chunkVariances[j]);
+            int first = j * virtualBatchSize, rows = ChunkRows(j);
+            Dispatch(x.DType, new ForwardTrainKernel(RowsView(x, first, rows), gamma, beta, eps, RowsView(y, first, rows), chunkMeans[j], chunkVariances[j]));
         }
         (means, variances) = (chunkMeans, chunkVariances);
         Tensor[] inputs = [x, .. Affine(gamma, beta)];
@@ -45,13 +40,9 @@ public sealed partial class Tensor
             var dBeta = Uninitialized(x.DType, [c]);
             for (int j = 0; j < chunks; j++)
             {
-                int rows = ChunkRows(j), start = j * virtualBatchSize * c * s, length = rows * c * s;
-                if (x.DType == DType.Float32)
-                    BatchNormKernels.BackwardTrain<float>(g.FloatSpan.Slice(start, length), x.FloatSpan.Slice(start, length), rows, c, s,
-                        gamma is null ? default : gamma.FloatSpan, chunkMeans[j], chunkVariances[j], eps, dx.FloatSpan.Slice(start, length), dGamma.FloatSpan, dBeta.FloatSpan);
-                else
-                    BatchNormKernels.BackwardTrain<double>(g.DoubleSpan.Slice(start, length), x.DoubleSpan.Slice(start, length), rows, c, s,
-                        gamma is null ? default : gamma.DoubleSpan, chunkMeans[j], chunkVariances[j], eps, dx.DoubleSpan.Slice(start, length), dGamma.DoubleSpan, dBeta.DoubleSpan);
+                int first = j * virtualBatchSize, rows = ChunkRows(j);
+                Dispatch(x.DType, new BackwardKernel(Eval: false, RowsView(g, first, rows), RowsView(x, first, rows), gamma, chunkMeans[j], chunkVariances[j], eps,
+                    RowsView(dx, first, rows), dGamma, dBeta));
                 var chunkGamma = dGamma.ToDoubleArray();
                 var chunkBeta = dBeta.ToDoubleArray();
                 for (int ch = 0; ch < c; ch++)
@@ -63,4 +54,7 @@ public sealed partial class Tensor
             return [dx, .. Affine(gamma is null ? null : FromArray(dGammaSum, c).To(x.DType), beta is null ? null : FromArray(dBetaSum, c).To(x.DType))];
         });
     }
+
+    // Rows [first, first + count) of x as a view outside the autodiff graph.
+    static Tensor RowsView(Tensor x, int first, int count) => new(x.Data, x.Offset + first * (x.Length / x.shape[0]), [count, .. x.shape.AsSpan(1)]);
 }

@@ -1,3 +1,4 @@
+using System.Numerics;
 using BatchNormLab.Kernels;
 
 namespace BatchNormLab;
@@ -15,15 +16,11 @@ public sealed partial class Tensor
     /// </summary>
     internal static Tensor GroupNorm(Tensor x, int groups, Tensor? gamma, Tensor? beta, double eps, out double[] mean, out double[] variance)
     {
-        var (n, c, s) = ChannelView(x);
-        int k = c / groups;
+        int n = x.shape[0];
         var y = RecycledLike(x);
         var groupMean = new double[n * groups];
         var groupVariance = new double[n * groups];
-        if (x.DType == DType.Float32)
-            GroupNormKernels.Forward(x.FloatSpan, n, groups, k, s, gamma is null ? default : gamma.FloatSpan, beta is null ? default : beta.FloatSpan, eps, y.FloatSpan, groupMean, groupVariance);
-        else
-            GroupNormKernels.Forward(x.DoubleSpan, n, groups, k, s, gamma is null ? default : gamma.DoubleSpan, beta is null ? default : beta.DoubleSpan, eps, y.DoubleSpan, groupMean, groupVariance);
+        Dispatch(x.DType, new GroupNormForwardKernel(x, groups, gamma, beta, eps, y, groupMean, groupVariance));
         (mean, variance) = (groupMean, groupVariance);
         Tensor[] inputs = [x, .. Affine(gamma, beta)];
         return Record(y, "GroupNorm", inputs, g =>
@@ -32,14 +29,29 @@ public sealed partial class Tensor
             var dx = RecycledLike(x);
             var dGamma = gamma is null ? null : UninitializedLike(gamma);
             var dBeta = beta is null ? null : UninitializedLike(beta);
-            if (x.DType == DType.Float32)
-                GroupNormKernels.Backward(g.FloatSpan, x.FloatSpan, n, groups, k, s, gamma is null ? default : gamma.FloatSpan, groupMean, groupVariance, eps,
-                    dx.FloatSpan, dGamma is null ? default : dGamma.FloatSpan, dBeta is null ? default : dBeta.FloatSpan);
-            else
-                GroupNormKernels.Backward(g.DoubleSpan, x.DoubleSpan, n, groups, k, s, gamma is null ? default : gamma.DoubleSpan, groupMean, groupVariance, eps,
-                    dx.DoubleSpan, dGamma is null ? default : dGamma.DoubleSpan, dBeta is null ? default : dBeta.DoubleSpan);
+            Dispatch(x.DType, new GroupNormBackwardKernel(g, x, groups, gamma, groupMean, groupVariance, eps, dx, dGamma, dBeta));
             return [dx, .. Affine(dGamma, dBeta)];
         });
+    }
+
+    readonly record struct GroupNormForwardKernel(Tensor X, int Groups, Tensor? Gamma, Tensor? Beta, double Eps, Tensor Y, double[] Mean, double[] Variance) : IElementOp
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            var (n, c, s) = ChannelView(X);
+            GroupNormKernels.Forward(X.Span<T>(), n, Groups, c / Groups, s, SpanOrEmpty<T>(Gamma), SpanOrEmpty<T>(Beta), Eps, Y.Span<T>(), Mean, Variance);
+        }
+    }
+
+    readonly record struct GroupNormBackwardKernel(Tensor G, Tensor X, int Groups, Tensor? Gamma, double[] Mean, double[] Variance, double Eps,
+        Tensor Dx, Tensor? DGamma, Tensor? DBeta) : IElementOp
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            var (n, c, s) = ChannelView(X);
+            GroupNormKernels.Backward(G.Span<T>(), X.Span<T>(), n, Groups, c / Groups, s, SpanOrEmpty<T>(Gamma), Mean, Variance, Eps,
+                Dx.Span<T>(), SpanOrEmpty<T>(DGamma), SpanOrEmpty<T>(DBeta));
+        }
     }
 
     // x̂ = (x − μ)/√(σ² + ε) with μ, σ² (biased) per sample and group over (C/G, spatial);  y = γ_c·x̂ + β_c

@@ -1,3 +1,4 @@
+using System.Numerics;
 using BatchNormLab.Kernels;
 
 namespace BatchNormLab;
@@ -14,16 +15,14 @@ public sealed partial class Tensor
         for (int i = 0; i < n; i++)
             if ((uint)targets[i] >= (uint)k) throw new ArgumentException($"CrossEntropy: target {targets[i]} at row {i} is outside [0, {k})");
         var logProbs = ZerosLike(this);
-        double loss = DType == DType.Float32
-            ? Loss.CrossEntropyForward(FloatSpan, n, k, targets, logProbs.FloatSpan)
-            : Loss.CrossEntropyForward(DoubleSpan, n, k, targets, logProbs.DoubleSpan);
+        var loss = new double[1];
+        Dispatch(DType, new CrossEntropyForwardKernel(this, targets, logProbs, loss));
         var logits = this;
-        return Record(Scalar(loss, DType), "CrossEntropy", [this], g =>
+        return Record(Scalar(loss[0], DType), "CrossEntropy", [this], g =>
         {
             if (Autograd.IsEnabled) return Autograd.CompositeBackward(args => CrossEntropyComposite(args[0], targets), [logits], g);
             var dx = ZerosLike(logits);
-            if (DType == DType.Float32) Loss.CrossEntropyBackward(logProbs.FloatSpan, n, k, targets, g.Item(), dx.FloatSpan);
-            else Loss.CrossEntropyBackward(logProbs.DoubleSpan, n, k, targets, g.Item(), dx.DoubleSpan);
+            Dispatch(DType, new CrossEntropyBackwardKernel(logProbs, targets, g.Item(), dx));
             return [dx];
         });
     }
@@ -45,5 +44,19 @@ public sealed partial class Tensor
         if (!SameShape(target)) throw new ArgumentException($"MseLoss: prediction {Format(shape)} and target {Format(target.shape)} differ");
         var diff = this - target;
         return (diff * diff).Mean();
+    }
+
+
+    // the mean loss goes to Loss[0]
+    readonly record struct CrossEntropyForwardKernel(Tensor Logits, int[] Targets, Tensor LogProbs, double[] Loss) : IElementOp
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            Loss[0] = Kernels.Loss.CrossEntropyForward(Logits.Span<T>(), Logits.shape[0], Logits.shape[1], Targets, LogProbs.Span<T>());
+    }
+
+    readonly record struct CrossEntropyBackwardKernel(Tensor LogProbs, int[] Targets, double GradOutput, Tensor DLogits) : IElementOp
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            Kernels.Loss.CrossEntropyBackward(LogProbs.Span<T>(), LogProbs.shape[0], LogProbs.shape[1], Targets, GradOutput, DLogits.Span<T>());
     }
 }

@@ -1,3 +1,4 @@
+using System.Numerics;
 using BatchNormLab.Kernels;
 
 namespace BatchNormLab;
@@ -14,14 +15,11 @@ public sealed partial class Tensor
     /// </summary>
     internal static Tensor LpNormTrain(Tensor x, double p, bool centred, Tensor? gamma, Tensor? beta, double eps, out double[] mean, out double[] moment)
     {
-        var (n, c, s) = ChannelView(x);
+        int c = x.shape[1];
         var y = RecycledLike(x);
         var mu = new double[c];
         var big = new double[c];
-        if (x.DType == DType.Float32)
-            LpNormKernels.ForwardTrain(x.FloatSpan, n, c, s, p, centred, gamma is null ? default : gamma.FloatSpan, beta is null ? default : beta.FloatSpan, eps, y.FloatSpan, mu, big);
-        else
-            LpNormKernels.ForwardTrain(x.DoubleSpan, n, c, s, p, centred, gamma is null ? default : gamma.DoubleSpan, beta is null ? default : beta.DoubleSpan, eps, y.DoubleSpan, mu, big);
+        Dispatch(x.DType, new LpNormForwardKernel(x, p, centred, gamma, beta, eps, y, mu, big));
         (mean, moment) = (mu, big);
         Tensor[] inputs = [x, .. Affine(gamma, beta)];
         return Record(y, "LpNorm", inputs, g =>
@@ -30,14 +28,29 @@ public sealed partial class Tensor
             var dx = RecycledLike(x);
             var dGamma = gamma is null ? null : UninitializedLike(gamma);
             var dBeta = beta is null ? null : UninitializedLike(beta);
-            if (x.DType == DType.Float32)
-                LpNormKernels.BackwardTrain(g.FloatSpan, x.FloatSpan, n, c, s, p, centred, gamma is null ? default : gamma.FloatSpan, mu, big, eps,
-                    dx.FloatSpan, dGamma is null ? default : dGamma.FloatSpan, dBeta is null ? default : dBeta.FloatSpan);
-            else
-                LpNormKernels.BackwardTrain(g.DoubleSpan, x.DoubleSpan, n, c, s, p, centred, gamma is null ? default : gamma.DoubleSpan, mu, big, eps,
-                    dx.DoubleSpan, dGamma is null ? default : dGamma.DoubleSpan, dBeta is null ? default : dBeta.DoubleSpan);
+            Dispatch(x.DType, new LpNormBackwardKernel(g, x, p, centred, gamma, mu, big, eps, dx, dGamma, dBeta));
             return [dx, .. Affine(dGamma, dBeta)];
         });
+    }
+
+    readonly record struct LpNormForwardKernel(Tensor X, double P, bool Centred, Tensor? Gamma, Tensor? Beta, double Eps, Tensor Y, double[] Mean, double[] Moment) : IElementOp
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            var (n, c, s) = ChannelView(X);
+            LpNormKernels.ForwardTrain(X.Span<T>(), n, c, s, P, Centred, SpanOrEmpty<T>(Gamma), SpanOrEmpty<T>(Beta), Eps, Y.Span<T>(), Mean, Moment);
+        }
+    }
+
+    readonly record struct LpNormBackwardKernel(Tensor G, Tensor X, double P, bool Centred, Tensor? Gamma, double[] Mean, double[] Moment, double Eps,
+        Tensor Dx, Tensor? DGamma, Tensor? DBeta) : IElementOp
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            var (n, c, s) = ChannelView(X);
+            LpNormKernels.BackwardTrain(G.Span<T>(), X.Span<T>(), n, c, s, P, Centred, SpanOrEmpty<T>(Gamma), Mean, Moment, Eps,
+                Dx.Span<T>(), SpanOrEmpty<T>(DGamma), SpanOrEmpty<T>(DBeta));
+        }
     }
 
     // c = x − μ (μ the batch mean, or 0 when not centred);  x̂ = c·(M + ε)^(−1/q),  M = mean |c|ᵖ (q = p = 1, 2) or max |c| (q = 1);  y = γ·x̂ + β

@@ -1,3 +1,4 @@
+using System.Numerics;
 using BatchNormLab.Kernels;
 
 namespace BatchNormLab;
@@ -25,10 +26,7 @@ public sealed partial class Tensor
         if (k != kb)
             throw new ArgumentException($"MatMul: inner dimensions differ ({Format(a.shape)}{(transA ? "ᵀ" : "")} · {Format(b.shape)}{(transB ? "ᵀ" : "")})");
         var c = Uninitialized(a.DType, [m, n]);
-        if (a.DType == DType.Float32)
-            Gemm.Multiply(transA, transB, m, n, k, 1f, a.FloatSpan, a.shape[1], b.FloatSpan, b.shape[1], 0f, c.FloatSpan, n);
-        else
-            Gemm.Multiply(transA, transB, m, n, k, 1.0, a.DoubleSpan, a.shape[1], b.DoubleSpan, b.shape[1], 0.0, c.DoubleSpan, n);
+        Dispatch(a.DType, new MatMulKernel(transA, transB, m, n, k, a, b, c));
         return Record(c, "MatMul", [a, b], g => (transA, transB) switch
         {
             (false, false) => [a.RequiresGrad ? MatMul(g, b, false, true) : null, b.RequiresGrad ? MatMul(a, g, true, false) : null],
@@ -36,5 +34,13 @@ public sealed partial class Tensor
             (true, false) => [a.RequiresGrad ? MatMul(b, g, false, true) : null, b.RequiresGrad ? MatMul(a, g, false, false) : null],
             (true, true) => [a.RequiresGrad ? MatMul(b, g, true, true) : null, b.RequiresGrad ? MatMul(g, a, true, true) : null],
         });
+    }
+
+
+    // C = op(A)·op(B)
+    readonly record struct MatMulKernel(bool TransA, bool TransB, int M, int N, int K, Tensor A, Tensor B, Tensor C) : IElementOp
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            Gemm.Multiply(TransA, TransB, M, N, K, T.One, A.Span<T>(), A.shape[1], B.Span<T>(), B.shape[1], T.Zero, C.Span<T>(), N);
     }
 }

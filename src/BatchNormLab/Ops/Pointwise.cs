@@ -1,3 +1,4 @@
+using System.Numerics;
 using BatchNormLab.Kernels;
 
 namespace BatchNormLab;
@@ -8,7 +9,7 @@ public sealed partial class Tensor
     // y = eˣ:  dx = g·y
     public Tensor Exp()
     {
-        var y = UnaryKernel(UnaryOp.Exp);
+        var y = Unary(UnaryOp.Exp);
         return Record(y, "Exp", [this], g => [g * y]);
     }
 
@@ -16,13 +17,13 @@ public sealed partial class Tensor
     public Tensor Log()
     {
         var x = this;
-        return Record(UnaryKernel(UnaryOp.Log), "Log", [this], g => [g / x]);
+        return Record(Unary(UnaryOp.Log), "Log", [this], g => [g / x]);
     }
 
     // y = √x:  dx = g / (2y)
     public Tensor Sqrt()
     {
-        var y = UnaryKernel(UnaryOp.Sqrt);
+        var y = Unary(UnaryOp.Sqrt);
         return Record(y, "Sqrt", [this], g => [g / (y * 2.0)]);
     }
 
@@ -30,8 +31,7 @@ public sealed partial class Tensor
     public Tensor Pow(double p)
     {
         var y = UninitializedLike(this);
-        if (DType == DType.Float32) Elementwise.Power(FloatSpan, (float)p, y.FloatSpan);
-        else Elementwise.Power(DoubleSpan, p, y.DoubleSpan);
+        Dispatch(DType, new PowerKernel(this, p, y));
         var x = this;
         return Record(y, "Pow", [this], g => [g * (x.Pow(p - 1) * p)]);
     }
@@ -40,7 +40,7 @@ public sealed partial class Tensor
     public Tensor Abs()
     {
         var x = this;
-        return Record(UnaryKernel(UnaryOp.Abs), "Abs", [this], g => [g * x.UnaryKernel(UnaryOp.Sign)]);
+        return Record(Unary(UnaryOp.Abs), "Abs", [this], g => [g * x.Unary(UnaryOp.Sign)]);
     }
 
     // y = max(x, 0):  dx = g·[x > 0]  (the mask is a constant: ReLU's second derivative is 0)
@@ -48,8 +48,7 @@ public sealed partial class Tensor
     {
         var x = this;
         var y = RecycledLike(this);
-        if (DType == DType.Float32) Elementwise.Unary(UnaryOp.Relu, FloatSpan, y.FloatSpan);
-        else Elementwise.Unary(UnaryOp.Relu, DoubleSpan, y.DoubleSpan);
+        Dispatch(DType, new UnaryKernel(UnaryOp.Relu, this, y));
         return Record(y, "Relu", [this], g => [ReluBackward(g, x)]);
     }
 
@@ -58,24 +57,36 @@ public sealed partial class Tensor
     static Tensor ReluBackward(Tensor g, Tensor x)
     {
         var dx = RecycledLike(g);
-        if (g.DType == DType.Float32) Elementwise.ReluBackward(g.FloatSpan, x.FloatSpan, dx.FloatSpan);
-        else Elementwise.ReluBackward(g.DoubleSpan, x.DoubleSpan, dx.DoubleSpan);
+        Dispatch(g.DType, new ReluBackwardKernel(g, x, dx));
         return Record(dx, "ReluBackward", [g], h => [ReluBackward(h, x)]);
     }
 
     // y = 1/(1+e⁻ˣ):  dx = g·y·(1−y)
     public Tensor Sigmoid()
     {
-        var y = UnaryKernel(UnaryOp.Sigmoid);
+        var y = Unary(UnaryOp.Sigmoid);
         return Record(y, "Sigmoid", [this], g => [g * (y * (1.0 - y))]);
     }
 
     // y = tanh x:  dx = g·(1−y²)
     public Tensor Tanh()
     {
-        var y = UnaryKernel(UnaryOp.Tanh);
+        var y = Unary(UnaryOp.Tanh);
         return Record(y, "Tanh", [this], g => [g * (1.0 - y * y)]);
     }
 
     public Tensor Square() => this * this;
+
+
+    readonly record struct PowerKernel(Tensor X, double P, Tensor Y) : IElementOp
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            Elementwise.Power(X.Span<T>(), T.CreateTruncating(P), Y.Span<T>());
+    }
+
+    readonly record struct ReluBackwardKernel(Tensor G, Tensor X, Tensor Dx) : IElementOp
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+            Elementwise.ReluBackward(G.Span<T>(), X.Span<T>(), Dx.Span<T>());
+    }
 }

@@ -1,3 +1,4 @@
+using System.Numerics;
 using BatchNormLab.Kernels;
 
 namespace BatchNormLab;
@@ -32,8 +33,7 @@ public sealed partial class Tensor
         var s = CheckPool(this, kernel, stride ?? kernel, padding, "MaxPool2d");
         var y = Recycled(DType, s.OutputShape);
         var argmax = new int[y.Length];
-        if (DType == DType.Float32) PoolKernels.MaxPool2dForward(FloatSpan, s.N, s.C, s.H, s.W, s.Kernel, s.Kernel, s.Stride, s.Padding, y.FloatSpan, argmax);
-        else PoolKernels.MaxPool2dForward(DoubleSpan, s.N, s.C, s.H, s.W, s.Kernel, s.Kernel, s.Stride, s.Padding, y.DoubleSpan, argmax);
+        Dispatch(DType, new PoolKernel(PoolPass.MaxForward, s, this, y, argmax));
         // y = x[argmax]:  dx = scatter of g to the arg max positions
         return Record(y, "MaxPool2d", [this], g => [MaxPoolScatter(g, argmax, s)]);
     }
@@ -41,16 +41,14 @@ public sealed partial class Tensor
     static Tensor MaxPoolScatter(Tensor g, int[] argmax, PoolShape s)
     {
         var dx = Recycled(g.DType, s.InputShape);
-        if (g.DType == DType.Float32) PoolKernels.MaxPool2dBackward(g.FloatSpan, argmax, s.N, s.C, s.H, s.W, s.Kernel, s.Kernel, s.Stride, s.Padding, dx.FloatSpan);
-        else PoolKernels.MaxPool2dBackward(g.DoubleSpan, argmax, s.N, s.C, s.H, s.W, s.Kernel, s.Kernel, s.Stride, s.Padding, dx.DoubleSpan);
+        Dispatch(g.DType, new PoolKernel(PoolPass.MaxScatter, s, g, dx, argmax));
         return Record(dx, "MaxPoolScatter", [g], h => [MaxPoolGather(h, argmax, s)]);
     }
 
     static Tensor MaxPoolGather(Tensor h, int[] argmax, PoolShape s)
     {
         var y = Uninitialized(h.DType, s.OutputShape);
-        if (h.DType == DType.Float32) Gather(h.FloatSpan, argmax, s, y.FloatSpan);
-        else Gather(h.DoubleSpan, argmax, s, y.DoubleSpan);
+        Dispatch(h.DType, new PoolKernel(PoolPass.MaxGather, s, h, y, argmax));
         return Record(y, "MaxPoolGather", [h], g => [MaxPoolScatter(g, argmax, s)]);
     }
 
@@ -70,16 +68,34 @@ public sealed partial class Tensor
     static Tensor AvgPoolForward(Tensor x, PoolShape s)
     {
         var y = Uninitialized(x.DType, s.OutputShape);
-        if (x.DType == DType.Float32) PoolKernels.AvgPool2dForward(x.FloatSpan, s.N, s.C, s.H, s.W, s.Kernel, s.Kernel, s.Stride, s.Padding, y.FloatSpan);
-        else PoolKernels.AvgPool2dForward(x.DoubleSpan, s.N, s.C, s.H, s.W, s.Kernel, s.Kernel, s.Stride, s.Padding, y.DoubleSpan);
+        Dispatch(x.DType, new PoolKernel(PoolPass.AvgForward, s, x, y, null));
         return Record(y, "AvgPool2d", [x], g => [AvgPoolSpread(g, s)]);
     }
 
     static Tensor AvgPoolSpread(Tensor g, PoolShape s)
     {
         var dx = Uninitialized(g.DType, s.InputShape);
-        if (g.DType == DType.Float32) PoolKernels.AvgPool2dBackward(g.FloatSpan, s.N, s.C, s.H, s.W, s.Kernel, s.Kernel, s.Stride, s.Padding, dx.FloatSpan);
-        else PoolKernels.AvgPool2dBackward(g.DoubleSpan, s.N, s.C, s.H, s.W, s.Kernel, s.Kernel, s.Stride, s.Padding, dx.DoubleSpan);
+        Dispatch(g.DType, new PoolKernel(PoolPass.AvgSpread, s, g, dx, null));
         return Record(dx, "AvgPoolSpread", [g], h => [AvgPoolForward(h, s)]);
+    }
+
+
+    enum PoolPass { MaxForward, MaxScatter, MaxGather, AvgForward, AvgSpread }
+
+    // One pooling pass from input to output (the window's arg max positions are written by MaxForward, read by the others).
+    readonly record struct PoolKernel(PoolPass Pass, PoolShape S, Tensor Input, Tensor Output, int[]? Argmax) : IElementOp
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            Span<T> x = Input.Span<T>(), y = Output.Span<T>();
+            switch (Pass)
+            {
+                case PoolPass.MaxForward: PoolKernels.MaxPool2dForward<T>(x, S.N, S.C, S.H, S.W, S.Kernel, S.Kernel, S.Stride, S.Padding, y, Argmax); break;
+                case PoolPass.MaxScatter: PoolKernels.MaxPool2dBackward<T>(x, Argmax, S.N, S.C, S.H, S.W, S.Kernel, S.Kernel, S.Stride, S.Padding, y); break;
+                case PoolPass.MaxGather: Gather<T>(x, Argmax!, S, y); break;
+                case PoolPass.AvgForward: PoolKernels.AvgPool2dForward<T>(x, S.N, S.C, S.H, S.W, S.Kernel, S.Kernel, S.Stride, S.Padding, y); break;
+                default: PoolKernels.AvgPool2dBackward<T>(x, S.N, S.C, S.H, S.W, S.Kernel, S.Kernel, S.Stride, S.Padding, y); break;
+            }
+        }
     }
 }

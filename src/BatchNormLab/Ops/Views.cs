@@ -1,3 +1,4 @@
+using System.Numerics;
 namespace BatchNormLab;
 
 // Shape changes. Reshape and batch slices are views sharing storage (tensors are contiguous, so both
@@ -90,9 +91,13 @@ public sealed partial class Tensor
         if (Rank != 2) throw new InvalidOperationException($"Transpose needs a matrix, got shape {Format(shape)}");
         int rows = shape[0], cols = shape[1];
         var y = Uninitialized(DType, [cols, rows]);
-        if (DType == DType.Float32) TransposeInto(FloatSpan, y.FloatSpan, rows, cols);
-        else TransposeInto(DoubleSpan, y.DoubleSpan, rows, cols);
+        Dispatch(DType, new TransposeKernel(this, y));
         return Record(y, "Transpose", [this], g => [g.Transpose()]);
+    }
+
+    readonly record struct TransposeKernel(Tensor X, Tensor Y) : IElementOp
+    {
+        public void Run<T>() where T : unmanaged, IFloatingPointIeee754<T> => TransposeInto(X.Span<T>(), Y.Span<T>(), X.shape[0], X.shape[1]);
     }
 
     static void TransposeInto<T>(ReadOnlySpan<T> x, Span<T> y, int rows, int cols)
