@@ -14,6 +14,8 @@ public enum HessianMode
 }
 
 /// <summary>One part of the loss: a mean loss over <paramref name="Count"/> samples, as a function of the model.</summary>
+/// <param name="Loss">The mean loss as a function of the model.</param>
+/// <param name="Count">Samples the mean is over: the term's weight in the total.</param>
 public sealed record LossTerm(Func<Module, Tensor> Loss, int Count)
 {
     /// <summary>The mean loss of <paramref name="kind"/> on <paramref name="batch"/>, its inputs and targets taken in the model's dtype.</summary>
@@ -49,6 +51,10 @@ public sealed class HessianOperator
     /// <summary>Hessian-vector products computed so far (each over every term).</summary>
     public int Products { get; private set; }
 
+    /// <summary>The Hessian of the sample-weighted mean of <paramref name="terms"/> with respect to <paramref name="group"/>.</summary>
+    /// <param name="model">The model whose loss is differentiated.</param>
+    /// <param name="terms">The loss terms; at least one.</param>
+    /// <param name="mode">The statistics BatchNorm layers use.</param>
     /// <param name="group">null: all parameters.</param>
     public HessianOperator(Module model, IReadOnlyList<LossTerm> terms, HessianMode mode, ParameterGroup? group = null)
     {

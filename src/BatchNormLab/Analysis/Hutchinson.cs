@@ -1,6 +1,11 @@
 namespace BatchNormLab.Analysis;
 
 /// <summary>An estimate of a Hessian's trace, with the standard error of the mean over its samples.</summary>
+/// <param name="Mode">BatchNorm's mode while the Hessian was taken.</param>
+/// <param name="Group">Name of the parameter group.</param>
+/// <param name="Trace">The estimate of tr(H): the mean of vᵀHv.</param>
+/// <param name="StandardError">Standard error of that mean, s/√samples.</param>
+/// <param name="Samples">Number of vectors v drawn.</param>
 public sealed record TraceEstimate(HessianMode Mode, string Group, double Trace, double StandardError, int Samples);
 
 /// <summary>Hutchinson's trace estimator: tr(H) = E[vᵀHv] for v with independent Rademacher (±1) entries.</summary>

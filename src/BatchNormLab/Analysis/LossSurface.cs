@@ -14,7 +14,13 @@ public enum SmallTensors
 }
 
 /// <summary>Which statistics BN layers use while a surface is evaluated: the running ones (eval mode, as Li et al. and PyHessian) or each batch's (training mode, what SGD sees).</summary>
-public enum BnMode { Eval, Train }
+public enum BnMode
+{
+    /// <summary>Running statistics (eval mode).</summary>
+    Eval,
+    /// <summary>Each batch's statistics (training mode).</summary>
+    Train
+}
 
 /// <summary>
 /// Loss surfaces around a model's weights w (Li et al. 2018): filter-normalised random directions d,

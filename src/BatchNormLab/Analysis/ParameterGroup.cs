@@ -7,6 +7,8 @@ namespace BatchNormLab.Analysis;
 /// group survives <see cref="Module.To"/>). The Hessian of a group is the diagonal block of the full
 /// Hessian for those parameters, the others held fixed.
 /// </summary>
+/// <param name="Name">The group's name in results (<see cref="AllName"/>, or a module path).</param>
+/// <param name="Parameters">State-dict names of the group's parameters, in order.</param>
 public sealed record ParameterGroup(string Name, IReadOnlyList<string> Parameters)
 {
     /// <summary>Name of the group of every parameter.</summary>

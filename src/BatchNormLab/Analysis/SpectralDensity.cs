@@ -6,11 +6,14 @@ namespace BatchNormLab.Analysis;
 /// w_j = (first component of the j-th eigenvector of T)², a quadrature for vᵀf(H)v ≈ Σ w_j f(θ_j);
 /// the density is the draws' mean of Σ_j w_j·N(λ; θ_j, s²) on a grid, normalised to integrate to 1.
 /// </summary>
+/// <param name="Mode">BatchNorm's mode while the Hessian was taken.</param>
+/// <param name="Group">Name of the parameter group the Hessian is over.</param>
 /// <param name="Grid">Evenly spaced λ from the draws' mean smallest node − 0.01 to their mean largest + 0.01.</param>
 /// <param name="Density">The smoothed density at each grid point.</param>
 /// <param name="Nodes">Per draw, the Ritz values (ascending).</param>
 /// <param name="Weights">Per draw, the quadrature weights (each draw's sum to 1).</param>
 /// <param name="KernelVariance">s² = σ²·max(1, λmax − λmin) over the grid's range.</param>
+/// <param name="Products">Hessian-vector products spent.</param>
 public sealed record SpectralDensity(HessianMode Mode, string Group, double[] Grid, double[] Density, double[][] Nodes, double[][] Weights, double KernelVariance, int Products)
 {
     /// <summary>Margin beyond the extreme nodes, PyHessian's overhead.</summary>

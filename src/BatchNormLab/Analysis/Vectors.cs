@@ -3,6 +3,7 @@ namespace BatchNormLab.Analysis;
 /// <summary>The float64 vector arithmetic of the iterations (and of the lab's theory).</summary>
 public static class Vectors
 {
+    /// <summary>Σ a_i·b_i over the length of <paramref name="a"/>.</summary>
     public static double Dot(ReadOnlySpan<double> a, ReadOnlySpan<double> b)
     {
         double s = 0;
@@ -10,6 +11,7 @@ public static class Vectors
         return s;
     }
 
+    /// <summary>‖a‖₂.</summary>
     public static double Norm(ReadOnlySpan<double> a) => Math.Sqrt(Dot(a, a));
 
     /// <summary>y ← y + a·x.</summary>
@@ -41,6 +43,7 @@ public static class Vectors
         return v;
     }
 
+    /// <summary>Independent N(0, 1) entries.</summary>
     public static double[] Gaussian(Rng rng, int length)
     {
         var v = new double[length];

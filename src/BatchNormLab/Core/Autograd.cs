@@ -47,6 +47,7 @@ public sealed partial class Tensor
     /// <summary>The gradient accumulated by <see cref="Backward()"/> into this leaf; null when none yet.</summary>
     public Tensor? Grad { get; set; }
 
+    /// <summary>True when no recorded operation produced this tensor (PyTorch's is_leaf); only leaves accumulate <see cref="Grad"/>.</summary>
     public bool IsLeaf => GradFn == null;
 
     /// <summary>Backpropagates from this one-element tensor (seed 1).</summary>

@@ -8,6 +8,7 @@ public sealed class Rng
 {
     ulong s0, s1, s2, s3;
 
+    /// <summary>A generator whose state is expanded from <paramref name="seed"/> by SplitMix64; any seed, 0 included, is valid.</summary>
     public Rng(ulong seed)
     {
         ulong x = seed;
@@ -25,6 +26,7 @@ public sealed class Rng
     /// <summary>The full state, to save in a checkpoint and restore with <see cref="SetState"/>.</summary>
     public ulong[] GetState() => [s0, s1, s2, s3];
 
+    /// <summary>Restores a state saved by <see cref="GetState"/>: four words, not all zero.</summary>
     public void SetState(IReadOnlyList<ulong> state)
     {
         if (state.Count != 4) throw new ArgumentException($"an Rng state has 4 words, got {state.Count}", nameof(state));
@@ -32,6 +34,7 @@ public sealed class Rng
         if ((s0 | s1 | s2 | s3) == 0) throw new ArgumentException("an all-zero Rng state is invalid", nameof(state));
     }
 
+    /// <summary>The next 64 uniformly random bits (xoshiro256**).</summary>
     public ulong NextUInt64()
     {
         ulong result = ulong.RotateLeft(s1 * 5, 7) * 9;
@@ -68,6 +71,7 @@ public sealed class Rng
         return r * Math.Cos(2 * Math.PI * u2);
     }
 
+    /// <summary>A deviate of N(<paramref name="mean"/>, <paramref name="std"/>²).</summary>
     public double Normal(double mean, double std) => mean + std * Normal();
 
     /// <summary>A random permutation of 0..n−1 (Fisher–Yates).</summary>

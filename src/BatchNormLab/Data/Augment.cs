@@ -7,9 +7,12 @@ namespace BatchNormLab.Data;
 /// </summary>
 public sealed class Augment
 {
+    /// <summary>Zero padding on each side before the random crop, in pixels (default 4): the largest shift.</summary>
     public int Padding { get; }
+    /// <summary>Whether images are mirrored left–right with probability ½ (default true).</summary>
     public bool HorizontalFlip { get; }
 
+    /// <summary>Creates the augmentation; <paramref name="padding"/> must be ≥ 0.</summary>
     public Augment(int padding = 4, bool horizontalFlip = true)
     {
         if (padding < 0) throw new ArgumentOutOfRangeException(nameof(padding), padding, "padding must be ≥ 0");

@@ -7,6 +7,7 @@ namespace BatchNormLab.Data;
 /// </summary>
 public sealed class ChannelNormalization
 {
+    /// <summary>Mean of each channel over the training inputs.</summary>
     public double[] Mean { get; }
 
     /// <summary>Population standard deviation (divided by the count, as torchvision's constants are).</summary>

@@ -9,6 +9,7 @@ namespace BatchNormLab.Data;
 /// </summary>
 public static class Cifar10
 {
+    /// <summary>CIFAR-10's shape: 10 classes of 32×32 images with 3 channels (RGB).</summary>
     public const int Classes = 10, Side = 32, Channels = 3;
     const int ImageBytes = Channels * Side * Side, RecordBytes = 1 + ImageBytes;
 

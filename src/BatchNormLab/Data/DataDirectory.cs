@@ -9,6 +9,7 @@ namespace BatchNormLab.Data;
 /// </summary>
 public static class DataDirectory
 {
+    /// <summary>The environment variable naming a data root, consulted after --data.</summary>
     public const string EnvironmentVariable = "BNLAB_DATA";
 
     /// <summary>Where <c>apt-get install dataset-fashion-mnist</c> puts the files.</summary>

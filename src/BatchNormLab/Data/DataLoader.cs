@@ -1,8 +1,14 @@
 namespace BatchNormLab.Data;
 
 /// <summary>One minibatch: copies of its samples' inputs and labels (classification) or targets (regression).</summary>
+/// <param name="Inputs">float32 [B, ...] inputs, augmented when the loader augments.</param>
+/// <param name="Labels">Class of each sample; null for regression.</param>
+/// <param name="Targets">float32 [B, outDim] targets; null for classification.</param>
+/// <param name="Epoch">The epoch the batch belongs to.</param>
+/// <param name="Index">The batch's 0-based position within its epoch.</param>
 public sealed record Batch(Tensor Inputs, int[]? Labels, Tensor? Targets, int Epoch, int Index)
 {
+    /// <summary>Samples in the batch, B (the last batch of an epoch may be smaller without drop-last).</summary>
     public int Count => Inputs.Size(0);
 }
 
@@ -16,16 +22,23 @@ public sealed class DataLoader
 {
     const ulong ShuffleStream = 1, AugmentStream = 2;
 
+    /// <summary>The dataset batches are drawn from.</summary>
     public Dataset Data { get; }
+    /// <summary>Samples per batch; at least 1.</summary>
     public int BatchSize { get; }
+    /// <summary>Whether each epoch visits the samples in a seeded random order (else in index order).</summary>
     public bool Shuffle { get; }
+    /// <summary>Whether an epoch's final, smaller batch is dropped (PyTorch's drop_last).</summary>
     public bool DropLast { get; }
+    /// <summary>Seed of every epoch's order and every batch's augmentation.</summary>
     public ulong Seed { get; }
+    /// <summary>Augmentation applied to each batch's copy of its images, or null for none.</summary>
     public Augment? Augmentation { get; }
 
     /// <summary>Batches in one epoch; without drop-last the final one may be smaller.</summary>
     public int BatchesPerEpoch => DropLast ? Data.Count / BatchSize : (Data.Count + BatchSize - 1) / BatchSize;
 
+    /// <summary>A loader over <paramref name="data"/>; augmentation needs [N, C, H, W] inputs, and drop-last a batch size no larger than the dataset.</summary>
     public DataLoader(Dataset data, int batchSize, bool shuffle, bool dropLast, ulong seed, Augment? augmentation = null)
     {
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batch size must be at least 1");

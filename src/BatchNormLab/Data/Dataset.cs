@@ -7,6 +7,7 @@ namespace BatchNormLab.Data;
 /// </summary>
 public sealed class Dataset
 {
+    /// <summary>The set's name in messages, e.g. <c>cifar10-train</c>.</summary>
     public string Name { get; }
 
     /// <summary>float32 [N, ...], e.g. [N, 1, 28, 28], [N, 3, 32, 32] or [N, D].</summary>
@@ -21,6 +22,7 @@ public sealed class Dataset
     /// <summary>float32 [N, outDim]; null for classification.</summary>
     public Tensor? Targets { get; }
 
+    /// <summary>Number of samples N.</summary>
     public int Count => Inputs.Size(0);
 
     /// <summary>A classification set.</summary>

@@ -9,8 +9,10 @@ namespace BatchNormLab.Data;
 /// </summary>
 public static class DatasetCatalog
 {
+    /// <summary>The dataset names <see cref="Load"/> accepts.</summary>
     public static readonly string[] Names = ["fashion-mnist", "cifar10", "gaussian-mixture", "gaussian-images", "linear-regression"];
 
+    /// <summary>The (train, test) pair named <paramref name="name"/>; image sets are found via <paramref name="dataOption"/> (see <see cref="DataDirectory.Resolve(string?, string)"/>), synthetic ones generated from <paramref name="seed"/>.</summary>
     public static (Dataset Train, Dataset Test) Load(string name, string? dataOption, ulong seed)
     {
         switch (name)

@@ -4,6 +4,10 @@ using BatchNormLab.IO;
 namespace BatchNormLab.Data;
 
 /// <summary>Images from an IDX file: <see cref="Count"/> images of Rows×Columns bytes, row-major.</summary>
+/// <param name="Count">Number of images.</param>
+/// <param name="Rows">Image height in pixels.</param>
+/// <param name="Columns">Image width in pixels.</param>
+/// <param name="Pixels">Count·Rows·Columns bytes, image after image.</param>
 public sealed record IdxImages(int Count, int Rows, int Columns, byte[] Pixels);
 
 /// <summary>
@@ -14,15 +18,19 @@ public sealed record IdxImages(int Count, int Rows, int Columns, byte[] Pixels);
 /// </summary>
 public static class Idx
 {
+    /// <summary>Magic number of an IDX images file: unsigned bytes, 3 dimensions.</summary>
     public const int ImagesMagic = 0x00000803;
+    /// <summary>Magic number of an IDX labels file: unsigned bytes, 1 dimension.</summary>
     public const int LabelsMagic = 0x00000801;
 
+    /// <summary>Reads an IDX images file (raw or gzipped); throws <see cref="DataException"/> when it is malformed.</summary>
     public static IdxImages ReadImages(string path)
     {
         var (dims, bytes) = Read(path, ImagesMagic, "images");
         return new IdxImages(dims[0], dims[1], dims[2], bytes);
     }
 
+    /// <summary>Reads an IDX labels file (raw or gzipped): one byte per label; throws <see cref="DataException"/> when it is malformed.</summary>
     public static byte[] ReadLabels(string path) => Read(path, LabelsMagic, "labels").Bytes;
 
     static (int[] Dims, byte[] Bytes) Read(string path, int magic, string kind)
@@ -65,6 +73,7 @@ public static class Idx
 /// </summary>
 public static class FashionMnist
 {
+    /// <summary>Fashion-MNIST's shape: 10 classes of 28×28 single-channel images.</summary>
     public const int Classes = 10, Side = 28;
 
     /// <summary>The four files without their optional .gz.</summary>

@@ -1,6 +1,8 @@
 namespace BatchNormLab.Data;
 
 /// <summary>The regression task of the deep linear network: targets y = A·x (see <see cref="Synthetic.LinearRegression"/>).</summary>
+/// <param name="Data">The (x, y) regression set.</param>
+/// <param name="A">The float32 [dims, dims] matrix A the targets are generated with.</param>
 public sealed record LinearTask(Dataset Data, Tensor A);
 
 /// <summary>

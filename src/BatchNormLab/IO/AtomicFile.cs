@@ -6,6 +6,7 @@ namespace BatchNormLab.IO;
 /// </summary>
 public static class AtomicFile
 {
+    /// <summary>Runs <paramref name="write"/> on a stream to a temporary file, flushes it to disk and renames it over <paramref name="path"/>, creating the directory if needed; on failure the temporary file is deleted.</summary>
     public static void Write(string path, Action<Stream> write)
     {
         string full = Path.GetFullPath(path);
@@ -27,6 +28,7 @@ public static class AtomicFile
         }
     }
 
+    /// <summary>Writes <paramref name="text"/> as UTF-8 to <paramref name="path"/>, atomically.</summary>
     public static void WriteAllText(string path, string text) =>
         Write(path, s => { using var w = new StreamWriter(s, leaveOpen: true); w.Write(text); });
 }

@@ -7,6 +7,7 @@ namespace BatchNormLab.IO;
 /// </summary>
 public sealed class DataException : Exception
 {
+    /// <summary>A data error with a one-line <paramref name="message"/> and an optional <paramref name="inner"/> cause.</summary>
     public DataException(string message, Exception? inner = null) : base(message, inner) { }
 
     /// <summary>"/full/path: problem".</summary>

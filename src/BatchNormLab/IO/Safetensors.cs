@@ -7,6 +7,9 @@ using System.Text.Json.Nodes;
 namespace BatchNormLab.IO;
 
 /// <summary>One named entry of a safetensors file: a float tensor, or an int64 scalar (PyTorch's num_batches_tracked).</summary>
+/// <param name="Name">The entry's key, e.g. <c>bn.running_mean</c>.</param>
+/// <param name="Tensor">The float32 or float64 tensor, or null for an int64 entry.</param>
+/// <param name="Int64">The int64 value when <paramref name="Tensor"/> is null.</param>
 public sealed record NamedTensor(string Name, Tensor? Tensor, long? Int64 = null);
 
 /// <summary>
@@ -16,6 +19,7 @@ public sealed record NamedTensor(string Name, Tensor? Tensor, long? Int64 = null
 /// </summary>
 public static class Safetensors
 {
+    /// <summary>Writes <paramref name="entries"/> in order, with optional string <paramref name="metadata"/>, to <paramref name="path"/> atomically; names must be unique and not <c>__metadata__</c>.</summary>
     public static void Write(string path, IEnumerable<NamedTensor> entries, IReadOnlyDictionary<string, string>? metadata = null)
     {
         var list = entries.ToList();

@@ -9,6 +9,7 @@ namespace BatchNormLab.Models;
 /// </summary>
 public static class Mlp
 {
+    /// <summary>Builds the MLP from <paramref name="inputs"/> (flattened) features through one block per <paramref name="hidden"/> width to <paramref name="outputs"/>, initialised per <paramref name="options"/> from <paramref name="rng"/>.</summary>
     public static Sequential Create(int inputs, IReadOnlyList<int> hidden, int outputs, ModelOptions options, Rng rng)
     {
         if (inputs < 1 || outputs < 1 || hidden.Any(w => w < 1))
@@ -32,9 +33,12 @@ public static class Mlp
 /// </summary>
 public static class DeepLinear
 {
+    /// <summary>Default number of Linear layers: 25.</summary>
     public const int DefaultDepth = 25;
+    /// <summary>Default width: 10 units, which are also the input and output sizes.</summary>
     public const int DefaultWidth = 10;
 
+    /// <summary>Builds <paramref name="depth"/> bias-free Linear(<paramref name="width"/>, <paramref name="width"/>) layers, each but the last followed by the options' normalisation, initialised from <paramref name="rng"/>.</summary>
     public static Sequential Create(int depth, int width, ModelOptions options, Rng rng)
     {
         if (depth < 1 || width < 1) throw new ArgumentException($"deep linear network needs depth and width ≥ 1 (got {depth}, {width})");

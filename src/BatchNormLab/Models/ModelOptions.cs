@@ -14,32 +14,74 @@ namespace BatchNormLab.Models;
 /// </summary>
 public enum Norm
 {
+    /// <summary>No normalisation layers.</summary>
     None,
+    /// <summary>BatchNorm1d/2d, with <see cref="ModelOptions.NormEps"/> and <see cref="ModelOptions.NormAffine"/>.</summary>
     BatchNorm,
+    /// <summary>BatchNorm followed by a <see cref="Nn.NoisyBatchNorm"/> noise layer.</summary>
     NoisyBatchNorm,
+    /// <summary>The <see cref="Nn.NoisyBatchNorm"/> noise alone, without BatchNorm.</summary>
     Noise,
+    /// <summary>Centred ℓ1 normalisation (<see cref="LpNorm"/>, p = 1).</summary>
     [JsonStringEnumMemberName("l1")] L1,
+    /// <summary>Centred ℓ2 normalisation (<see cref="LpNorm"/>, p = 2): BatchNorm's training output, with a running std in place of the running variance.</summary>
     [JsonStringEnumMemberName("l2")] L2,
+    /// <summary>Centred ℓ∞ normalisation (<see cref="LpNorm"/>, p = ∞).</summary>
     [JsonStringEnumMemberName("linf")] LInf,
+    /// <summary>Uncentred ℓ1 normalisation: only the scale is normalised.</summary>
     [JsonStringEnumMemberName("l1-uncentred")] L1Uncentred,
+    /// <summary>Uncentred ℓ2 normalisation: only the scale is normalised.</summary>
     [JsonStringEnumMemberName("l2-uncentred")] L2Uncentred,
+    /// <summary>Uncentred ℓ∞ normalisation: only the scale is normalised.</summary>
     [JsonStringEnumMemberName("linf-uncentred")] LInfUncentred,
+    /// <summary>GroupNorm with at most <see cref="ModelOptions.Groups"/> groups per layer.</summary>
     GroupNorm,
+    /// <summary>LayerNorm: GroupNorm with one group on conv layers, <see cref="Nn.LayerNorm"/> on Linear layers.</summary>
     LayerNorm,
+    /// <summary>Affine InstanceNorm2d without running statistics; conv layers only.</summary>
     InstanceNorm,
+    /// <summary>Batch Renormalization with the <see cref="ModelOptions.Renorm"/> schedule.</summary>
     BatchRenorm,
+    /// <summary>Ghost BatchNorm with virtual batches of <see cref="ModelOptions.GhostBatchSize"/>.</summary>
     GhostBatchNorm,
 }
 
 /// <summary>Where the normalisation goes relative to the activation: BN papers use before (conv → BN → ReLU).</summary>
-public enum NormPlacement { BeforeActivation, AfterActivation }
+public enum NormPlacement
+{
+    /// <summary>Layer → normalisation → activation (the default).</summary>
+    BeforeActivation,
+    /// <summary>Layer → activation → normalisation.</summary>
+    AfterActivation
+}
 
-public enum Activation { [JsonStringEnumMemberName("relu")] ReLU, Sigmoid, Tanh }
+/// <summary>The nonlinearity of every hidden block.</summary>
+public enum Activation
+{
+    /// <summary>max(0, x).</summary>
+    [JsonStringEnumMemberName("relu")] ReLU,
+    /// <summary>1/(1 + e^−x).</summary>
+    Sigmoid,
+    /// <summary>tanh(x).</summary>
+    Tanh
+}
 
 /// <summary>How weights start: PyTorch's defaults, Glorot/Xavier uniform (biases zero), or Kaiming normal (biases zero).</summary>
-public enum InitScheme { [JsonStringEnumMemberName("pytorch")] PyTorch, Glorot, Kaiming }
+public enum InitScheme
+{
+    /// <summary>PyTorch's Linear/Conv2d defaults: weights and biases U(−1/√fan_in, 1/√fan_in).</summary>
+    [JsonStringEnumMemberName("pytorch")] PyTorch,
+    /// <summary>Xavier/Glorot uniform weights, zero biases.</summary>
+    Glorot,
+    /// <summary>Kaiming normal weights, N(0, 2/fan_in), zero biases.</summary>
+    Kaiming
+}
 
 /// <summary>The choices every model takes.</summary>
+/// <param name="Norm">The normalisation after each linear/conv layer (default BatchNorm).</param>
+/// <param name="Placement">The normalisation's place relative to the activation (default before).</param>
+/// <param name="Activation">The hidden nonlinearity (default ReLU).</param>
+/// <param name="Init">The weight initialisation (default PyTorch's).</param>
 public sealed record ModelOptions(
     Norm Norm = Norm.BatchNorm,
     NormPlacement Placement = NormPlacement.BeforeActivation,

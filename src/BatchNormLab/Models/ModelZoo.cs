@@ -8,13 +8,17 @@ namespace BatchNormLab.Models;
 /// a name (mlp, dln, vgg11/13/16/19, resnet20/56/110 or any resnet{6n+2}, resmlp{depth}; a resnet or
 /// resmlp name ending in "-noshort" drops the skip connections) and its options.
 /// </summary>
+/// <param name="Name">The model's name (see above).</param>
+/// <param name="Options">Normalisation, placement, activation and initialisation.</param>
 /// <param name="Hidden">MLP hidden widths.</param>
 /// <param name="Width">VGG width multiplier; the DLN's and the residual MLP's width in units.</param>
 /// <param name="Depth">DLN depth (layers).</param>
 public sealed record ModelSpec(string Name, ModelOptions Options, IReadOnlyList<int>? Hidden = null, double Width = 1, int Depth = DeepLinear.DefaultDepth)
 {
+    /// <summary>The MLP's hidden widths when <see cref="Hidden"/> is null: two layers of 256.</summary>
     public static readonly IReadOnlyList<int> DefaultHidden = [256, 256];
 
+    /// <summary>The standard model names, listed in errors; <see cref="IsKnown"/> also accepts other ResNet and residual-MLP depths.</summary>
     public static readonly string[] Names = ["mlp", "dln", "vgg11", "vgg13", "vgg16", "vgg19", "resnet20", "resnet56", "resnet110", "resnet56-noshort", "resmlp20", "resmlp20-noshort"];
 
     /// <summary>Builds the model for inputs of shape <paramref name="sample"/> (one example: [C,H,W] or [D]) and <paramref name="outputs"/> classes or targets.</summary>

@@ -18,6 +18,13 @@ public sealed class ResNetCifar : Module
     readonly Sequential[] stages = new Sequential[3];
     readonly Linear head;
 
+    /// <summary>Builds the network and initialises it from <paramref name="rng"/> per <paramref name="options"/>.</summary>
+    /// <param name="depth">6n+2 with n ≥ 1: 20, 56, 110, ….</param>
+    /// <param name="inChannels">Channels of the input images.</param>
+    /// <param name="classes">Outputs of the Linear head.</param>
+    /// <param name="options">Normalisation (one layer per slot: not the noisy kinds), placement, activation and initialisation.</param>
+    /// <param name="rng">The generator of the initial weights and of any layer seeds.</param>
+    /// <param name="shortcuts">False drops every skip connection and projection (a "noshort" net).</param>
     public ResNetCifar(int depth, int inChannels, int classes, ModelOptions options, Rng rng, bool shortcuts = true)
     {
         if (depth < 8 || (depth - 2) % 6 != 0)
@@ -46,6 +53,7 @@ public sealed class ResNetCifar : Module
     /// <summary>The residual blocks in forward order (3n of them): where depth-wise probes read activations.</summary>
     public IReadOnlyList<Module> Blocks => stages.SelectMany(s => Enumerable.Range(0, s.Count).Select(i => s[i])).ToList();
 
+    /// <inheritdoc/>
     protected override Tensor Compute(Tensor input)
     {
         var x = options.NormActivate(conv1.Forward(input), bn1);

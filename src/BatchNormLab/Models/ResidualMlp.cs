@@ -17,6 +17,14 @@ public sealed class ResidualMlp : Module
     readonly Module? stemNorm;
     readonly Sequential blocks;
 
+    /// <summary>Builds the network and initialises it from <paramref name="rng"/> per <paramref name="options"/>.</summary>
+    /// <param name="depth">Weight layers in all: an even number ≥ 4 (stem, two per block, head).</param>
+    /// <param name="inputs">Input features (after flattening).</param>
+    /// <param name="width">Units of the stem and every block.</param>
+    /// <param name="outputs">Outputs of the Linear head.</param>
+    /// <param name="shortcuts">Whether the blocks add their input (false: a "noshort" net).</param>
+    /// <param name="options">Normalisation (one layer per slot: not the noisy kinds or instance-norm), placement, activation and initialisation.</param>
+    /// <param name="rng">The generator of the initial weights.</param>
     public ResidualMlp(int depth, int inputs, int width, int outputs, bool shortcuts, ModelOptions options, Rng rng)
     {
         if (depth < 4 || depth % 2 != 0) throw new ArgumentException($"a residual MLP's depth counts its weight layers, 2 per block plus stem and head: an even number ≥ 4, got {depth}");
@@ -32,6 +40,7 @@ public sealed class ResidualMlp : Module
         options.Initialise(this, rng);
     }
 
+    /// <inheritdoc/>
     protected override Tensor Compute(Tensor input)
     {
         var x = options.NormActivate(stem.Forward(input.Flatten()), stemNorm);

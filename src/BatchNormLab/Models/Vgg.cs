@@ -20,11 +20,19 @@ public sealed class Vgg : Module
         [19] = [64, 64, 0, 128, 128, 0, 256, 256, 256, 256, 0, 512, 512, 512, 512, 0, 512, 512, 512, 512, 0],
     };
 
+    /// <summary>The conv, norm, activation and pool layers, ending with Flatten (state-dict prefix <c>features</c>).</summary>
     public Sequential Features { get; }
+    /// <summary>The Linear head (state-dict prefix <c>classifier</c>).</summary>
     public Linear Classifier { get; }
 
+    /// <summary>Builds the network and initialises it from <paramref name="rng"/> per <paramref name="options"/>.</summary>
     /// <param name="depth">11, 13, 16 or 19.</param>
+    /// <param name="inChannels">Channels of the input images.</param>
+    /// <param name="imageSize">Side of the square input images, in pixels.</param>
+    /// <param name="classes">Outputs of the Linear head.</param>
     /// <param name="width">Multiplier of every conv's channels (e.g. 0.25); at least one channel each.</param>
+    /// <param name="options">Normalisation, placement, activation and initialisation.</param>
+    /// <param name="rng">The generator of the initial weights.</param>
     public Vgg(int depth, int inChannels, int imageSize, int classes, double width, ModelOptions options, Rng rng)
     {
         if (!Configurations.TryGetValue(depth, out var config))
@@ -55,5 +63,6 @@ public sealed class Vgg : Module
         options.Initialise(this, rng);
     }
 
+    /// <inheritdoc/>
     protected override Tensor Compute(Tensor input) => Classifier.Forward(Features.Forward(input));
 }

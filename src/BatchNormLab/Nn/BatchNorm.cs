@@ -21,8 +21,10 @@ public abstract class BatchNorm : NormLayer
             momentum = value;
         }
     }
+    /// <summary>Running unbiased variance per channel (ones at start), or null when not tracking running statistics.</summary>
     public Tensor? RunningVar => GetBuffer("running_var");
 
+    /// <summary>Creates the layer with γ = 1, β = 0, running mean 0 and running variance 1.</summary>
     protected BatchNorm(int numFeatures, double eps, double? momentum, bool affine, bool trackRunningStats)
         : base("BatchNorm", numFeatures, eps, affine, trackRunningStats, "running_var") => Momentum = momentum;
 
@@ -38,6 +40,7 @@ public abstract class BatchNorm : NormLayer
     /// <summary>Throws unless the input's rank is one this layer accepts.</summary>
     protected abstract void CheckRank(Tensor input);
 
+    /// <summary>Normalises with batch statistics in training or when not tracking running statistics, else with the running statistics.</summary>
     protected override Tensor Compute(Tensor input)
     {
         CheckRank(input);
@@ -59,6 +62,7 @@ public abstract class BatchNorm : NormLayer
         return y;
     }
 
+    /// <summary>Throws, as PyTorch does, when a channel has at most one value to take batch statistics over.</summary>
     protected static void CheckValuesPerChannel(long perChannel, Tensor input)
     {
         if (perChannel <= 1)
@@ -66,6 +70,7 @@ public abstract class BatchNorm : NormLayer
     }
 
     // running ← (1−f)·running + f·batch,  f = momentum or 1/num_batches_tracked;  running_var takes σ²·m/(m−1)
+    /// <summary>Counts a batch and blends its mean and biased variance into the running statistics; <paramref name="perChannel"/> (values per channel) unbiases the variance.</summary>
     protected void UpdateRunningStatistics(double[] mean, double[] biasedVariance, long perChannel)
     {
         double f = RunningStatistics.Factor(Momentum, CountBatch());
@@ -91,6 +96,7 @@ public abstract class BatchNorm : NormLayer
 public sealed class BatchNorm1d(int numFeatures, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool trackRunningStats = true)
     : BatchNorm(numFeatures, eps, momentum, affine, trackRunningStats)
 {
+    /// <inheritdoc/>
     protected override void CheckRank(Tensor input) => CheckRank1d(input);
 }
 
@@ -98,5 +104,6 @@ public sealed class BatchNorm1d(int numFeatures, double eps = 1e-5, double? mome
 public sealed class BatchNorm2d(int numFeatures, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool trackRunningStats = true)
     : BatchNorm(numFeatures, eps, momentum, affine, trackRunningStats)
 {
+    /// <inheritdoc/>
     protected override void CheckRank(Tensor input) => CheckRank2d(input);
 }

@@ -7,6 +7,11 @@ namespace BatchNormLab.Nn;
 /// then linear ramps reaching <see cref="RMax"/> at step <see cref="RMaxSteps"/> and
 /// <see cref="DMax"/> at step <see cref="DMaxSteps"/>; constant after. RMax = 1, DMax = 0 is BatchNorm.
 /// </summary>
+/// <param name="RMax">Final r_max, finite and ≥ 1 (default 3).</param>
+/// <param name="DMax">Final d_max, finite and ≥ 0 (default 5).</param>
+/// <param name="FixedSteps">Steps of plain BatchNorm (r_max = 1, d_max = 0) before the ramps start (default 5000).</param>
+/// <param name="RMaxSteps">Step at which r_max reaches <paramref name="RMax"/> (default 40000).</param>
+/// <param name="DMaxSteps">Step at which d_max reaches <paramref name="DMax"/> (default 25000).</param>
 public sealed record BatchRenormSchedule(double RMax = 3, double DMax = 5, long FixedSteps = 5_000, long RMaxSteps = 40_000, long DMaxSteps = 25_000)
 {
     /// <summary>r_max at training step <paramref name="step"/>.</summary>
@@ -45,6 +50,7 @@ public sealed record BatchRenormSchedule(double RMax = 3, double DMax = 5, long 
 /// </summary>
 public abstract class BatchRenorm : BatchNorm
 {
+    /// <summary>The r_max and d_max schedule (the paper's defaults when none is given).</summary>
     public BatchRenormSchedule Schedule { get; }
 
     /// <summary>r of the last training forward, per channel (null before the first).</summary>
@@ -53,6 +59,7 @@ public abstract class BatchRenorm : BatchNorm
     /// <summary>d of the last training forward, per channel (null before the first).</summary>
     public double[]? LastD { get; private set; }
 
+    /// <summary>Creates the layer (always tracking running statistics) and validates <paramref name="schedule"/>.</summary>
     protected BatchRenorm(int numFeatures, double eps, double? momentum, bool affine, BatchRenormSchedule? schedule)
         : base(numFeatures, eps, momentum, affine, trackRunningStats: true)
     {
@@ -60,6 +67,7 @@ public abstract class BatchRenorm : BatchNorm
         Schedule.Validate();
     }
 
+    /// <summary>Normalises with the batch statistics corrected by r and d, records them, then updates the running statistics.</summary>
     protected override Tensor NormaliseWithBatchStatistics(Tensor input)
     {
         long perChannel = input.Length / NumFeatures;
@@ -87,6 +95,7 @@ public abstract class BatchRenorm : BatchNorm
 public sealed class BatchRenorm1d(int numFeatures, double eps = 1e-5, double? momentum = 0.1, bool affine = true, BatchRenormSchedule? schedule = null)
     : BatchRenorm(numFeatures, eps, momentum, affine, schedule)
 {
+    /// <inheritdoc/>
     protected override void CheckRank(Tensor input) => CheckRank1d(input);
 }
 
@@ -94,5 +103,6 @@ public sealed class BatchRenorm1d(int numFeatures, double eps = 1e-5, double? mo
 public sealed class BatchRenorm2d(int numFeatures, double eps = 1e-5, double? momentum = 0.1, bool affine = true, BatchRenormSchedule? schedule = null)
     : BatchRenorm(numFeatures, eps, momentum, affine, schedule)
 {
+    /// <inheritdoc/>
     protected override void CheckRank(Tensor input) => CheckRank2d(input);
 }

@@ -15,8 +15,10 @@ namespace BatchNormLab.Nn;
 /// </summary>
 public abstract class GhostBatchNorm : BatchNorm
 {
+    /// <summary>Samples per virtual batch (chunk of N); at least 2.</summary>
     public int VirtualBatchSize { get; }
 
+    /// <summary>Creates the layer as BatchNorm does; <paramref name="virtualBatchSize"/> must be at least 2.</summary>
     protected GhostBatchNorm(int numFeatures, int virtualBatchSize, double eps, double? momentum, bool affine, bool trackRunningStats)
         : base(numFeatures, eps, momentum, affine, trackRunningStats)
     {
@@ -25,6 +27,7 @@ public abstract class GhostBatchNorm : BatchNorm
         VirtualBatchSize = virtualBatchSize;
     }
 
+    /// <summary>Normalises each virtual batch with its own statistics and, in training, updates the running statistics once per chunk; a batch of at most one virtual batch is plain BatchNorm.</summary>
     protected override Tensor NormaliseWithBatchStatistics(Tensor input)
     {
         int n = input.Size(0);
@@ -47,6 +50,7 @@ public abstract class GhostBatchNorm : BatchNorm
 public sealed class GhostBatchNorm1d(int numFeatures, int virtualBatchSize = 32, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool trackRunningStats = true)
     : GhostBatchNorm(numFeatures, virtualBatchSize, eps, momentum, affine, trackRunningStats)
 {
+    /// <inheritdoc/>
     protected override void CheckRank(Tensor input) => CheckRank1d(input);
 }
 
@@ -54,5 +58,6 @@ public sealed class GhostBatchNorm1d(int numFeatures, int virtualBatchSize = 32,
 public sealed class GhostBatchNorm2d(int numFeatures, int virtualBatchSize = 32, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool trackRunningStats = true)
     : GhostBatchNorm(numFeatures, virtualBatchSize, eps, momentum, affine, trackRunningStats)
 {
+    /// <inheritdoc/>
     protected override void CheckRank(Tensor input) => CheckRank2d(input);
 }

@@ -12,9 +12,13 @@ namespace BatchNormLab.Nn;
 /// </summary>
 public sealed class GroupNorm : Module
 {
+    /// <summary>Number of groups G; divides <see cref="NumChannels"/>.</summary>
     public int NumGroups { get; }
+    /// <summary>Channel count C expected in dimension 1 of the input.</summary>
     public int NumChannels { get; }
+    /// <summary>ε added to each group's variance (PyTorch's eps); positive.</summary>
     public double Eps { get; }
+    /// <summary>Whether the layer has per-channel learnable γ and β.</summary>
     public bool Affine { get; }
 
     /// <summary>γ (ones at start), or null when not affine.</summary>
@@ -22,6 +26,7 @@ public sealed class GroupNorm : Module
     /// <summary>β (zeros at start), or null when not affine.</summary>
     public Tensor? Bias => GetParameter("bias");
 
+    /// <summary>Creates the layer with γ = 1 and β = 0; <paramref name="numGroups"/> must divide <paramref name="numChannels"/>.</summary>
     public GroupNorm(int numGroups, int numChannels, double eps = 1e-5, bool affine = true)
     {
         if (numChannels < 1) throw new ArgumentOutOfRangeException(nameof(numChannels), numChannels, "GroupNorm needs at least one channel");
@@ -33,6 +38,7 @@ public sealed class GroupNorm : Module
         RegisterParameter("bias", affine ? Tensor.Zeros(numChannels) : null);
     }
 
+    /// <inheritdoc/>
     protected override Tensor Compute(Tensor input)
     {
         if (input.Rank < 2) throw new ArgumentException($"GroupNorm expected (N, C, ...) input of rank ≥ 2 (got shape {Tensor.Format(input.Dims)})");
@@ -56,8 +62,11 @@ public sealed class LayerNorm : Module
     readonly int[] normalizedShape;
     readonly int size;
 
+    /// <summary>The trailing input dimensions normalised over (PyTorch's normalized_shape).</summary>
     public IReadOnlyList<int> NormalizedShape => normalizedShape;
+    /// <summary>ε added to each input's variance (PyTorch's eps); positive.</summary>
     public double Eps { get; }
+    /// <summary>Whether the layer has learnable per-value γ and β (PyTorch's elementwise_affine).</summary>
     public bool ElementwiseAffine { get; }
 
     /// <summary>γ (ones at start, of shape <see cref="NormalizedShape"/>), or null without elementwise affine.</summary>
@@ -65,6 +74,7 @@ public sealed class LayerNorm : Module
     /// <summary>β (zeros at start), or null without elementwise affine.</summary>
     public Tensor? Bias => GetParameter("bias");
 
+    /// <summary>LayerNorm over the trailing dimensions <paramref name="normalizedShape"/> (each ≥ 1), with γ = 1 and β = 0.</summary>
     public LayerNorm(int[] normalizedShape, double eps = 1e-5, bool elementwiseAffine = true)
     {
         if (normalizedShape.Length == 0 || normalizedShape.Any(d => d < 1))
@@ -80,6 +90,7 @@ public sealed class LayerNorm : Module
     /// <summary>LayerNorm over the last dimension, of <paramref name="features"/> values.</summary>
     public LayerNorm(int features, double eps = 1e-5, bool elementwiseAffine = true) : this([features], eps, elementwiseAffine) { }
 
+    /// <inheritdoc/>
     protected override Tensor Compute(Tensor input)
     {
         var dims = input.Shape;

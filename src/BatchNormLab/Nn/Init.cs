@@ -6,8 +6,10 @@ namespace BatchNormLab.Nn;
 /// </summary>
 public static class Init
 {
+    /// <summary>The shared generator modules draw from when given no <see cref="Rng"/> (seed 0 at start).</summary>
     public static Rng Generator { get; private set; } = new(0);
 
+    /// <summary>Replaces <see cref="Generator"/> with a fresh one seeded by <paramref name="seed"/> (PyTorch's <c>torch.manual_seed</c>).</summary>
     public static void Seed(ulong seed) => Generator = new Rng(seed);
 
     /// <summary>fan_in and fan_out of a weight: (out, in) for Linear, (out, in, kh, kw) for Conv2d.</summary>
@@ -18,12 +20,14 @@ public static class Init
         return (weight.Size(1) * receptive, weight.Size(0) * receptive);
     }
 
+    /// <summary>Fills <paramref name="t"/> in place with draws from U(<paramref name="low"/>, <paramref name="high"/>), from <paramref name="rng"/> or <see cref="Generator"/>.</summary>
     public static void Uniform(Tensor t, double low, double high, Rng? rng = null)
     {
         rng ??= Generator;
         t.CopyFrom(Tensor.RandomUniform(rng, t.Shape, low, high, DType.Float64));
     }
 
+    /// <summary>Fills <paramref name="t"/> in place with draws from N(<paramref name="mean"/>, <paramref name="std"/>²), from <paramref name="rng"/> or <see cref="Generator"/>.</summary>
     public static void Normal(Tensor t, double mean, double std, Rng? rng = null)
     {
         rng ??= Generator;

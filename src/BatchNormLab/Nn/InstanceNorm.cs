@@ -16,12 +16,15 @@ namespace BatchNormLab.Nn;
 /// </summary>
 public abstract class InstanceNorm : NormLayer
 {
+    /// <summary>Weight of the new statistics in the running averages (PyTorch's momentum, default 0.1); in [0, 1], never null.</summary>
     public double Momentum { get; }
+    /// <summary>Running unbiased variance per channel (ones at start), or null when not tracking running statistics.</summary>
     public Tensor? RunningVar => GetBuffer("running_var");
 
     /// <summary>1 for (N, C, L), 2 for (N, C, H, W).</summary>
     protected abstract int SpatialRank { get; }
 
+    /// <summary>Creates the layer; <paramref name="momentum"/> must be in [0, 1].</summary>
     protected InstanceNorm(int numFeatures, double eps, double momentum, bool affine, bool trackRunningStats)
         : base("InstanceNorm", numFeatures, eps, affine, trackRunningStats, "running_var")
     {
@@ -29,6 +32,7 @@ public abstract class InstanceNorm : NormLayer
         Momentum = momentum;
     }
 
+    /// <summary>Normalises each sample's channels with their own statistics (updating the running ones in training), or in eval with the running statistics when tracked.</summary>
     protected override Tensor Compute(Tensor input)
     {
         bool batched = input.Rank == SpatialRank + 2;
@@ -73,6 +77,7 @@ public abstract class InstanceNorm : NormLayer
 public sealed class InstanceNorm1d(int numFeatures, double eps = 1e-5, double momentum = 0.1, bool affine = false, bool trackRunningStats = false)
     : InstanceNorm(numFeatures, eps, momentum, affine, trackRunningStats)
 {
+    /// <inheritdoc/>
     protected override int SpatialRank => 1;
 }
 
@@ -80,5 +85,6 @@ public sealed class InstanceNorm1d(int numFeatures, double eps = 1e-5, double mo
 public sealed class InstanceNorm2d(int numFeatures, double eps = 1e-5, double momentum = 0.1, bool affine = false, bool trackRunningStats = false)
     : InstanceNorm(numFeatures, eps, momentum, affine, trackRunningStats)
 {
+    /// <inheritdoc/>
     protected override int SpatialRank => 2;
 }

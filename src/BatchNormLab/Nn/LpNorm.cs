@@ -28,6 +28,7 @@ public sealed class LpNorm : NormLayer
 
     /// <summary>1, 2 or <see cref="double.PositiveInfinity"/>.</summary>
     public double P { get; }
+    /// <summary>Weight of the new batch statistic in the running averages (PyTorch's momentum, default 0.1); null means a cumulative average.</summary>
     public double? Momentum { get; }
 
     /// <summary>Whether the batch mean is subtracted before the ℓp average is taken (true: the layer of the same name in PyTorch's twin).</summary>
@@ -36,6 +37,7 @@ public sealed class LpNorm : NormLayer
     /// <summary>Running ℓp average of the centred values (ones at start).</summary>
     public Tensor? RunningScale => GetBuffer("running_scale");
 
+    /// <summary>Creates the layer with γ = 1, β = 0, running mean 0 and running scale 1; <paramref name="p"/> must be 1, 2 or ∞.</summary>
     public LpNorm(int numFeatures, double p, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool trackRunningStats = true, bool centred = true)
         : base("LpNorm", numFeatures, eps, affine, trackRunningStats, "running_scale")
     {
@@ -45,6 +47,7 @@ public sealed class LpNorm : NormLayer
         root = p == 2 ? 2 : 1;
     }
 
+    /// <summary>Training, or eval without running statistics: normalises by the batch's ℓp average (updating the running statistics in training); eval: by the running ones.</summary>
     protected override Tensor Compute(Tensor input)
     {
         if (input.Rank < 2) throw new ArgumentException($"LpNorm expected (N, C, ...) input of rank ≥ 2 (got shape {Tensor.Format(input.Dims)})");

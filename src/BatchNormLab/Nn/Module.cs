@@ -1,6 +1,9 @@
 namespace BatchNormLab.Nn;
 
 /// <summary>One entry of a state dict: a tensor, or an int64 counter such as <c>num_batches_tracked</c>.</summary>
+/// <param name="Name">Dotted state-dict key, e.g. <c>features.1.running_mean</c>.</param>
+/// <param name="Tensor">The tensor, or null for an int64 entry.</param>
+/// <param name="Int64">The counter's value, or null for a tensor entry.</param>
 public sealed record StateEntry(string Name, Tensor? Tensor, long? Int64);
 
 /// <summary>
@@ -56,12 +59,14 @@ public abstract class Module
         return tensor;
     }
 
+    /// <summary>Registers a non-trainable tensor kept in the state dict (running statistics); null declares an absent one.</summary>
     protected void RegisterBuffer(string name, Tensor? tensor)
     {
         CheckNewName(name);
         buffers.Add((name, tensor));
     }
 
+    /// <summary>Registers a child module under <paramref name="name"/> (the prefix of its state-dict keys) and returns it.</summary>
     protected T RegisterModule<T>(string name, T module) where T : Module
     {
         CheckNewName(name);
@@ -76,7 +81,9 @@ public abstract class Module
             throw new ArgumentException($"'{name}' is already registered on {GetType().Name}");
     }
 
+    /// <summary>The parameter registered as <paramref name="name"/>; null when declared absent.</summary>
     protected Tensor? GetParameter(string name) => parameters.First(p => p.Name == name).Tensor;
+    /// <summary>The buffer registered as <paramref name="name"/>; null when declared absent.</summary>
     protected Tensor? GetBuffer(string name) => buffers.First(b => b.Name == name).Tensor;
 
     /// <summary>Int64 counters kept in the state dict (PyTorch's <c>num_batches_tracked</c>).</summary>
@@ -88,6 +95,7 @@ public abstract class Module
 
     // ---- traversal ----
 
+    /// <summary>The direct children, in registration order.</summary>
     public IReadOnlyList<(string Name, Module Module)> Children => children;
 
     /// <summary>This module and all below it, with dotted path names ("" for this one).</summary>
@@ -99,6 +107,7 @@ public abstract class Module
                 yield return item;
     }
 
+    /// <summary>Non-null parameters of this module and all below it, with dotted names (PyTorch's <c>named_parameters()</c>).</summary>
     public IEnumerable<(string Name, Tensor Tensor)> NamedParameters()
     {
         foreach (var (path, module) in NamedModules())
@@ -109,6 +118,7 @@ public abstract class Module
     /// <summary>All trainable parameters, in state-dict order.</summary>
     public IReadOnlyList<Tensor> Parameters() => NamedParameters().Select(p => p.Tensor).ToList();
 
+    /// <summary>Non-null tensor buffers of this module and all below it, with dotted names; int64 counters are not included.</summary>
     public IEnumerable<(string Name, Tensor Tensor)> NamedBuffers()
     {
         foreach (var (path, module) in NamedModules())

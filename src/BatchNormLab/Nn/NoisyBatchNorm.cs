@@ -6,11 +6,17 @@ using BatchNormLab.Kernels;
 namespace BatchNormLab.Nn;
 
 /// <summary>
-/// The noise of <see cref="NoisyBatchNorm"/>; the defaults are Santurkar et al. 2018, Fig. 2
-/// (Santurkar et al. 2018, Fig. 2). Per layer and step μᵗ ~ U(MeanLow, MeanHigh) and σᵗ ~ U(ScaleLow, ScaleHigh);
+/// The noise of <see cref="NoisyBatchNorm"/>; the defaults are Santurkar et al. 2018, Fig. 2.
+/// Per layer and step μᵗ ~ U(MeanLow, MeanHigh) and σᵗ ~ U(ScaleLow, ScaleHigh);
 /// per element m ~ U(μᵗ − ShiftHalfWidth, μᵗ + ShiftHalfWidth) and s ~ N(σᵗ, ScaleStd²)
 /// (ScaleStd = 0.1 as a standard deviation is unconfirmed in the paper).
 /// </summary>
+/// <param name="MeanLow">Lower bound of μᵗ (default −0.5).</param>
+/// <param name="MeanHigh">Upper bound of μᵗ (default 0.5); at least <paramref name="MeanLow"/>.</param>
+/// <param name="ScaleLow">Lower bound of σᵗ (default 1).</param>
+/// <param name="ScaleHigh">Upper bound of σᵗ (default 1.25); at least <paramref name="ScaleLow"/>.</param>
+/// <param name="ShiftHalfWidth">Half-width of the per-element shift's uniform range around μᵗ (default 0.1); ≥ 0.</param>
+/// <param name="ScaleStd">Standard deviation of the per-element scale around σᵗ (default 0.1); ≥ 0.</param>
 public sealed record NoisyBatchNormOptions(
     double MeanLow = -0.5,
     double MeanHigh = 0.5,
@@ -34,6 +40,7 @@ public sealed class NoisyBatchNorm : Module
     // the noise depends only on the seed and the sequence of shapes, never on the thread count.
     const int ChunkLength = 1 << 14;
 
+    /// <summary>The noise distribution's settings (validated at construction).</summary>
     public NoisyBatchNormOptions Options { get; }
 
     /// <summary>The layer's generator (save its <see cref="Rng.GetState"/> to resume a run with the same noise).</summary>
@@ -64,9 +71,11 @@ public sealed class NoisyBatchNorm : Module
         (Generator, Options) = (rng, options);
     }
 
+    /// <summary>A layer drawing from a generator of its own, seeded by <paramref name="seed"/>.</summary>
     public NoisyBatchNorm(ulong seed, NoisyBatchNormOptions? options = null) : this(new Rng(seed), options) { }
 
     // y = s·a + m:  da = g·s  (s, m are constants: Multiply's backward gives exactly this)
+    /// <summary>Training: s·a + m with freshly drawn noise; eval: E[s]·a + E[m].</summary>
     protected override Tensor Compute(Tensor input)
     {
         if (!Training) return ExpectedScale == 1 && ExpectedShift == 0 ? input : input * ExpectedScale + ExpectedShift;

@@ -16,10 +16,13 @@ namespace BatchNormLab.Training;
 /// </summary>
 public static class Checkpoint
 {
+    /// <summary>File name of the PyTorch-loadable model state dict.</summary>
     public const string ModelFile = "model.safetensors";
+    /// <summary>File name of the full resumable state (model, optimizer, step, config, generators).</summary>
     public const string StateFile = "checkpoint.safetensors";
     const string Format = "bnlab-checkpoint-1";
 
+    /// <summary>Writes <see cref="ModelFile"/> and <see cref="StateFile"/> for the trainer's current state into <paramref name="directory"/>, each atomically.</summary>
     public static void Save(string directory, Trainer trainer)
     {
         var metadata = new Dictionary<string, string>
@@ -41,6 +44,11 @@ public static class Checkpoint
     }
 
     /// <summary>What a checkpoint file holds.</summary>
+    /// <param name="Config">The run's config.</param>
+    /// <param name="Step">Training steps completed when it was saved.</param>
+    /// <param name="FirstLoss">The loss of the run's first step (the divergence reference).</param>
+    /// <param name="Model">The model's state dict.</param>
+    /// <param name="Momentum">SGD momentum buffers by parameter name; empty when read from <see cref="ModelFile"/>.</param>
     public sealed record Contents(TrainConfig Config, int Step, double FirstLoss, List<StateEntry> Model, Dictionary<string, Tensor> Momentum)
     {
         /// <summary>Generator states of the noisy layers, by module path.</summary>

@@ -1,7 +1,15 @@
 namespace BatchNormLab.Training;
 
 /// <summary>Which learning-rate schedule a run follows.</summary>
-public enum ScheduleKind { Constant, Step, Cosine }
+public enum ScheduleKind
+{
+    /// <summary>The base rate throughout.</summary>
+    Constant,
+    /// <summary>The base rate times γ every <see cref="Schedule.StepEvery"/> steps.</summary>
+    Step,
+    /// <summary>Cosine decay from the base rate to the minimum rate over the steps after warm-up.</summary>
+    Cosine
+}
 
 /// <summary>
 /// The learning rate at step t (0-based) of a run of <see cref="TotalSteps"/> steps:
@@ -12,8 +20,16 @@ public enum ScheduleKind { Constant, Step, Cosine }
 /// warm-up:  for t &lt; W the rate above times (t+1)/W (linear from η/W up to η)
 /// </code>
 /// </summary>
+/// <param name="Kind">The schedule's shape.</param>
+/// <param name="BaseRate">η, the peak learning rate; finite and ≥ 0.</param>
+/// <param name="TotalSteps">The run's length in steps (the cosine's end).</param>
+/// <param name="WarmupSteps">W, steps of linear warm-up (0: none).</param>
+/// <param name="StepEvery">Steps between decays of a step schedule; ≥ 1 for <see cref="ScheduleKind.Step"/>.</param>
+/// <param name="Gamma">γ, the step schedule's decay factor (default 0.1); &gt; 0.</param>
+/// <param name="MinRate">η_min, the cosine schedule's final rate (default 0).</param>
 public sealed record Schedule(ScheduleKind Kind, double BaseRate, int TotalSteps, int WarmupSteps = 0, int StepEvery = 0, double Gamma = 0.1, double MinRate = 0)
 {
+    /// <summary>The learning rate at 0-based step <paramref name="step"/>.</summary>
     public double At(int step)
     {
         double rate = Kind switch

@@ -17,12 +17,18 @@ public sealed class Sgd
     readonly IReadOnlyList<Tensor> parameters;
     readonly Tensor?[] momentumBuffers;
 
+    /// <summary>η; settable, so a schedule can change it between steps.</summary>
     public double LearningRate { get; set; }
+    /// <summary>μ (0: no momentum buffers).</summary>
     public double Momentum { get; }
+    /// <summary>τ, the share of the gradient held back from the momentum buffer (PyTorch's dampening, default 0).</summary>
     public double Dampening { get; }
+    /// <summary>λ, the L2 penalty added to the gradient as λ·w.</summary>
     public double WeightDecay { get; }
+    /// <summary>Whether the step uses Nesterov momentum (needs μ &gt; 0 and zero dampening).</summary>
     public bool Nesterov { get; }
 
+    /// <summary>An optimizer over <paramref name="parameters"/>, updated in place by <see cref="Step"/>.</summary>
     public Sgd(IReadOnlyList<Tensor> parameters, double learningRate, double momentum = 0, double dampening = 0, double weightDecay = 0, bool nesterov = false)
     {
         if (!(learningRate >= 0) || double.IsInfinity(learningRate)) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "learning rate must be a finite number ≥ 0");
@@ -34,6 +40,7 @@ public sealed class Sgd
         (LearningRate, Momentum, Dampening, WeightDecay, Nesterov) = (learningRate, momentum, dampening, weightDecay, nesterov);
     }
 
+    /// <summary>The tensors this optimizer updates, in the order of <see cref="MomentumBuffers"/>.</summary>
     public IReadOnlyList<Tensor> Parameters => parameters;
 
     /// <summary>The momentum buffer of each parameter (null before its first step or without momentum).</summary>

@@ -6,7 +6,14 @@ using BatchNormLab.Models;
 
 namespace BatchNormLab.Training;
 
-public enum LossKind { CrossEntropy, Mse }
+/// <summary>The training loss.</summary>
+public enum LossKind
+{
+    /// <summary>Softmax cross-entropy on class labels.</summary>
+    CrossEntropy,
+    /// <summary>Mean squared error on regression targets.</summary>
+    Mse
+}
 
 /// <summary>The loss a <see cref="LossKind"/> names: the one place that picks cross-entropy on class labels or MSE on regression targets.</summary>
 public static class TrainingLoss
@@ -24,21 +31,35 @@ public static class TrainingLoss
 /// <summary>Everything that determines a training run; saved as config.json and inside checkpoints.</summary>
 public sealed record TrainConfig
 {
+    /// <summary>The architecture and its normalisation options.</summary>
     public required ModelSpec Model { get; init; }
     /// <summary>fashion-mnist, mnist, cifar10, gaussian-mixture or linear-regression.</summary>
     public required string Dataset { get; init; }
+    /// <summary>Training steps (SGD updates) in the run; at least 1.</summary>
     public required int Steps { get; init; }
+    /// <summary>Examples per training batch (default 128).</summary>
     public int BatchSize { get; init; } = 128;
+    /// <summary>The schedule's base learning rate η (default 0.1).</summary>
     public double LearningRate { get; init; } = 0.1;
+    /// <summary>SGD momentum μ (default 0: none).</summary>
     public double Momentum { get; init; }
+    /// <summary>SGD weight decay λ (default 0).</summary>
     public double WeightDecay { get; init; }
+    /// <summary>Whether SGD uses Nesterov momentum (needs momentum &gt; 0).</summary>
     public bool Nesterov { get; init; }
+    /// <summary>The learning-rate schedule's kind (default constant).</summary>
     public ScheduleKind Schedule { get; init; } = ScheduleKind.Constant;
+    /// <summary>Steps of linear learning-rate warm-up (default 0).</summary>
     public int WarmupSteps { get; init; }
+    /// <summary>Steps between decays of a step schedule.</summary>
     public int StepEvery { get; init; }
+    /// <summary>Decay factor of a step schedule (default 0.1).</summary>
     public double Gamma { get; init; } = 0.1;
+    /// <summary>The training and evaluation loss (default cross-entropy).</summary>
     public LossKind Loss { get; init; } = LossKind.CrossEntropy;
+    /// <summary>Whether training batches get random crops and flips (<see cref="Data.Augment"/>'s defaults).</summary>
     public bool Augment { get; init; }
+    /// <summary>Seed of the weight initialisation, the data order and augmentation, and synthetic data sets.</summary>
     public ulong Seed { get; init; }
     /// <summary>The thread count `bnlab train` runs with (results are bitwise the same for any); experiments set theirs per context.</summary>
     public int Threads { get; init; } = 2;
@@ -53,6 +74,7 @@ public sealed record TrainConfig
     /// <summary>Evaluate on only the first this many test examples (0: all).</summary>
     public int TestLimit { get; init; }
 
+    /// <summary>The learning-rate schedule these settings describe.</summary>
     public Schedule MakeSchedule() => new(Schedule, LearningRate, Steps, WarmupSteps, StepEvery, Gamma);
 
     /// <summary>Throws with a message naming the setting that is out of range.</summary>
@@ -73,6 +95,7 @@ public sealed record TrainConfig
         MakeSchedule().Validate();
     }
 
+    /// <summary>JSON settings of config files: indented, snake_case properties, kebab-case enum names.</summary>
     public static readonly JsonSerializerOptions Json = new()
     {
         WriteIndented = true,
@@ -80,8 +103,10 @@ public sealed record TrainConfig
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
     };
 
+    /// <summary>This config as JSON (the format of config.json).</summary>
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
+    /// <summary>Parses a config written by <see cref="ToJson"/>; <paramref name="source"/> names the origin in errors.</summary>
     public static TrainConfig FromJson(string json, string source) =>
         JsonSerializer.Deserialize<TrainConfig>(json, Json) ?? throw new DataException($"{source}: empty config");
 }

@@ -5,9 +5,19 @@ using BatchNormLab.Nn;
 namespace BatchNormLab.Training;
 
 /// <summary>What one training step measured. Accuracy is NaN for regression.</summary>
+/// <param name="Step">The step's 0-based index.</param>
+/// <param name="Epoch">The epoch the batch came from.</param>
+/// <param name="Loss">The batch's mean loss, before the update.</param>
+/// <param name="Accuracy">Fraction of the batch classified correctly.</param>
+/// <param name="LearningRate">The scheduled rate of this step.</param>
+/// <param name="GradNorm">‖∇‖₂ over all parameters; NaN when the loss was not finite (no backward ran).</param>
+/// <param name="Seconds">Wall-clock seconds since the current <see cref="Trainer.Run"/> call began.</param>
 public sealed record StepMetrics(int Step, int Epoch, double Loss, double Accuracy, double LearningRate, double GradNorm, double Seconds);
 
 /// <summary>Loss and accuracy over a whole evaluation set, in eval mode.</summary>
+/// <param name="Step">Steps done when the evaluation ran.</param>
+/// <param name="Loss">Mean loss per example.</param>
+/// <param name="Accuracy">Fraction classified correctly; NaN for regression.</param>
 public sealed record EvalMetrics(int Step, double Loss, double Accuracy);
 
 /// <summary>Hooks for experiments and front ends; every method is optional.</summary>
@@ -15,16 +25,22 @@ public interface ITrainingCallback
 {
     /// <summary>Before step <paramref name="step"/>'s forward pass, with its batch.</summary>
     void OnBatch(Trainer trainer, int step, Batch batch) { }
-    /// <summary>After the gradient of step m.Step is known, before the optimizer applies it.</summary>
+    /// <summary>After the gradient of step <c>metrics.Step</c> is known, before the optimizer applies it.</summary>
     void OnGradient(Trainer trainer, StepMetrics metrics) { }
-    /// <summary>After the update of step m.Step.</summary>
+    /// <summary>After the update of step <c>metrics.Step</c>.</summary>
     void OnStep(Trainer trainer, StepMetrics metrics) { }
+    /// <summary>After each evaluation on the test set.</summary>
     void OnEvaluation(Trainer trainer, EvalMetrics metrics) { }
-    /// <summary>After step m.Step and the evaluation due at <see cref="Trainer.Step"/>, if any: the state a checkpoint must capture.</summary>
+    /// <summary>After step <c>metrics.Step</c> and the evaluation due at <see cref="Trainer.Step"/>, if any: the state a checkpoint must capture.</summary>
     void OnStepDone(Trainer trainer, StepMetrics metrics) { }
 }
 
 /// <summary>How a run ended.</summary>
+/// <param name="StepsDone">Steps completed when the run stopped.</param>
+/// <param name="Diverged">Whether the run stopped because it diverged.</param>
+/// <param name="DivergedAtStep">The step whose loss or gradient diverged; null otherwise.</param>
+/// <param name="DivergenceReason">Why the run was judged diverged; null otherwise.</param>
+/// <param name="FinalEvaluation">The last evaluation of this run call; null when none ran or the run diverged.</param>
 public sealed record TrainingOutcome(int StepsDone, bool Diverged, int? DivergedAtStep, string? DivergenceReason, EvalMetrics? FinalEvaluation);
 
 /// <summary>
@@ -36,12 +52,19 @@ public sealed record TrainingOutcome(int StepsDone, bool Diverged, int? Diverged
 /// </summary>
 public sealed class Trainer
 {
+    /// <summary>The run's settings, validated at construction.</summary>
     public TrainConfig Config { get; }
+    /// <summary>The model being trained, in place.</summary>
     public Module Model { get; }
+    /// <summary>SGD over the model's parameters, with the config's momentum, weight decay and Nesterov flag (no dampening).</summary>
     public Sgd Optimizer { get; }
+    /// <summary>The learning-rate schedule built from the config.</summary>
     public Schedule Schedule { get; }
+    /// <summary>The training batches: shuffled by the config's seed, last partial batch dropped, augmented when configured.</summary>
     public DataLoader Loader { get; }
+    /// <summary>The evaluation set, or null to train without evaluating.</summary>
     public Dataset? TestSet { get; }
+    /// <summary>Hooks called during <see cref="Run"/>, in list order.</summary>
     public List<ITrainingCallback> Callbacks { get; } = [];
 
     /// <summary>The next step to run (steps done so far).</summary>
@@ -50,6 +73,7 @@ public sealed class Trainer
     /// <summary>The loss of step 0, the reference for divergence; restored on resume.</summary>
     public double FirstLoss { get; private set; } = double.NaN;
 
+    /// <summary>Validates <paramref name="config"/> and sets up the optimizer, schedule and loader for training <paramref name="model"/> on <paramref name="train"/>, evaluating on <paramref name="test"/>.</summary>
     public Trainer(TrainConfig config, Module model, Dataset train, Dataset? test)
     {
         config.Validate();
@@ -138,6 +162,7 @@ public sealed class Trainer
         return metrics;
     }
 
+    /// <summary>Mean loss and accuracy of <paramref name="model"/> over <paramref name="data"/> in eval mode, in batches of at least 256, labelled with <paramref name="step"/>; the model goes back to training mode.</summary>
     public static EvalMetrics Evaluate(Module model, Dataset data, LossKind loss, int batchSize, int step)
     {
         model.Eval();
