@@ -17,15 +17,21 @@ public sealed record ActivationSnapshot(int Step, int Layer, double Mean, double
 /// </summary>
 public sealed class ActivationProbe : ITrainingCallback
 {
+    /// <summary>The most values a snapshot is summarised from (2¹⁶); larger outputs are sampled with an even stride.</summary>
     public const int MaxSample = 1 << 16;
 
     readonly int every;
     int? recording;
 
+    /// <summary>The weight-layer numbers recorded (from 1, counting linear and conv layers in forward order).</summary>
     public IReadOnlyList<int> Layers { get; }
+    /// <summary>The snapshots recorded so far, in step order, one per recorded layer per recording step.</summary>
     public List<ActivationSnapshot> Snapshots { get; } = [];
 
+    /// <summary>Hooks the chosen weight layers of <paramref name="model"/>; throws when a layer number is out of range.</summary>
+    /// <param name="model">The network to record; its linear and conv layers are counted in forward order.</param>
     /// <param name="layers">Weight-layer numbers (<see cref="WeightLayer"/>, from 1).</param>
+    /// <param name="every">The recording interval in steps (at least 1): the steps that are multiples of it.</param>
     public ActivationProbe(Module model, IReadOnlyList<int> layers, int every)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(every, 1);
@@ -43,9 +49,11 @@ public sealed class ActivationProbe : ITrainingCallback
         }
     }
 
+    /// <summary>Arms recording for the forward pass of <paramref name="step"/> when it is a multiple of the interval.</summary>
     public void OnBatch(Trainer trainer, int step, Batch batch) => recording = step % every == 0 ? step : null;
 
     // Only the training forward pass is recorded: later forwards (evaluation, probes) are not this step's distribution.
+    /// <summary>Disarms recording once the training forward pass is done.</summary>
     public void OnGradient(Trainer trainer, StepMetrics metrics) => recording = null;
 
     /// <summary>Weight-layer number → the first ReLU/Sigmoid/Tanh module after it in forward order (before the next weight layer).</summary>

@@ -13,9 +13,13 @@ namespace BatchNormLab.Experiments;
 /// </summary>
 public sealed class Affine : Experiment
 {
+    /// <inheritdoc/>
     public override string Name => "affine";
+    /// <inheritdoc/>
     public override string Figure => "Ioffe & Szegedy 2015 §3 (γ, β restore the identity); seed 003 Q&A";
+    /// <inheritdoc/>
     public override string Source => "Ioffe & Szegedy 2015 §3 (γ, β can represent the identity); seed 001 (γ = √Var, β = E recover the input), seed 003 Q&A (γ, β balance standardisation against the data's own distribution; caffenet table: before ReLU 47.8% with scale & bias vs 47.4% without, after ReLU 49.3% vs 49.9%)";
+    /// <inheritdoc/>
     public override string Claim => "With γ = √(σ²_B + ε) and β = μ_B, BN returns its input unchanged, so γ, β let training choose anything between standardised and untouched activations; learning them does not cost accuracy against γ = 1, β = 0 fixed (caffenet on ImageNet: 47.8% vs 47.4% with BN before ReLU, 49.3% vs 49.9% after).";
 
     /// <summary>The identity holds when max |BN(x) − x| is at most this fraction of max |x| (float32 arithmetic: a few rounding errors).</summary>
@@ -26,12 +30,14 @@ public sealed class Affine : Experiment
     /// <summary>"Does not cost accuracy": learned γ, β not more than 1 point of test accuracy behind fixed ones (the caffenet table's largest change is 0.6 points).</summary>
     public static readonly Rule NoCost = Rule.Accuracy(Claimed.NotLess, 1);
 
+    /// <inheritdoc/>
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null) =>
         ($"{Presets.Describe(preset, dataset)}; LR 0.1; BN before and after each ReLU, with γ, β learned and with γ = 1, β = 0 fixed (PyTorch's affine = False), over the seeds (the runs placement trains). " +
          $"Identity check: on one training batch of the trained BN network (BN before ReLU, first seed), each BN layer's input x; a fresh BN layer with γ = √(σ²_B + ε), β = μ_B from x's own batch statistics (float64, rounded to float32) must return x within {ToleranceText} of max |x|. " +
          $"Rule on test accuracy, paired by seed, before and after ReLU: {NoCost.Describe("acc(learned)", "acc(fixed)")}. Every configuration must train (precondition: above chance by 10 points).",
          "The claim's caffenet numbers are seed 003's ImageNet table; [IS15] argues for γ, β from representational power, not accuracy. These are the VGG runs of the Santurkar et al. experiments, whose setting differs from that paper's thus: " + Presets.Deviations(preset, dataset));
 
+    /// <inheritdoc/>
     protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -72,6 +78,7 @@ public sealed class Affine : Experiment
     /// <summary>One BN layer's identity check: its input's size and the error of BN(x) with γ, β set to undo the normalisation.</summary>
     public sealed record IdentityCheck(string Layer, int Channels, long PerChannel, double MaxInput, double MaxError)
     {
+        /// <summary>The identity error relative to the input's size: max |BN(x) − x| / max |x|.</summary>
         public double RelativeError => MaxError / MaxInput;
     }
 

@@ -14,9 +14,13 @@ namespace BatchNormLab.Experiments;
 /// </summary>
 public sealed class BatchSizes : Experiment
 {
+    /// <inheritdoc/>
     public override string Name => "batch-size";
+    /// <inheritdoc/>
     public override string Figure => "Seed 003 (BN is weak at small batch sizes), as in Wu & He 2018, Fig. 1";
+    /// <inheritdoc/>
     public override string Source => "seed 003 §4 (BN depends on the batch size: too small a batch works badly); Wu & He 2018, Fig. 1 (GroupNorm's comparison)";
+    /// <inheritdoc/>
     public override string Claim => "BN's accuracy degrades as the batch gets small (2–8 samples); GroupNorm's and LayerNorm's do not.";
 
     static readonly Norm[] Networks = [Norm.BatchNorm, Norm.GroupNorm, Norm.LayerNorm];
@@ -44,6 +48,7 @@ public sealed class BatchSizes : Experiment
 
     static double Rate(int batch) => BaseRate * batch / 128;
 
+    /// <inheritdoc/>
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null)
     {
         var c = Presets.Vgg(preset, Norm.BatchNorm, BaseRate, 0, dataset);
@@ -60,6 +65,7 @@ public sealed class BatchSizes : Experiment
             (preset == Preset.Quick ? " Quick trains three sizes, 2 to 32 (Wu & He's range), on 8,000 samples (250 steps at batch 32) so that three seeds fit its budget." : ""));
     }
 
+    /// <inheritdoc/>
     protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();

@@ -5,15 +5,37 @@ using BatchNormLab.Training;
 namespace BatchNormLab.Experiments;
 
 /// <summary>How big a run is: <c>tiny</c> runs in seconds (tests), <c>quick</c> in minutes on 2 cores, <c>paper</c> uses the paper's settings.</summary>
-public enum Preset { Tiny, Quick, Paper }
+public enum Preset
+{
+    /// <summary>An MLP on a synthetic Gaussian mixture for a few dozen steps: seconds, for tests; its verdicts say nothing about the papers.</summary>
+    Tiny,
+    /// <summary>A ⅛-width VGG-11 on Fashion-MNIST for a few hundred steps: minutes on 2 cores.</summary>
+    Quick,
+    /// <summary>The paper's own setting (VGG-16 on CIFAR-10, 15,000 steps).</summary>
+    Paper,
+}
 
 /// <summary>Whether this run's numbers agree with the paper's claim.</summary>
-public enum VerdictKind { Agrees, DoesNotAgree, Inconclusive }
+public enum VerdictKind
+{
+    /// <summary>The numbers support the claim beyond the seeds' noise.</summary>
+    Agrees,
+    /// <summary>The numbers contradict the claim beyond the seeds' noise (the effect is absent, too small or reversed).</summary>
+    DoesNotAgree,
+    /// <summary>Neither: the noise band straddles the margin, too few seeds, a non-finite value, or a precondition failed.</summary>
+    Inconclusive,
+}
 
 /// <summary>A verdict and the numbers behind it, in words.</summary>
 public sealed partial record Verdict(VerdictKind Kind, string Reason);
 
 /// <summary>What an experiment needs from outside: where to write, which data, how many threads, and where to report progress.</summary>
+/// <param name="outputDirectory">The directory experiments write their files under, one subdirectory each (<see cref="DirectoryOf"/>).</param>
+/// <param name="preset">How big the runs are.</param>
+/// <param name="dataDirectory">Where the image datasets' files are (the --data option); null: the BNLAB_DATA environment variable, then the Debian package's location (Fashion-MNIST only).</param>
+/// <param name="threads">The compute threads each experiment runs on (<see cref="Threading.Use"/>).</param>
+/// <param name="seed">The first seed; the others follow it (<see cref="SeedList"/>). The synthetic datasets are drawn from it too.</param>
+/// <param name="progress">Where progress goes; null: nowhere.</param>
 /// <param name="dataset">An image dataset for the VGG runs other than the preset's (e.g. cifar10 on quick); null keeps the preset's.</param>
 /// <param name="seeds">Seeds per compared configuration (context.Seed, +1, …); null: the preset's (<see cref="DefaultSeeds"/>).</param>
 /// <param name="moreSeeds">Seeds added where an experiment's verdict is inconclusive on the first ones (<see cref="Experiment.Run"/>); null: the preset's (<see cref="DefaultMoreSeeds"/>).</param>
@@ -23,11 +45,17 @@ public sealed class ExperimentContext(string outputDirectory, Preset preset, str
     Dictionary<string, (Dataset Train, Dataset Test)> datasets = [];
     Dictionary<string, Lazy<TrainedRun>> sharedRuns = [];
 
+    /// <summary>The directory experiments write their files under, one subdirectory each.</summary>
     public string OutputDirectory { get; } = outputDirectory;
+    /// <summary>How big the runs are.</summary>
     public Preset Preset { get; } = preset;
+    /// <summary>Where the image datasets' files are; null: the BNLAB_DATA environment variable, then the Debian package's location (Fashion-MNIST only).</summary>
     public string? DataDirectory { get; } = dataDirectory;
+    /// <summary>The compute threads each experiment runs on.</summary>
     public int Threads { get; } = threads;
+    /// <summary>The first seed of <see cref="SeedList"/>; also the seed the synthetic datasets are drawn from.</summary>
     public ulong Seed { get; } = seed;
+    /// <summary>The image dataset the VGG runs use instead of the preset's (e.g. "cifar10"); null: the preset's.</summary>
     public string? Dataset { get; } = dataset;
     /// <summary>Where progress goes; calls from concurrent runs (<see cref="Threading.Concurrently"/>) reach it one at a time.</summary>
     public IExperimentProgress Progress { get; } = progress as OneAtATime ?? new OneAtATime(progress ?? new SilentProgress());
@@ -107,8 +135,11 @@ public interface IExperimentProgress
 {
     /// <summary>A training run starts: its label and length.</summary>
     void RunStarted(string experiment, string run, int steps) { }
+    /// <summary>A training run finished a step (after its update): the step's loss, accuracy and gradient norm.</summary>
     void Step(string experiment, string run, StepMetrics metrics) { }
+    /// <summary>A training run ended: the steps done, whether it diverged, and its final evaluation.</summary>
     void RunFinished(string experiment, string run, TrainingOutcome outcome) { }
+    /// <summary>A line of news from an experiment between runs, e.g. which measurement it is on.</summary>
     void Message(string experiment, string text) { }
 }
 
@@ -160,6 +191,7 @@ public abstract class Experiment
 
     static string SeedRange(IReadOnlyList<ulong> seeds) => seeds.Count == 1 ? $"{seeds[0]}" : $"{seeds[0]}–{seeds[^1]}";
 
+    /// <summary>One pass of the experiment over the context's seeds: runs, measurements, figures and verdict (<see cref="Run"/> adds the source and seeds, and may call it again with more seeds).</summary>
     protected abstract ExperimentResult Measure(ExperimentContext context);
 
     /// <summary>Writes raw measurements (a header line first) into this experiment's directory; returns the file name for the result's files.</summary>
@@ -175,5 +207,6 @@ public abstract class Experiment
         new Placement(), new Affine(), new SigmoidSaturation(), new InferenceStatistics(),
         new ScaleInvariance(), new InitSensitivity()];
 
+    /// <summary>The experiment whose CLI <see cref="Name"/> is <paramref name="name"/>; null when there is none.</summary>
     public static Experiment? Find(string name) => All.FirstOrDefault(e => e.Name == name);
 }

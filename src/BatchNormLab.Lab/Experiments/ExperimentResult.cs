@@ -5,6 +5,7 @@ public sealed record Series(string Label, double[] X, double[] Y)
 {
     /// <summary>Optional lower/upper curves drawn as a band (percentile bands of a distribution).</summary>
     public double[]? Lower { get; init; }
+    /// <summary>The band's upper curve, with <see cref="Lower"/>; null: no band.</summary>
     public double[]? Upper { get; init; }
     /// <summary>An x where the run diverged, marked on the plot.</summary>
     public double? DivergedAt { get; init; }
@@ -20,6 +21,7 @@ public sealed record ReferenceLine(double Value, string Label, bool Horizontal =
 /// <summary>What one figure shows: panels of series with axis labels and scales.</summary>
 public sealed record FigureData(string Title, string Caption, string XLabel, string YLabel, IReadOnlyList<Series> Series, bool LogX = false, bool LogY = false)
 {
+    /// <summary>Labelled lines drawn across the figure, such as η = 2/λmax; empty for none.</summary>
     public IReadOnlyList<ReferenceLine> References { get; init; } = [];
 }
 

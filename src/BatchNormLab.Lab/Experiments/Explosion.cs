@@ -49,9 +49,13 @@ public sealed record InterpolationPoint(double Fraction, double Loss, ChannelSta
 /// </summary>
 public sealed class Explosion : Experiment
 {
+    /// <inheritdoc/>
     public override string Name => "explosion";
+    /// <inheritdoc/>
     public override string Figure => "Bjorck et al. 2018, Fig. 4 and the channel-statistics-against-depth figure";
+    /// <inheritdoc/>
     public override string Source => "Bjorck et al. 2018 §3, Fig. 4 (channel statistics explode with depth and as a diverging step is applied); seed 003 (Understanding BN)";
+    /// <inheritdoc/>
     public override string Claim => "At initialisation, without BN the channel means and variances of the activations grow by orders of magnitude with depth and explode as a large gradient step is applied; with BN they stay of the same order.";
 
     /// <summary>The step applied, a rate BN trains at (Fig. 1) and far beyond the standard net's divergence (Fig. 3).</summary>
@@ -66,6 +70,7 @@ public sealed class Explosion : Experiment
     /// <summary>"Explode as the step is applied", without BN against with: the deep block's largest channel variance, full step over start, at least 100× BN's rise (two orders of magnitude).</summary>
     public static readonly Rule ExplodesUnderStep = Rule.Factor(Claimed.Greater, 100);
 
+    /// <inheritdoc/>
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null) =>
         ($"{InitialResNet.Describe(preset, dataset)}. Per seed, on mini-batch 1, g = ∇L(w); at w − f·η·g for η = {RunFigures.F(StepSize)} and f = {string.Join(", ", Fractions.Select(RunFigures.F))}, the per-channel mean and variance of every residual block's output; " +
          "the step figures show the blocks at the relative depths of the paper's layers 8, 44 and 80 of 110, the depth figures every block at f = 0 (both for the first seed; the table has every seed). " +
@@ -100,6 +105,7 @@ public sealed class Explosion : Experiment
         }
     }
 
+    /// <inheritdoc/>
     protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();

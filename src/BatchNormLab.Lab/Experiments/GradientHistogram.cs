@@ -6,6 +6,7 @@ namespace BatchNormLab.Experiments;
 /// <summary>Counts of values in equal bins over [−limit, limit], limit = the largest |value| (a symmetric range, so 0 sits at the centre).</summary>
 public sealed record ValueHistogram(double[] Edges, long[] Counts)
 {
+    /// <summary>The histogram of <paramref name="values"/> in <paramref name="bins"/> equal bins over ± their largest |value| (± 1 when all are 0).</summary>
     public static ValueHistogram Of(IReadOnlyList<double> values, int bins)
     {
         double limit = values.Max(Math.Abs);
@@ -39,11 +40,16 @@ public sealed record ValueHistogram(double[] Edges, long[] Counts)
 /// </summary>
 public sealed class GradientHistogram : Experiment
 {
+    /// <inheritdoc/>
     public override string Name => "grad-hist";
+    /// <inheritdoc/>
     public override string Figure => "Bjorck et al. 2018, Fig. 2";
+    /// <inheritdoc/>
     public override string Source => "Bjorck et al. 2018 §3, Fig. 2 (gradients at initialisation, layer #55 of ResNet-110: \"heavy tails\" without BN, \"concentrated around the mean\" with it); seed 003 (Understanding BN)";
+    /// <inheritdoc/>
     public override string Claim => "At initialisation, the gradients of a mid-depth conv layer are far larger without BN than with it (≈ ±4 against ≈ ±0.04) and heavy tailed; with BN they are concentrated around the mean.";
 
+    /// <summary>The number of equal bins the first mini-batch's gradient entries are counted in.</summary>
     public int Bins { get; init; } = 60;
 
     /// <summary>Mini-batches each seed's moments are averaged over: one batch's kurtosis swings with the few largest entries, so one batch per seed would leave the verdict to a handful of values.</summary>
@@ -60,6 +66,7 @@ public sealed class GradientHistogram : Experiment
 
     const string Gaussian = "a Gaussian's excess kurtosis";
 
+    /// <inheritdoc/>
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null) =>
         ($"{InitialResNet.Describe(preset, dataset)}. Per seed, the gradient of the cross-entropy on a mini-batch with respect to the weights of the weight layer at the paper's relative depth (#55 of ResNet-110's 110); mini-batch 1's in a {Bins}-bin histogram over ± its largest entry. " +
          $"Its size is the 99th percentile of |g| (the histogram's visible extent, steadier than the largest entry), its tails the excess kurtosis (0 for a Gaussian), each the mean over mini-batches 1–{Batches} of the seed. " +
@@ -84,6 +91,7 @@ public sealed class GradientHistogram : Experiment
         return (Math.Sqrt(m2), magnitudes[(int)Math.Ceiling(0.99 * magnitudes.Length) - 1], magnitudes[^1], m4 / (m2 * m2) - 3);
     }
 
+    /// <inheritdoc/>
     protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();

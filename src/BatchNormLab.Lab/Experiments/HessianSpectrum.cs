@@ -44,9 +44,13 @@ public sealed record NetworkSpectra(string Network, SeedValues AccuracyNone, See
 /// </summary>
 public sealed class HessianSpectrum : Experiment
 {
+    /// <inheritdoc/>
     public override string Name => "hessian";
+    /// <inheritdoc/>
     public override string Figure => "Ghorbani et al. 2019, Figs. 2–6, 11 (Hessian spectra with and without BN)";
+    /// <inheritdoc/>
     public override string Source => "Ghorbani et al. 2019 (abstract; §5 and its figures of spectra with and without BN, population statistics; Fig. 11, gradient energy in the outlier subspace); seed 004 (BN suppresses the outliers; Fig. 6 as λmax/λmin over training; Fig. 11)";
+    /// <inheritdoc/>
     public override string Claim => "In non-batch-normalised networks large isolated eigenvalues (outliers) appear rapidly in the Hessian's spectrum, along with a concentration of the gradient in their eigenspace; in batch-normalised networks both effects are almost absent; with BN's population statistics instead of the mini-batch's the outliers come back.";
 
     /// <summary>
@@ -90,6 +94,7 @@ public sealed class HessianSpectrum : Experiment
     public const int TopK = 10;
 
     /// <param name="LanczosSteps">Steps of each Lanczos process (its Ritz values are the density's nodes; the first draw's top Ritz vectors span the top eigenspace).</param>
+    /// <param name="Draws">Random starting vectors the spectral density is averaged over (stochastic Lanczos quadrature), one Lanczos process each.</param>
     /// <param name="Examples">The Hessian's training examples (the first ones of the training set), in batches of the training batch size.</param>
     /// <param name="PopulationBatches">Training batches [IS15]'s population statistics are averaged over.</param>
     sealed record Setting(int LanczosSteps, int Draws, int Examples, int PopulationBatches);
@@ -129,6 +134,7 @@ public sealed class HessianSpectrum : Experiment
 
     const string NoBn = "no BN", Batch = "BN, batch statistics", Population = "BN, population statistics";
 
+    /// <inheritdoc/>
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null)
     {
         var s = SettingOf(preset);
@@ -158,6 +164,7 @@ public sealed class HessianSpectrum : Experiment
         return (settings, deviations);
     }
 
+    /// <inheritdoc/>
     protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();

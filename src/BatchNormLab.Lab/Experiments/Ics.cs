@@ -23,16 +23,20 @@ public sealed record IcsMeasurement(int Step, int Layer, double Distance, double
 /// </summary>
 public sealed class IcsProbe(Module model, IReadOnlyList<int> layers, int every, LossKind loss) : ITrainingCallback
 {
+    /// <summary>The weight-layer numbers measured (from 1, counting linear and conv layers in forward order).</summary>
     public IReadOnlyList<int> Layers => layers;
 
     readonly IReadOnlyList<WeightLayer> weights = WeightLayer.Of(model);
     Batch? batch;
     double[]? before, gradient;
 
+    /// <summary>The measurements so far, in step order, one per measured layer per measured step.</summary>
     public List<IcsMeasurement> Measurements { get; } = [];
 
+    /// <summary>Keeps the batch of <paramref name="step"/> when the step is a multiple of the interval, to measure on it.</summary>
     public void OnBatch(Trainer trainer, int step, Batch b) => batch = step % every == 0 ? b : null;
 
+    /// <summary>Saves the weights Wᵗ and the gradient G the optimizer is about to apply (skipped when the gradient is not finite).</summary>
     public void OnGradient(Trainer trainer, StepMetrics m)
     {
         if (batch is null || !double.IsFinite(m.GradNorm)) return;
@@ -40,6 +44,7 @@ public sealed class IcsProbe(Module model, IReadOnlyList<int> layers, int every,
         gradient = Probes.Gradients(model);
     }
 
+    /// <summary>After the update: per measured layer, G′ at the mixed weights and the distance and cosine between G and G′.</summary>
     public void OnStep(Trainer trainer, StepMetrics m)
     {
         if (batch is null || before is null || gradient is null) return;
@@ -66,9 +71,13 @@ public sealed class IcsProbe(Module model, IReadOnlyList<int> layers, int every,
 /// </summary>
 public sealed class Ics : Experiment
 {
+    /// <inheritdoc/>
     public override string Name => "ics";
+    /// <inheritdoc/>
     public override string Figure => "Santurkar et al. 2018, Fig. 3";
+    /// <inheritdoc/>
     public override string Source => "Santurkar et al. 2018 §2.2, Definition 2.1, Fig. 3; seed 000 and seed 002 (BN does not reduce ICS; on the DLN it even increases it)";
+    /// <inheritdoc/>
     public override string Claim => "BatchNorm does not reduce internal covariate shift measured as the change of a layer's gradient when the layers before it update (‖G−G′‖₂, cos(G, G′)); on the deep linear network it even increases it.";
 
     /// <summary>"Does not reduce": BN's 1 − cos(G, G′) not below the standard network's by more than a factor 1.25 (the factor that "smaller" needs in <see cref="Theory"/>).</summary>
@@ -86,6 +95,7 @@ public sealed class Ics : Experiment
     /// <summary>Layer 1 (the check) and the paper's #9 and #17 of the DLN's 25.</summary>
     public static readonly int[] DlnLayers = [1, 9, 17];
 
+    /// <inheritdoc/>
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null) =>
         ($"VGG: {Presets.Describe(preset, dataset)}, LR 0.1, ICS every {ProbedRuns.Every(preset, ProbedNetwork.Vgg)} steps at the conv layers of the same relative depth as the paper's #5 and #10 of 13. " +
          $"DLN: {Presets.DescribeDln(preset)}, except that it trains at a tenth of that LR ({RunFigures.F(ProbedRuns.IcsDln(preset, Norm.None, 0).LearningRate)}), as Fig. 3 does; ICS every {ProbedRuns.Every(preset, ProbedNetwork.IcsDln)} steps at layers 9 and 17. " +
@@ -98,6 +108,7 @@ public sealed class Ics : Experiment
 
     static readonly (string Name, ProbedNetwork Network)[] Networks = [("VGG", ProbedNetwork.Vgg), ("DLN", ProbedNetwork.IcsDln)];
 
+    /// <inheritdoc/>
     protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();

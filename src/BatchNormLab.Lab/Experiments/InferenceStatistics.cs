@@ -14,9 +14,13 @@ namespace BatchNormLab.Experiments;
 /// </summary>
 public sealed class InferenceStatistics : Experiment
 {
+    /// <inheritdoc/>
     public override string Name => "inference-stats";
+    /// <inheritdoc/>
     public override string Figure => "Ioffe & Szegedy 2015 §3.1 (population statistics at inference); seed 003";
+    /// <inheritdoc/>
     public override string Source => "Ioffe & Szegedy 2015 §3.1 (population statistics at inference, so that the output depends on the input alone); seed 003 §1 (at inference, the expectation of μ and σ over the last mini-batches of training) and §4 (BN works badly when batches are too small: carried over to test batches, this project's own extension)";
+    /// <inheritdoc/>
     public override string Claim => "At inference, the population statistics of Ioffe & Szegedy (E[μ_B] and m/(m−1)·E[σ²_B] over training batches, weights frozen) give about the same accuracy as the running averages over the last batches (momentum 0.1); normalising with the test batch's own statistics instead is worse when test batches are small, the more so the smaller the batch.";
 
     /// <summary>The numbers K of training batches the population statistics are recomputed over, per preset; the largest is the one the verdict uses.</summary>
@@ -37,6 +41,7 @@ public sealed class InferenceStatistics : Experiment
     /// <summary>Batch size of the evaluations with fixed statistics (any size gives the same outputs).</summary>
     const int EvalBatch = 256;
 
+    /// <inheritdoc/>
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null) =>
         ($"{Presets.Describe(preset, dataset)}; LR 0.1; the BN network of each seed (shared with the other experiments), then test accuracy on the whole test set with (a) its running averages (momentum 0.1), " +
          $"(b) population statistics over K = {string.Join(", ", PopulationBatchCounts(preset))} training batches of the training batch size (the verdict uses K = {PopulationBatchCounts(preset).Max()}), recomputed as PyTorch's cumulative average (momentum None) after a reset, " +
@@ -52,6 +57,7 @@ public sealed class InferenceStatistics : Experiment
     /// <summary>One seed's test accuracies: with the running averages, with population statistics over each K, with each test batch size's own statistics; and, per BN layer, how far the running averages lie from the population statistics.</summary>
     sealed record SeedMeasurement(double Running, SortedDictionary<int, double> Population, SortedDictionary<int, double> Batch, List<(string Layer, double MeanGap, double VarianceRatio)> Layers);
 
+    /// <inheritdoc/>
     protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();

@@ -11,13 +11,17 @@ namespace BatchNormLab.Experiments;
 /// </summary>
 public sealed class InitSensitivity : Experiment
 {
+    /// <inheritdoc/>
     public override string Name => "init-sensitivity";
+    /// <inheritdoc/>
     public override string Figure => "Seeds 001 and 004 (no paper figure)";
+    /// <inheritdoc/>
     public override string Source =>
         "Seed 001 (001_7a16e6217a95b5e5.txt, introduction: with BN one need not pay attention to parameter initialisation, \"不需要可以关注param initialization\"; " +
         "and: BN reduces the gradient's dependence on the parameters' initialisation, \"减少gradient对参数初始化…的依赖\"), seed 004 (004_eb43482638c20060.txt, closing points: without outlier eigenvalues, " +
         "a learning rate tuned to λmax makes the network insensitive to initialisation, \"使得网络对于初始化不变\"), after Ioffe & Szegedy 2015 (abstract: BN lets us be less careful about initialisation). " +
         "The seeds name no setting or measure: the schemes, the measure (spread of test accuracy across schemes) and the margin are this project's.";
+    /// <inheritdoc/>
     public override string Claim =>
         "With BN the network is less sensitive to its initialisation: trained from different initialisation schemes, its final test accuracy varies less across the schemes than the standard network's.";
 
@@ -27,6 +31,7 @@ public sealed class InitSensitivity : Experiment
     /// <summary>"Varies less": BN's spread of test accuracy across the schemes more than 2 points below the standard network's, per seed.</summary>
     public static readonly Rule LessSpread = Rule.Accuracy(Claimed.Less, 2);
 
+    /// <inheritdoc/>
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null) =>
         ($"{Presets.Describe(preset, dataset).Replace("Glorot initialisation", "initialisation per scheme")}; LR 0.1; with and without BN, each from {string.Join(", ", Schemes.Select(SchemeName))}: " +
          "PyTorch's default (weights and biases U(±1/√fan_in)), Glorot uniform and Kaiming normal (fan_in; biases zero), on every Linear and conv layer. " +
@@ -44,6 +49,7 @@ public sealed class InitSensitivity : Experiment
 
     static string Label(Norm norm, InitScheme scheme) => $"{Presets.Label(norm)}, {SchemeName(scheme)} init";
 
+    /// <inheritdoc/>
     protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();

@@ -13,6 +13,7 @@ namespace BatchNormLab.Experiments;
 /// </summary>
 public sealed record LandscapeMeasurement(int Step, double Loss, IReadOnlyList<double> Etas, double[] Losses, double[] GradientChanges, double GradientNorm)
 {
+    /// <summary>Whether every grid point's loss and gradient change, and the gradient norm, are finite (none overflowed).</summary>
     public bool IsFinite => Losses.All(double.IsFinite) && GradientChanges.All(double.IsFinite) && double.IsFinite(GradientNorm);
 
     /// <summary>max − min over the grid of L(w − η·g); L(w) itself is not a grid point.</summary>
@@ -38,10 +39,13 @@ public sealed class LandscapeProbe(Module model, IReadOnlyList<double> etas, int
 {
     Batch? batch;
 
+    /// <summary>The measurements so far, one per probed step, in step order.</summary>
     public List<LandscapeMeasurement> Measurements { get; } = [];
 
+    /// <summary>Keeps the batch of <paramref name="step"/> when the step is a multiple of the interval, to probe on it.</summary>
     public void OnBatch(Trainer trainer, int step, Batch b) => batch = step % every == 0 ? b : null;
 
+    /// <summary>Probes the landscape along the gradient just computed, before the optimizer applies it (skipped when the gradient is not finite).</summary>
     public void OnGradient(Trainer trainer, StepMetrics m)
     {
         if (batch is null || !double.IsFinite(m.GradNorm)) return;
@@ -77,9 +81,13 @@ public sealed record LandscapeMeasures(BnVsStandard LossVariation, BnVsStandard 
 /// </summary>
 public sealed class Landscape : Experiment
 {
+    /// <inheritdoc/>
     public override string Name => "landscape";
+    /// <inheritdoc/>
     public override string Figure => "Santurkar et al. 2018, Fig. 4 and Fig. 9";
+    /// <inheritdoc/>
     public override string Source => "Santurkar et al. 2018 §3.1, Fig. 4 (VGG) and Fig. 9 (DLN); seed 000 (BN makes the loss smoother), seed 002 (loss, gradient and β-smoothness steadier with BN)";
+    /// <inheritdoc/>
     public override string Claim => "BatchNorm makes the loss landscape smoother along the gradient: the loss varies much less over a range of step sizes, the gradient changes much less (more predictive), and the effective β-smoothness is much smaller, on VGG and on the deep linear network.";
 
     /// <summary>VGG's step sizes as multiples of its learning rate: ½× to 4× (η ∈ [0.05, 0.4] at LR 0.1, as the paper).</summary>
@@ -99,6 +107,7 @@ public sealed class Landscape : Experiment
         return Enumerable.Range(0, GridPoints).Select(i => learningRate * from * Math.Pow(to / from, (double)i / (GridPoints - 1))).ToArray();
     }
 
+    /// <inheritdoc/>
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null)
     {
         string grid(string net, (double From, double To) range) =>
@@ -128,6 +137,7 @@ public sealed class Landscape : Experiment
     static double MeanOverProbes(TrainedRun run, Func<LandscapeMeasurement, double> measure) =>
         Probed(run).Where(x => x.IsFinite).Select(measure).DefaultIfEmpty(double.NaN).Average();
 
+    /// <inheritdoc/>
     protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();

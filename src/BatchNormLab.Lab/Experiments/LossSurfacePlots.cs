@@ -16,10 +16,14 @@ namespace BatchNormLab.Experiments;
 /// </summary>
 public sealed class LossSurfacePlots : Experiment
 {
+    /// <inheritdoc/>
     public override string Name => "loss-surface";
+    /// <inheritdoc/>
     public override string Figure => "Li et al. 2018 §6–7 (surfaces with and without skip connections; the convexity map), extended to BN";
+    /// <inheritdoc/>
     public override string Source => "This project's own extension. Li et al. 2018 §6–7: without skip connections deep nets have chaotic, non-convex surfaces, which skip connections make smooth and convex (their filter-normalised plots and convexity map |λmin/λmax|); Li et al. never compare BN. " +
         "Seed 000 (000_96459f3425dd6a72.txt) cites Li et al. for “a smoother loss is easier to train” and reports Santurkar et al.'s appendix remark that BN works like ResNet (“附录中提到BN的作用与ResNet类似”)";
+    /// <inheritdoc/>
     public override string Claim => "A deep network's loss surface is smoother and more convex with skip connections than without (Li et al.); BN (with the batch statistics SGD trains with) makes it smoother and more convex too, about as much as skip connections do (this project's reading of seed 000's “BN works like ResNet”).";
 
     /// <summary>"More convex" and "smoother": the measure lower than the plain net's by more than a factor 1.5 (Li et al.'s contrast is between chaotic and convex surfaces, not a few percent).</summary>
@@ -33,11 +37,19 @@ public sealed class LossSurfacePlots : Experiment
 
     /// <summary>One preset's networks and surfaces.</summary>
     /// <param name="Model">The ResNet-style model with skips; its "-noshort" form is the plain and the BN net.</param>
+    /// <param name="Width">The model's width: the residual MLP's in units, ResNet-CIFAR's as a multiplier.</param>
+    /// <param name="Dataset">The training data of every net.</param>
+    /// <param name="Steps">Training steps of each run.</param>
+    /// <param name="BatchSize">The SGD batch size, also the batch size the loss is evaluated in.</param>
+    /// <param name="LearningRate">The constant SGD learning rate after the warm-up.</param>
     /// <param name="Examples">Training examples the loss and Hessians are taken over (0: the whole training set).</param>
     /// <param name="Checkpoints">Copies of each run kept over training (evenly spaced), where the matched-loss copy is looked for.</param>
     /// <param name="Directions">Filter-normalised directions of the 1-D curves and curvatures; the 2-D pairs are directions (1, 2), (3, 4), ….</param>
     /// <param name="Pairs">Direction pairs of the 2-D surfaces.</param>
     /// <param name="MapPairs">Direction pairs (the first ones) of the convexity maps: each point costs a Lanczos run.</param>
+    /// <param name="CurvePoints">Points of α ∈ [−1, 1] on each 1-D curve.</param>
+    /// <param name="GridPoints">Points per side of each 2-D surface's grid over [−1, 1]².</param>
+    /// <param name="MapPoints">Points per side of each convexity map's grid over [−1, 1]².</param>
     /// <param name="LanczosSteps">Lanczos steps per point of a convexity map.</param>
     sealed record Setting(string Model, double Width, string Dataset, int Steps, int BatchSize, double LearningRate, int Examples, int Checkpoints,
         int Directions, int Pairs, int MapPairs, int CurvePoints, int GridPoints, int MapPoints, int LanczosSteps);
@@ -61,6 +73,7 @@ public sealed class LossSurfacePlots : Experiment
     /// </summary>
     static int WarmupSteps(Setting s) => s.Steps / 20;
 
+    /// <inheritdoc/>
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null)
     {
         var s = SettingOf(preset);
@@ -105,6 +118,7 @@ public sealed class LossSurfacePlots : Experiment
         }
     }
 
+    /// <inheritdoc/>
     protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();

@@ -12,14 +12,19 @@ namespace BatchNormLab.Experiments;
 /// </summary>
 public sealed class LpNormalisation : NormComparison
 {
+    /// <inheritdoc/>
     public override string Name => "lp-norm";
+    /// <inheritdoc/>
     public override string Figure => "Santurkar et al. 2018, Figs. 13–14";
+    /// <inheritdoc/>
     public override string Source => "Santurkar et al. 2018 §3.3, Figs. 13–14; seed 000 and seed 002 (ℓp normalisations train about as well although their distributions shift more)";
+    /// <inheritdoc/>
     public override string Claim => "Normalising by an ℓ1, ℓ2 or ℓ∞ average of the activations instead of their standard deviation trains about as well as BN (Fig. 13), although the layer distributions of these networks shift more than even the standard network's (Fig. 14).";
 
     static readonly Norm[] Centred = [Norm.L1, Norm.LInf];
     static readonly Norm[] Uncentred = [Norm.L1Uncentred, Norm.L2Uncentred, Norm.LInfUncentred];
 
+    /// <inheritdoc/>
     protected override IReadOnlyList<Norm> Networks { get; } = [Norm.None, Norm.BatchNorm, .. Centred, .. Uncentred];
 
     /// <summary>"About as well as BN": test accuracy within 5 points of BN's (an equivalence margin).</summary>
@@ -28,6 +33,7 @@ public sealed class LpNormalisation : NormComparison
     /// <summary>"Shift more than the standard network": a distribution shift at least 25% larger.</summary>
     public static readonly Rule ShiftsMore = Rule.Factor(Claimed.Greater, 1.25);
 
+    /// <inheritdoc/>
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null) =>
         ($"{Presets.Describe(preset, dataset)}; LR 0.1; the standard and BN networks, and ℓp normalisation in BN's place, y = γ·(x − μ)/D + β per channel over the batch and the image, " +
          "centred (μ the batch mean; D = mean|x − μ| for ℓ1, max|x − μ| for ℓ∞; centred ℓ2 is BN in training and is not trained again) and uncentred (μ = 0; D = mean|x|, √(mean x² + ε), max|x|). " +
@@ -38,6 +44,7 @@ public sealed class LpNormalisation : NormComparison
     protected override IEnumerable<FigureData> Figures(IReadOnlyList<SeededRuns> groups) =>
         [SeededRuns.TrainingLoss(groups), SeededRuns.TestAccuracy(groups), RunFigures.ActivationBands(FirstSeed(groups), groups[0].Runs[0].Activations!.Layers[^1])];
 
+    /// <inheritdoc/>
     protected override Verdict Judge(IReadOnlyList<SeededRuns> groups)
     {
         var lp = groups.Skip(2).ToList();

@@ -9,9 +9,13 @@ namespace BatchNormLab.Experiments;
 /// </summary>
 public sealed class LrSweep : Experiment
 {
+    /// <inheritdoc/>
     public override string Name => "lr-sweep";
+    /// <inheritdoc/>
     public override string Figure => "Santurkar et al. 2018, Fig. 1 (a, b)";
+    /// <inheritdoc/>
     public override string Source => "Santurkar et al. 2018 §2, Fig. 1 (a, b); seed 003 (BN converges faster, tolerates larger learning rates, and tests better)";
+    /// <inheritdoc/>
     public override string Claim => "With BatchNorm, VGG trains faster (lower training loss along the way), reaches a higher test accuracy, and trains at larger learning rates: at LR 0.5 the network with BN trains, the standard one does not (or is clearly worse).";
 
     /// <summary>The learning rates swept; the largest is the one the "larger rates" sub-claim is about, the smallest the one "faster" and "better" are judged at.</summary>
@@ -26,6 +30,7 @@ public sealed class LrSweep : Experiment
     /// <summary>"Trains where the standard net does not, or is clearly worse": ahead by more than 5 points.</summary>
     public static readonly Rule ClearlyBetter = Rule.Accuracy(Claimed.Greater, 5);
 
+    /// <inheritdoc/>
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null) =>
         ($"{Presets.Describe(preset, dataset)}; learning rates {string.Join(", ", LearningRates.Select(F))}, each with and without BN. " +
          $"Rules, paired by seed: faster at LR {F(LearningRates.Min())} (mean training loss over all steps, a diverged run's steps after divergence at the chance loss): {Faster.Describe("loss(BN)", "loss(standard)")}; " +
@@ -36,6 +41,7 @@ public sealed class LrSweep : Experiment
 
     static string Label(Norm norm, double lr) => $"{(norm == Norm.BatchNorm ? "BN" : "standard")}, lr {F(lr)}";
 
+    /// <inheritdoc/>
     protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();

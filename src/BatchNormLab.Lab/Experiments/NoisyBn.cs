@@ -10,13 +10,19 @@ namespace BatchNormLab.Experiments;
 /// </summary>
 public sealed class NoisyBn : NormComparison
 {
+    /// <inheritdoc/>
     public override string Name => "noisy-bn";
+    /// <inheritdoc/>
     public override string Figure => "Santurkar et al. 2018, Fig. 2";
+    /// <inheritdoc/>
     public override string Source => "Santurkar et al. 2018 §2.1, Fig. 2; seed 000 and seed 002 (noisy BN trains about as well as BN)";
+    /// <inheritdoc/>
     public override string Claim => "Noisy BN (after each BN, a ← s·a + m with random per-step means and scales) trains about as well as BN, although its layer distributions are less stable (judged in activations); the same noise without BN stops training.";
 
+    /// <inheritdoc/>
     protected override IReadOnlyList<Norm> Networks { get; } = [Norm.None, Norm.BatchNorm, Norm.NoisyBatchNorm, Norm.Noise];
 
+    /// <inheritdoc/>
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null) =>
         ($"{Presets.Describe(preset, dataset)}; LR 0.1; the standard, BN, noisy-BN and noise-without-BN networks. Noise per layer and step: μ ~ U(−0.5, 0.5), σ ~ U(1, 1.25); per element m ~ U(μ − 0.1, μ + 0.1), s ~ N(σ, 0.1²). " +
          $"Judged on training accuracy over the last 50 steps (noise on). Rules: noisy BN vs BN: {AboutAsWell.Describe("acc(noisy BN)", "acc(BN)")}. Noise without BN vs noisy BN: {StopsTraining.Describe("acc(noise without BN)", "acc(noisy BN)")}.",
@@ -35,6 +41,7 @@ public sealed class NoisyBn : NormComparison
         return [SeededRuns.TrainingLoss(groups), SeededRuns.TestAccuracy(groups), RunFigures.ActivationBands(FirstSeed(groups), layers[layers.Count / 2])];
     }
 
+    /// <inheritdoc/>
     protected override Verdict Judge(IReadOnlyList<SeededRuns> groups) => Judge(groups[1].TrainAccuracyPerSeed, groups[2].TrainAccuracyPerSeed, groups[3].TrainAccuracyPerSeed);
 
     /// <summary>

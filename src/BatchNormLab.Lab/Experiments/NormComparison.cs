@@ -12,11 +12,13 @@ public abstract class NormComparison : Experiment
     /// <summary>The networks compared, in the tables' order.</summary>
     protected abstract IReadOnlyList<Norm> Networks { get; }
 
+    /// <summary>The figures of the result, from the groups in the order of <see cref="Networks"/> (one group per network, one run per seed).</summary>
     protected abstract IEnumerable<FigureData> Figures(IReadOnlyList<SeededRuns> groups);
 
     /// <summary>The verdict, from the groups in the order of <see cref="Networks"/>.</summary>
     protected abstract Verdict Judge(IReadOnlyList<SeededRuns> groups);
 
+    /// <inheritdoc/>
     protected sealed override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();

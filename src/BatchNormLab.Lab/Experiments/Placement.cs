@@ -11,9 +11,13 @@ namespace BatchNormLab.Experiments;
 /// </summary>
 public sealed class Placement : Experiment
 {
+    /// <inheritdoc/>
     public override string Name => "placement";
+    /// <inheritdoc/>
     public override string Figure => "Seed 003 Q&A (caffenet-benchmark on ImageNet); Ioffe & Szegedy 2015 §3.2";
+    /// <inheritdoc/>
     public override string Source => "seed 003 Q&A (caffenet-benchmark on ImageNet: BN after ReLU 49.9% vs before 47.4%, with scale & bias 49.3% vs 47.8%; \"the difference seems small, after ReLU even a little better\"); Ioffe & Szegedy 2015 §3.2 (BN before the nonlinearity)";
+    /// <inheritdoc/>
     public override string Claim => "Where BN sits matters little: BN after the ReLU does at least as well as before it, where Ioffe & Szegedy put it (caffenet on ImageNet: accuracy 49.9% vs 47.4%; with BN's own scale and bias 49.3% vs 47.8%).";
 
     /// <summary>"At least as well": after-ReLU test accuracy not more than 1 point below before-ReLU's (the seed hedges "even a little better" with "seems", so not worse is what it claims).</summary>
@@ -40,6 +44,7 @@ public sealed class Placement : Experiment
     internal static string Label(NormPlacement placement, bool affine) =>
         $"BN {(placement == NormPlacement.BeforeActivation ? "before" : "after")} ReLU{(affine ? "" : ", no γ/β")}";
 
+    /// <inheritdoc/>
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null) =>
         ($"{Presets.Describe(preset, dataset)}; LR 0.1; BN before and after each ReLU, each with its own γ, β (PyTorch's affine) and without (γ = 1, β = 0 fixed), over the seeds (initialisation and data order). " +
          "BN before ReLU with γ, β is the BN run the other experiments share; affine shares all four. " +
@@ -47,6 +52,7 @@ public sealed class Placement : Experiment
          "Every configuration must train (precondition: above chance by 10 points).",
          "The claim's numbers are CaffeNet on ImageNet (seed 003's table); these are the VGG runs of the Santurkar et al. experiments, whose setting differs from that paper's thus: " + Presets.Deviations(preset, dataset));
 
+    /// <inheritdoc/>
     protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();

@@ -12,6 +12,11 @@ namespace BatchNormLab.Experiments;
 /// </summary>
 public static class Presets
 {
+    /// <summary>The VGG training setting of <paramref name="preset"/> for one network, learning rate and seed.</summary>
+    /// <param name="preset">Which setting: the paper's, the quick VGG-11 or the tiny MLP.</param>
+    /// <param name="norm">The normalisation the network's layers use.</param>
+    /// <param name="learningRate">The constant SGD learning rate.</param>
+    /// <param name="seed">The seed of the initialisation and of the batch order.</param>
     /// <param name="dataset">Another image dataset than the preset's (the model adapts to its size and channels); null keeps the preset's.</param>
     public static TrainConfig Vgg(Preset preset, Norm norm, double learningRate, ulong seed, string? dataset = null)
     {

@@ -35,6 +35,7 @@ public static class ProbedRuns
     /// <summary>"VGG BN", "DLN standard", …</summary>
     public static string Label(ProbedNetwork network, Norm norm) => $"{(network == ProbedNetwork.Vgg ? "VGG" : "DLN")} {Presets.Label(norm)}";
 
+    /// <summary>The training setting of <paramref name="network"/> with normalisation <paramref name="norm"/> and <paramref name="seed"/> on the context's preset (and dataset, for VGG).</summary>
     public static TrainConfig Config(ExperimentContext context, ProbedNetwork network, Norm norm, ulong seed) => network switch
     {
         ProbedNetwork.Vgg => Presets.Vgg(context.Preset, norm, 0.1, seed, context.Dataset),

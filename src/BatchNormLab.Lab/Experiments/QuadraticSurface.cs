@@ -7,6 +7,9 @@ using BatchNormLab.Training;
 namespace BatchNormLab.Experiments;
 
 /// <summary>R's spectrum for one case of inputs, measured on each of several draws, beside the theory.</summary>
+/// <param name="Case">The case's label: the input treatment ("raw", "centred", "standardised") or the p &lt; N case.</param>
+/// <param name="Inputs">The inputs' distribution: N, p, mean and variance.</param>
+/// <param name="Law">The Marchenko–Pastur law the bulk is compared with, at the inputs' α and variance.</param>
 /// <param name="OutlierTheory">N·m² + v, or its finite-α value when p &lt; N; NaN without an outlier.</param>
 /// <param name="Outliers">Per draw, the top eigenvalue when the theory has an outlier (m ≠ 0, uncentred); empty otherwise.</param>
 /// <param name="Overlaps">Per draw, |u_max·(1, …, 1)/√N| for the outlier's eigenvector; empty without an outlier.</param>
@@ -19,12 +22,19 @@ public sealed record QuadraticSpectrum(string Case, IidInputs Inputs, MarchenkoP
 {
     /// <summary>The mean over draws of the outlier (NaN without one).</summary>
     public double Outlier => Mean(Outliers);
+    /// <summary>The mean over draws of the outlier eigenvector's overlap with (1, …, 1)/√N (NaN without an outlier).</summary>
     public double Overlap => Mean(Overlaps);
+    /// <summary>The mean over draws of the bulk's lower edge.</summary>
     public double BulkLow => Mean(BulkLows);
+    /// <summary>The mean over draws of the bulk's upper edge.</summary>
     public double BulkHigh => Mean(BulkHighs);
+    /// <summary>The mean over draws of the zero eigenvalues' count (N − p when p &lt; N, else 0, by theory).</summary>
     public double MeanZeros => Zeros.Average();
+    /// <summary>The relative error |<see cref="Outlier"/> / <see cref="OutlierTheory"/> − 1| (NaN without an outlier).</summary>
     public double OutlierError => Math.Abs(Outlier / OutlierTheory - 1);
+    /// <summary>The relative error of <see cref="BulkLow"/> against the law's lower edge λ−.</summary>
     public double LowError => Math.Abs(BulkLow / Law.Lower - 1);
+    /// <summary>The relative error of <see cref="BulkHigh"/> against the law's upper edge λ+.</summary>
     public double HighError => Math.Abs(BulkHigh / Law.Upper - 1);
 
     static double Mean(double[] values) => values.Length == 0 ? double.NaN : values.Average();
@@ -33,6 +43,7 @@ public sealed record QuadraticSpectrum(string Case, IidInputs Inputs, MarchenkoP
 /// <summary>Gradient descent on one treatment of the inputs at η = 1/λmax: measured, by the closed form and by the rough rule.</summary>
 public sealed record QuadraticDescent(string Treatment, double LambdaMax, double LambdaMin, DescentTrace Measured, int? ClosedFormSteps, double[] ClosedFormLosses, double RuleSteps)
 {
+    /// <summary>The relative error of the measured steps to tolerance against the closed form's; NaN when either did not reach the tolerance.</summary>
     public double StepsError => Measured.StepsToTolerance is int k && ClosedFormSteps is int c ? Math.Abs((double)k / c - 1) : double.NaN;
 }
 
@@ -44,9 +55,13 @@ public sealed record QuadraticDescent(string Treatment, double LambdaMax, double
 /// </summary>
 public sealed class QuadraticSurface : Experiment
 {
+    /// <inheritdoc/>
     public override string Name => "quadratic";
+    /// <inheritdoc/>
     public override string Figure => "LeCun, Kanter & Solla 1991 (seed 004): the quadratic error surface of a linear unit";
+    /// <inheritdoc/>
     public override string Source => "LeCun, Kanter & Solla 1991, as seed 004 presents it (the Hessian of a linear unit is the input correlation matrix)";
+    /// <inheritdoc/>
     public override string Claim => "The Hessian of a linear unit's squared error is the input correlation matrix R: a Marchenko–Pastur bulk, and for uncentred inputs (mean m) one outlier eigenvalue ≈ N·m² + v along (1, …, 1). " +
                                     "The outlier forces η < 2/λmax and slows gradient descent (about λmax/λmin steps); centring removes it, standardising (what BN does) also equalises the inputs' scales, and GD then needs many times fewer steps.";
 
@@ -65,9 +80,11 @@ public sealed class QuadraticSurface : Experiment
     /// <param name="Inputs">The main case (p &gt; N).</param>
     /// <param name="FewSamples">The case p &lt; N, for the zero eigenvalues.</param>
     /// <param name="Draws">Independent draws of the inputs whose spectra are averaged; GD runs on the first.</param>
+    /// <param name="MaxSteps">Gradient descent's step limit: a run that has not reached the tolerance by then stops.</param>
     /// <param name="EtasPerDecade">The η sweep's density, from 1e-3 to 10^0.5.</param>
     public sealed record Setting(IidInputs Inputs, IidInputs FewSamples, int Draws, int MaxSteps, int EtasPerDecade)
     {
+        /// <summary>The η sweep: <see cref="EtasPerDecade"/> log-spaced values per decade from 1e-3 to 10^0.5.</summary>
         public double[] Etas => Enumerable.Range(0, 3 * EtasPerDecade + EtasPerDecade / 2 + 1).Select(i => Math.Pow(10, -3 + (double)i / EtasPerDecade)).ToArray();
     }
 
@@ -76,6 +93,7 @@ public sealed class QuadraticSurface : Experiment
         ? new(new IidInputs(20, 200, 1, 1), new IidInputs(20, 10, 1, 1), Draws: 3, MaxSteps: 20_000, EtasPerDecade: 2)
         : new(new IidInputs(100, 1000, 1, 1), new IidInputs(100, 50, 1, 1), Draws: 10, MaxSteps: 50_000, EtasPerDecade: 6);
 
+    /// <inheritdoc/>
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null)
     {
         var s = SettingOf(preset);
@@ -97,6 +115,7 @@ public sealed class QuadraticSurface : Experiment
             "The paper leaves the targets general; ours are a noise-free teacher's (targets change Q, not R, so the dynamics of the excess loss are the same). The inputs are Gaussian; the theory needs only i.i.d. inputs.");
     }
 
+    /// <inheritdoc/>
     protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();

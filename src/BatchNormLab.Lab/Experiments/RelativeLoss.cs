@@ -13,9 +13,13 @@ namespace BatchNormLab.Experiments;
 /// </summary>
 public sealed class RelativeLoss : Experiment
 {
+    /// <inheritdoc/>
     public override string Name => "relative-loss";
+    /// <inheritdoc/>
     public override string Figure => "Bjorck et al. 2018, Fig. 3";
+    /// <inheritdoc/>
     public override string Source => "Bjorck et al. 2018 §3, Fig. 3 (relative loss of one step on mini-batches 1, 4, 7); seed 003 (Understanding BN)";
+    /// <inheritdoc/>
     public override string Claim => "At initialisation, without BN one gradient step on a mini-batch makes that mini-batch's loss explode (relative loss L(w − ηg)/L(w) above 1e3) from small step sizes (η ≈ 1e-3) on; with BN the relative loss stays small over η up to 1e-1.";
 
     /// <summary>log10 of the smallest step size; the grid runs from there to 1e-1, the paper's range.</summary>
@@ -55,6 +59,7 @@ public sealed class RelativeLoss : Experiment
     static readonly string StandardConstant = $"log10 {F(StandardLimit)} raised by half a grid step";
     const string HeadroomConstant = "half a grid step below 0";
 
+    /// <inheritdoc/>
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null) =>
         ($"{InitialResNet.Describe(preset, dataset)}. Per seed, on mini-batch 1: g = ∇L(w), then L(w − η·g)/L(w) on the same mini-batch for {Etas.Count} log-spaced η ({PerDecade} per decade) from {F(Etas[0])} to {F(Etas[^1])}. " +
          $"η* is the first η whose relative loss is above {F(Divergence)} (or not finite); a curve that never diverges counts as diverging one grid step beyond the range ({F(Math.Pow(10, Censored))}, a lower bound). " +
@@ -100,6 +105,7 @@ public sealed class RelativeLoss : Experiment
     /// </summary>
     public static double Headroom(double bn, double standard) => bn - Math.Min(Censored, standard + Math.Log10(LaterFactor));
 
+    /// <inheritdoc/>
     protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();

@@ -18,10 +18,17 @@ public sealed class SaturationProbe : ITrainingCallback
     readonly int every;
     int? recording;
 
+    /// <summary>The |x| beyond which a unit counts as saturated (positive).</summary>
     public double Threshold { get; }
+    /// <summary>The weight-layer numbers (from 1) that have an activation after them, in order: the layers recorded.</summary>
     public IReadOnlyList<int> Layers { get; }
+    /// <summary>The snapshots recorded so far, in step order, one per recorded layer per recording step.</summary>
     public List<SaturationSnapshot> Snapshots { get; } = [];
 
+    /// <summary>Hooks the activation after each weight layer of <paramref name="model"/> (ReLU, Sigmoid or Tanh) to read the values entering it.</summary>
+    /// <param name="model">The network to record.</param>
+    /// <param name="threshold">The saturation threshold on |x| (positive).</param>
+    /// <param name="every">The recording interval in steps (at least 1).</param>
     public SaturationProbe(Module model, double threshold, int every)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(every, 1);
@@ -37,8 +44,10 @@ public sealed class SaturationProbe : ITrainingCallback
             });
     }
 
+    /// <summary>Arms recording for the forward pass of <paramref name="step"/> when it is a multiple of the interval.</summary>
     public void OnBatch(Trainer trainer, int step, Batch batch) => recording = step % every == 0 ? step : null;
 
+    /// <summary>Disarms recording once the training forward pass is done.</summary>
     public void OnGradient(Trainer trainer, StepMetrics metrics) => recording = null;
 
     /// <summary>The fraction of <paramref name="values"/> with |v| &gt; <paramref name="threshold"/> (NaN counts as saturated: it has no slope).</summary>

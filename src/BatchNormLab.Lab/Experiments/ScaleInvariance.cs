@@ -13,13 +13,17 @@ namespace BatchNormLab.Experiments;
 /// </summary>
 public sealed class ScaleInvariance : Experiment
 {
+    /// <inheritdoc/>
     public override string Name => "scale-invariance";
+    /// <inheritdoc/>
     public override string Figure => "Ioffe & Szegedy 2015, §3.3 (no figure)";
+    /// <inheritdoc/>
     public override string Source =>
         "Seed 001 (001_7a16e6217a95b5e5.txt, \"Batch Normalization enables higher learning rates\": BN(Wu) = BN((aW)u); ∂BN((aW)u)/∂u = ∂BN(Wu)/∂u; " +
         "∂BN((aW)u)/∂(aW) = (1/a)·∂BN(Wu)/∂W, so larger weights get smaller gradients; with BN, backpropagation is not affected by the parameters' scale, which allows larger learning rates), " +
         "after Ioffe & Szegedy 2015 §3.3 and its PyTorch semantics. This project's extension, derived from the identity and not stated by the seed: the gradient is orthogonal to W, " +
         "so plain SGD only grows ‖W‖ and the effective learning rate on W's direction, η/‖W‖², falls during training.";
+    /// <inheritdoc/>
     public override string Claim =>
         "Scaling the weights W of a layer that feeds a BN by a > 0 leaves the network's outputs and loss unchanged (BN(aWu) = BN(Wu)), leaves the gradient with respect to the layer's input, " +
         "and so every other parameter's gradient, unchanged, and scales the weights' gradient by 1/a: larger weights get smaller gradients. " +
@@ -46,6 +50,7 @@ public sealed class ScaleInvariance : Experiment
     /// <summary>"η/‖W‖² falls": the effective learning rate at the end of training at least 1.25× lower than at initialisation (geometric mean over the BN-fed layers).</summary>
     public static readonly Rule EffectiveRateFalls = Rule.Factor(Claimed.Less, 1.25);
 
+    /// <inheritdoc/>
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null) =>
         ($"{Presets.Describe(preset, dataset)}; the shared runs at LR 0.1, with and without BN. " +
          $"(a) At the trained weights, on the first {Presets.Vgg(preset, Norm.BatchNorm, 0.1, 0, dataset).BatchSize} training examples in training mode (batch statistics): the weights of every layer that feeds a BN scaled by a ∈ {{{string.Join(", ", Scales.Select(F))}}}. " +
@@ -68,6 +73,7 @@ public sealed class ScaleInvariance : Experiment
     sealed record SeedCheck(ulong Seed, double Scale, double Outputs, double Loss, double ScaledGradient, double OtherGradients,
         double LossChangeEpsKept, double GradientLawEpsKept, double StandardLossChange);
 
+    /// <inheritdoc/>
     protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();

@@ -13,9 +13,13 @@ namespace BatchNormLab.Experiments;
 /// </summary>
 public sealed class SigmoidSaturation : Experiment
 {
+    /// <inheritdoc/>
     public override string Name => "sigmoid";
+    /// <inheritdoc/>
     public override string Figure => "Ioffe & Szegedy 2015 §1, §4.1, Fig. 1 (sigmoid MLP)";
+    /// <inheritdoc/>
     public override string Source => "Ioffe & Szegedy 2015 §1 and §4.1, Fig. 1 (sigmoid MLP on MNIST); seed 001 and seed 003 (BN keeps sigmoid inputs out of saturation)";
+    /// <inheritdoc/>
     public override string Claim => "With sigmoid activations and no BN, many units saturate (|pre-activation| beyond the threshold) and training is slow; with BN before each sigmoid few units saturate and the network trains faster.";
 
     /// <summary>A unit is saturated when its pre-activation's magnitude exceeds this (σ′(4) ≈ 0.018, 7% of the slope at 0).</summary>
@@ -60,6 +64,7 @@ public sealed class SigmoidSaturation : Experiment
 
     static int RecordEvery(TrainConfig config) => Math.Max(1, config.Steps / 60);
 
+    /// <inheritdoc/>
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null)
     {
         var c = Config(preset, Norm.BatchNorm, 0, dataset);
@@ -83,6 +88,7 @@ public sealed class SigmoidSaturation : Experiment
         public SeedValues Saturation => new(Group.Label, Probes.Select(p => p.Late(LateShare).Values.Average()));
     }
 
+    /// <inheritdoc/>
     protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();

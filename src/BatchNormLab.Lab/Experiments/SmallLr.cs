@@ -10,9 +10,13 @@ namespace BatchNormLab.Experiments;
 /// </summary>
 public sealed class SmallLr : Experiment
 {
+    /// <inheritdoc/>
     public override string Name => "small-lr";
+    /// <inheritdoc/>
     public override string Figure => "Bjorck et al. 2018, Fig. 1";
+    /// <inheritdoc/>
     public override string Source => "Bjorck et al. 2018 §2, Fig. 1 (ResNet-110 with BN at LR 0.1, 0.003, 0.0001 and without BN at 0.0001: BN's benefit comes from the larger learning rate); seed 003 (Understanding BN, first section)";
+    /// <inheritdoc/>
     public override string Claim => "BN's benefit comes from the larger learning rate it allows: with BN at a small learning rate the network trains about like the network without BN at that rate; only at the larger rate does BN pull ahead.";
 
     /// <summary>The small rate, 10× below the VGG setting's 0.1 (see the deviations for why not Bjorck's 1000×).</summary>
@@ -27,6 +31,7 @@ public sealed class SmallLr : Experiment
     /// <summary>"Pulls ahead at the larger rate": BN's test accuracy at the large rate more than 2 points above its own at the small rate.</summary>
     public static readonly Rule PullsAhead = Rule.Accuracy(Claimed.Greater, 2);
 
+    /// <inheritdoc/>
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null) =>
         ($"{Presets.Describe(preset, dataset)}; BN and the standard network at LR {F(SmallRate)}, BN at LR {F(LargeRate)} (the runs at {F(LargeRate)} are shared with lr-sweep). " +
          $"Judged on test accuracy (a diverged run's is chance), BN at both rates training at all (above chance by 10 points) a precondition. " +
@@ -41,6 +46,7 @@ public sealed class SmallLr : Experiment
 
     static string Label(Norm norm, double lr) => $"{Presets.Label(norm)}, lr {F(lr)}";
 
+    /// <inheritdoc/>
     protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();

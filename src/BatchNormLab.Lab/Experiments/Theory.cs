@@ -35,7 +35,11 @@ public sealed class TheoryProbe : ITrainingCallback
     readonly LossKind loss;
     Batch? batch;
 
+    /// <summary>Prepares to probe <paramref name="model"/>'s chosen layers; their current weights are W_0.</summary>
+    /// <param name="model">The network to probe, before its first step.</param>
     /// <param name="layers">Weight-layer numbers (<see cref="WeightLayer"/>): y is the output of that Linear or Conv2d.</param>
+    /// <param name="every">The probing interval in steps: the steps that are multiples of it.</param>
+    /// <param name="loss">The training loss, which the probe differentiates on the step's batch.</param>
     public TheoryProbe(Module model, IReadOnlyList<int> layers, int every, LossKind loss)
     {
         var all = WeightLayer.Of(model);
@@ -47,15 +51,19 @@ public sealed class TheoryProbe : ITrainingCallback
         initial = this.layers.Select(l => l.Weight.ToDoubleArray()).ToArray();
     }
 
+    /// <summary>The weight-layer numbers probed (from 1), in the order given.</summary>
     public IReadOnlyList<int> Layers => layers.Select(l => l.Number).ToList();
 
+    /// <summary>The measurements so far, in step order, one per probed layer per probed step.</summary>
     public List<TheoryMeasurement> Measurements { get; } = [];
 
     /// <summary>‖W_T − W_0‖₂ per layer (in <see cref="Layers"/> order) after the run's last planned step; null when it stopped before (diverged).</summary>
     public double[]? FinalDistances { get; private set; }
 
+    /// <summary>Keeps the batch of <paramref name="step"/> when the step is a multiple of the interval, to probe on it.</summary>
     public void OnBatch(Trainer trainer, int step, Batch b) => batch = step % every == 0 ? b : null;
 
+    /// <summary>Measures every probed layer at the weights the gradient was just taken at, before the optimizer applies it (skipped when the gradient is not finite).</summary>
     public void OnGradient(Trainer trainer, StepMetrics m)
     {
         if (batch is null || !double.IsFinite(m.GradNorm)) return;
@@ -109,6 +117,7 @@ public sealed class TheoryProbe : ITrainingCallback
         return std;
     }
 
+    /// <summary>After the run's last planned step, records <see cref="FinalDistances"/>.</summary>
     public void OnStep(Trainer trainer, StepMetrics m)
     {
         if (m.Step == trainer.Config.Steps - 1) FinalDistances = Enumerable.Range(0, layers.Count).Select(DistanceFromStart).ToArray();
@@ -161,10 +170,14 @@ public sealed class TheoryProbe : ITrainingCallback
 /// </summary>
 public sealed class Theory : Experiment
 {
+    /// <inheritdoc/>
     public override string Name => "theory";
+    /// <inheritdoc/>
     public override string Figure => "Santurkar et al. 2018, §4 (Theorems 4.1, 4.2, 4.4, Lemma 4.5)";
+    /// <inheritdoc/>
     public override string Source => "Santurkar et al. 2018 §4: Theorem 4.1 (‖∇_y L‖), Theorem 4.2 (ĝᵀH_yĝ), Theorem 4.4 (weight gradient), Lemma 4.5 (distance from the initialisation); seed 000 lists the four statements. " +
                                      "The paper proves them as bounds for one layer; measuring them during training of the Fig. 4 networks is this project's extension, and (4) measures the distance training travels, ‖W_T − W_0‖, where Lemma 4.5 bounds the distance from W_0 to the nearest optimum.";
+    /// <inheritdoc/>
     public override string Claim => "With BatchNorm, at a layer whose output (before normalisation) is y: (1) the gradient of the loss with respect to y, ‖∇_y L‖, is smaller; (2) the second-order term along it, ĝᵀ H_y ĝ / ‖ĝ‖² with ĝ = ∇_y L, is smaller in magnitude (the loss is smoother in the activations); " +
                                     "(3) the gradient with respect to the layer's weights is smaller; (4) the weights end closer to their initial values, ‖W_T − W_0‖ smaller.";
 
@@ -174,6 +187,7 @@ public sealed class Theory : Experiment
     /// <summary>The layers measured: those of <see cref="Ics"/>, the paper's #5 and #10 of 13 scaled to this VGG.</summary>
     public static int[] Layers(Module model) => Ics.DeepVggLayers(model);
 
+    /// <inheritdoc/>
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null) =>
         ($"VGG: {Presets.Describe(preset, dataset)}, LR 0.1, with and without BN (the runs of ics and landscape). Every {ProbedRuns.Every(preset, ProbedNetwork.Vgg)} steps, on that step's batch in training mode, " +
          "at the conv layers of the same relative depth as the paper's #5 and #10 of 13, with y the conv's output (before BN in the BN network, before ReLU in the standard one) and ĝ = ∇_y L: " +
@@ -205,6 +219,7 @@ public sealed class Theory : Experiment
         ];
     }
 
+    /// <inheritdoc/>
     protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();

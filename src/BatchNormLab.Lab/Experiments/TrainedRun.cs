@@ -10,11 +10,17 @@ namespace BatchNormLab.Experiments;
 /// <summary>One training run inside an experiment: its config, the model after training, and every step's and evaluation's metrics.</summary>
 public sealed record TrainedRun
 {
+    /// <summary>The run's name in the experiment's tables and figures, e.g. "BN, seed 2"; its files are named after it.</summary>
     public required string Label { get; init; }
+    /// <summary>The training setting the run was trained with.</summary>
     public required TrainConfig Config { get; init; }
+    /// <summary>The model after its last step done.</summary>
     public required Module Model { get; init; }
+    /// <summary>Every training step's metrics (loss, accuracy, gradient norm, …), in step order.</summary>
     public required List<StepMetrics> Steps { get; init; }
+    /// <summary>Every test evaluation's loss and accuracy, in step order.</summary>
     public required List<EvalMetrics> Evaluations { get; init; }
+    /// <summary>How the run ended: steps done, whether and where it diverged, and the final evaluation.</summary>
     public required TrainingOutcome Outcome { get; init; }
 
     /// <summary>The experiment that trained it (another may reuse it: <see cref="Shared"/>).</summary>
@@ -25,6 +31,7 @@ public sealed record TrainedRun
 
     /// <summary>One example's input shape and the model's outputs, to rebuild it.</summary>
     public required int[] InputShape { get; init; }
+    /// <summary>The model's number of outputs (classes, or targets for a regression).</summary>
     public required int Outputs { get; init; }
 
     /// <summary>Pre-activation distributions recorded during training (runs from <see cref="Shared"/> have them).</summary>

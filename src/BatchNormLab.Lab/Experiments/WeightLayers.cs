@@ -5,6 +5,7 @@ namespace BatchNormLab.Experiments;
 /// <summary>A model's weight layers (Linear and Conv2d, numbered from 1 in forward order) and where each weight sits in the flat parameter vector.</summary>
 public sealed record WeightLayer(int Number, string Name, Tensor Weight, int Offset)
 {
+    /// <summary>The number of entries of the weight, its span in the flat parameter vector from <see cref="Offset"/>.</summary>
     public int Length => Weight.Length;
 
     /// <summary>Every Linear/Conv2d weight of <paramref name="model"/>, with its offset in <see cref="ParameterVector.Flatten"/> of <see cref="Module.Parameters"/>.</summary>

@@ -7,6 +7,8 @@ namespace BatchNormLab.QuadraticTheory;
 /// </summary>
 /// <param name="Dimension">N, the inputs per sample.</param>
 /// <param name="Samples">p, the samples.</param>
+/// <param name="Mean">m, every input's mean (0: centred inputs, no outlier).</param>
+/// <param name="Variance">v, every input's variance (positive).</param>
 public sealed record IidInputs(int Dimension, int Samples, double Mean, double Variance)
 {
     /// <summary>α = p/N.</summary>
@@ -63,6 +65,7 @@ public enum InputTreatment
     Standardised,
 }
 
+/// <summary>Applies an <see cref="InputTreatment"/> to a matrix of inputs.</summary>
 public static class InputTreatments
 {
     /// <summary>A treated copy of the p×N <paramref name="inputs"/>.</summary>

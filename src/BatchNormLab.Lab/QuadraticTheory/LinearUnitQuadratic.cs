@@ -6,6 +6,8 @@ namespace BatchNormLab.QuadraticTheory;
 /// Gradient descent on a <see cref="LinearUnitQuadratic"/> from W = 0: the loss before each step,
 /// and how it ended.
 /// </summary>
+/// <param name="LearningRate">η, the fixed step size.</param>
+/// <param name="Tolerance">The stopping level as a fraction of E(W_0).</param>
 /// <param name="Losses">E(W_k) for k = 0, 1, …: the last is where the run stopped.</param>
 /// <param name="StepsToTolerance">The first k with E(W_k) ≤ tolerance·E(W_0); null if none was reached.</param>
 /// <param name="Diverged">The loss became non-finite or exceeded <see cref="LinearUnitQuadratic.DivergenceFactor"/>·E(W_0).</param>
@@ -66,6 +68,7 @@ public sealed class LinearUnitQuadratic
         return w;
     }
 
+    /// <summary>N, the number of inputs (and of weights).</summary>
     public int Dimension { get; }
 
     /// <summary>y_u = W*·x_u.</summary>

@@ -3,7 +3,7 @@ namespace BatchNormLab.QuadraticTheory;
 /// <summary>
 /// The Marchenko–Pastur law: the limit, as N, p → ∞ at α = p/N, of the eigenvalue distribution of
 /// R = (1/p)·Σ_u x_u·x_uᵀ for N inputs with i.i.d. zero-mean entries of variance v (LeCun, Kanter &amp; Solla 1991,
-/// LeCun, Kanter &amp; Solla 1991, eq. 13). A continuous part on [λ−, λ+], λ± = v(1 ± 1/√α)², of mass
+/// eq. 13). A continuous part on [λ−, λ+], λ± = v(1 ± 1/√α)², of mass
 /// min(1, α), and for α &lt; 1 the rest, 1 − α, at exactly zero (R has rank p).
 /// </summary>
 /// <param name="Ratio">α = p/N, samples per input.</param>
@@ -13,7 +13,9 @@ public sealed record MarchenkoPastur(double Ratio, double Variance)
     /// <summary>Midpoints per <see cref="Fraction"/> integral: the substituted integrand is smooth, so this is exact to ~1e-6.</summary>
     const int QuadraturePoints = 512;
 
+    /// <summary>λ− = v(1 − 1/√α)², the continuous part's lower edge.</summary>
     public double Lower => Variance * Math.Pow(1 - 1 / Math.Sqrt(Ratio), 2);
+    /// <summary>λ+ = v(1 + 1/√α)², the continuous part's upper edge.</summary>
     public double Upper => Variance * Math.Pow(1 + 1 / Math.Sqrt(Ratio), 2);
 
     /// <summary>The fraction of eigenvalues at exactly zero: 1 − α when p &lt; N, else 0.</summary>

@@ -1,6 +1,13 @@
 namespace BatchNormLab.Reports;
 
-public enum AxisScale { Linear, Log10 }
+/// <summary>How an axis maps values to positions.</summary>
+public enum AxisScale
+{
+    /// <summary>Equal differences take equal lengths.</summary>
+    Linear,
+    /// <summary>Equal ratios take equal lengths; only positive values are shown.</summary>
+    Log10,
+}
 
 /// <summary>
 /// One axis: its title, scale and range. Min and Max fix an end; left null, that end follows the
@@ -8,9 +15,13 @@ public enum AxisScale { Linear, Log10 }
 /// </summary>
 public sealed class Axis
 {
+    /// <summary>The axis title drawn beside it; null for none.</summary>
     public string? Label { get; set; }
+    /// <summary>Linear (the default) or log₁₀.</summary>
     public AxisScale Scale { get; set; }
+    /// <summary>The fixed lower end; null: it follows the data.</summary>
     public double? Min { get; set; }
+    /// <summary>The fixed upper end; null: it follows the data.</summary>
     public double? Max { get; set; }
 
     /// <summary>Fraction of the data's span added beyond each automatic end of a linear axis.</summary>

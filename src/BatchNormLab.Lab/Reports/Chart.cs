@@ -17,10 +17,15 @@ public sealed class Series
 
     /// <summary>Shown in the legend; an empty label keeps the series out of it.</summary>
     public string Label { get; }
+    /// <summary>The line's, markers' and bands' colour, as a CSS colour such as "#0072B2".</summary>
     public string Color { get; set; }
+    /// <summary>Whether the line is drawn dashed.</summary>
     public bool Dashed { get; set; }
+    /// <summary>The marker drawn at each shown point; <see cref="MarkerShape.None"/> for none.</summary>
     public MarkerShape Marker { get; set; }
+    /// <summary>The markers' radius in px.</summary>
     public double MarkerRadius { get; set; } = 3.5;
+    /// <summary>The line's stroke width in px (also the radius of a lone point between gaps).</summary>
     public double LineWidth { get; set; } = 2;
 
     internal double[] X { get; }
@@ -50,9 +55,13 @@ public sealed class Chart : SvgChart
     readonly List<(double X, double Y, string? Text, MarkerShape Mark, string Color)> annotations = [];
     readonly List<(bool Horizontal, double Value, string? Label)> references = [];
 
+    /// <summary>The horizontal axis.</summary>
     public Axis X { get; } = new();
+    /// <summary>The vertical axis; automatic ends get 5% padding.</summary>
     public Axis Y { get; } = new() { Padding = 0.05 };
+    /// <summary>Where the legend goes: right of the plot (the default), below it, or nowhere.</summary>
     public LegendPosition Legend { get; set; } = LegendPosition.Right;
+    /// <summary>The series added so far, in drawing order.</summary>
     public IReadOnlyList<Series> Series => series;
 
     /// <summary>A line through (x[i], y[i]); its colour is the next of <see cref="Palette.OkabeIto"/> unless given.</summary>
@@ -74,7 +83,9 @@ public sealed class Chart : SvgChart
     public void Annotate(double x, double y, string? text = null, MarkerShape mark = MarkerShape.Cross, string color = "#000000") =>
         annotations.Add((x, y, text, mark == MarkerShape.None ? MarkerShape.Cross : mark, color));
 
+    /// <summary>A dashed reference line across the plot at <paramref name="y"/>, with an optional label; the automatic y range includes it.</summary>
     public void HorizontalLine(double y, string? label = null) => references.Add((true, y, label));
+    /// <summary>A dashed reference line across the plot at <paramref name="x"/>, with an optional label; the automatic x range includes it.</summary>
     public void VerticalLine(double x, string? label = null) => references.Add((false, x, label));
 
     Series Add(Series s)

@@ -16,8 +16,10 @@ public sealed record ReportRun(string Label, string Preset, ulong Seed, int Thre
 /// </summary>
 public static class ExperimentReport
 {
+    /// <summary>The report's title; a comparison appends the runs' labels.</summary>
     public const string Title = "BatchNormLab: reproducing Santurkar et al. 2018";
 
+    /// <summary>The report of one run: its metadata, the verdicts at a glance, then a section per experiment.</summary>
     public static HtmlReport Build(ReportRun run)
     {
         var report = new HtmlReport(Title) { Subtitle = Describe(run) };
@@ -25,6 +27,7 @@ public static class ExperimentReport
         return report;
     }
 
+    /// <summary>The report of several runs: verdicts and numbers compared side by side, then each run's sections; one run gives <see cref="Build"/>'s report.</summary>
     public static HtmlReport Compare(IReadOnlyList<ReportRun> runs)
     {
         if (runs.Count == 1) return Build(runs[0]);
@@ -209,6 +212,7 @@ public static class ExperimentReport
 
     static string Date(DateTimeOffset t) => t.ToUniversalTime().ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture);
 
+    /// <summary>A duration as "12.3 s" under a minute, "m:ss" under an hour, "h:mm:ss" beyond; "unknown" for null.</summary>
     public static string Duration(double? seconds) => seconds switch
     {
         null => "unknown",

@@ -11,22 +11,32 @@ public sealed class Heatmap : SvgChart
     const double Pad = 10, BarWidth = 14, Slices = 64;
     readonly double[,] values;
 
+    /// <summary>A heatmap of a copy of <paramref name="values"/> (rows × columns, at least one of each).</summary>
     public Heatmap(double[,] values)
     {
         if (values.GetLength(0) == 0 || values.GetLength(1) == 0) throw new ArgumentException("a heatmap needs at least one row and one column", nameof(values));
         this.values = (double[,])values.Clone();
     }
 
+    /// <summary>The number of rows, drawn top to bottom.</summary>
     public int Rows => values.GetLength(0);
+    /// <summary>The number of columns, drawn left to right.</summary>
     public int Columns => values.GetLength(1);
+    /// <summary>One label per row, left of the cells; null for none.</summary>
     public IReadOnlyList<string>? RowLabels { get; set; }
+    /// <summary>One label per column, below the cells (at −45° when wider than a column); null for none.</summary>
     public IReadOnlyList<string>? ColumnLabels { get; set; }
+    /// <summary>The title under the column labels; null for none.</summary>
     public string? XLabel { get; set; }
+    /// <summary>The title left of the row labels; null for none.</summary>
     public string? YLabel { get; set; }
+    /// <summary>The colour bar's title; null for none.</summary>
     public string? ColorBarLabel { get; set; }
+    /// <summary>The colour scale; viridis unless set.</summary>
     public ColorScale Colors { get; set; } = ColorScale.Viridis;
     /// <summary>Fixed ends of the colour scale; left null, they follow the data (symmetric about 0 for a diverging scale).</summary>
     public double? Min { get; set; }
+    /// <summary>The colour scale's fixed upper end; null: it follows the data (see <see cref="Min"/>).</summary>
     public double? Max { get; set; }
     /// <summary>Writes each value in its cell, where the cell is big enough for it.</summary>
     public bool ShowValues { get; set; }
@@ -40,6 +50,7 @@ public sealed class Heatmap : SvgChart
         return (Min ?? lo, Max ?? hi);
     }
 
+    /// <summary>The cell colour of <paramref name="v"/> on the colour scale over <see cref="Range"/>; grey when it is not finite.</summary>
     public string ColorOf(double v)
     {
         if (!double.IsFinite(v)) return Svg.Missing;

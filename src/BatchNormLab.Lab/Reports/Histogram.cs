@@ -7,8 +7,11 @@ public sealed class HistogramLayer
 {
     internal HistogramLayer(string label, double[] counts, string color) => (Label, Counts, Color) = (label, counts, color);
 
+    /// <summary>Shown in the legend; an empty label keeps the layer out of it.</summary>
     public string Label { get; }
+    /// <summary>The count in each bin, one per bin in edge order.</summary>
     public IReadOnlyList<double> Counts { get; }
+    /// <summary>The bars' colour, as a CSS colour such as "#0072B2".</summary>
     public string Color { get; set; }
 }
 
@@ -43,6 +46,7 @@ public sealed class Histogram : SvgChart
         return histogram;
     }
 
+    /// <summary>The edges of <paramref name="bins"/> equal bins from <paramref name="min"/> to <paramref name="max"/>; the last edge is exactly <paramref name="max"/>.</summary>
     public static double[] EvenEdges(double min, double max, int bins)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(bins, 1);
@@ -50,10 +54,15 @@ public sealed class Histogram : SvgChart
         return Enumerable.Range(0, bins + 1).Select(i => i == bins ? max : min + (max - min) * i / bins).ToArray();
     }
 
+    /// <summary>The bin edges, strictly increasing: one more than the bins.</summary>
     public IReadOnlyList<double> Edges => edges;
+    /// <summary>The data sets added so far, in drawing order.</summary>
     public IReadOnlyList<HistogramLayer> Layers => layers;
+    /// <summary>The horizontal axis, over the bin edges.</summary>
     public Axis X { get; } = new();
+    /// <summary>The count axis (titled "count" unless set), linear or log.</summary>
     public Axis Y { get; } = new() { Padding = 0.05, Label = "count" };
+    /// <summary>Where the legend goes: right of the plot (the default), below it, or nowhere.</summary>
     public LegendPosition Legend { get; set; } = LegendPosition.Right;
 
     /// <summary>Counts values into the bins; NaN, ±∞ and values outside the edges are left out.</summary>

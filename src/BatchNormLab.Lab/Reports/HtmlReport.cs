@@ -14,11 +14,14 @@ public sealed class HtmlReport
 {
     readonly List<ReportSection> sections = [];
 
+    /// <summary>An empty report titled <paramref name="title"/>.</summary>
     public HtmlReport(string title) => Title = title;
 
+    /// <summary>The page's title and top heading.</summary>
     public string Title { get; }
     /// <summary>A line under the title: what was run, when, on what.</summary>
     public string? Subtitle { get; set; }
+    /// <summary>The sections, in the order they were added (the page's order).</summary>
     public IReadOnlyList<ReportSection> Sections => sections;
 
     /// <summary>A new section, listed in the contents; its id is a slug of the heading, made unique.</summary>
@@ -31,8 +34,10 @@ public sealed class HtmlReport
         return section;
     }
 
+    /// <summary>Writes <see cref="ToHtml"/> to <paramref name="path"/>, replacing any file there atomically.</summary>
     public void Save(string path) => AtomicFile.WriteAllText(path, ToHtml());
 
+    /// <summary>The whole report as one self-contained HTML document.</summary>
     public string ToHtml()
     {
         // the body first: it numbers figures, tables and claims in reading order for the summary above it
@@ -234,7 +239,9 @@ public sealed class ReportSection
 
     internal ReportSection(string id, string heading) => (Id, Heading) = (id, heading);
 
+    /// <summary>The section's anchor id, unique in its report (the contents link to it).</summary>
     public string Id { get; }
+    /// <summary>The section's heading, as given.</summary>
     public string Heading { get; }
     internal IReadOnlyList<Block> Blocks => blocks;
 
@@ -249,6 +256,7 @@ public sealed class ReportSection
     public ReportSection Table(IReadOnlyList<string> header, IEnumerable<IReadOnlyList<object?>> rows, string? caption = null) =>
         Add(new TableBlock(header, rows.ToList(), caption));
 
+    /// <summary>One chart under a numbered caption.</summary>
     public ReportSection Figure(SvgChart chart, string caption) => Add(new FigureBlock([chart], caption, 1));
 
     /// <summary>Small multiples: charts in a grid of the given number of columns (one column on narrow screens), under one caption.</summary>

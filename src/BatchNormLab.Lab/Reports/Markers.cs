@@ -2,7 +2,22 @@ using System.Xml.Linq;
 
 namespace BatchNormLab.Reports;
 
-public enum MarkerShape { None, Circle, Square, Diamond, Triangle, Cross }
+/// <summary>The shape drawn at a data point or an annotation.</summary>
+public enum MarkerShape
+{
+    /// <summary>No marker.</summary>
+    None,
+    /// <summary>A filled circle.</summary>
+    Circle,
+    /// <summary>A filled square.</summary>
+    Square,
+    /// <summary>A filled diamond.</summary>
+    Diamond,
+    /// <summary>A filled triangle, point up.</summary>
+    Triangle,
+    /// <summary>An × of two strokes (unfilled); annotations' default, e.g. where a run diverged.</summary>
+    Cross,
+}
 
 internal static class Markers
 {

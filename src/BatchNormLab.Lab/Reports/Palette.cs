@@ -6,9 +6,11 @@ namespace BatchNormLab.Reports;
 /// </summary>
 public static class Palette
 {
+    /// <summary>The eight colours as "#RRGGBB", in the order series take them.</summary>
     public static IReadOnlyList<string> OkabeIto { get; } =
         ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"];
 
+    /// <summary>The colour of the series at <paramref name="index"/> (from 0), cycling after the eighth.</summary>
     public static string Color(int index) => OkabeIto[index % OkabeIto.Count];
 }
 

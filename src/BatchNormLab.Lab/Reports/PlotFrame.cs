@@ -2,7 +2,16 @@ using System.Xml.Linq;
 
 namespace BatchNormLab.Reports;
 
-public enum LegendPosition { Right, Bottom, None }
+/// <summary>Where a chart's legend goes.</summary>
+public enum LegendPosition
+{
+    /// <summary>In a column right of the plot, or below it when wider than 30% of the chart.</summary>
+    Right,
+    /// <summary>In rows below the plot.</summary>
+    Bottom,
+    /// <summary>No legend.</summary>
+    None,
+}
 
 /// <summary>A legend row: a line (solid or dashed, with its marker) and/or a filled swatch for bands and bars.</summary>
 internal sealed record LegendEntry(string Label, string Color, bool Line, bool Area, bool Dashed = false, MarkerShape Marker = MarkerShape.None);

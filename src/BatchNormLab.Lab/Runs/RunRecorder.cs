@@ -15,12 +15,15 @@ namespace BatchNormLab.Runs;
 /// </summary>
 public sealed class RunRecorder : ITrainingCallback, IDisposable
 {
+    /// <summary>The header of metrics.csv: one row per training step (0-based), its columns those of <see cref="StepMetrics"/>.</summary>
     public const string MetricsHeader = "step,epoch,loss,accuracy,lr,grad_norm,seconds";
+    /// <summary>The header of eval.csv: one row per test evaluation, numbered by the steps done before it.</summary>
     public const string EvalHeader = "step,test_loss,test_accuracy";
 
     readonly string directory;
     readonly StreamWriter metrics, evaluations;
 
+    /// <summary>The run's output directory.</summary>
     public string Directory => directory;
 
     /// <summary>The last step recorded by this recorder, for summary.json.</summary>
@@ -71,12 +74,14 @@ public sealed class RunRecorder : ITrainingCallback, IDisposable
 
     static string R(double v) => v.ToString("R", CultureInfo.InvariantCulture);
 
+    /// <summary>Appends the step's row to metrics.csv.</summary>
     public void OnStep(Trainer trainer, StepMetrics m)
     {
         metrics.WriteLine($"{m.Step},{m.Epoch},{R(m.Loss)},{R(m.Accuracy)},{R(m.LearningRate)},{R(m.GradNorm)},{m.Seconds.ToString("F3", CultureInfo.InvariantCulture)}");
         Last = m;
     }
 
+    /// <summary>Appends the evaluation's row to eval.csv.</summary>
     public void OnEvaluation(Trainer trainer, EvalMetrics m) => evaluations.WriteLine($"{m.Step},{R(m.Loss)},{R(m.Accuracy)}");
 
     /// <summary>After the step's evaluation, so that a resumed run never has to redo one.</summary>
@@ -108,6 +113,7 @@ public sealed class RunRecorder : ITrainingCallback, IDisposable
     /// <summary>JSON has no NaN or infinity: those become null.</summary>
     static double? Finite(double? v) => v is double x && double.IsFinite(x) ? x : null;
 
+    /// <summary>Closes metrics.csv and eval.csv.</summary>
     public void Dispose()
     {
         metrics.Dispose();

@@ -10,23 +10,50 @@ using BatchNormLab.IO;
 
 namespace BatchNormLab.Store;
 
-public enum RunKind { Experiment, Reproduce, Train }
+/// <summary>Which <c>bnlab</c> command a run is.</summary>
+public enum RunKind
+{
+    /// <summary><c>bnlab experiment</c>: one experiment.</summary>
+    Experiment,
+    /// <summary><c>bnlab reproduce</c>: every experiment (or those --only names) and one report.</summary>
+    Reproduce,
+    /// <summary><c>bnlab train</c>: one training run.</summary>
+    Train,
+}
 
 /// <summary>Crashed is never written: it is a Running row whose process is gone.</summary>
-public enum RunStatus { Running, Finished, Crashed, Failed }
+public enum RunStatus
+{
+    /// <summary>Started and not yet ended, its process still alive.</summary>
+    Running,
+    /// <summary>Ended without an error.</summary>
+    Finished,
+    /// <summary>Recorded as running, but its process is gone: it died without recording an end.</summary>
+    Crashed,
+    /// <summary>Ended with an error, whose message is recorded.</summary>
+    Failed,
+}
 
 /// <summary>One row of <c>runs</c>: what was run, by which process on which machine, and how it ended.</summary>
 public sealed record RunRecord(long Id, RunKind Kind, string CommandLine, string? Preset, ulong? Seed, int? Threads,
     DateTimeOffset StartedAt, DateTimeOffset? FinishedAt, RunStatus Status, string? Error, string? OutputDirectory, int Pid, string Machine)
 {
+    /// <summary>The run's wall-clock duration in seconds; null while it has not ended.</summary>
     public double? Seconds => FinishedAt is { } end ? (end - StartedAt).TotalSeconds : null;
 }
 
 /// <summary>A run's verdict counts, for listings.</summary>
 public sealed record RunVerdicts(int Agrees, int DoesNotAgree, int Inconclusive);
 
+/// <summary>One number an experiment (or a training run's part) recorded, e.g. a final test accuracy.</summary>
+/// <param name="Experiment">The experiment's name, or the part of a non-experiment run it belongs to.</param>
+/// <param name="Name">The number's name, as in the result's numbers.</param>
+/// <param name="Value">The value; NaN where none was finite (stored as NULL).</param>
 public sealed record StoredNumber(string Experiment, string Name, double Value);
 
+/// <summary>A file a run wrote.</summary>
+/// <param name="Experiment">The experiment (or part) it belongs to; null for a file of the run as a whole, such as its report.</param>
+/// <param name="Path">The file's absolute path.</param>
 public sealed record StoredArtifact(string? Experiment, string Path);
 
 /// <summary>
@@ -40,6 +67,7 @@ public sealed class RunStore : IDisposable
     /// <summary>Bumped with every schema change; a database from a newer bnlab is refused rather than misread.</summary>
     public const int SchemaVersion = 1;
 
+    /// <summary>Where the database is unless --db names another: runs/bnlab.db under the current directory.</summary>
     public const string DefaultPath = "runs/bnlab.db";
 
     const string Schema = """
@@ -67,6 +95,7 @@ public sealed class RunStore : IDisposable
 
     readonly SqliteConnection connection;
 
+    /// <summary>The database file's absolute path.</summary>
     public string Path { get; }
 
     RunStore(string path, SqliteConnection connection) => (Path, this.connection) = (path, connection);
@@ -174,6 +203,7 @@ public sealed class RunStore : IDisposable
         Execute("INSERT INTO artifacts (run_id, experiment, path) VALUES ($run, $experiment, $path)",
             ("$run", runId), ("$experiment", experiment), ("$path", System.IO.Path.GetFullPath(path)));
 
+    /// <summary>Marks the run finished, with its end time.</summary>
     public void FinishRun(long runId) => End(runId, RunStatus.Finished, null);
 
     /// <summary>Runs <paramref name="work"/>, then marks the run finished; if it throws, marks the run failed with the message and rethrows.</summary>
@@ -188,6 +218,7 @@ public sealed class RunStore : IDisposable
         FinishRun(runId);
     }
 
+    /// <summary>Marks the run failed, with its end time and the error's message.</summary>
     public void FailRun(long runId, string error) => End(runId, RunStatus.Failed, error);
 
     void End(long runId, RunStatus status, string? error)
@@ -206,6 +237,7 @@ public sealed class RunStore : IDisposable
         ReadRuns("SELECT * FROM runs WHERE id = $id", ("$id", id)).SingleOrDefault()
         ?? throw new ArgumentException($"no run {id} in {Path}");
 
+    /// <summary>How many of the run's experiments agree, do not agree and are inconclusive.</summary>
     public RunVerdicts Verdicts(long runId)
     {
         var counts = Query("SELECT verdict, COUNT(*) FROM experiments WHERE run_id = $run GROUP BY verdict",
@@ -224,10 +256,12 @@ public sealed class RunStore : IDisposable
         return new ReportRun($"run {run.Id}", run.Preset ?? "-", run.Seed ?? 0, run.Threads ?? 0, run.StartedAt, run.Seconds, Name(run.Status), Results(runId));
     }
 
+    /// <summary>Every number the run recorded, in the order it recorded them.</summary>
     public IReadOnlyList<StoredNumber> Numbers(long runId) =>
         Query("SELECT experiment, name, value FROM numbers WHERE run_id = $run ORDER BY rowid",
             r => new StoredNumber(r.GetString(0), r.GetString(1), r.IsDBNull(2) ? double.NaN : r.GetDouble(2)), ("$run", runId));
 
+    /// <summary>Every file the run recorded, in the order it recorded them.</summary>
     public IReadOnlyList<StoredArtifact> Artifacts(long runId) =>
         Query("SELECT experiment, path FROM artifacts WHERE run_id = $run ORDER BY rowid",
             r => new StoredArtifact(r.IsDBNull(0) ? null : r.GetString(0), r.GetString(1)), ("$run", runId));
@@ -302,5 +336,6 @@ public sealed class RunStore : IDisposable
         return command;
     }
 
+    /// <summary>Closes the database file.</summary>
     public void Dispose() => connection.Dispose();
 }

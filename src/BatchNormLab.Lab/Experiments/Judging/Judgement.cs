@@ -7,6 +7,7 @@ namespace BatchNormLab.Experiments;
 [method: JsonConstructor]
 public sealed record SeedValues(string Label, IReadOnlyList<double> Values)
 {
+    /// <summary>One setting's values, copied from any sequence, one per seed in seed order.</summary>
     public SeedValues(string label, IEnumerable<double> values) : this(label, values.ToArray()) { }
 
     /// <summary>"0.123, 0.131, 0.118" (scaled by <paramref name="factor"/>).</summary>
@@ -20,9 +21,13 @@ public sealed record SeedValues(string Label, IReadOnlyList<double> Values)
 /// </summary>
 public sealed record Judgement(string Claim, string Rule, VerdictKind Kind, string Result)
 {
+    /// <summary>The per-seed values the rule compared (a, then b when not a constant); empty for a <see cref="Check"/>.</summary>
     public IReadOnlyList<SeedValues> Values { get; init; } = [];
+    /// <summary>The mean paired difference d̄ over seeds (a log ratio on the ratio scale); NaN for a <see cref="Check"/>.</summary>
     public double Mean { get; init; } = double.NaN;
+    /// <summary>The standard error of <see cref="Mean"/>, sd(d)/√n; NaN for one value or a <see cref="Check"/>.</summary>
     public double StandardError { get; init; } = double.NaN;
+    /// <summary>Whether this judgement is a precondition: if it does not agree, the verdict is inconclusive rather than a disagreement.</summary>
     public bool Precondition { get; init; }
 
     /// <summary>A check that is not a comparison over seeds (an exact identity, a closed form): agrees or does not.</summary>

@@ -18,7 +18,13 @@ public enum Claimed
 }
 
 /// <summary>How two values are compared: by their difference, or by their ratio (measures that span decades; the margin is then a factor).</summary>
-public enum Scale { Difference, Ratio }
+public enum Scale
+{
+    /// <summary>d = a − b; the margin is in the values' own unit.</summary>
+    Difference,
+    /// <summary>d = ln(a / b); the margin is the log of a factor, and values must be positive.</summary>
+    Ratio,
+}
 
 /// <summary>
 /// A decision rule, fixed in the experiment's code and description before any run. Over the seeds
