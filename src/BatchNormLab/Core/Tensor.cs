@@ -15,6 +15,7 @@ public sealed partial class Tensor
 
     /// <summary>Number of elements.</summary>
     public int Length { get; }
+    /// <summary>Element type, float32 or float64, fixed by the storage. Binary ops need both operands to share it (convert with <see cref="To"/>).</summary>
     public DType DType { get; }
 
     internal Tensor(Array data, int offset, int[] shape)
@@ -71,13 +72,16 @@ public sealed partial class Tensor
     /// <summary>The shape (a copy: tensors are immutable in shape).</summary>
     public int[] Shape => (int[])shape.Clone();
     internal ReadOnlySpan<int> Dims => shape;
+    /// <summary>Number of dimensions (0 for a scalar).</summary>
     public int Rank => shape.Length;
+    /// <summary>Size of dimension <paramref name="dim"/>; a negative index counts from the end (−1 is the last), as PyTorch's size(dim).</summary>
     public int Size(int dim) => shape[dim < 0 ? dim + shape.Length : dim];
 
     internal Span<T> Span<T>() => new((T[])Data, Offset, Length);
     internal Span<float> FloatSpan => new((float[])Data, Offset, Length);
     internal Span<double> DoubleSpan => new((double[])Data, Offset, Length);
 
+    /// <summary>The dtype and shape, e.g. <c>Tensor(Float32, [2, 3])</c>; not the values.</summary>
     public override string ToString() => $"Tensor({DType}, [{string.Join(", ", shape)}])";
 
     // ---- creation ----
@@ -102,11 +106,16 @@ public sealed partial class Tensor
             throw new ArgumentException($"{count} values do not fill shape [{string.Join(", ", shape)}] ({ShapeLength(shape)} values)");
     }
 
+    /// <summary>A tensor of zeros with <paramref name="shape"/> (copied) and <paramref name="dtype"/>; torch.zeros.</summary>
     public static Tensor Zeros(DType dtype, params int[] shape) => new(dtype, (int[])shape.Clone());
+    /// <summary>A float32 tensor of zeros with <paramref name="shape"/>.</summary>
     public static Tensor Zeros(params int[] shape) => Zeros(DType.Float32, shape);
+    /// <summary>A tensor of ones with <paramref name="shape"/> and <paramref name="dtype"/>; torch.ones.</summary>
     public static Tensor Ones(DType dtype, params int[] shape) => Full(1.0, dtype, shape);
+    /// <summary>A float32 tensor of ones with <paramref name="shape"/>.</summary>
     public static Tensor Ones(params int[] shape) => Ones(DType.Float32, shape);
 
+    /// <summary>A tensor of <paramref name="shape"/> with every element <paramref name="value"/> (rounded to float32 for a Float32 tensor); torch.full.</summary>
     public static Tensor Full(double value, DType dtype, params int[] shape)
     {
         var t = Zeros(dtype, shape);
@@ -139,11 +148,14 @@ public sealed partial class Tensor
         else { var s = DoubleSpan; for (int i = 0; i < s.Length; i++) s[i] = value(i); }
     }
 
+    /// <summary>Zeros with <paramref name="t"/>'s shape and dtype, outside any autodiff graph; torch.zeros_like.</summary>
     public static Tensor ZerosLike(Tensor t) => Zeros(t.DType, t.shape);
+    /// <summary>Ones with <paramref name="t"/>'s shape and dtype, outside any autodiff graph; torch.ones_like.</summary>
     public static Tensor OnesLike(Tensor t) => Ones(t.DType, t.shape);
 
     // ---- reading values ----
 
+    /// <summary>A copy of the values in row-major order as float (float64 values rounded).</summary>
     public float[] ToFloatArray()
     {
         if (DType == DType.Float32) return FloatSpan.ToArray();
@@ -153,6 +165,7 @@ public sealed partial class Tensor
         return r;
     }
 
+    /// <summary>A copy of the values in row-major order as double (float32 values widened exactly).</summary>
     public double[] ToDoubleArray()
     {
         if (DType == DType.Float64) return DoubleSpan.ToArray();
@@ -201,6 +214,7 @@ public sealed partial class Tensor
         }
     }
 
+    /// <summary>Sets every element to <paramref name="value"/> in place (rounded to float32 for a Float32 tensor; never recorded by autodiff).</summary>
     public void Fill(double value)
     {
         if (DType == DType.Float32) FloatSpan.Fill((float)value); else DoubleSpan.Fill(value);

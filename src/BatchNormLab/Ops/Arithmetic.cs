@@ -31,40 +31,65 @@ public sealed partial class Tensor
     Tensor ScalarLike(double value) => Scalar(value, DType);
 
     // y = a + b:  da = g, db = g (each summed back to its own shape)
+    /// <summary>
+    /// Elementwise a + b (torch.add), with NumPy/PyTorch broadcasting; each operand's gradient is summed back to its own shape.
+    /// Both operands must share float32/float64; mixing them is an ArgumentException.
+    /// </summary>
     public static Tensor operator +(Tensor a, Tensor b) =>
         Record(Binary(BinaryOp.Add, a, b), "Add", [a, b], g => [
             a.RequiresGrad ? g.SumTo(a.shape) : null,
             b.RequiresGrad ? g.SumTo(b.shape) : null]);
 
     // y = a − b:  da = g, db = −g
+    /// <summary>
+    /// Elementwise a − b (torch.sub), with NumPy/PyTorch broadcasting; each operand's gradient is summed back to its own shape.
+    /// Both operands must share float32/float64; mixing them is an ArgumentException.
+    /// </summary>
     public static Tensor operator -(Tensor a, Tensor b) =>
         Record(Binary(BinaryOp.Subtract, a, b), "Subtract", [a, b], g => [
             a.RequiresGrad ? g.SumTo(a.shape) : null,
             b.RequiresGrad ? (-g).SumTo(b.shape) : null]);
 
     // y = a·b:  da = g·b, db = g·a
+    /// <summary>
+    /// Elementwise a·b (torch.mul), with NumPy/PyTorch broadcasting; each operand's gradient is summed back to its own shape.
+    /// Both operands must share float32/float64; mixing them is an ArgumentException.
+    /// </summary>
     public static Tensor operator *(Tensor a, Tensor b) =>
         Record(Binary(BinaryOp.Multiply, a, b), "Multiply", [a, b], g => [
             a.RequiresGrad ? (g * b).SumTo(a.shape) : null,
             b.RequiresGrad ? (g * a).SumTo(b.shape) : null]);
 
     // y = a / b:  da = g / b, db = −g·a / b²
+    /// <summary>
+    /// Elementwise a / b (torch.div; IEEE, so x/0 is ±∞ or NaN), with NumPy/PyTorch broadcasting; each operand's gradient is summed back to its own shape.
+    /// Both operands must share float32/float64; mixing them is an ArgumentException.
+    /// </summary>
     public static Tensor operator /(Tensor a, Tensor b) =>
         Record(Binary(BinaryOp.Divide, a, b), "Divide", [a, b], g => [
             a.RequiresGrad ? (g / b).SumTo(a.shape) : null,
             b.RequiresGrad ? (-(g * a) / (b * b)).SumTo(b.shape) : null]);
 
     // y = −x:  dx = −g
+    /// <summary>Elementwise −x (torch.neg); same shape and dtype.</summary>
     public static Tensor operator -(Tensor x) =>
         Record(x.Unary(UnaryOp.Negate), "Negate", [x], g => [-g]);
 
+    /// <summary>Adds <paramref name="b"/> to every element; the scalar takes the tensor's dtype and gets no gradient.</summary>
     public static Tensor operator +(Tensor a, double b) => a + a.ScalarLike(b);
+    /// <summary>Adds <paramref name="a"/> to every element; the scalar takes the tensor's dtype and gets no gradient.</summary>
     public static Tensor operator +(double a, Tensor b) => b.ScalarLike(a) + b;
+    /// <summary>Subtracts <paramref name="b"/> from every element; the scalar takes the tensor's dtype and gets no gradient.</summary>
     public static Tensor operator -(Tensor a, double b) => a - a.ScalarLike(b);
+    /// <summary><paramref name="a"/> minus each element; the scalar takes the tensor's dtype and gets no gradient.</summary>
     public static Tensor operator -(double a, Tensor b) => b.ScalarLike(a) - b;
+    /// <summary>Multiplies every element by <paramref name="b"/>; the scalar takes the tensor's dtype and gets no gradient.</summary>
     public static Tensor operator *(Tensor a, double b) => a * a.ScalarLike(b);
+    /// <summary>Multiplies every element by <paramref name="a"/>; the scalar takes the tensor's dtype and gets no gradient.</summary>
     public static Tensor operator *(double a, Tensor b) => b.ScalarLike(a) * b;
+    /// <summary>Divides every element by <paramref name="b"/>; the scalar takes the tensor's dtype and gets no gradient.</summary>
     public static Tensor operator /(Tensor a, double b) => a / a.ScalarLike(b);
+    /// <summary><paramref name="a"/> divided by each element; the scalar takes the tensor's dtype and gets no gradient.</summary>
     public static Tensor operator /(double a, Tensor b) => b.ScalarLike(a) / b;
 
     /// <summary>this += other, in place and never recorded (gradient accumulation, optimizer updates).</summary>

@@ -7,6 +7,7 @@ namespace BatchNormLab;
 public sealed partial class Tensor
 {
     // y = eˣ:  dx = g·y
+    /// <summary>Elementwise eˣ (torch.exp); same shape and dtype, differentiable to any order.</summary>
     public Tensor Exp()
     {
         var y = Unary(UnaryOp.Exp);
@@ -14,6 +15,7 @@ public sealed partial class Tensor
     }
 
     // y = ln x:  dx = g / x
+    /// <summary>Elementwise natural logarithm (torch.log): −∞ at 0, NaN below; differentiable to any order.</summary>
     public Tensor Log()
     {
         var x = this;
@@ -21,6 +23,7 @@ public sealed partial class Tensor
     }
 
     // y = √x:  dx = g / (2y)
+    /// <summary>Elementwise √x (torch.sqrt): NaN for x &lt; 0; differentiable to any order.</summary>
     public Tensor Sqrt()
     {
         var y = Unary(UnaryOp.Sqrt);
@@ -28,6 +31,10 @@ public sealed partial class Tensor
     }
 
     // y = xᵖ:  dx = g·p·xᵖ⁻¹
+    /// <summary>
+    /// Elementwise xᵖ for a scalar exponent (torch.pow); <paramref name="p"/> takes the tensor's dtype and gets no gradient.
+    /// NaN for a negative base with a non-integer p; differentiable to any order (the backward is built from Pow).
+    /// </summary>
     public Tensor Pow(double p)
     {
         var y = UninitializedLike(this);
@@ -37,6 +44,7 @@ public sealed partial class Tensor
     }
 
     // y = |x|:  dx = g·sign(x)
+    /// <summary>Elementwise |x| (torch.abs); the gradient at 0 is 0, as in PyTorch, and the second derivative is 0.</summary>
     public Tensor Abs()
     {
         var x = this;
@@ -44,6 +52,7 @@ public sealed partial class Tensor
     }
 
     // y = max(x, 0):  dx = g·[x > 0]  (the mask is a constant: ReLU's second derivative is 0)
+    /// <summary>Elementwise max(x, 0) (torch.relu); the gradient at 0 is 0, as in PyTorch, and the second derivative is 0.</summary>
     public Tensor Relu()
     {
         var x = this;
@@ -62,6 +71,7 @@ public sealed partial class Tensor
     }
 
     // y = 1/(1+e⁻ˣ):  dx = g·y·(1−y)
+    /// <summary>Elementwise logistic sigmoid 1/(1+e⁻ˣ) (torch.sigmoid); differentiable to any order.</summary>
     public Tensor Sigmoid()
     {
         var y = Unary(UnaryOp.Sigmoid);
@@ -69,12 +79,14 @@ public sealed partial class Tensor
     }
 
     // y = tanh x:  dx = g·(1−y²)
+    /// <summary>Elementwise hyperbolic tangent (torch.tanh); differentiable to any order.</summary>
     public Tensor Tanh()
     {
         var y = Unary(UnaryOp.Tanh);
         return Record(y, "Tanh", [this], g => [g * (1.0 - y * y)]);
     }
 
+    /// <summary>Elementwise x² (torch.square), recorded as the product x·x.</summary>
     public Tensor Square() => this * this;
 
 
