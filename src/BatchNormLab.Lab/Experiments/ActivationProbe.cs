@@ -1,7 +1,3 @@
-using BatchNormLab.Data;
-using BatchNormLab.Nn;
-using BatchNormLab.Training;
-
 namespace BatchNormLab.Experiments;
 
 /// <summary>The distribution of one weight layer's activations (its output, before any normalisation) on one training batch.</summary>

@@ -1,8 +1,3 @@
-using System.Globalization;
-using BatchNormLab.Data;
-using BatchNormLab.Models;
-using BatchNormLab.Nn;
-
 namespace BatchNormLab.Experiments;
 
 /// <summary>

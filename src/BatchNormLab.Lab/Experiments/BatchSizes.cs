@@ -1,7 +1,3 @@
-using System.Globalization;
-using BatchNormLab.Models;
-using BatchNormLab.Training;
-
 namespace BatchNormLab.Experiments;
 
 /// <summary>

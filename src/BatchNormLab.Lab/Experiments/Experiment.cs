@@ -1,6 +1,4 @@
-using BatchNormLab.Data;
 using BatchNormLab.Kernels;
-using BatchNormLab.Training;
 
 namespace BatchNormLab.Experiments;
 

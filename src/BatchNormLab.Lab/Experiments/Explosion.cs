@@ -1,9 +1,3 @@
-using System.Globalization;
-using BatchNormLab.Data;
-using BatchNormLab.Models;
-using BatchNormLab.Nn;
-using BatchNormLab.Training;
-
 namespace BatchNormLab.Experiments;
 
 /// <summary>Per channel, the mean and (biased) variance over batch and plane of one residual block's output.</summary>

@@ -1,6 +1,3 @@
-using System.Globalization;
-using BatchNormLab.Models;
-
 namespace BatchNormLab.Experiments;
 
 /// <summary>Counts of values in equal bins over [−limit, limit], limit = the largest |value| (a symmetric range, so 0 sits at the centre).</summary>
@@ -75,7 +72,7 @@ public sealed class GradientHistogram : Experiment
             InitialResNet.Deviations(preset, dataset) + " The paper judges the tails by eye; excess kurtosis and its thresholds are this project's reading of \"heavy tails\" and \"concentrated around the mean\".");
 
     /// <summary>The weight layer at the relative depth of the paper's #55 of 110.</summary>
-    static WeightLayer MidLayer(Nn.Module model)
+    static WeightLayer MidLayer(Module model)
     {
         var layers = WeightLayer.Of(model);
         return layers[WeightLayer.Scaled([55], 110, layers.Count)[0] - 1];
@@ -113,7 +110,7 @@ public sealed class GradientHistogram : Experiment
                 layer = MidLayer(model);
                 var gradients = batches.Select(batch =>
                 {
-                    using (Autograd.EnableGrad()) return Autograd.Grad(Probes.LossOn(batch, Training.LossKind.CrossEntropy)(model), [layer.Weight])[0].ToDoubleArray();
+                    using (Autograd.EnableGrad()) return Autograd.Grad(Probes.LossOn(batch, LossKind.CrossEntropy)(model), [layer.Weight])[0].ToDoubleArray();
                 }).ToList();
                 var values = gradients[0];
                 entries = values.Length;

@@ -1,10 +1,5 @@
-using System.Globalization;
 using BatchNormLab.Analysis;
-using BatchNormLab.Data;
 using BatchNormLab.Kernels;
-using BatchNormLab.Models;
-using BatchNormLab.Nn;
-using BatchNormLab.Training;
 
 namespace BatchNormLab.Experiments;
 

@@ -1,9 +1,3 @@
-using System.Globalization;
-using BatchNormLab.Data;
-using BatchNormLab.Models;
-using BatchNormLab.Nn;
-using BatchNormLab.Training;
-
 namespace BatchNormLab.Experiments;
 
 /// <summary>One ICS measurement (Santurkar et al., Definition 2.1) of one layer at one step.</summary>

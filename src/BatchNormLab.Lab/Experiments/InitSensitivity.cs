@@ -1,6 +1,3 @@
-using System.Globalization;
-using BatchNormLab.Models;
-
 namespace BatchNormLab.Experiments;
 
 /// <summary>
@@ -85,7 +82,7 @@ public sealed class InitSensitivity : Experiment
             .. schemes.Select(g => RunFigures.Cell(g.TestAccuracies[i], "P1")), RunFigures.Cell(spread.Values[i] * 100, "0.0") + " points"]);
 
     /// <summary>The preset's VGG setting at LR 0.1 with <paramref name="scheme"/> in place of its Glorot initialisation (Glorot: the shared runs' config).</summary>
-    static Training.TrainConfig Config(ExperimentContext context, Norm norm, InitScheme scheme, ulong seed)
+    static TrainConfig Config(ExperimentContext context, Norm norm, InitScheme scheme, ulong seed)
     {
         var config = Presets.Vgg(context.Preset, norm, 0.1, seed, context.Dataset);
         return config with { Model = config.Model with { Options = config.Model.Options with { Init = scheme } } };

@@ -1,7 +1,4 @@
-using BatchNormLab.Data;
 using BatchNormLab.Kernels;
-using BatchNormLab.Models;
-using BatchNormLab.Nn;
 
 namespace BatchNormLab.Experiments;
 

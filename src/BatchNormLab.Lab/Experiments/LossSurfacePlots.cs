@@ -1,9 +1,4 @@
-using System.Globalization;
 using BatchNormLab.Analysis;
-using BatchNormLab.Data;
-using BatchNormLab.Models;
-using BatchNormLab.Nn;
-using BatchNormLab.Training;
 
 namespace BatchNormLab.Experiments;
 

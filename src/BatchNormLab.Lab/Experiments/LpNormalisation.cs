@@ -1,5 +1,3 @@
-using BatchNormLab.Models;
-
 namespace BatchNormLab.Experiments;
 
 /// <summary>

@@ -1,6 +1,3 @@
-using BatchNormLab.Models;
-using BatchNormLab.Training;
-
 namespace BatchNormLab.Experiments;
 
 /// <summary>

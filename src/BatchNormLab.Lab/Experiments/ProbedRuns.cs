@@ -1,6 +1,3 @@
-using BatchNormLab.Models;
-using BatchNormLab.Training;
-
 namespace BatchNormLab.Experiments;
 
 /// <summary>A measure of the BN network and of the standard network, one value per seed each (paired by seed).</summary>

@@ -1,7 +1,3 @@
-using BatchNormLab.Data;
-using BatchNormLab.Nn;
-using BatchNormLab.Training;
-
 namespace BatchNormLab.Experiments;
 
 /// <summary>Shared pieces of the measurement callbacks: the training loss on one batch, and slices of flat vectors.</summary>

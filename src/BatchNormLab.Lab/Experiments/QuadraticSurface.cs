@@ -1,8 +1,5 @@
-using System.Globalization;
 using BatchNormLab.Analysis;
 using BatchNormLab.QuadraticTheory;
-using BatchNormLab.Nn;
-using BatchNormLab.Training;
 
 namespace BatchNormLab.Experiments;
 

@@ -1,6 +1,3 @@
-using System.Globalization;
-using BatchNormLab.Training;
-
 namespace BatchNormLab.Experiments;
 
 /// <summary>The figures, tables and numbers that experiments comparing trained runs have in common.</summary>

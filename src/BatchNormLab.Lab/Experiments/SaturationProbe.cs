@@ -1,7 +1,3 @@
-using BatchNormLab.Data;
-using BatchNormLab.Nn;
-using BatchNormLab.Training;
-
 namespace BatchNormLab.Experiments;
 
 /// <summary>The fraction of one layer's units whose pre-activation lies beyond the saturation threshold, on one training batch.</summary>

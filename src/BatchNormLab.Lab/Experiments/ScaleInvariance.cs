@@ -1,7 +1,3 @@
-using System.Globalization;
-using BatchNormLab.Models;
-using BatchNormLab.Nn;
-
 namespace BatchNormLab.Experiments;
 
 /// <summary>
@@ -205,7 +201,7 @@ public sealed class ScaleInvariance : Experiment
         return model.Parameters().Select(p => weights.Contains(p)).ToArray();
     }
 
-    static Evaluation Evaluate(Module model, Data.Dataset batch)
+    static Evaluation Evaluate(Module model, Dataset batch)
     {
         model.Train();
         using (Autograd.EnableGrad())

@@ -1,6 +1,4 @@
-using System.Globalization;
 using BatchNormLab.Kernels;
-using BatchNormLab.Training;
 
 namespace BatchNormLab.Experiments;
 

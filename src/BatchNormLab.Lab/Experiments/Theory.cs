@@ -1,9 +1,3 @@
-using System.Globalization;
-using BatchNormLab.Data;
-using BatchNormLab.Models;
-using BatchNormLab.Nn;
-using BatchNormLab.Training;
-
 namespace BatchNormLab.Experiments;
 
 /// <summary>

@@ -1,9 +1,5 @@
-using System.Globalization;
-using BatchNormLab.Data;
 using BatchNormLab.IO;
-using BatchNormLab.Nn;
 using BatchNormLab.Runs;
-using BatchNormLab.Training;
 
 namespace BatchNormLab.Experiments;
 

@@ -1,5 +1,3 @@
-using BatchNormLab.Nn;
-
 namespace BatchNormLab.Experiments;
 
 /// <summary>A model's weight layers (Linear and Conv2d, numbered from 1 in forward order) and where each weight sits in the flat parameter vector.</summary>

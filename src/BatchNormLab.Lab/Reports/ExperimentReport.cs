@@ -1,4 +1,3 @@
-using System.Globalization;
 using BatchNormLab.Experiments;
 using ResultSeries = BatchNormLab.Experiments.Series;
 using VerdictKind = BatchNormLab.Experiments.VerdictKind;

@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace BatchNormLab.Reports;
 
 /// <summary>Numbers as people read them: a true minus sign, superscript powers of ten, no "E+05".</summary>

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 using BatchNormLab.Experiments;
 using BatchNormLab.IO;

@@ -1,8 +1,5 @@
-using System.Globalization;
 using System.Text.Json;
-using BatchNormLab.Data;
 using BatchNormLab.IO;
-using BatchNormLab.Training;
 
 namespace BatchNormLab.Runs;
 

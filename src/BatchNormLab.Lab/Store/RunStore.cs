@@ -1,12 +1,9 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Text.Json;
-using BatchNormLab.Data;
 using BatchNormLab.Experiments;
+using BatchNormLab.IO;
 using BatchNormLab.Reports;
 using Microsoft.Data.Sqlite;
-
-using BatchNormLab.IO;
 
 namespace BatchNormLab.Store;
 

@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace BatchNormLab.Experiments;
 
 /// <summary>What a sub-claim states about a measure of one setting (a) against another's (b) or a constant.</summary>
