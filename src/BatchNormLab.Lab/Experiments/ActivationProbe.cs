@@ -45,6 +45,11 @@ public sealed class ActivationProbe : ITrainingCallback
         }
     }
 
+    // A probe read back with its run (RunArchive): its snapshots only; it is never attached to a trainer again.
+    ActivationProbe(IReadOnlyList<int> layers, List<ActivationSnapshot> snapshots) => (Layers, Snapshots, every) = (layers, snapshots, 1);
+
+    internal static ActivationProbe Restored(IReadOnlyList<int> layers, List<ActivationSnapshot> snapshots) => new(layers, snapshots);
+
     /// <summary>Arms recording for the forward pass of <paramref name="step"/> when it is a multiple of the interval.</summary>
     public void OnBatch(Trainer trainer, int step, Batch batch) => recording = step % every == 0 ? step : null;
 

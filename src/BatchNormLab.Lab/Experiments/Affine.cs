@@ -32,6 +32,12 @@ public sealed class Affine : Experiment
          $"Rule on test accuracy, paired by seed, before and after ReLU: {NoCost.Describe("acc(learned)", "acc(fixed)")}. Every configuration must train (precondition: above chance by 10 points).",
          "The claim's caffenet numbers are seed 003's ImageNet table; [IS15] argues for γ, β from representational power, not accuracy. These are the VGG runs of the Santurkar et al. experiments, whose setting differs from that paper's thus: " + Presets.Deviations(preset, dataset));
 
+    /// <summary>The key of the identity check's largest error over the BN layers: "identity check: max |BN(x) − x|".</summary>
+    public static ResultKey IdentityErrorKey => new("identity check", "max |BN(x) − x|");
+
+    /// <summary>The key of the identity check's largest error relative to the input's size (<see cref="IdentityCheck.RelativeError"/>): "identity check: max |BN(x) − x| / max |x|".</summary>
+    public static ResultKey RelativeIdentityErrorKey => new("identity check", "max |BN(x) − x| / max |x|");
+
     /// <inheritdoc/>
     protected override ExperimentResult Measure(ExperimentContext context)
     {
@@ -41,11 +47,11 @@ public sealed class Affine : Experiment
         var runs = groups.SelectMany(g => g.Runs).ToList();
         var identity = IdentityChecks(context, configurations[(NormPlacement.BeforeActivation, true)].Runs[0]);
 
-        var numbers = new Dictionary<string, double>();
+        var numbers = new Dictionary<ResultKey, double>();
         foreach (var g in groups) g.AddNumbers(numbers);
         double worstRelative = identity.Max(c => c.RelativeError);
-        numbers["identity check: max |BN(x) − x|"] = identity.Max(c => c.MaxError);
-        numbers["identity check: max |BN(x) − x| / max |x|"] = worstRelative;
+        numbers[IdentityErrorKey] = identity.Max(c => c.MaxError);
+        numbers[RelativeIdentityErrorKey] = worstRelative;
 
         static string R(double v) => v.ToString("R", CultureInfo.InvariantCulture);
         var files = new List<string>

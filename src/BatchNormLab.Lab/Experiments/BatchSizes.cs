@@ -61,12 +61,21 @@ public sealed class BatchSizes : Experiment
             (preset == Preset.Quick ? " Quick trains three sizes, 2 to 32 (Wu & He's range), on 8,000 samples (250 steps at batch 32) so that three seeds fit its budget." : ""));
     }
 
+    /// <summary>The label of <paramref name="network"/> trained at batch size <paramref name="batch"/>: "BN, batch 32".</summary>
+    public static string Label(Norm network, int batch) => $"{Presets.Label(network)}, batch {batch}";
+
+    /// <summary>The key of <paramref name="network"/>'s test accuracy at batch size <paramref name="batch"/>, mean over seeds: "BN, batch 32: test accuracy (mean over seeds)".</summary>
+    public static ResultKey TestAccuracyKey(Norm network, int batch) => SeededRuns.TestAccuracyKey(Label(network, batch));
+
+    /// <summary>The key of <paramref name="network"/>'s loss of test accuracy from the largest batch size to the smallest, mean over seeds: "BN: degradation (mean over seeds)".</summary>
+    public static ResultKey DegradationKey(Norm network) => new(Presets.Label(network), "degradation (mean over seeds)");
+
     /// <inheritdoc/>
     protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var sizes = Sizes(context.Preset);
-        var groups = SeededRuns.Over(context, sizes.SelectMany(batch => Networks.Select(norm => (Norm: norm, Batch: batch))), k => $"{Presets.Label(k.Norm)}, batch {k.Batch}",
+        var groups = SeededRuns.Over(context, sizes.SelectMany(batch => Networks.Select(norm => (Norm: norm, Batch: batch))), k => Label(k.Norm, k.Batch),
             (k, runLabel, seed) =>
             {
                 var config = Config(context, k.Norm, k.Batch, seed);
@@ -74,8 +83,8 @@ public sealed class BatchSizes : Experiment
             });
         var runs = groups.Values.SelectMany(g => g.Runs).ToList();
 
-        var numbers = new Dictionary<string, double>();
-        foreach (var g in groups.Values) numbers[$"{g.Label}: test accuracy (mean over seeds)"] = g.TestAccuracies.Average();
+        var numbers = new Dictionary<ResultKey, double>();
+        foreach (var (k, g) in groups) numbers[TestAccuracyKey(k.Norm, k.Batch)] = g.TestAccuracies.Average();
         var accuracy = new List<Series>();
         var rows = new List<IReadOnlyList<string>>();
         var csv = new List<string> { "network,batch_size,learning_rate,seed,steps,test_accuracy,final_training_loss" };
@@ -90,7 +99,7 @@ public sealed class BatchSizes : Experiment
             });
             double change = perSize[0].TestAccuracies.Average() - perSize[^1].TestAccuracies.Average();
             rows.Add([Presets.Label(norm), .. perSize.Select(g => RunFigures.Cell(g.TestAccuracies.Average(), "P1")), Points(change)]);
-            numbers[$"{Presets.Label(norm)}: degradation (mean over seeds)"] = -change;
+            numbers[DegradationKey(norm)] = -change;
             csv.AddRange(perSize.SelectMany((g, i) => g.Runs.Select(r => string.Create(CultureInfo.InvariantCulture,
                 $"{Presets.Label(norm)},{sizes[i]},{r.Config.LearningRate:R},{r.Config.Seed},{r.Outcome.StepsDone},{r.TestAccuracy:R},{r.FinalTrainLoss():R}"))));
         }

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace BatchNormLab.Experiments;
 
 /// <summary>A curve: y over x, e.g. training loss over steps. NaN marks a gap (a diverged run stops).</summary>
@@ -28,11 +30,34 @@ public sealed record FigureData(string Title, string Caption, string XLabel, str
 /// <summary>A table: header and rows of text cells.</summary>
 public sealed record TableData(string Title, IReadOnlyList<string> Header, IReadOnlyList<IReadOnlyList<string>> Rows);
 
+/// <summary>
+/// The key of one of a result's numbers: what it is about (a run group, network, layer or case) and what was measured of it.
+/// Its text, "Subject: Measure", is the number's name in result.json, the run store and the report; experiments make their keys
+/// with small static methods (such as <see cref="SeededRuns.TestAccuracyKey"/>) that the tests call too.
+/// </summary>
+/// <param name="Subject">What the number is about, e.g. "DLN standard, layer #9"; without ": ", so that the text reads back (<see cref="Parse"/>).</param>
+/// <param name="Measure">What was measured, e.g. "mean ‖G−G′‖"; may contain ": ".</param>
+[JsonConverter(typeof(ResultKeyJsonConverter))]
+public readonly record struct ResultKey(string Subject, string Measure)
+{
+    /// <summary>The key's text: "Subject: Measure".</summary>
+    public override string ToString() => $"{Subject}: {Measure}";
+
+    /// <summary>The key whose text is <paramref name="text"/> (<see cref="ToString"/>), split at its first ": "; a <see cref="FormatException"/> naming the text when it has none.</summary>
+    public static ResultKey Parse(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        int colon = text.IndexOf(": ", StringComparison.Ordinal);
+        if (colon < 0) throw new FormatException($"result number name \"{text}\" has no \": \" between its subject and its measure");
+        return new(text[..colon], text[(colon + 2)..]);
+    }
+}
+
 /// <summary>Everything an experiment produced: its verdict with the numbers behind it, figures, tables, files written.</summary>
 public sealed record ExperimentResult(
     string Name, string Figure, string Claim, string Settings, string Deviations,
     Verdict Verdict, IReadOnlyList<FigureData> Figures, IReadOnlyList<TableData> Tables,
-    IReadOnlyDictionary<string, double> Numbers, IReadOnlyList<string> Files, double Seconds)
+    IReadOnlyDictionary<ResultKey, double> Numbers, IReadOnlyList<string> Files, double Seconds)
 {
     /// <summary>Where the claim comes from (paper, section or figure; seed file).</summary>
     public string Source { get; init; } = "";

@@ -99,11 +99,29 @@ public sealed class Explosion : Experiment
         }
     }
 
+    /// <summary>The measure of <see cref="VarianceRiseKey"/>: the largest channel variance at the full step over that at the start.</summary>
+    public const string VarianceRise = "largest channel variance, full step over start";
+
+    /// <summary>The measure of <see cref="LossRatioKey"/>: the loss at the full step over the initial loss, NaN where it overflows.</summary>
+    public const string LossRatio = "loss at the full step over the initial loss (NaN: overflow)";
+
+    /// <summary>The key of a block's largest channel variance at the full step over that at the start: "BN, seed 1, block 2: largest channel variance, full step over start".</summary>
+    public static ResultKey VarianceRiseKey(Norm network, ulong seed, int block) => new($"{InitialResNet.Label(network, seed)}, block {block}", VarianceRise);
+
+    /// <summary>The key of the growth of the channel std from the first block to the last at initialisation: "BN, seed 1: channel std growth, last block over first".</summary>
+    public static ResultKey StdGrowthKey(Norm network, ulong seed) => new(InitialResNet.Label(network, seed), "channel std growth, last block over first");
+
+    /// <summary>The key of the growth of the channel |mean| from the first block to the last at initialisation: "BN, seed 1: channel |mean| growth, last block over first".</summary>
+    public static ResultKey MeanGrowthKey(Norm network, ulong seed) => new(InitialResNet.Label(network, seed), "channel |mean| growth, last block over first");
+
+    /// <summary>The key of the loss at the full step over the initial loss: "BN, seed 1: loss at the full step over the initial loss (NaN: overflow)".</summary>
+    public static ResultKey LossRatioKey(Norm network, ulong seed) => new(InitialResNet.Label(network, seed), LossRatio);
+
     /// <inheritdoc/>
     protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var numbers = new Dictionary<string, double>();
+        var numbers = new Dictionary<ResultKey, double>();
         var rows = new List<IReadOnlyList<string>>();
         var csv = new List<string> { "network,seed,fraction,block,channel,mean,variance" };
         var (meanSteps, varianceSteps, meanDepth, stdDepth) = (new List<Series>(), new List<Series>(), new List<Series>(), new List<Series>());
@@ -135,7 +153,7 @@ public sealed class Explosion : Experiment
                     }
                     double blockRise = at[^1].LargestVariance / at[0].LargestVariance;
                     if (block == depths[^1]) rise[norm].Add(blockRise);
-                    numbers[$"{net}, seed {seed}, block {block}: largest channel variance, full step over start"] = blockRise;
+                    numbers[VarianceRiseKey(norm, seed, block)] = blockRise;
                     rows.Add([net, seed.ToString(CultureInfo.InvariantCulture), $"block {block}", G(at[0].Magnitudes.Mean), G(at[0].Magnitudes.Std), G(at[^1].Magnitudes.Mean), G(at[^1].Magnitudes.Std), G(blockRise)]);
                 }
                 var initial = points[0].Blocks;
@@ -146,9 +164,9 @@ public sealed class Explosion : Experiment
                     stdDepth.Add(Spread(net, depth, initial.Select(b => b.Variances.Select(Math.Sqrt).ToArray()).ToList()));
                 }
                 growth[norm].Add(initial[^1].Magnitudes.Std / initial[0].Magnitudes.Std);
-                numbers[$"{net}, seed {seed}: channel std growth, last block over first"] = growth[norm][^1];
-                numbers[$"{net}, seed {seed}: channel |mean| growth, last block over first"] = initial[^1].Magnitudes.Mean / initial[0].Magnitudes.Mean;
-                numbers[$"{net}, seed {seed}: loss at the full step over the initial loss (NaN: overflow)"] = points[^1].Loss / points[0].Loss;
+                numbers[StdGrowthKey(norm, seed)] = growth[norm][^1];
+                numbers[MeanGrowthKey(norm, seed)] = initial[^1].Magnitudes.Mean / initial[0].Magnitudes.Mean;
+                numbers[LossRatioKey(norm, seed)] = points[^1].Loss / points[0].Loss;
             }
         }
         string file = WriteCsv(context, "explosion.csv", csv);

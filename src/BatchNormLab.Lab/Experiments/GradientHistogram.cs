@@ -88,13 +88,25 @@ public sealed class GradientHistogram : Experiment
         return (Math.Sqrt(m2), magnitudes[(int)Math.Ceiling(0.99 * magnitudes.Length) - 1], magnitudes[^1], m4 / (m2 * m2) - 3);
     }
 
+    /// <summary>The key of the standard deviation of the mid-depth layer's gradient entries (mean over mini-batches): "BN, seed 1: gradient std".</summary>
+    public static ResultKey StdKey(Norm network, ulong seed) => new(InitialResNet.Label(network, seed), "gradient std");
+
+    /// <summary>The key of the 99th percentile of |g| over the mid-depth layer's gradient entries (mean over mini-batches): "BN, seed 1: 99th percentile of |g|".</summary>
+    public static ResultKey P99Key(Norm network, ulong seed) => new(InitialResNet.Label(network, seed), "99th percentile of |g|");
+
+    /// <summary>The key of the largest |g| of the mid-depth layer's gradient entries (mean over mini-batches): "BN, seed 1: largest |g|".</summary>
+    public static ResultKey MaxKey(Norm network, ulong seed) => new(InitialResNet.Label(network, seed), "largest |g|");
+
+    /// <summary>The key of the excess kurtosis of the mid-depth layer's gradient entries (mean over mini-batches): "BN, seed 1: excess kurtosis".</summary>
+    public static ResultKey KurtosisKey(Norm network, ulong seed) => new(InitialResNet.Label(network, seed), "excess kurtosis");
+
     /// <inheritdoc/>
     protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var figures = new List<FigureData>();
         var rows = new List<IReadOnlyList<string>>();
-        var numbers = new Dictionary<string, double>();
+        var numbers = new Dictionary<ResultKey, double>();
         var csv = new List<string> { "network,seed,bin_low,bin_high,count" };
         var moments = new Dictionary<Norm, List<(double Std, double P99, double Max, double Kurtosis)>>();
         foreach (var norm in (Norm[])[Norm.BatchNorm, Norm.None])
@@ -120,10 +132,10 @@ public sealed class GradientHistogram : Experiment
                 var each = gradients.Select(Moments).ToList();
                 (double Std, double P99, double Max, double Kurtosis) m = (each.Average(e => e.Std), each.Average(e => e.P99), each.Average(e => e.Max), each.Average(e => e.Kurtosis));
                 moments[norm].Add(m);
-                numbers[$"{net}, seed {seed}: gradient std"] = m.Std;
-                numbers[$"{net}, seed {seed}: 99th percentile of |g|"] = m.P99;
-                numbers[$"{net}, seed {seed}: largest |g|"] = m.Max;
-                numbers[$"{net}, seed {seed}: excess kurtosis"] = m.Kurtosis;
+                numbers[StdKey(norm, seed)] = m.Std;
+                numbers[P99Key(norm, seed)] = m.P99;
+                numbers[MaxKey(norm, seed)] = m.Max;
+                numbers[KurtosisKey(norm, seed)] = m.Kurtosis;
                 rows.Add([net, seed.ToString(CultureInfo.InvariantCulture), $"#{layer.Number} {layer.Name}", values.Length.ToString(CultureInfo.InvariantCulture), G(m.Std), G(m.P99), G(m.Max), G(m.Kurtosis)]);
             }
             figures.Add(new FigureData($"{net}: gradients of layer #{layer!.Number} ({layer.Name})", $"Histogram of the {entries} gradient entries of weight layer #{layer.Number} on mini-batch 1 at initialisation, one line per seed (log counts; empty bins left out).",

@@ -127,7 +127,12 @@ public sealed class HessianSpectrum : Experiment
     static int[] Points(TrainConfig config, Preset preset) =>
         [.. TrainedRun.SnapshotSteps(config).Where(s => preset == Preset.Paper || s == config.Steps / 10), config.Steps];
 
-    const string NoBn = "no BN", Batch = "BN, batch statistics", Population = "BN, population statistics";
+    /// <summary>The Hessian of the network without BN (training mode).</summary>
+    public const string NoBn = "no BN";
+    /// <summary>The Hessian of the BN network with batch statistics (training mode).</summary>
+    public const string BatchStatistics = "BN, batch statistics";
+    /// <summary>The Hessian of the BN network with population statistics recomputed over training batches (eval mode), at the end of training.</summary>
+    public const string PopulationStatistics = "BN, population statistics";
 
     /// <inheritdoc/>
     public override (string Settings, string Deviations) Describe(Preset preset, string? dataset = null)
@@ -159,6 +164,24 @@ public sealed class HessianSpectrum : Experiment
         return (settings, deviations);
     }
 
+    /// <summary>The subject of the numbers of one network, statistics and step, over seeds: "VGG BN, batch statistics, step 40 (mean over seeds)".</summary>
+    static string Subject(string network, string statistics, int step) => $"{network} {statistics}, step {step} (mean over seeds)";
+
+    /// <summary>The key of λmax at <paramref name="step"/>, mean over seeds: "VGG BN, batch statistics, step 40 (mean over seeds): λmax".</summary>
+    /// <param name="network">The network, e.g. "VGG".</param>
+    /// <param name="statistics">Which Hessian: <see cref="NoBn"/>, <see cref="BatchStatistics"/> or <see cref="PopulationStatistics"/>.</param>
+    /// <param name="step">The training step the spectrum was taken at.</param>
+    public static ResultKey LambdaMaxKey(string network, string statistics, int step) => new(Subject(network, statistics, step), "λmax");
+
+    /// <summary>The key of the separation λmax/bulk edge, mean over seeds (arguments as <see cref="LambdaMaxKey"/>): "…: λmax/bulk edge".</summary>
+    public static ResultKey SeparationKey(string network, string statistics, int step) => new(Subject(network, statistics, step), "λmax/bulk edge");
+
+    /// <summary>The key of the asymmetry λmax/|λmin|, mean over seeds (arguments as <see cref="LambdaMaxKey"/>): "…: λmax/|λmin|".</summary>
+    public static ResultKey AsymmetryKey(string network, string statistics, int step) => new(Subject(network, statistics, step), "λmax/|λmin|");
+
+    /// <summary>The key of the gradient's share in the top-<see cref="TopK"/> eigenspace, mean over seeds (arguments as <see cref="LambdaMaxKey"/>): "…: gradient energy in top 10".</summary>
+    public static ResultKey TopEnergyKey(string network, string statistics, int step) => new(Subject(network, statistics, step), $"gradient energy in top {TopK}");
+
     /// <inheritdoc/>
     protected override ExperimentResult Measure(ExperimentContext context)
     {
@@ -182,8 +205,8 @@ public sealed class HessianSpectrum : Experiment
                 // Every (seed, statistics) spectrum is independent of the others (its own model copy and seeded draws): side by side.
                 var spectra = Enumerable.Range(0, bn.Runs.Count).SelectMany(s =>
                 {
-                    var these = new List<(int Seed, TrainedRun Run, string Statistics, HessianMode Mode)> { (s, none.Runs[s], NoBn, HessianMode.Training), (s, bn.Runs[s], Batch, HessianMode.Training) };
-                    if (step == config.Steps) these.Add((s, bn.Runs[s], Population, HessianMode.Eval));
+                    var these = new List<(int Seed, TrainedRun Run, string Statistics, HessianMode Mode)> { (s, none.Runs[s], NoBn, HessianMode.Training), (s, bn.Runs[s], BatchStatistics, HessianMode.Training) };
+                    if (step == config.Steps) these.Add((s, bn.Runs[s], PopulationStatistics, HessianMode.Eval));
                     return these;
                 }).ToList();
                 var results = Threading.Concurrently(spectra.Select(spectrum => (Func<(SpectrumSummary, SpectralDensity?)>)(() =>
@@ -197,7 +220,7 @@ public sealed class HessianSpectrum : Experiment
                     }
                     context.Progress.Message(Name, $"{network} {statistics}, seed {seed}, at step {step}: Hessian spectrum");
                     var model = run.ModelAt(step);
-                    if (statistics == Population)
+                    if (statistics == PopulationStatistics)
                     {
                         var loader = new DataLoader(train, run.Config.BatchSize, shuffle: true, dropLast: true, seed);
                         BatchNormStatistics.RecomputePopulation(model, loader.Epoch(0).Take(setting.PopulationBatches).Select(b => b.Inputs));
@@ -219,14 +242,14 @@ public sealed class HessianSpectrum : Experiment
             }
             networks.Add(Collect(network, none, bn, summaries, points[0], points[^1]));
         }
-        var numbers = new Dictionary<string, double>();
+        var numbers = new Dictionary<ResultKey, double>();
         foreach (var group in summaries.GroupBy(s => (s.Network, s.Statistics, s.Step)))
         {
-            string key = $"{group.Key.Network} {group.Key.Statistics}, step {group.Key.Step} (mean over seeds)";
-            numbers[$"{key}: λmax"] = group.Average(s => s.LambdaMax);
-            numbers[$"{key}: λmax/bulk edge"] = group.Average(s => s.Separation);
-            numbers[$"{key}: λmax/|λmin|"] = group.Average(s => s.Asymmetry);
-            numbers[$"{key}: gradient energy in top {TopK}"] = group.Average(s => s.TopEnergy);
+            var (network, statistics, step) = group.Key;
+            numbers[LambdaMaxKey(network, statistics, step)] = group.Average(s => s.LambdaMax);
+            numbers[SeparationKey(network, statistics, step)] = group.Average(s => s.Separation);
+            numbers[AsymmetryKey(network, statistics, step)] = group.Average(s => s.Asymmetry);
+            numbers[TopEnergyKey(network, statistics, step)] = group.Average(s => s.TopEnergy);
         }
         var table = new TableData($"Spectra per seed (bulk edge: weighted {BulkQuantile:P0} quantile of |λ|; outliers: Ritz values above the widest gap ≥ {OutlierGap}× among the top {OutlierSearch}; energy: share of ‖g‖² in the top-{TopK} eigenspace)",
             ["network", "statistics", "seed", "step", "λmax", "λmin", "λmax/|λmin|", "bulk edge", "λmax/edge", "outliers", $"energy in top {TopK}", "HVPs", "seconds"],
@@ -254,9 +277,9 @@ public sealed class HessianSpectrum : Experiment
     {
         SeedValues Values(string statistics, int step, Func<SpectrumSummary, double> measure) =>
             new($"{statistics}, step {step}", bn.Runs.Select(r => measure(summaries.Single(s => s.Network == network && s.Statistics == statistics && s.Seed == r.Config.Seed && s.Step == step))));
-        SpectrumPair Pair(int step, Func<SpectrumSummary, double> measure) => new(Values(NoBn, step, measure), Values(Batch, step, measure));
+        SpectrumPair Pair(int step, Func<SpectrumSummary, double> measure) => new(Values(NoBn, step, measure), Values(BatchStatistics, step, measure));
         SpectraAtStep At(int step) => new(step, Pair(step, s => s.Separation), Pair(step, s => s.Asymmetry), Pair(step, s => s.TopEnergy));
-        return new NetworkSpectra(network, none.TestAccuracyPerSeed, bn.TestAccuracyPerSeed, At(early), At(end), Values(Population, end, s => s.Separation));
+        return new NetworkSpectra(network, none.TestAccuracyPerSeed, bn.TestAccuracyPerSeed, At(early), At(end), Values(PopulationStatistics, end, s => s.Separation));
     }
 
     static string G(double v) => RunFigures.Cell(v, "G3");

@@ -20,12 +20,16 @@ public sealed class IcsProbe(Module model, IReadOnlyList<int> layers, int every,
     /// <summary>The weight-layer numbers measured (from 1, counting linear and conv layers in forward order).</summary>
     public IReadOnlyList<int> Layers => layers;
 
-    readonly IReadOnlyList<WeightLayer> weights = WeightLayer.Of(model);
+    IReadOnlyList<WeightLayer>? weights;
     Batch? batch;
     double[]? before, gradient;
 
     /// <summary>The measurements so far, in step order, one per measured layer per measured step.</summary>
-    public List<IcsMeasurement> Measurements { get; } = [];
+    public List<IcsMeasurement> Measurements { get; private init; } = [];
+
+    // A probe read back with its run (RunArchive): its measurements only; it is never attached to a trainer again.
+    internal static IcsProbe Restored(IReadOnlyList<int> layers, List<IcsMeasurement> measurements) =>
+        new(null!, layers, 1, LossKind.CrossEntropy) { Measurements = measurements };
 
     /// <summary>Keeps the batch of <paramref name="step"/> when the step is a multiple of the interval, to measure on it.</summary>
     public void OnBatch(Trainer trainer, int step, Batch b) => batch = step % every == 0 ? b : null;
@@ -45,7 +49,7 @@ public sealed class IcsProbe(Module model, IReadOnlyList<int> layers, int every,
         var after = Probes.Weights(model);
         foreach (int number in layers)
         {
-            var layer = weights[number - 1];
+            var layer = (weights ??= WeightLayer.Of(model))[number - 1];
             // Parameters before layer i at Wᵗ⁺¹, layer i and after at Wᵗ.
             var mixed = (double[])before.Clone();
             Array.Copy(after, mixed, layer.Offset);
@@ -102,13 +106,28 @@ public sealed class Ics : Experiment
 
     static readonly (string Name, ProbedNetwork Network)[] Networks = [("VGG", ProbedNetwork.Vgg), ("DLN", ProbedNetwork.IcsDln)];
 
+    /// <summary>The label of weight layer <paramref name="layer"/> of the runs <paramref name="run"/> (e.g. "VGG BN"), the subject of its numbers: "VGG BN, layer #2".</summary>
+    static string Layer(string run, int layer) => $"{run}, layer #{layer}";
+
+    /// <summary>The key of layer <paramref name="layer"/>'s ‖G − G′‖₂ of the runs <paramref name="run"/> (e.g. "DLN standard"), mean over training and seeds: "DLN standard, layer #9: mean ‖G−G′‖".</summary>
+    public static ResultKey DistanceKey(string run, int layer) => new(Layer(run, layer), "mean ‖G−G′‖");
+
+    /// <summary>The key of layer <paramref name="layer"/>'s ‖G − G′‖₂/‖G‖₂ of the runs <paramref name="run"/>, mean over training and seeds: "DLN standard, layer #9: mean ‖G−G′‖/‖G‖".</summary>
+    public static ResultKey RelativeDistanceKey(string run, int layer) => new(Layer(run, layer), "mean ‖G−G′‖/‖G‖");
+
+    /// <summary>The key of layer <paramref name="layer"/>'s cos(G, G′) of the runs <paramref name="run"/>, mean over training and seeds: "DLN standard, layer #9: mean cos(G,G′)".</summary>
+    public static ResultKey CosineKey(string run, int layer) => new(Layer(run, layer), "mean cos(G,G′)");
+
+    /// <summary>The key of the judged shift 1 − cos of the runs <paramref name="run"/>, mean over seeds: "DLN standard: judged 1−cos (mean over seeds)".</summary>
+    public static ResultKey JudgedKey(string run) => new(run, "judged 1−cos (mean over seeds)");
+
     /// <inheritdoc/>
     protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var figures = new List<FigureData>();
         var tables = new List<TableData>();
-        var numbers = new Dictionary<string, double>();
+        var numbers = new Dictionary<ResultKey, double>();
         var files = new List<string>();
         var judged = new Dictionary<(ProbedNetwork, Norm), SeedValues>();
         var accuracy = new Dictionary<Norm, SeedValues>();
@@ -129,7 +148,7 @@ public sealed class Ics : Experiment
                     List<IcsMeasurement> At(TrainedRun r) => r.Probe<IcsProbe>().Measurements.Where(x => x.Layer == layer).ToList();
                     double MeanOverTraining(TrainedRun r, Func<IcsMeasurement, double> value) => At(r).Select(value).DefaultIfEmpty(double.NaN).Average();
                     double MeanOverSeeds(Func<IcsMeasurement, double> value) => group.Runs.Average(r => MeanOverTraining(r, value));
-                    string name = $"{group.Label}, layer #{layer}";
+                    string name = Layer(group.Label, layer);
                     Series Curve(TrainedRun r, Func<IcsMeasurement, double> value) => new(name, At(r).Select(x => (double)x.Step).ToArray(), At(r).Select(value).ToArray());
                     var layerRuns = new SeededRuns(name, group.Runs);
                     if (layer != 1)
@@ -138,13 +157,13 @@ public sealed class Ics : Experiment
                         cosineSeries.Add(layerRuns.Mean(r => Curve(r, x => x.Cosine)));
                     }
                     var (distance, relative, cosine) = (MeanOverSeeds(x => x.Distance), MeanOverSeeds(x => x.RelativeDistance), MeanOverSeeds(x => x.Cosine));
-                    numbers[$"{name}: mean ‖G−G′‖"] = distance;
-                    numbers[$"{name}: mean ‖G−G′‖/‖G‖"] = relative;
-                    numbers[$"{name}: mean cos(G,G′)"] = cosine;
+                    numbers[DistanceKey(group.Label, layer)] = distance;
+                    numbers[RelativeDistanceKey(group.Label, layer)] = relative;
+                    numbers[CosineKey(group.Label, layer)] = cosine;
                     rows.Add([group.Label, $"#{layer}", string.Join(", ", group.Runs.Select(r => At(r).Count)), G(distance), G(relative), cosine.ToString("F4", CultureInfo.InvariantCulture),
                         string.Join(", ", group.Runs.Select(r => G(MeanOverTraining(r, x => 1 - x.Cosine))))]);
                 }
-                numbers[$"{group.Label}: judged 1−cos (mean over seeds)"] = judged[(network, norm)].Values.Average();
+                numbers[JudgedKey(group.Label)] = judged[(network, norm)].Values.Average();
             }
             figures.Add(new FigureData($"{net}: ‖G − G′‖₂", "ℓ2 change of a layer's gradient when the layers before it take their update (0 = no shift); mean over seeds, the band spans the seeds.", "step", "‖G − G′‖₂",
                 distanceSeries, LogY: true));

@@ -52,6 +52,15 @@ public sealed class InferenceStatistics : Experiment
     /// <summary>One seed's test accuracies: with the running averages, with population statistics over each K, with each test batch size's own statistics; and, per BN layer, how far the running averages lie from the population statistics.</summary>
     sealed record SeedMeasurement(double Running, SortedDictionary<int, double> Population, SortedDictionary<int, double> Batch, List<(string Layer, double MeanGap, double VarianceRatio)> Layers);
 
+    /// <summary>The label of evaluation with population statistics over <paramref name="batches"/> training batches (the subject of its <see cref="SeededRuns.TestAccuracyKey"/>): "population statistics, K = 100".</summary>
+    public static string PopulationLabel(int batches) => $"population statistics, K = {batches}";
+
+    /// <summary>The label of evaluation with each test batch's own statistics at test batch size <paramref name="size"/> (the subject of its <see cref="SeededRuns.TestAccuracyKey"/>): "batch statistics, test batch 8".</summary>
+    public static string BatchLabel(int size) => $"batch statistics, test batch {size}";
+
+    /// <summary>The key of the largest gap between a BN layer's running mean and its population mean, in population standard deviations, over layers and seeds: "running vs population mean: largest gap in population standard deviations".</summary>
+    public static ResultKey MeanGapKey => new("running vs population mean", "largest gap in population standard deviations");
+
     /// <inheritdoc/>
     protected override ExperimentResult Measure(ExperimentContext context)
     {
@@ -65,19 +74,19 @@ public sealed class InferenceStatistics : Experiment
 
         SeedValues Values(string label, Func<SeedMeasurement, double> accuracy) => new(label, measured.Select(accuracy));
         var running = Values("running averages", m => m.Running);
-        var population = Values($"population statistics, K = {populationK}", m => m.Population[populationK]);
+        var population = Values(PopulationLabel(populationK), m => m.Population[populationK]);
         var rows = new List<(string Statistics, string Batch, SeedValues Accuracy)>
         {
             ("running averages (momentum 0.1)", "–", running),
         };
-        rows.AddRange(first.Population.Keys.Select(k => ($"population statistics, K = {k}", "–", k == populationK ? population : Values($"population statistics, K = {k}", m => m.Population[k]))));
-        rows.AddRange(first.Batch.Keys.Select(b => ("batch statistics", b.ToString(CultureInfo.InvariantCulture), Values($"batch statistics, test batch {b}", m => m.Batch[b]))));
+        rows.AddRange(first.Population.Keys.Select(k => (PopulationLabel(k), "–", k == populationK ? population : Values(PopulationLabel(k), m => m.Population[k]))));
+        rows.AddRange(first.Batch.Keys.Select(b => ("batch statistics", b.ToString(CultureInfo.InvariantCulture), Values(BatchLabel(b), m => m.Batch[b]))));
 
-        var numbers = new Dictionary<string, double>();
+        var numbers = new Dictionary<ResultKey, double>();
         bn.AddNumbers(numbers);
-        foreach (var row in rows) numbers[$"{row.Accuracy.Label}: test accuracy (mean over seeds)"] = row.Accuracy.Values.Average();
+        foreach (var row in rows) numbers[SeededRuns.TestAccuracyKey(row.Accuracy.Label)] = row.Accuracy.Values.Average();
         double meanGap = measured.SelectMany(m => m.Layers).Select(l => l.MeanGap).DefaultIfEmpty(double.NaN).Max();
-        numbers["running vs population mean: largest gap in population standard deviations"] = meanGap;
+        numbers[MeanGapKey] = meanGap;
 
         static string R(double v) => v.ToString("R", CultureInfo.InvariantCulture);
         List<string> files =

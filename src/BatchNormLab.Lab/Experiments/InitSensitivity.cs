@@ -46,6 +46,9 @@ public sealed class InitSensitivity : Experiment
 
     static string Label(Norm norm, InitScheme scheme) => $"{Presets.Label(norm)}, {SchemeName(scheme)} init";
 
+    /// <summary>The key of <paramref name="network"/>'s spread of test accuracy across the initialisation schemes (best minus worst), mean over seeds: "BN: spread of test accuracy across schemes (mean over seeds)".</summary>
+    public static ResultKey SpreadKey(Norm network) => new(Presets.Label(network), "spread of test accuracy across schemes (mean over seeds)");
+
     /// <inheritdoc/>
     protected override ExperimentResult Measure(ExperimentContext context)
     {
@@ -60,10 +63,10 @@ public sealed class InitSensitivity : Experiment
         var standardBest = new SeedValues("standard, best scheme", Transpose(Of(Norm.None)).Select(a => a.Max()));
         var verdict = Judge(groups[(Norm.BatchNorm, InitScheme.Glorot)].TestAccuracyPerSeed, standardBest, bnSpread, standardSpread);
 
-        var numbers = new Dictionary<string, double>();
+        var numbers = new Dictionary<ResultKey, double>();
         foreach (var g in ordered) g.AddNumbers(numbers);
-        numbers["BN: spread of test accuracy across schemes (mean over seeds)"] = bnSpread.Values.Average();
-        numbers["standard: spread of test accuracy across schemes (mean over seeds)"] = standardSpread.Values.Average();
+        numbers[SpreadKey(Norm.BatchNorm)] = bnSpread.Values.Average();
+        numbers[SpreadKey(Norm.None)] = standardSpread.Values.Average();
 
         string csv = WriteCsv(context, "init-sensitivity.csv", ordered.SelectMany(g =>
                 g.CsvLines($"{(g.Runs[0].Config.Model.Options.Norm == Norm.BatchNorm ? "bn" : "standard")},{SchemeName(g.Runs[0].Config.Model.Options.Init)}"))

@@ -31,6 +31,9 @@ static class InitialResNet
         return (model, batches);
     }
 
+    /// <summary>The label of <paramref name="norm"/>'s net initialised from <paramref name="seed"/>, the subject of its numbers: "BN, seed 1".</summary>
+    public static string Label(Norm norm, ulong seed) => $"{Presets.Label(norm)}, seed {seed}";
+
     /// <summary>The setting in words, for the report.</summary>
     public static string Describe(Preset preset, string? dataset) =>
         $"{Spec(preset, Norm.BatchNorm).Name} with and without BN (conv → BN → ReLU), Kaiming-normal initialisation, at initialisation, on {(DatasetOf(preset, dataset) is "gaussian-images" ? "a synthetic Gaussian mixture as 2×4×4 images" : DatasetOf(preset, dataset))}, " +

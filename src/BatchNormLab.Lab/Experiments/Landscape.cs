@@ -34,7 +34,11 @@ public sealed class LandscapeProbe(Module model, IReadOnlyList<double> etas, int
     Batch? batch;
 
     /// <summary>The measurements so far, one per probed step, in step order.</summary>
-    public List<LandscapeMeasurement> Measurements { get; } = [];
+    public List<LandscapeMeasurement> Measurements { get; private init; } = [];
+
+    // A probe read back with its run (RunArchive): its measurements only; it is never attached to a trainer again.
+    internal static LandscapeProbe Restored(List<LandscapeMeasurement> measurements) =>
+        new(null!, [], 1, LossKind.CrossEntropy) { Measurements = measurements };
 
     /// <summary>Keeps the batch of <paramref name="step"/> when the step is a multiple of the interval, to probe on it.</summary>
     public void OnBatch(Trainer trainer, int step, Batch b) => batch = step % every == 0 ? b : null;
@@ -131,13 +135,25 @@ public sealed class Landscape : Experiment
     static double MeanOverProbes(TrainedRun run, Func<LandscapeMeasurement, double> measure) =>
         Probed(run).Where(x => x.IsFinite).Select(measure).DefaultIfEmpty(double.NaN).Average();
 
+    /// <summary>The key of the number of probes per run of the runs <paramref name="run"/> (e.g. "VGG BN"), mean over seeds: "VGG BN: probes".</summary>
+    public static ResultKey ProbesKey(string run) => new(run, "probes");
+
+    /// <summary>The key of the number of probes with a non-finite grid point of the runs <paramref name="run"/>, summed over seeds: "VGG BN: non-finite probes".</summary>
+    public static ResultKey NonFiniteProbesKey(string run) => new(run, "non-finite probes");
+
+    /// <summary>The key of a landscape measure (e.g. "loss variation") of the runs <paramref name="run"/>, mean over finite probes and seeds: "VGG BN: mean loss variation".</summary>
+    public static ResultKey MeanKey(string run, string measure) => new(run, $"mean {measure}");
+
+    /// <summary>The key of a landscape measure's largest value over the finite probes of the runs <paramref name="run"/> and their seeds: "VGG BN: max loss variation".</summary>
+    public static ResultKey MaxKey(string run, string measure) => new(run, $"max {measure}");
+
     /// <inheritdoc/>
     protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var figures = new List<FigureData>();
         var rows = new List<IReadOnlyList<string>>();
-        var numbers = new Dictionary<string, double>();
+        var numbers = new Dictionary<ResultKey, double>();
         var files = new List<string>();
         var perNetwork = new Dictionary<ProbedNetwork, LandscapeMeasures>();
         var accuracy = new Dictionary<Norm, SeedValues>();
@@ -172,12 +188,12 @@ public sealed class Landscape : Experiment
                     rows.Add([run.Label, run.Outcome.DivergedAtStep is int at ? $"diverged at step {at}" : "done", probes.Count.ToString(CultureInfo.InvariantCulture), nonFinite.ToString(CultureInfo.InvariantCulture),
                         .. Measures.SelectMany(m => new[] { G(MeanOverProbes(run, m.Value)), G(probes.Where(x => x.IsFinite).Select(m.Value).DefaultIfEmpty(double.NaN).Max()) })]);
                 }
-                numbers[$"{group.Label}: probes"] = group.Runs.Average(r => Probed(r).Count);
-                numbers[$"{group.Label}: non-finite probes"] = group.Runs.Sum(r => Probed(r).Count(x => !x.IsFinite));
+                numbers[ProbesKey(group.Label)] = group.Runs.Average(r => Probed(r).Count);
+                numbers[NonFiniteProbesKey(group.Label)] = group.Runs.Sum(r => Probed(r).Count(x => !x.IsFinite));
                 for (int i = 0; i < Measures.Length; i++)
                 {
-                    numbers[$"{group.Label}: mean {Measures[i].Name}"] = values[norm][i].Values.Average();
-                    numbers[$"{group.Label}: max {Measures[i].Name}"] = group.Runs.Max(r => Probed(r).Where(x => x.IsFinite).Select(Measures[i].Value).DefaultIfEmpty(double.NaN).Max());
+                    numbers[MeanKey(group.Label, Measures[i].Name)] = values[norm][i].Values.Average();
+                    numbers[MaxKey(group.Label, Measures[i].Name)] = group.Runs.Max(r => Probed(r).Where(x => x.IsFinite).Select(Measures[i].Value).DefaultIfEmpty(double.NaN).Max());
                 }
             }
             perNetwork[network] = new LandscapeMeasures(

@@ -27,8 +27,12 @@ public sealed class LossSurfacePlots : Experiment
     /// <summary>"Works like skip connections": BN's measure within a factor 2 of the skip net's, either way.</summary>
     public static readonly Rule Alike = Rule.Factor(Claimed.Same, 2);
 
-    /// <summary>The networks, labelled as the report names them.</summary>
-    const string Plain = "plain", Bn = "BN", Skip = "skip connections";
+    /// <summary>The plain network (no BN, no skip connections), labelled as the report names it.</summary>
+    public const string Plain = "plain";
+    /// <summary>The network with BN (no skip connections), labelled as the report names it.</summary>
+    public const string Bn = "BN";
+    /// <summary>The network with skip connections (no BN), labelled as the report names it.</summary>
+    public const string Skip = "skip connections";
 
     /// <summary>One preset's networks and surfaces.</summary>
     /// <param name="Model">The ResNet-style model with skips; its "-noshort" form is the plain and the BN net.</param>
@@ -103,15 +107,34 @@ public sealed class LossSurfacePlots : Experiment
     sealed record Reading(int Step, double Loss, double Ratio, double Curvature, double[] Curvatures, double[][] Curves, double[][,] Surfaces, double[][,] Maps);
 
     /// <summary>Keeps a copy of the model every <c>every</c> steps.</summary>
-    sealed class Checkpoints(int every) : ITrainingCallback
+    internal sealed class Checkpoints(int every) : ITrainingCallback
     {
-        public SortedDictionary<int, IReadOnlyList<StateEntry>> States { get; } = [];
+        public SortedDictionary<int, IReadOnlyList<StateEntry>> States { get; private init; } = [];
+
+        // Read back with its run (RunArchive): the kept copies only; it is never attached to a trainer again.
+        internal static Checkpoints Restored(IDictionary<int, IReadOnlyList<StateEntry>> states) => new(1) { States = new(states) };
 
         public void OnStep(Trainer trainer, StepMetrics m)
         {
             if ((m.Step + 1) % every == 0) States[m.Step + 1] = ModelState.CopyOfStateDict(trainer.Model);
         }
     }
+
+    /// <summary>One reading's name, the subject of its numbers: "BN, running statistics at matched loss" (the statistics named for the BN net only).</summary>
+    static string ReadingName(string network, BnMode mode, bool matched) =>
+        $"{network}{(network == Bn ? ", " + ModeName(mode) : "")} at {(matched ? "matched loss" : "the trained weights")}";
+
+    /// <summary>The key of the convexity ratio |λmin/λmax| of a reading, mean over seeds: "plain at matched loss: convexity ratio (mean over seeds)".</summary>
+    /// <param name="network"><see cref="Plain"/>, <see cref="Bn"/> or <see cref="Skip"/>.</param>
+    /// <param name="mode">The BN net's statistics (batch: <see cref="BnMode.Train"/>, running: <see cref="BnMode.Eval"/>); <see cref="BnMode.Train"/> for the others.</param>
+    /// <param name="matched">Read at matched loss (true) or at the trained weights (false).</param>
+    public static ResultKey ConvexityRatioKey(string network, BnMode mode, bool matched) => new(ReadingName(network, mode, matched), "convexity ratio (mean over seeds)");
+
+    /// <summary>The key of the mean curvature dᵀHd of a reading over the directions, mean over seeds (arguments as <see cref="ConvexityRatioKey"/>): "…: curvature (mean over seeds)".</summary>
+    public static ResultKey CurvatureKey(string network, BnMode mode, bool matched) => new(ReadingName(network, mode, matched), "curvature (mean over seeds)");
+
+    /// <summary>The key of a reading's loss, mean over seeds (arguments as <see cref="ConvexityRatioKey"/>): "…: loss (mean over seeds)".</summary>
+    public static ResultKey LossKey(string network, BnMode mode, bool matched) => new(ReadingName(network, mode, matched), "loss (mean over seeds)");
 
     /// <inheritdoc/>
     protected override ExperimentResult Measure(ExperimentContext context)
@@ -178,15 +201,15 @@ public sealed class LossSurfacePlots : Experiment
         Measures MeasuresOf(string network) => new(Values(network, r => r.Ratio), Values(network, r => r.Curvature));
         var verdict = Judge(groups[Plain].TestAccuracyPerSeed, groups[Bn].TestAccuracyPerSeed, groups[Skip].TestAccuracyPerSeed, MeasuresOf(Plain), MeasuresOf(Bn), MeasuresOf(Skip));
 
-        var numbers = new Dictionary<string, double>();
+        var numbers = new Dictionary<ResultKey, double>();
         foreach (var g in groups.Values) g.AddNumbers(numbers);
         var rows = new List<IReadOnlyList<string>>();
         foreach (var ((network, mode, matched), list) in readings.OrderBy(r => r.Key.Matched ? 0 : 1).ThenBy(r => Array.IndexOf(networks, r.Key.Network)).ThenBy(r => r.Key.Mode))
         {
-            string name = $"{network}{(network == Bn ? ", " + ModeName(mode) : "")} at {(matched ? "matched loss" : "the trained weights")}";
-            numbers[$"{name}: convexity ratio (mean over seeds)"] = list.Average(r => r.Ratio);
-            numbers[$"{name}: curvature (mean over seeds)"] = list.Average(r => r.Curvature);
-            numbers[$"{name}: loss (mean over seeds)"] = list.Average(r => r.Loss);
+            string name = ReadingName(network, mode, matched);
+            numbers[ConvexityRatioKey(network, mode, matched)] = list.Average(r => r.Ratio);
+            numbers[CurvatureKey(network, mode, matched)] = list.Average(r => r.Curvature);
+            numbers[LossKey(network, mode, matched)] = list.Average(r => r.Loss);
             rows.Add([name, string.Join(", ", list.Select(r => r.Step)), string.Join(", ", list.Select(r => G(r.Loss))), string.Join(", ", list.Select(r => G(r.Ratio))), string.Join(", ", list.Select(r => G(r.Curvature)))]);
         }
         var table = new TableData("Per net, per seed: the kept copy read, its loss (with the statistics named), the mean convexity ratio |λmin/λmax| over the map(s), and the mean curvature dᵀHd over the directions",

@@ -49,7 +49,7 @@ public sealed class LrSweep : Experiment
         var runs = ordered.SelectMany(g => g.Runs).ToList();
 
         var figures = new List<FigureData> { SeededRuns.TrainingLoss(ordered), SeededRuns.TestAccuracy(ordered) };
-        var numbers = new Dictionary<string, double>();
+        var numbers = new Dictionary<ResultKey, double>();
         foreach (var g in ordered) g.AddNumbers(numbers);
         double low = LearningRates.Min(), top = LearningRates.Max();
         var verdict = Judge(groups[(Norm.BatchNorm, low)].Values(MeanTrainingLoss), groups[(Norm.None, low)].Values(MeanTrainingLoss),

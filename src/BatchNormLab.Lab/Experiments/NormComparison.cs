@@ -22,7 +22,7 @@ public abstract class NormComparison : Experiment
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var groups = Presets.SharedRuns(context, Name, Networks);
         var runs = groups.SelectMany(g => g.Runs).ToList();
-        var numbers = new Dictionary<string, double>();
+        var numbers = new Dictionary<ResultKey, double>();
         foreach (var g in groups) g.AddNumbers(numbers);
         var tables = new List<TableData> { SeededRuns.Table(groups), RunFigures.Table(runs), RunFigures.ShiftTable(runs, numbers) };
         var (settings, deviations) = Describe(context.Preset, context.Dataset);

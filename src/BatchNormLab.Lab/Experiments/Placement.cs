@@ -57,7 +57,7 @@ public sealed class Placement : Experiment
         var ordered = groups.Values.ToList();
         var runs = ordered.SelectMany(g => g.Runs).ToList();
 
-        var numbers = new Dictionary<string, double>();
+        var numbers = new Dictionary<ResultKey, double>();
         foreach (var g in ordered) g.AddNumbers(numbers);
         SeedValues Accuracy(NormPlacement placement, bool affine) => groups[(placement, affine)].TestAccuracyPerSeed;
         var verdict = Judge(Accuracy(NormPlacement.BeforeActivation, true), Accuracy(NormPlacement.AfterActivation, true),

@@ -112,6 +112,42 @@ public sealed class QuadraticSurface : Experiment
             "The paper leaves the targets general; ours are a noise-free teacher's (targets change Q, not R, so the dynamics of the excess loss are the same). The inputs are Gaussian; the theory needs only i.i.d. inputs.");
     }
 
+    /// <summary>The label of the p &lt; N case drawn from <paramref name="inputs"/> (a spectrum's <see cref="QuadraticSpectrum.Case"/>): "raw, p = P &lt; N".</summary>
+    public static string FewSamplesCase(IidInputs inputs) => $"raw, p = {inputs.Samples} < N";
+
+    /// <summary>The key of the outlier eigenvalue of R in case <paramref name="case"/> (e.g. "raw"), mean over draws: "raw: outlier eigenvalue".</summary>
+    public static ResultKey OutlierKey(string @case) => new(@case, "outlier eigenvalue");
+
+    /// <summary>The key of the outlier's theoretical value in case <paramref name="case"/>: "raw: outlier theory".</summary>
+    public static ResultKey OutlierTheoryKey(string @case) => new(@case, "outlier theory");
+
+    /// <summary>The key of the outlier eigenvector's overlap with (1, …, 1)/√N in case <paramref name="case"/>, mean over draws: "raw: outlier overlap with (1,…,1)/√N".</summary>
+    public static ResultKey OverlapKey(string @case) => new(@case, "outlier overlap with (1,…,1)/√N");
+
+    /// <summary>The key of the bulk's lower edge in case <paramref name="case"/>, mean over draws, beside Marchenko–Pastur's <paramref name="law"/>: "centred: bulk low (MP λ₋)", λ₋ to 4 significant digits.</summary>
+    public static ResultKey BulkLowKey(string @case, double law) => new(@case, $"bulk low (MP {G(law)})");
+
+    /// <summary>The key of the bulk's upper edge in case <paramref name="case"/>, mean over draws, beside Marchenko–Pastur's <paramref name="law"/>: "centred: bulk high (MP λ₊)", λ₊ to 4 significant digits.</summary>
+    public static ResultKey BulkHighKey(string @case, double law) => new(@case, $"bulk high (MP {G(law)})");
+
+    /// <summary>The key of the number of zero eigenvalues per draw in case <paramref name="case"/>, beside the <paramref name="expected"/> N − p: "raw, p = P &lt; N: zero eigenvalues (N − p = K)".</summary>
+    public static ResultKey ZeroEigenvaluesKey(string @case, int expected) => new(@case, $"zero eigenvalues (N − p = {expected})");
+
+    /// <summary>The key of λmax of R for input treatment <paramref name="treatment"/> (e.g. "raw", "BN-normalised"), first draw: "raw: λmax".</summary>
+    public static ResultKey LambdaMaxKey(string treatment) => new(treatment, "λmax");
+
+    /// <summary>The key of gradient descent's measured steps to tolerance at η = 1/λmax for <paramref name="treatment"/>, first draw: "raw: steps at η = 1/λmax".</summary>
+    public static ResultKey StepsKey(string treatment) => new(treatment, "steps at η = 1/λmax");
+
+    /// <summary>The key of the closed form's steps to tolerance at η = 1/λmax for <paramref name="treatment"/>, first draw: "raw: closed-form steps".</summary>
+    public static ResultKey ClosedFormStepsKey(string treatment) => new(treatment, "closed-form steps");
+
+    /// <summary>The key of the rough rule's steps, ln(1/tolerance)/2·λmax/λmin, for <paramref name="treatment"/>, first draw: "raw: rough-rule steps".</summary>
+    public static ResultKey RuleStepsKey(string treatment) => new(treatment, "rough-rule steps");
+
+    /// <summary>The key of raw inputs' gradient descent at η = <paramref name="factor"/>·2/λmax: the step it diverged at, or its steps to tolerance: "raw at 1.01·2/λmax: diverged at step".</summary>
+    public static ResultKey EdgeKey(double factor, bool diverged) => new($"raw at {G(factor)}·2/λmax", diverged ? "diverged at step" : "steps to tolerance");
+
     /// <inheritdoc/>
     protected override ExperimentResult Measure(ExperimentContext context)
     {
@@ -134,7 +170,7 @@ public sealed class QuadraticSurface : Experiment
             spectra.Add(Summarise(Label(t), setting.Inputs, quadratics[t], hasOutlier: t == InputTreatment.Raw && setting.Inputs.Mean != 0, setting.Inputs.Outlier));
             AddEigenvalues(csvEigen, Label(t), quadratics[t]);
         }
-        string fewLabel = $"raw, p = {setting.FewSamples.Samples} < N";
+        string fewLabel = FewSamplesCase(setting.FewSamples);
         spectra.Add(Summarise(fewLabel, setting.FewSamples, fewDraws, hasOutlier: setting.FewSamples.Mean != 0, setting.FewSamples.OutlierAtRatio));
         AddEigenvalues(csvEigen, fewLabel, fewDraws);
 
@@ -422,31 +458,30 @@ public sealed class QuadraticSurface : Experiment
         t.Diverged ? $"diverges (loss above {G(LinearUnitQuadratic.DivergenceFactor)}·E(W₀) at step {t.Losses.Length - 1})"
         : t.StepsToTolerance is int k ? $"converges in {k} steps" : $"not converged after {t.Losses.Length - 1} steps";
 
-    static Dictionary<string, double> Numbers(IReadOnlyList<QuadraticSpectrum> spectra, IReadOnlyList<QuadraticDescent> descents, IReadOnlyList<DescentTrace> edgeRuns)
+    static Dictionary<ResultKey, double> Numbers(IReadOnlyList<QuadraticSpectrum> spectra, IReadOnlyList<QuadraticDescent> descents, IReadOnlyList<DescentTrace> edgeRuns)
     {
-        var numbers = new Dictionary<string, double>();
+        var numbers = new Dictionary<ResultKey, double>();
         foreach (var s in spectra)
         {
             if (!double.IsNaN(s.Outlier))
             {
-                numbers[$"{s.Case}: outlier eigenvalue"] = s.Outlier;
-                numbers[$"{s.Case}: outlier theory"] = s.OutlierTheory;
-                numbers[$"{s.Case}: outlier overlap with (1,…,1)/√N"] = s.Overlap;
+                numbers[OutlierKey(s.Case)] = s.Outlier;
+                numbers[OutlierTheoryKey(s.Case)] = s.OutlierTheory;
+                numbers[OverlapKey(s.Case)] = s.Overlap;
             }
-            numbers[$"{s.Case}: bulk low (MP {G(s.Law.Lower)})"] = s.BulkLow;
-            numbers[$"{s.Case}: bulk high (MP {G(s.Law.Upper)})"] = s.BulkHigh;
-            if (s.Inputs.ZeroEigenvalues > 0) numbers[$"{s.Case}: zero eigenvalues (N − p = {s.Inputs.ZeroEigenvalues})"] = s.MeanZeros;
+            numbers[BulkLowKey(s.Case, s.Law.Lower)] = s.BulkLow;
+            numbers[BulkHighKey(s.Case, s.Law.Upper)] = s.BulkHigh;
+            if (s.Inputs.ZeroEigenvalues > 0) numbers[ZeroEigenvaluesKey(s.Case, s.Inputs.ZeroEigenvalues)] = s.MeanZeros;
         }
         foreach (var d in descents)
         {
-            numbers[$"{d.Treatment}: λmax"] = d.LambdaMax;
-            numbers[$"{d.Treatment}: steps at η = 1/λmax"] = d.Measured.StepsToTolerance ?? double.NaN;
-            numbers[$"{d.Treatment}: closed-form steps"] = d.ClosedFormSteps ?? double.NaN;
-            numbers[$"{d.Treatment}: rough-rule steps"] = d.RuleSteps;
+            numbers[LambdaMaxKey(d.Treatment)] = d.LambdaMax;
+            numbers[StepsKey(d.Treatment)] = d.Measured.StepsToTolerance ?? double.NaN;
+            numbers[ClosedFormStepsKey(d.Treatment)] = d.ClosedFormSteps ?? double.NaN;
+            numbers[RuleStepsKey(d.Treatment)] = d.RuleSteps;
         }
         for (int i = 0; i < edgeRuns.Count; i++)
-            numbers[$"raw at {G(EdgeFactors[i])}·2/λmax: {(edgeRuns[i].Diverged ? "diverged at step" : "steps to tolerance")}"] =
-                edgeRuns[i].Diverged ? edgeRuns[i].Losses.Length - 1 : edgeRuns[i].StepsToTolerance ?? double.NaN;
+            numbers[EdgeKey(EdgeFactors[i], edgeRuns[i].Diverged)] = edgeRuns[i].Diverged ? edgeRuns[i].Losses.Length - 1 : edgeRuns[i].StepsToTolerance ?? double.NaN;
         return numbers;
     }
 

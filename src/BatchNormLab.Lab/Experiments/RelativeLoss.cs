@@ -99,13 +99,16 @@ public sealed class RelativeLoss : Experiment
     /// </summary>
     public static double Headroom(double bn, double standard) => bn - Math.Min(Censored, standard + Math.Log10(LaterFactor));
 
+    /// <summary>The key of log10 of the first diverging η (<see cref="Censored"/> when none in the range diverges): "BN, seed 1: log10 of the first diverging η (…: none in the range)".</summary>
+    public static ResultKey FirstDivergenceKey(Norm network, ulong seed) => new(InitialResNet.Label(network, seed), $"log10 of the first diverging η ({F(Censored)}: none in the range)");
+
     /// <inheritdoc/>
     protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var figures = new List<FigureData>();
         var rows = new List<IReadOnlyList<string>>();
-        var numbers = new Dictionary<string, double>();
+        var numbers = new Dictionary<ResultKey, double>();
         var csv = new List<string> { "network,seed,eta,relative_loss" };
         var first = new Dictionary<Norm, List<double>>();
         foreach (var norm in (Norm[])[Norm.BatchNorm, Norm.None])
@@ -123,7 +126,7 @@ public sealed class RelativeLoss : Experiment
                 var etas = Etas.Take(relative.Length).ToArray();
                 series.Add(new Series($"seed {seed}", etas, relative));
                 csv.AddRange(etas.Select((eta, i) => string.Create(CultureInfo.InvariantCulture, $"{net},{seed},{eta:R},{relative[i]:R}")));
-                numbers[$"{net}, seed {seed}: log10 of the first diverging η ({F(Censored)}: none in the range)"] = diverges;
+                numbers[FirstDivergenceKey(norm, seed)] = diverges;
                 rows.Add([net, seed.ToString(CultureInfo.InvariantCulture), diverges < Censored ? F(Math.Pow(10, diverges)) : "none",
                     .. Decades().Select(i => i >= relative.Length ? "" : double.IsFinite(relative[i]) ? F(relative[i]) : "overflow")]);
             }

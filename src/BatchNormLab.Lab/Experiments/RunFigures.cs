@@ -22,15 +22,27 @@ static class RunFigures
                 r.Outcome.Diverged ? $"diverged at step {r.Outcome.DivergedAtStep}: {r.Outcome.DivergenceReason}" : "done"]).ToList());
 
     /// <summary>Each run's test accuracy and final training loss, into the result's numbers.</summary>
-    public static void AddNumbers(Dictionary<string, double> numbers, IEnumerable<TrainedRun> runs)
+    public static void AddNumbers(Dictionary<ResultKey, double> numbers, IEnumerable<TrainedRun> runs)
     {
         foreach (var r in runs)
         {
-            numbers[$"{r.Label}: test accuracy"] = r.TestAccuracy;
-            numbers[$"{r.Label}: final training loss"] = r.FinalTrainLoss();
-            numbers[$"{r.Label}: final training accuracy"] = r.FinalTrainAccuracy();
+            numbers[TestAccuracyKey(r.Label)] = r.TestAccuracy;
+            numbers[TrainingLossKey(r.Label)] = r.FinalTrainLoss();
+            numbers[TrainingAccuracyKey(r.Label)] = r.FinalTrainAccuracy();
         }
     }
+
+    /// <summary>The key of run <paramref name="run"/>'s test accuracy: "RUN: test accuracy".</summary>
+    public static ResultKey TestAccuracyKey(string run) => new(run, "test accuracy");
+
+    /// <summary>The key of run <paramref name="run"/>'s training loss over the last 50 steps: "RUN: final training loss".</summary>
+    public static ResultKey TrainingLossKey(string run) => new(run, "final training loss");
+
+    /// <summary>The key of run <paramref name="run"/>'s training accuracy over the last 50 steps: "RUN: final training accuracy".</summary>
+    public static ResultKey TrainingAccuracyKey(string run) => new(run, "final training accuracy");
+
+    /// <summary>The key of run <paramref name="run"/>'s distribution shift, mean over its recorded layers (<see cref="ShiftTable"/>): "RUN: distribution shift".</summary>
+    public static ResultKey ShiftKey(string run) => new(run, "distribution shift");
 
     /// <summary>Test accuracy, counting a diverged or unevaluated run as chance.</summary>
     public static double AccuracyOrChance(TrainedRun r) => double.IsNaN(r.TestAccuracy) ? Chance : r.TestAccuracy;
@@ -93,14 +105,14 @@ static class RunFigures
     }
 
     /// <summary>One row per run: its shift per recorded layer and the mean; adds the means to <paramref name="numbers"/>.</summary>
-    public static TableData ShiftTable(IReadOnlyList<TrainedRun> runs, Dictionary<string, double> numbers)
+    public static TableData ShiftTable(IReadOnlyList<TrainedRun> runs, Dictionary<ResultKey, double> numbers)
     {
         var layers = runs[0].Activations!.Layers;
         var rows = new List<IReadOnlyList<string>>();
         foreach (var r in runs)
         {
             var (perLayer, mean) = Shift(r);
-            numbers[$"{r.Label}: distribution shift"] = mean;
+            numbers[ShiftKey(r.Label)] = mean;
             rows.Add([r.Label, .. layers.Select(l => Cell(perLayer[l], "G3")), Cell(mean, "G3")]);
         }
         return new TableData("Distribution shift (mean change of a layer's activation percentiles between recordings, in units of its 5–95 spread; 0 = a fixed distribution)",

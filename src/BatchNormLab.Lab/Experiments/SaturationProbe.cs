@@ -40,6 +40,12 @@ public sealed class SaturationProbe : ITrainingCallback
             });
     }
 
+    // A probe read back with its run (RunArchive): its snapshots only; it is never attached to a trainer again.
+    SaturationProbe(double threshold, IReadOnlyList<int> layers, List<SaturationSnapshot> snapshots) =>
+        (Threshold, Layers, Snapshots, every) = (threshold, layers, snapshots, 1);
+
+    internal static SaturationProbe Restored(double threshold, IReadOnlyList<int> layers, List<SaturationSnapshot> snapshots) => new(threshold, layers, snapshots);
+
     /// <summary>Arms recording for the forward pass of <paramref name="step"/> when it is a multiple of the interval.</summary>
     public void OnBatch(Trainer trainer, int step, Batch batch) => recording = step % every == 0 ? step : null;
 

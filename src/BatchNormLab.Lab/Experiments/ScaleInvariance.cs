@@ -69,6 +69,42 @@ public sealed class ScaleInvariance : Experiment
     sealed record SeedCheck(ulong Seed, double Scale, double Outputs, double Loss, double ScaledGradient, double OtherGradients,
         double LossChangeEpsKept, double GradientLawEpsKept, double StandardLossChange);
 
+    /// <summary>The subject of the numbers of the scale factor <paramref name="scale"/>: "a = 10".</summary>
+    static string Scaled(double scale) => $"a = {F(scale)}";
+
+    /// <summary>The key of the outputs' relative deviation from the ε/a² network when the BN-fed weights are scaled by <paramref name="scale"/>, max over seeds: "a = 10: outputs, relative deviation from the ε/a² network (max over seeds)".</summary>
+    public static ResultKey OutputsKey(double scale) => new(Scaled(scale), "outputs, relative deviation from the ε/a² network (max over seeds)");
+
+    /// <summary>The key of the loss's relative deviation from the ε/a² network at scale <paramref name="scale"/>, max over seeds: "a = 10: loss, relative deviation from the ε/a² network (max over seeds)".</summary>
+    public static ResultKey LossKey(double scale) => new(Scaled(scale), "loss, relative deviation from the ε/a² network (max over seeds)");
+
+    /// <summary>The key of the scaled layers' gradient × a, relative deviation from the unscaled gradient at scale <paramref name="scale"/>, max over seeds: "a = 10: scaled layers' gradient × a, relative deviation (max over seeds)".</summary>
+    public static ResultKey ScaledGradientKey(double scale) => new(Scaled(scale), "scaled layers' gradient × a, relative deviation (max over seeds)");
+
+    /// <summary>The key of the other parameters' gradients' relative deviation at scale <paramref name="scale"/>, max over seeds: "a = 10: other parameters' gradients, relative deviation (max over seeds)".</summary>
+    public static ResultKey OtherGradientsKey(double scale) => new(Scaled(scale), "other parameters' gradients, relative deviation (max over seeds)");
+
+    /// <summary>The key of the loss change at scale <paramref name="scale"/> with ε kept as it is, max over seeds: "a = 10: loss change with ε kept (max over seeds)".</summary>
+    public static ResultKey LossChangeEpsKeptKey(double scale) => new(Scaled(scale), "loss change with ε kept (max over seeds)");
+
+    /// <summary>The key of the scaled layers' gradient × a with ε kept, relative deviation at scale <paramref name="scale"/>, max over seeds: "a = 10: scaled layers' gradient × a with ε kept, relative deviation (max over seeds)".</summary>
+    public static ResultKey ScaledGradientEpsKeptKey(double scale) => new(Scaled(scale), "scaled layers' gradient × a with ε kept, relative deviation (max over seeds)");
+
+    /// <summary>The key of the standard network's loss change when the same layers are scaled by <paramref name="scale"/>, min over seeds: "a = 10: standard network's loss change (min over seeds)".</summary>
+    public static ResultKey StandardLossChangeKey(double scale) => new(Scaled(scale), "standard network's loss change (min over seeds)");
+
+    /// <summary>The key of the largest |cos(W, ∇W)| over the BN-fed layers and seeds: "BN: max |cos(W, ∇W)| over BN-fed layers and seeds".</summary>
+    public static ResultKey OrthogonalityKey => new("BN", "max |cos(W, ∇W)| over BN-fed layers and seeds");
+
+    /// <summary>The key of the standard network's median |cos(W, ∇W)| over the same layers and seeds: "standard: median |cos(W, ∇W)| over the same layers and seeds".</summary>
+    public static ResultKey StandardCosineKey => new("standard", "median |cos(W, ∇W)| over the same layers and seeds");
+
+    /// <summary>The key of the BN network's effective learning rate at the end over that at the start, geometric mean over layers, mean over seeds: "BN: η_eff(T)/η_eff(0), geometric mean over layers (mean over seeds)".</summary>
+    public static ResultKey RateRatioKey => new("BN", "η_eff(T)/η_eff(0), geometric mean over layers (mean over seeds)");
+
+    /// <summary>The key of the standard network's (‖W_0‖/‖W_T‖)² over the same layers, geometric mean over layers, mean over seeds: "standard: (‖W_0‖/‖W_T‖)², geometric mean over layers (mean over seeds)".</summary>
+    public static ResultKey StandardRateRatioKey => new("standard", "(‖W_0‖/‖W_T‖)², geometric mean over layers (mean over seeds)");
+
     /// <inheritdoc/>
     protected override ExperimentResult Measure(ExperimentContext context)
     {
@@ -115,22 +151,21 @@ public sealed class ScaleInvariance : Experiment
             $"Measured: ‖W‖ of the BN-fed layers grew by ×{G(Math.Pow(rateRatio.Values.Average(), -0.5))} over the run (geometric mean over layers, mean over seeds), so η/‖W‖² fell to ×{G(rateRatio.Values.Average())}; " +
             $"the same layers of the standard network grew by ×{G(Math.Pow(standardRatio, -0.5))}");
 
-        var numbers = new Dictionary<string, double>();
+        var numbers = new Dictionary<ResultKey, double>();
         foreach (var c in invariance)
         {
-            string a = $"a = {F(c.Scale)}";
-            numbers[$"{a}: outputs, relative deviation from the ε/a² network (max over seeds)"] = c.Outputs;
-            numbers[$"{a}: loss, relative deviation from the ε/a² network (max over seeds)"] = c.Loss;
-            numbers[$"{a}: scaled layers' gradient × a, relative deviation (max over seeds)"] = c.ScaledGradient;
-            numbers[$"{a}: other parameters' gradients, relative deviation (max over seeds)"] = c.OtherGradients;
-            numbers[$"{a}: loss change with ε kept (max over seeds)"] = checks.Where(x => x.Scale == c.Scale).Max(x => x.LossChangeEpsKept);
-            numbers[$"{a}: scaled layers' gradient × a with ε kept, relative deviation (max over seeds)"] = checks.Where(x => x.Scale == c.Scale).Max(x => x.GradientLawEpsKept);
-            numbers[$"{a}: standard network's loss change (min over seeds)"] = checks.Where(x => x.Scale == c.Scale).Min(x => x.StandardLossChange);
+            numbers[OutputsKey(c.Scale)] = c.Outputs;
+            numbers[LossKey(c.Scale)] = c.Loss;
+            numbers[ScaledGradientKey(c.Scale)] = c.ScaledGradient;
+            numbers[OtherGradientsKey(c.Scale)] = c.OtherGradients;
+            numbers[LossChangeEpsKeptKey(c.Scale)] = checks.Where(x => x.Scale == c.Scale).Max(x => x.LossChangeEpsKept);
+            numbers[ScaledGradientEpsKeptKey(c.Scale)] = checks.Where(x => x.Scale == c.Scale).Max(x => x.GradientLawEpsKept);
+            numbers[StandardLossChangeKey(c.Scale)] = checks.Where(x => x.Scale == c.Scale).Min(x => x.StandardLossChange);
         }
-        numbers["BN: max |cos(W, ∇W)| over BN-fed layers and seeds"] = orthogonality;
-        numbers["standard: median |cos(W, ∇W)| over the same layers and seeds"] = Median(cosines.Select(c => Math.Abs(c.Standard)));
-        numbers["BN: η_eff(T)/η_eff(0), geometric mean over layers (mean over seeds)"] = rateRatio.Values.Average();
-        numbers["standard: (‖W_0‖/‖W_T‖)², geometric mean over layers (mean over seeds)"] = standardRatio;
+        numbers[OrthogonalityKey] = orthogonality;
+        numbers[StandardCosineKey] = Median(cosines.Select(c => Math.Abs(c.Standard)));
+        numbers[RateRatioKey] = rateRatio.Values.Average();
+        numbers[StandardRateRatioKey] = standardRatio;
 
         string checkCsv = WriteCsv(context, "scale-invariance-checks.csv", checks.Select(c => string.Join(',',
                 new[] { c.Scale, c.Outputs, c.Loss, c.ScaledGradient, c.OtherGradients, c.LossChangeEpsKept, c.GradientLawEpsKept, c.StandardLossChange }.Select(R).Prepend(c.Seed.ToString(CultureInfo.InvariantCulture))))

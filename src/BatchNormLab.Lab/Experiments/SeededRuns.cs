@@ -99,13 +99,22 @@ public sealed record SeededRuns(string Label, IReadOnlyList<TrainedRun> Runs)
                 MeanSd(g.TestAccuracies, 100, "0.00") + " %", MeanSd(g.TestLosses, 1, "0.0000"), MeanSd(g.TrainLosses, 1, "0.0000"),
                 string.Join(", ", g.TestAccuracies.Select(a => RunFigures.Cell(a, "P1")))]).ToList());
 
-    /// <summary>Each configuration's seed means into the result's numbers, under "LABEL: …".</summary>
-    public void AddNumbers(Dictionary<string, double> numbers)
+    /// <summary>Each configuration's seed means into the result's numbers, under "LABEL: …" (<see cref="TestAccuracyKey"/>, <see cref="TestLossKey"/>, <see cref="TrainingLossKey"/>).</summary>
+    public void AddNumbers(Dictionary<ResultKey, double> numbers)
     {
-        numbers[$"{Label}: test accuracy (mean over seeds)"] = TestAccuracies.Average();
-        numbers[$"{Label}: test loss (mean over seeds)"] = TestLosses.Average();
-        numbers[$"{Label}: final training loss (mean over seeds)"] = TrainLosses.Average();
+        numbers[TestAccuracyKey(Label)] = TestAccuracies.Average();
+        numbers[TestLossKey(Label)] = TestLosses.Average();
+        numbers[TrainingLossKey(Label)] = TrainLosses.Average();
     }
+
+    /// <summary>The key of configuration <paramref name="label"/>'s test accuracy, mean over seeds: "LABEL: test accuracy (mean over seeds)".</summary>
+    public static ResultKey TestAccuracyKey(string label) => new(label, "test accuracy (mean over seeds)");
+
+    /// <summary>The key of configuration <paramref name="label"/>'s test loss, mean over seeds: "LABEL: test loss (mean over seeds)".</summary>
+    public static ResultKey TestLossKey(string label) => new(label, "test loss (mean over seeds)");
+
+    /// <summary>The key of configuration <paramref name="label"/>'s training loss over the last 50 steps, mean over seeds: "LABEL: final training loss (mean over seeds)".</summary>
+    public static ResultKey TrainingLossKey(string label) => new(label, "final training loss (mean over seeds)");
 
     /// <summary>The per-run CSV lines (no header) with this configuration's <paramref name="columns"/> first.</summary>
     public IEnumerable<string> CsvLines(string columns)

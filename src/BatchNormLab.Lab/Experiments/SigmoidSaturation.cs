@@ -84,6 +84,15 @@ public sealed class SigmoidSaturation : Experiment
         public SeedValues Saturation => new(Group.Label, Probes.Select(p => p.Late(LateShare).Values.Average()));
     }
 
+    /// <summary>The key of layer <paramref name="layer"/>'s saturated fraction late in training of the runs <paramref name="run"/> (e.g. "sigmoid without BN"), mean over seeds: "sigmoid without BN: saturated fraction, layer 2 (late, mean over seeds)".</summary>
+    public static ResultKey LayerSaturationKey(string run, int layer) => new(run, $"saturated fraction, layer {layer} (late, mean over seeds)");
+
+    /// <summary>The key of the saturated fraction late in training of the runs <paramref name="run"/>, mean over layers and seeds: "sigmoid without BN: saturated fraction (late, mean over layers and seeds)".</summary>
+    public static ResultKey SaturationKey(string run) => new(run, "saturated fraction (late, mean over layers and seeds)");
+
+    /// <summary>The key of the mean training loss over all steps of the runs <paramref name="run"/>, mean over seeds: "sigmoid without BN: mean training loss over the run (mean over seeds)".</summary>
+    public static ResultKey MeanTrainingLossKey(string run) => new(run, "mean training loss over the run (mean over seeds)");
+
     /// <inheritdoc/>
     protected override ExperimentResult Measure(ExperimentContext context)
     {
@@ -94,7 +103,7 @@ public sealed class SigmoidSaturation : Experiment
         var runs = groups.SelectMany(g => g.Runs).ToList();
         var layers = plain.Probes[0].Layers;
 
-        var numbers = new Dictionary<string, double>();
+        var numbers = new Dictionary<ResultKey, double>();
         foreach (var g in groups) g.AddNumbers(numbers);
         var rows = new List<IReadOnlyList<string>>();
         foreach (var p in both)
@@ -104,11 +113,11 @@ public sealed class SigmoidSaturation : Experiment
             {
                 double atStart = p.Probes.Average(probe => probe.Snapshots.Where(s => s.Step == 0 && s.Layer == layer).Select(s => s.Fraction).DefaultIfEmpty(double.NaN).First());
                 double lateMean = late.Average(l => l[layer]);
-                numbers[$"{p.Group.Label}: saturated fraction, layer {layer} (late, mean over seeds)"] = lateMean;
+                numbers[LayerSaturationKey(p.Group.Label, layer)] = lateMean;
                 rows.Add([p.Group.Label, $"#{layer}", RunFigures.Cell(atStart, "P2"), RunFigures.Cell(lateMean, "P2"), string.Join(", ", late.Select(l => RunFigures.Cell(l[layer], "P2")))]);
             }
-            numbers[$"{p.Group.Label}: saturated fraction (late, mean over layers and seeds)"] = p.Saturation.Values.Average();
-            numbers[$"{p.Group.Label}: mean training loss over the run (mean over seeds)"] = p.Group.Values(LrSweep.MeanTrainingLoss).Values.Average();
+            numbers[SaturationKey(p.Group.Label)] = p.Saturation.Values.Average();
+            numbers[MeanTrainingLossKey(p.Group.Label)] = p.Group.Values(LrSweep.MeanTrainingLoss).Values.Average();
         }
 
         static string R(double v) => v.ToString("R", CultureInfo.InvariantCulture);

@@ -52,7 +52,7 @@ public sealed class SmallLr : Experiment
             k => Label(k.Item1, k.Item2), (k, seed) => Presets.Vgg(context.Preset, k.Item1, k.Item2, seed, context.Dataset)).Values];
         var (bnSmall, standardSmall, bnLarge) = (groups[0], groups[1], groups[2]);
         var runs = groups.SelectMany(g => g.Runs).ToList();
-        var numbers = new Dictionary<string, double>();
+        var numbers = new Dictionary<ResultKey, double>();
         foreach (var g in groups) g.AddNumbers(numbers);
         var verdict = Judge(bnSmall.TestAccuracyPerSeed, standardSmall.TestAccuracyPerSeed, bnLarge.TestAccuracyPerSeed);
         string losses = string.Join("; ", groups.Select(g => $"{g.Label} {string.Join(", ", g.TrainLosses.Select(l => RunFigures.Cell(l, "0.###")))}"));

@@ -43,10 +43,21 @@ public sealed class TheoryProbe : ITrainingCallback
         modules = this.layers.Select(l => byName[l.Name]).ToArray();
         norms = modules.Select(m => NormAfter(model, m)).ToArray();
         initial = this.layers.Select(l => l.Weight.ToDoubleArray()).ToArray();
+        Layers = this.layers.Select(l => l.Number).ToList();
     }
 
+    // A probe read back with its run (RunArchive): its measurements only; it is never attached to a trainer again.
+    TheoryProbe(IReadOnlyList<int> layers, List<TheoryMeasurement> measurements, double[]? finalDistances)
+    {
+        (model, this.layers, modules, norms, initial, loss) = (null!, [], [], [], [], LossKind.CrossEntropy);
+        (Layers, Measurements, FinalDistances) = (layers, measurements, finalDistances);
+    }
+
+    internal static TheoryProbe Restored(IReadOnlyList<int> layers, List<TheoryMeasurement> measurements, double[]? finalDistances) =>
+        new(layers, measurements, finalDistances);
+
     /// <summary>The weight-layer numbers probed (from 1), in the order given.</summary>
-    public IReadOnlyList<int> Layers => layers.Select(l => l.Number).ToList();
+    public IReadOnlyList<int> Layers { get; }
 
     /// <summary>The measurements so far, in step order, one per probed layer per probed step.</summary>
     public List<TheoryMeasurement> Measurements { get; } = [];
@@ -213,11 +224,20 @@ public sealed class Theory : Experiment
         ];
     }
 
+    /// <summary>The key of a judged measure (e.g. "‖∇_y L‖") of the runs <paramref name="run"/> (e.g. "VGG BN"), mean over seeds: "VGG BN: ‖∇_y L‖ (mean over seeds)".</summary>
+    public static ResultKey MeanKey(string run, string measure) => new(run, $"{measure} (mean over seeds)");
+
+    /// <summary>The key of the factor γ_j/σ_j of Theorems 4.1 and 4.2 in the BN runs <paramref name="run"/>, mean over probes, channels, layers and seeds: "VGG BN: γ_j/σ_j (mean)".</summary>
+    public static ResultKey GainKey(string run) => new(run, "γ_j/σ_j (mean)");
+
+    /// <summary>The key of the standard deviation σ_j of a layer's output y in the runs <paramref name="run"/>, mean over probes, channels, layers and seeds: "VGG standard: σ_j of y (mean)".</summary>
+    public static ResultKey OutputStdKey(string run) => new(run, "σ_j of y (mean)");
+
     /// <inheritdoc/>
     protected override ExperimentResult Measure(ExperimentContext context)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var numbers = new Dictionary<string, double>();
+        var numbers = new Dictionary<ResultKey, double>();
         var rows = new List<IReadOnlyList<string>>();
         var groups = ((Norm[])[Norm.BatchNorm, Norm.None]).Select(norm => ProbedRuns.Train(context, Name, ProbedNetwork.Vgg, norm)).ToList();
         var values = groups.Select(g => Enumerable.Range(0, Measures.Length).Select(i => g.Values(r => Judged(r)[i]) with { Label = $"{Measures[i].Name}, {g.Label}" }).ToArray()).ToList();
@@ -248,16 +268,16 @@ public sealed class Theory : Experiment
                         at.Count(x => x.Curvature < 0).ToString(CultureInfo.InvariantCulture), G(probe.FinalDistances?[i] ?? double.NaN), G(at.Average(x => x.OutputStd)), G(at.Average(x => x.Gain))]);
                 }
             }
-            for (int i = 0; i < Measures.Length; i++) numbers[$"{g.Label}: {Measures[i].Name} (mean over seeds)"] = v[i].Values.Average();
+            for (int i = 0; i < Measures.Length; i++) numbers[MeanKey(g.Label, Measures[i].Name)] = v[i].Values.Average();
         }
         var files = new List<string> { WriteCsv(context, "theory.csv", lines), WriteCsv(context, "theory-final.csv", finalLines) };
         var table = new TableData("Per run and layer: means over the probes, and the final distance from the initial weights",
             ["run", "layer", "probes", "mean ‖∇_y L‖", "mean |ĝᵀH_yĝ|/‖ĝ‖²", "mean ‖∇_W L‖", "probes with ĝᵀH_yĝ < 0", "‖W_T − W_0‖", "mean σ_j of y", "mean γ_j/σ_j"], rows);
         double MeanOf(SeededRuns g, Func<TheoryMeasurement, double> value) => g.Runs.SelectMany(r => Probed(r).Measurements).Select(value).DefaultIfEmpty(double.NaN).Average();
         var (gain, stdBn, stdStandard) = (MeanOf(groups[0], x => x.Gain), MeanOf(groups[0], x => x.OutputStd), MeanOf(groups[1], x => x.OutputStd));
-        numbers["VGG BN: γ_j/σ_j (mean)"] = gain;
-        numbers["VGG BN: σ_j of y (mean)"] = stdBn;
-        numbers["VGG standard: σ_j of y (mean)"] = stdStandard;
+        numbers[GainKey(groups[0].Label)] = gain;
+        numbers[OutputStdKey(groups[0].Label)] = stdBn;
+        numbers[OutputStdKey(groups[1].Label)] = stdStandard;
         string note = $"The factor γ_j/σ_j of Theorems 4.1 and 4.2 in the BN network, mean over probes, channels, layers and seeds: {G(gain)} (σ_j of y: {G(stdBn)} with BN, {G(stdStandard)} without)";
         var verdict = Judge(groups[0].TestAccuracyPerSeed, groups[1].TestAccuracyPerSeed,
             new BnVsStandard(values[0][0], values[1][0]), new BnVsStandard(values[0][1], values[1][1]),

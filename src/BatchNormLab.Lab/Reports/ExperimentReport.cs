@@ -41,8 +41,8 @@ public static class ExperimentReport
         {
             var results = runs.Select(r => r.Results.FirstOrDefault(e => e.Name == name)).ToList();
             List<IReadOnlyList<object?>> rows = [["verdict", .. results.Select(e => e is null ? "not run" : VerdictName(e.Verdict.Kind))]];
-            foreach (string number in results.SelectMany(e => e?.Numbers.Keys ?? []).Distinct())
-                rows.Add([number, .. results.Select(e => e is not null && e.Numbers.TryGetValue(number, out double v) ? (object)v : null)]);
+            foreach (var number in results.SelectMany(e => e?.Numbers.Keys ?? []).Distinct())
+                rows.Add([number.ToString(), .. results.Select(e => e is not null && e.Numbers.TryGetValue(number, out double v) ? (object)v : null)]);
             comparison.Table(["", .. runs.Select(r => r.Label)], rows, $"{name}: verdict and numbers per run");
         }
         foreach (var run in runs) AddSections(report, run, $"{run.Label} · ");
@@ -56,7 +56,7 @@ public static class ExperimentReport
             var section = report.Section($"{prefix}{result.Name}: {result.Figure}")
                 .Paragraph($"Reproduces {result.Figure}.")
                 .Claim(result.Claim, result.Verdict.Kind, result.Verdict.Reason,
-                    result.Numbers.Select(n => (n.Key, (object)n.Value)).ToArray())
+                    result.Numbers.Select(n => (n.Key.ToString(), (object)n.Value)).ToArray())
 ;
             if (result.Verdict.Kind == VerdictKind.DoesNotAgree)
                 section.Paragraph("A disagreement here is a measurement, not a failure of the code: each rule below was fixed before the run, and the sub-claims, settings and deviations say what was measured and how this setting differs from the paper's.");

@@ -161,14 +161,14 @@ public sealed class RunStore : IDisposable
         return id;
     }
 
-    /// <summary>One experiment's result, its numbers and its files (paths relative to <paramref name="directory"/>), in one transaction.</summary>
+    /// <summary>One experiment's result, its numbers (each named by its key's text, "Subject: Measure") and its files (paths relative to <paramref name="directory"/>), in one transaction.</summary>
     public void RecordExperiment(long runId, ExperimentResult result, string directory)
     {
         using var transaction = connection.BeginTransaction();
         Execute("INSERT INTO experiments (run_id, name, verdict, reason, seconds, result_json) VALUES ($run, $name, $verdict, $reason, $seconds, $json)",
             ("$run", runId), ("$name", result.Name), ("$verdict", Name(result.Verdict.Kind)), ("$reason", result.Verdict.Reason),
             ("$seconds", result.Seconds), ("$json", ResultJson.Serialize(result)));
-        InsertNumbersAndFiles(runId, result.Name, result.Numbers, result.Files.Select(f => System.IO.Path.Combine(directory, f)));
+        InsertNumbersAndFiles(runId, result.Name, result.Numbers.Select(n => (n.Key.ToString(), n.Value)), result.Files.Select(f => System.IO.Path.Combine(directory, f)));
         transaction.Commit();
     }
 
@@ -176,11 +176,11 @@ public sealed class RunStore : IDisposable
     public void RecordNumbers(long runId, string part, IReadOnlyDictionary<string, double> numbers, IEnumerable<string> files)
     {
         using var transaction = connection.BeginTransaction();
-        InsertNumbersAndFiles(runId, part, numbers, files);
+        InsertNumbersAndFiles(runId, part, numbers.Select(n => (n.Key, n.Value)), files);
         transaction.Commit();
     }
 
-    void InsertNumbersAndFiles(long runId, string part, IReadOnlyDictionary<string, double> numbers, IEnumerable<string> files)
+    void InsertNumbersAndFiles(long runId, string part, IEnumerable<(string Name, double Value)> numbers, IEnumerable<string> files)
     {
         foreach (var (name, value) in numbers)
             Execute("INSERT INTO numbers (run_id, experiment, name, value) VALUES ($run, $experiment, $name, $value)",

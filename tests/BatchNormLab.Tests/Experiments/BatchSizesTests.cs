@@ -1,5 +1,6 @@
 using System.Globalization;
 using BatchNormLab.Experiments;
+using BatchNormLab.Models;
 
 namespace BatchNormLab.Tests;
 
@@ -25,11 +26,11 @@ public sealed class BatchSizesTests : IDisposable
             accuracies.TryAdd((f[0], batch), []);
             accuracies[(f[0], batch)].Add(double.Parse(f[5], CultureInfo.InvariantCulture));
         }
-        foreach (var net in new[] { "BN", "GN", "LN" })
+        foreach (var norm in new[] { Norm.BatchNorm, Norm.GroupNorm, Norm.LayerNorm })
         {
-            Assert.Equal(accuracies[(net, 32)].Average(), result.Numbers[$"{net}, batch 32: test accuracy (mean over seeds)"], 12);
-            Assert.Equal(result.Numbers[$"{net}, batch 32: test accuracy (mean over seeds)"] - result.Numbers[$"{net}, batch 2: test accuracy (mean over seeds)"],
-                result.Numbers[$"{net}: degradation (mean over seeds)"], 12);
+            Assert.Equal(accuracies[(Presets.Label(norm), 32)].Average(), result.Numbers[BatchSizes.TestAccuracyKey(norm, 32)], 12);
+            Assert.Equal(result.Numbers[BatchSizes.TestAccuracyKey(norm, 32)] - result.Numbers[BatchSizes.TestAccuracyKey(norm, 2)],
+                result.Numbers[BatchSizes.DegradationKey(norm)], 12);
         }
         // The verdict compares each network's accuracy at batch 2 with its own at batch 32, per seed.
         var bn = result.Verdict.Parts.Single(p => p.Claim == "BN's accuracy degrades at the smallest batch");

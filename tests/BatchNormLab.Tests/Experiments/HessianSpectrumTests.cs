@@ -52,7 +52,7 @@ public sealed class HessianSpectrumTests : IDisposable
         Assert.Equal(4, result.Figures.Count); // the first seed's densities per network and step
         Assert.Equal(20, result.Files.Count);
         Assert.All(result.Files, f => Assert.True(File.Exists(Path.Combine(dir, "hessian", f)), f));
-        foreach (var (key, value) in result.Numbers) Assert.True(double.IsFinite(value), key);
+        foreach (var (key, value) in result.Numbers) Assert.True(double.IsFinite(value), key.ToString());
         foreach (var row in rows)
         {
             Assert.Equal("12", row[^2]); // one draw of 12 Lanczos steps; the top eigenpairs cost none of their own
@@ -60,7 +60,7 @@ public sealed class HessianSpectrumTests : IDisposable
             Assert.InRange(energy, 0, 1);
         }
         // Without BN, batch and population statistics are the same Hessian; with BN they differ.
-        Assert.NotEqual(result.Numbers["VGG BN, batch statistics, step 40 (mean over seeds): λmax"], result.Numbers["VGG BN, population statistics, step 40 (mean over seeds): λmax"]);
+        Assert.NotEqual(result.Numbers[HessianSpectrum.LambdaMaxKey("VGG", HessianSpectrum.BatchStatistics, 40)], result.Numbers[HessianSpectrum.LambdaMaxKey("VGG", HessianSpectrum.PopulationStatistics, 40)]);
         Assert.Equal(26, result.Verdict.Parts.Count); // 13 per network
         Assert.Equal([1UL, 2UL], result.Seeds);
         Assert.All(result.Verdict.Parts.Where(p => !p.Precondition), p => Assert.Equal(2, p.Values[0].Values.Count));
@@ -76,7 +76,7 @@ public sealed class HessianSpectrumTests : IDisposable
         var (train, _) = context.Data(run.Config.Dataset);
         var op = HessianOperator.OnDataset(run.ModelAt(40), train.Take(128), BatchNormLab.Training.LossKind.CrossEntropy, 64, HessianMode.Eval);
         double runningAverages = SpectralDensity.Estimate(op, new Rng(5 + 40), 12, 1).Nodes[0][^1];
-        double population = result.Numbers["VGG BN, population statistics, step 40 (mean over seeds): λmax"];
+        double population = result.Numbers[HessianSpectrum.LambdaMaxKey("VGG", HessianSpectrum.PopulationStatistics, 40)];
         Assert.True(double.IsFinite(population));
         Assert.NotEqual(runningAverages, population);
     }

@@ -15,11 +15,11 @@ public sealed class IcsTests : IDisposable
         var result = new Ics().Run(new ExperimentContext(dir, Preset.Tiny, null, threads: 2, seed: 1));
         foreach (var run in new[] { "VGG BN", "VGG standard", "DLN BN", "DLN standard" })
         {
-            Assert.Equal(0.0, result.Numbers[$"{run}, layer #1: mean ‖G−G′‖"]); // nothing before layer 1 moves
-            Assert.Equal(1.0, result.Numbers[$"{run}, layer #1: mean cos(G,G′)"], 12);
-            Assert.InRange(result.Numbers[$"{run}: judged 1−cos (mean over seeds)"], 1e-12, 2);
+            Assert.Equal(0.0, result.Numbers[Ics.DistanceKey(run, 1)]); // nothing before layer 1 moves
+            Assert.Equal(1.0, result.Numbers[Ics.CosineKey(run, 1)], 12);
+            Assert.InRange(result.Numbers[Ics.JudgedKey(run)], 1e-12, 2);
         }
-        Assert.True(result.Numbers["DLN standard, layer #9: mean ‖G−G′‖"] > 0);
+        Assert.True(result.Numbers[Ics.DistanceKey("DLN standard", 9)] > 0);
         Assert.Equal(4, result.Files.Count);
 
         // One file per network and norm, the seeds in it: 40 steps probed every 5 at 3 DLN layers, for seeds 1 and 2.

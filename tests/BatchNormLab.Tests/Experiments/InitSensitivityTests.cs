@@ -1,4 +1,5 @@
 using BatchNormLab.Experiments;
+using BatchNormLab.Models;
 
 namespace BatchNormLab.Tests;
 
@@ -20,8 +21,8 @@ public sealed class InitSensitivityTests : IDisposable
         var spread = result.Verdict.Parts[2];
         Assert.Equal(2, spread.Values.Count);
         Assert.All(spread.Values.SelectMany(v => v.Values), s => Assert.InRange(s, 0, 1));
-        Assert.Equal(spread.Values[0].Values.Average(), result.Numbers["BN: spread of test accuracy across schemes (mean over seeds)"], 12);
-        Assert.True(result.Numbers["BN, glorot init: test accuracy (mean over seeds)"] > 0.3);
+        Assert.Equal(spread.Values[0].Values.Average(), result.Numbers[InitSensitivity.SpreadKey(Norm.BatchNorm)], 12);
+        Assert.True(result.Numbers[SeededRuns.TestAccuracyKey("BN, glorot init")] > 0.3);
         Assert.All(result.Files, f => Assert.True(File.Exists(Path.Combine(dir, "init-sensitivity", f))));
     }
 }

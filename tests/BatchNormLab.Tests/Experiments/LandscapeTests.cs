@@ -94,9 +94,9 @@ public sealed class LandscapeTests : IDisposable
         var result = new Landscape().Run(new ExperimentContext(dir, Preset.Tiny, null, threads: 2, seed: 1));
         foreach (var run in new[] { "VGG BN", "VGG standard", "DLN BN", "DLN standard" })
         {
-            Assert.Equal(8, result.Numbers[$"{run}: probes"]); // 40 steps, every 5, each seed
+            Assert.Equal(8, result.Numbers[Landscape.ProbesKey(run)]); // 40 steps, every 5, each seed
             foreach (var measure in new[] { "loss variation", "gradient predictiveness", "β-smoothness" })
-                Assert.True(double.IsFinite(result.Numbers[$"{run}: mean {measure}"]) && result.Numbers[$"{run}: max {measure}"] > 0, $"{run}: {measure}");
+                Assert.True(double.IsFinite(result.Numbers[Landscape.MeanKey(run, measure)]) && result.Numbers[Landscape.MaxKey(run, measure)] > 0, $"{run}: {measure}");
         }
         Assert.Equal(4, result.Files.Count);
         foreach (var file in result.Files)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using BatchNormLab.Analysis;
 using BatchNormLab.Experiments;
 
 namespace BatchNormLab.Tests;
@@ -16,14 +17,15 @@ public sealed class LossSurfacePlotsTests : IDisposable
         var result = new LossSurfacePlots().Run(context);
         Assert.Equal(9, result.Verdict.Parts.Count);
         Assert.All(result.Verdict.Parts.Where(p => !p.Precondition), p => Assert.Equal(2, p.Values[0].Values.Count));
-        foreach (var name in new[] { "plain", "BN, batch statistics", "BN, running statistics", "skip connections" })
-            foreach (var weights in new[] { "matched loss", "the trained weights" })
+        foreach (var (network, mode) in new[] { (LossSurfacePlots.Plain, BnMode.Train), (LossSurfacePlots.Bn, BnMode.Train), (LossSurfacePlots.Bn, BnMode.Eval), (LossSurfacePlots.Skip, BnMode.Train) })
+            foreach (bool matched in new[] { true, false })
             {
-                string key = $"{name} at {weights}";
-                double ratio = result.Numbers[$"{key}: convexity ratio (mean over seeds)"];
-                Assert.True(ratio >= 0 && double.IsFinite(ratio), key);
-                Assert.True(double.IsFinite(result.Numbers[$"{key}: curvature (mean over seeds)"]), key);
+                var key = LossSurfacePlots.ConvexityRatioKey(network, mode, matched);
+                double ratio = result.Numbers[key];
+                Assert.True(ratio >= 0 && double.IsFinite(ratio), key.ToString());
+                Assert.True(double.IsFinite(result.Numbers[LossSurfacePlots.CurvatureKey(network, mode, matched)]), key.ToString());
             }
+        Assert.Contains(new ResultKey("BN, running statistics at matched loss", "convexity ratio (mean over seeds)"), result.Numbers.Keys); // the text the report shows
 
         var rows = File.ReadAllLines(Path.Combine(dir, "loss-surface", "loss-surface.csv")).Skip(1).Select(l => l.Split(',')).ToList();
         foreach (ulong seed in new ulong[] { 1, 2 })

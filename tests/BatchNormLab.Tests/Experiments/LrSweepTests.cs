@@ -21,6 +21,6 @@ public sealed class LrSweepTests : IDisposable
         Assert.All(result.Figures[0].Series, s => Assert.Equal(s.X.Length, s.Y.Length));
         Assert.Contains("larger rate", result.Verdict.Reason);
         Assert.Equal(5, result.Verdict.Parts.Count);
-        Assert.True(result.Numbers["BN, lr 0.1: test accuracy (mean over seeds)"] > 0.3);
+        Assert.True(result.Numbers[SeededRuns.TestAccuracyKey("BN, lr 0.1")] > 0.3);
     }
 }

@@ -30,7 +30,7 @@ public sealed class MoreSeedsTests : IDisposable
             });
             Assert.Equal(context.Seeds, runs.Runs.Count);
             var verdict = Verdict.Of([new Judgement("the claim", "the rule", decide(context.Seeds), "the numbers")]);
-            return new ExperimentResult(Name, Figure, Claim, "tiny runs.", "none", verdict, [], [], new Dictionary<string, double>(), [], 1);
+            return new ExperimentResult(Name, Figure, Claim, "tiny runs.", "none", verdict, [], [], new Dictionary<ResultKey, double>(), [], 1);
         }
     }
 

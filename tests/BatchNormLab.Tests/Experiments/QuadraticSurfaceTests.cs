@@ -49,14 +49,18 @@ public sealed class QuadraticSurfaceTests : IDisposable
         Assert.Contains(result.Figures, f => f.References.Any(r => r.Label.StartsWith("2/λmax", StringComparison.Ordinal)));
         Assert.Equal(["quadratic-eigenvalues.csv", "quadratic-descent.csv", "quadratic-eta-sweep.csv"], result.Files);
         Assert.All(result.Files, f => Assert.True(new FileInfo(Path.Combine(dir, "quadratic", f)).Length > 100, f));
-        Assert.All(result.Numbers, n => Assert.True(double.IsFinite(n.Value), n.Key));
+        Assert.All(result.Numbers, n => Assert.True(double.IsFinite(n.Value), n.Key.ToString()));
         var setting = QuadraticSurface.SettingOf(Preset.Tiny);
-        Assert.Equal(setting.FewSamples.ZeroEigenvalues, result.Numbers.Single(n => n.Key.Contains("zero eigenvalues", StringComparison.Ordinal)).Value);
+        var few = setting.FewSamples;
+        Assert.Equal(few.ZeroEigenvalues, Assert.Single(result.Numbers, n => n.Key.Measure.StartsWith("zero eigenvalues", StringComparison.Ordinal)).Value);
+        Assert.Equal(few.ZeroEigenvalues, result.Numbers[QuadraticSurface.ZeroEigenvaluesKey(QuadraticSurface.FewSamplesCase(few), few.ZeroEigenvalues)]);
 
         // The result survives its JSON round trip, new figure fields included, and the same seed gives the same numbers.
         var back = ResultJson.Deserialize(ResultJson.Serialize(result));
         Assert.Equal(result.Figures.Select(f => f.References.Count), back.Figures.Select(f => f.References.Count));
         Assert.Equal(result.Figures.SelectMany(f => f.Series).Select(s => s.Theory), back.Figures.SelectMany(f => f.Series).Select(s => s.Theory));
+        Assert.Equal(result.Numbers, back.Numbers); // the keys read back from their text
+        Assert.Equal(result.Numbers.Keys, back.Numbers.Keys); // in the same order
         Assert.Equal(result.Numbers, experiment.Run(context).Numbers);
     }
 }

@@ -26,15 +26,15 @@ public sealed class ScaleInvarianceTests : IDisposable
         Assert.Equal(7, result.Verdict.Parts.Count);
         // the identity holds to float32 rounding: every check but the training-dynamics one agrees
         Assert.All(result.Verdict.Parts.Take(6), p => Assert.Equal(VerdictKind.Agrees, p.Kind));
-        foreach (var a in new[] { "0.1", "10" })
+        foreach (double a in new[] { 0.1, 10 })
         {
-            Assert.True(result.Numbers[$"a = {a}: loss, relative deviation from the ε/a² network (max over seeds)"] <= ScaleInvariance.ForwardTolerance);
-            Assert.True(result.Numbers[$"a = {a}: scaled layers' gradient × a, relative deviation (max over seeds)"] <= ScaleInvariance.GradientTolerance);
+            Assert.True(result.Numbers[ScaleInvariance.LossKey(a)] <= ScaleInvariance.ForwardTolerance);
+            Assert.True(result.Numbers[ScaleInvariance.ScaledGradientKey(a)] <= ScaleInvariance.GradientTolerance);
         }
         // without BN the same scaling moves the loss; with ε kept, BN's loss moves less than the standard network's
-        Assert.True(result.Numbers["a = 10: standard network's loss change (min over seeds)"] > 0.1);
-        Assert.True(result.Numbers["a = 0.1: loss change with ε kept (max over seeds)"] < result.Numbers["a = 0.1: standard network's loss change (min over seeds)"]);
-        Assert.True(result.Numbers["standard: median |cos(W, ∇W)| over the same layers and seeds"] > 1e-3);
+        Assert.True(result.Numbers[ScaleInvariance.StandardLossChangeKey(10)] > 0.1);
+        Assert.True(result.Numbers[ScaleInvariance.LossChangeEpsKeptKey(0.1)] < result.Numbers[ScaleInvariance.StandardLossChangeKey(0.1)]);
+        Assert.True(result.Numbers[ScaleInvariance.StandardCosineKey] > 1e-3);
         Assert.Equal(3, result.Figures.Count);
         Assert.Equal(3, result.Figures[0].Series.Count); // one per BN-fed layer of the tiny MLP (3 hidden layers)
         Assert.Equal(4, result.Tables[0].Rows.Count); // 2 seeds × 2 scale factors

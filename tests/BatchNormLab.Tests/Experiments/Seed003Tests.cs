@@ -39,16 +39,16 @@ public sealed class Seed003Tests : IDisposable
         }
         Assert.Equal(1 + 8, File.ReadAllLines(Path.Combine(dir, "placement", "placement.csv")).Length);
         Assert.Equal(8, placement.Verdict.Parts.Count);
-        Assert.True(affine.Numbers["identity check: max |BN(x) − x| / max |x|"] < Affine.IdentityTolerance);
-        Assert.Equal(placement.Numbers["BN before ReLU: test accuracy (mean over seeds)"], affine.Numbers["BN before ReLU: test accuracy (mean over seeds)"]);
-        Assert.InRange(sigmoid.Numbers["sigmoid without BN: saturated fraction (late, mean over layers and seeds)"], 0, 1);
+        Assert.True(affine.Numbers[Affine.RelativeIdentityErrorKey] < Affine.IdentityTolerance);
+        Assert.Equal(placement.Numbers[SeededRuns.TestAccuracyKey("BN before ReLU")], affine.Numbers[SeededRuns.TestAccuracyKey("BN before ReLU")]);
+        Assert.InRange(sigmoid.Numbers[SigmoidSaturation.SaturationKey("sigmoid without BN")], 0, 1);
         // The tiny preset evaluates on the whole test set, so the running averages' accuracy is the shared BN run's own test accuracy, seed by seed.
         var beforeRelu = placement.Verdict.Parts.Single(p => p.Claim == "BN before ReLU trains").Values[0];
         var running = inference.Verdict.Parts.Single(p => p.Claim.StartsWith("population statistics", StringComparison.Ordinal)).Values[1];
         Assert.Equal("running averages", running.Label);
         Assert.Equal(beforeRelu.Values, running.Values);
-        Assert.Contains("batch statistics, test batch 8: test accuracy (mean over seeds)", inference.Numbers.Keys);
-        Assert.Contains("population statistics, K = 100: test accuracy (mean over seeds)", inference.Numbers.Keys);
+        Assert.Contains(SeededRuns.TestAccuracyKey(InferenceStatistics.BatchLabel(8)), inference.Numbers.Keys);
+        Assert.Contains(SeededRuns.TestAccuracyKey(InferenceStatistics.PopulationLabel(100)), inference.Numbers.Keys);
     }
 
     [Fact]

@@ -73,14 +73,14 @@ public sealed class TheoryTests : IDisposable
         var result = new Theory().Run(new ExperimentContext(dir, Preset.Tiny, null, threads: 2, seed: 1));
         foreach (var run in new[] { "VGG BN", "VGG standard" })
             foreach (var measure in new[] { "‖∇_y L‖", "|ĝᵀH_yĝ|/‖ĝ‖²", "‖∇_W L‖", "‖W_t − W_0‖" })
-                Assert.True(result.Numbers[$"{run}: {measure} (mean over seeds)"] is > 0 and < double.PositiveInfinity, $"{run}: {measure}");
+                Assert.True(result.Numbers[Theory.MeanKey(run, measure)] is > 0 and < double.PositiveInfinity, $"{run}: {measure}");
         Assert.Equal(["theory.csv", "theory-final.csv"], result.Files);
         var lines = File.ReadAllLines(Path.Combine(dir, "theory", "theory.csv"));
         Assert.Equal(1 + 2 * 2 * 8, lines.Length); // 2 networks × 2 seeds × 8 probes (40 steps, every 5) at the one layer of the tiny MLP
         var first = lines[1].Split(',');
         Assert.Equal("0", first[7]); // step 0: the weights are the initial ones
         Assert.Equal(first[0] == "bn", double.IsFinite(double.Parse(first[9], System.Globalization.CultureInfo.InvariantCulture))); // γ/σ only where there is a BN
-        Assert.InRange(result.Numbers["VGG BN: γ_j/σ_j (mean)"], 1e-3, 1e3);
+        Assert.InRange(result.Numbers[Theory.GainKey("VGG BN")], 1e-3, 1e3);
         Assert.Equal(1 + 2 * 2, File.ReadAllLines(Path.Combine(dir, "theory", "theory-final.csv")).Length);
         Assert.Equal(4, result.Figures.Count);
         Assert.Equal(6, result.Verdict.Parts.Count);

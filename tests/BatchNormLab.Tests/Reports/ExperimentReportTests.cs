@@ -12,7 +12,7 @@ public sealed class ExperimentReportTests
         name, $"Fig. {name}", $"{name} claims <b>something</b> & more", "tiny settings", "no real data",
         new Verdict(verdict, $"because of {name}"), figures,
         [new TableData("Runs <raw>", ["run", "loss"], [["BN & co", "0.5"], ["standard", "NaN"]])],
-        new Dictionary<string, double> { ["accuracy"] = 0.9, ["diverged loss"] = double.NaN }, ["a.csv"], 1.5);
+        new Dictionary<ResultKey, double> { [new("BN", "accuracy")] = 0.9, [new("standard", "diverged loss")] = double.NaN }, ["a.csv"], 1.5);
 
     static readonly double[] Steps = [0, 1, 2, 3];
 
@@ -155,14 +155,14 @@ public sealed class ExperimentReportTests
     public void SeveralRunsAreComparedSideBySide()
     {
         var first = Synthetic();
-        ExperimentResult[] second = [first[0] with { Verdict = new Verdict(VerdictKind.Inconclusive, "unsure"), Numbers = new Dictionary<string, double> { ["accuracy"] = 0.7 } }];
+        ExperimentResult[] second = [first[0] with { Verdict = new Verdict(VerdictKind.Inconclusive, "unsure"), Numbers = new Dictionary<ResultKey, double> { [new("BN", "accuracy")] = 0.7 } }];
         var doc = XDocument.Parse(ExperimentReport.Compare([Run("run 1", first), Run("run 2", second)]).ToHtml());
         var comparison = doc.Descendants("section").Single(s => (string?)s.Attribute("id") == "runs-compared");
         var lrSweep = comparison.Descendants("table").Single(t => t.Element("caption")!.Value.Contains("lr-sweep"));
         var rows = lrSweep.Descendants("tr").Select(r => r.Elements().Select(c => c.Value).ToList()).ToList();
         Assert.Equal(["", "run 1", "run 2"], rows[0]);
         Assert.Equal(["verdict", "agrees", "inconclusive"], rows[1]);
-        Assert.Equal(["accuracy", "0.9", "0.7"], rows[2]);
+        Assert.Equal(["BN: accuracy", "0.9", "0.7"], rows[2]);
         var ics = comparison.Descendants("table").Single(t => t.Element("caption")!.Value.Contains("ics"));
         Assert.Equal(["verdict", "does not agree", "not run"], ics.Descendants("tr").Skip(1).First().Elements().Select(c => c.Value));
         // then each run's sections, labelled with the run

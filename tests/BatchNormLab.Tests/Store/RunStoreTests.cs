@@ -39,7 +39,7 @@ public sealed class RunStoreTests : IDisposable
             Assert.Equal(ResultJson.Serialize(result), ResultJson.Serialize(back));
             Assert.Equal(new RunVerdicts(1, 0, 0), store.Verdicts(id));
             // NaN survives though SQLite has none
-            Assert.Equal([new StoredNumber("lr-sweep", "accuracy", 0.9), new StoredNumber("lr-sweep", "diverged loss", double.NaN)], store.Numbers(id));
+            Assert.Equal([new StoredNumber("lr-sweep", "BN: accuracy", 0.9), new StoredNumber("lr-sweep", "standard: diverged loss", double.NaN)], store.Numbers(id));
             Assert.Equal([new StoredArtifact("lr-sweep", Path.Combine(dir, "lr-sweep", "a.csv")), new StoredArtifact(null, Path.Combine(dir, "report.html"))], store.Artifacts(id));
             Assert.Equal(id, Assert.Single(store.Runs()).Id);
             Assert.Equal("run " + id, store.ForReport(id).Label);

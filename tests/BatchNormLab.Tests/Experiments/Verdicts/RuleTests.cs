@@ -106,7 +106,7 @@ public sealed class RuleTests
     {
         var verdict = Verdict.Of([Rule.Factor(Claimed.Less, 2).Judge("smaller", S("BN", 1, 2, 1.5), S("standard", 10, 30, 20)),
             new Rule(Claimed.Greater, 0).Judge("one seed", S("a", 1), S("b", 0)).AsPrecondition()]);
-        var result = new ExperimentResult("x", "Fig. 1", "claim", "s", "d", verdict, [], [], new Dictionary<string, double>(), [], 1) { Source = "Paper §1", Seeds = [7, 8, 9] };
+        var result = new ExperimentResult("x", "Fig. 1", "claim", "s", "d", verdict, [], [], new Dictionary<ResultKey, double>(), [], 1) { Source = "Paper §1", Seeds = [7, 8, 9] };
         var back = ResultJson.Deserialize(ResultJson.Serialize(result));
         Assert.Equal(result.Source, back.Source);
         Assert.Equal(result.Seeds, back.Seeds);
