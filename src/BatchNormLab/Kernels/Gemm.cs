@@ -19,7 +19,7 @@ namespace BatchNormLab.Kernels;
 /// element of C is summed in the same order whatever the thread count: results are bitwise the
 /// same for any <see cref="Threading.Threads"/>.
 /// </summary>
-public static class Gemm
+public static partial class Gemm
 {
     const int MR = 6;
     const int MC = 240; // BLIS Haswell has 144; 240×KC floats (240 KB) still sit well inside Zen 4's 1 MB L2
@@ -153,11 +153,6 @@ public static class Gemm
         }
     }
 
-    /// <summary>The width of a B panel: two vectors, 512-bit ones for float where AVX-512 is there
-    /// (on Zen 4 as fast per FLOP as 256-bit, with half the loads and broadcasts).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static int NR<T>() => typeof(T) == typeof(float) && Avx512F.IsSupported ? 32 : 2 * Vector256<T>.Count;
-
     /// <summary>The step that cuts <paramref name="length"/> into the fewest blocks of at most
     /// <paramref name="max"/>, as equal as a multiple of <paramref name="unit"/> allows.</summary>
     static int BlockStep(int length, int max, int unit)
@@ -285,7 +280,6 @@ public static class Gemm
         readonly nint PackedBlock(int pc) => (nint)pc * ((M + MR - 1) / MR * MR) + (nint)(pc / BlockStep(K, KC, 1)) * MR;
 
         public readonly int KBlocks => (K + BlockStep(K, KC, 1) - 1) / BlockStep(K, KC, 1);
-
 
         /// <summary>
         /// op(A)[ic..ic+mc, pc..pc+kc) into MR-row panels: panel q holds op(A)[ic+q·MR+r, pc+p] at
@@ -436,131 +430,6 @@ public static class Gemm
     {
         for (int r = 0; r < rows; r++)
             new ReadOnlySpan<T>(src + r * lds, cols).CopyTo(new Span<T>(dst + r * ldd, cols));
-    }
-
-    /// <summary>
-    /// The MR×NR tile of C at <paramref name="c"/> from an MR-row panel of A and an NR-column panel of B:
-    /// <code>
-    /// acc[r, j] = Σ_{p&lt;kc} a[p·MR + r] · b[p·NR + j]          r &lt; 6, j &lt; NR = 2 vectors
-    /// c[r, j]   = alpha·acc[r, j] + beta·c[r, j]              (beta = 0: c is not read)
-    /// </code>
-    /// Each step p is a rank-1 update: two vector loads of B's row p, six broadcasts of A's column
-    /// p, twelve FMAs into twelve accumulators that stay in registers for the whole k loop.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static unsafe void MicroKernel<T>(int kc, T* a, T* b, T* c, nint ldc, T alpha, T beta)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (typeof(T) == typeof(float) && Avx512F.IsSupported)
-        {
-            MicroKernel512(kc, (float*)a, (float*)b, (float*)c, ldc, Unsafe.As<T, float>(ref alpha), Unsafe.As<T, float>(ref beta));
-            return;
-        }
-        int w = Vector256<T>.Count;
-        // C is needed only after the k loop; start fetching its lines now.
-        if (Sse.IsSupported)
-        {
-            for (int r = 0; r < MR; r++)
-            {
-                Sse.Prefetch0(c + r * ldc);
-                Sse.Prefetch0(c + r * ldc + 2 * w - 1);
-            }
-        }
-        Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
-        Vector256<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int p = 0; p < kc; p++, a += MR, b += 2 * w)
-        {
-            Vector256<T> b0 = Vector256.Load(b), b1 = Vector256.Load(b + w);
-            Vector256<T> ar = Vector256.Create(a[0]);
-            c00 = Simd.MultiplyAdd(ar, b0, c00); c01 = Simd.MultiplyAdd(ar, b1, c01);
-            ar = Vector256.Create(a[1]);
-            c10 = Simd.MultiplyAdd(ar, b0, c10); c11 = Simd.MultiplyAdd(ar, b1, c11);
-            ar = Vector256.Create(a[2]);
-            c20 = Simd.MultiplyAdd(ar, b0, c20); c21 = Simd.MultiplyAdd(ar, b1, c21);
-            ar = Vector256.Create(a[3]);
-            c30 = Simd.MultiplyAdd(ar, b0, c30); c31 = Simd.MultiplyAdd(ar, b1, c31);
-            ar = Vector256.Create(a[4]);
-            c40 = Simd.MultiplyAdd(ar, b0, c40); c41 = Simd.MultiplyAdd(ar, b1, c41);
-            ar = Vector256.Create(a[5]);
-            c50 = Simd.MultiplyAdd(ar, b0, c50); c51 = Simd.MultiplyAdd(ar, b1, c51);
-        }
-        Vector256<T> va = Vector256.Create(alpha), vb = Vector256.Create(beta);
-        bool overwrite = beta == T.Zero;
-        Update(c, w, c00, c01, va, vb, overwrite);
-        Update(c + ldc, w, c10, c11, va, vb, overwrite);
-        Update(c + 2 * ldc, w, c20, c21, va, vb, overwrite);
-        Update(c + 3 * ldc, w, c30, c31, va, vb, overwrite);
-        Update(c + 4 * ldc, w, c40, c41, va, vb, overwrite);
-        Update(c + 5 * ldc, w, c50, c51, va, vb, overwrite);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static unsafe void Update<T>(T* c, int w, Vector256<T> acc0, Vector256<T> acc1,
-        Vector256<T> alpha, Vector256<T> beta, bool overwrite) where T : unmanaged
-    {
-        if (overwrite)
-        {
-            Vector256.Store(alpha * acc0, c);
-            Vector256.Store(alpha * acc1, c + w);
-        }
-        else
-        {
-            Vector256.Store(Simd.MultiplyAdd(alpha, acc0, beta * Vector256.Load(c)), c);
-            Vector256.Store(Simd.MultiplyAdd(alpha, acc1, beta * Vector256.Load(c + w)), c + w);
-        }
-    }
-
-    /// <summary><see cref="MicroKernel{T}"/> for float with 512-bit vectors: an MR×32 tile, NR = 32.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static unsafe void MicroKernel512(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
-    {
-        for (int r = 0; r < MR; r++)
-        {
-            Sse.Prefetch0(c + r * ldc);
-            Sse.Prefetch0(c + r * ldc + 31);
-        }
-        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
-        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int p = 0; p < kc; p++, a += MR, b += 32)
-        {
-            Vector512<float> b0 = Vector512.Load(b), b1 = Vector512.Load(b + 16);
-            Vector512<float> ar = Vector512.Create(a[0]);
-            c00 = Avx512F.FusedMultiplyAdd(ar, b0, c00); c01 = Avx512F.FusedMultiplyAdd(ar, b1, c01);
-            ar = Vector512.Create(a[1]);
-            c10 = Avx512F.FusedMultiplyAdd(ar, b0, c10); c11 = Avx512F.FusedMultiplyAdd(ar, b1, c11);
-            ar = Vector512.Create(a[2]);
-            c20 = Avx512F.FusedMultiplyAdd(ar, b0, c20); c21 = Avx512F.FusedMultiplyAdd(ar, b1, c21);
-            ar = Vector512.Create(a[3]);
-            c30 = Avx512F.FusedMultiplyAdd(ar, b0, c30); c31 = Avx512F.FusedMultiplyAdd(ar, b1, c31);
-            ar = Vector512.Create(a[4]);
-            c40 = Avx512F.FusedMultiplyAdd(ar, b0, c40); c41 = Avx512F.FusedMultiplyAdd(ar, b1, c41);
-            ar = Vector512.Create(a[5]);
-            c50 = Avx512F.FusedMultiplyAdd(ar, b0, c50); c51 = Avx512F.FusedMultiplyAdd(ar, b1, c51);
-        }
-        Vector512<float> va = Vector512.Create(alpha), vb = Vector512.Create(beta);
-        bool overwrite = beta == 0f;
-        Update512(c, c00, c01, va, vb, overwrite);
-        Update512(c + ldc, c10, c11, va, vb, overwrite);
-        Update512(c + 2 * ldc, c20, c21, va, vb, overwrite);
-        Update512(c + 3 * ldc, c30, c31, va, vb, overwrite);
-        Update512(c + 4 * ldc, c40, c41, va, vb, overwrite);
-        Update512(c + 5 * ldc, c50, c51, va, vb, overwrite);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static unsafe void Update512(float* c, Vector512<float> acc0, Vector512<float> acc1,
-        Vector512<float> alpha, Vector512<float> beta, bool overwrite)
-    {
-        if (overwrite)
-        {
-            Vector512.Store(alpha * acc0, c);
-            Vector512.Store(alpha * acc1, c + 16);
-        }
-        else
-        {
-            Vector512.Store(Avx512F.FusedMultiplyAdd(alpha, acc0, beta * Vector512.Load(c)), c);
-            Vector512.Store(Avx512F.FusedMultiplyAdd(alpha, acc1, beta * Vector512.Load(c + 16)), c + 16);
-        }
     }
 
     /// <summary>Per-thread packing buffers: pinned, 64-byte aligned, grown on demand, never freed.</summary>
