@@ -6,6 +6,10 @@ namespace BatchNormLab.Kernels;
 /// </summary>
 public static class BatchNormReference
 {
+    /// <summary>
+    /// Training forward: y = (x − μ_c)/√(σ²_c + ε)·γ_c + β_c over (N, C, S); writes y, and the mean and biased
+    /// variance per channel into <paramref name="mean"/> and <paramref name="variance"/>. Null γ means γ = 1, null β means β = 0.
+    /// </summary>
     public static void ForwardTrain(double[] x, int n, int c, int s, double[]? gamma, double[]? beta, double eps,
         double[] y, double[] mean, double[] variance)
     {
@@ -25,6 +29,10 @@ public static class BatchNormReference
     }
 
     // dx = γ·r·(dy − mean(dy) − x̂·mean(dy·x̂)),  dγ = Σ dy·x̂,  dβ = Σ dy
+    /// <summary>
+    /// Training backward from the batch statistics <see cref="ForwardTrain"/> wrote: overwrites dx, and dγ, dβ per channel.
+    /// Null γ means γ = 1.
+    /// </summary>
     public static void BackwardTrain(double[] dy, double[] x, int n, int c, int s, double[]? gamma, double[] mean, double[] variance,
         double eps, double[] dx, double[] dGamma, double[] dBeta)
     {

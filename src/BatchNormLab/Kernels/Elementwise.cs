@@ -4,9 +4,47 @@ using System.Numerics.Tensors;
 
 namespace BatchNormLab.Kernels;
 
-public enum BinaryOp { Add, Subtract, Multiply, Divide, Maximum }
+/// <summary>The operation of <see cref="Elementwise.Binary{T}"/>: y = a ∘ b.</summary>
+public enum BinaryOp
+{
+    /// <summary>a + b</summary>
+    Add,
+    /// <summary>a − b</summary>
+    Subtract,
+    /// <summary>a · b</summary>
+    Multiply,
+    /// <summary>a / b</summary>
+    Divide,
+    /// <summary>max(a, b)</summary>
+    Maximum,
+}
 
-public enum UnaryOp { Negate, Exp, Log, Sqrt, Reciprocal, Abs, Relu, Step, Sign, Sigmoid, Tanh }
+/// <summary>The function of <see cref="Elementwise.Unary{T}"/>: y = f(x).</summary>
+public enum UnaryOp
+{
+    /// <summary>−x</summary>
+    Negate,
+    /// <summary>eˣ</summary>
+    Exp,
+    /// <summary>ln x</summary>
+    Log,
+    /// <summary>√x</summary>
+    Sqrt,
+    /// <summary>1/x</summary>
+    Reciprocal,
+    /// <summary>|x|</summary>
+    Abs,
+    /// <summary>max(x, 0)</summary>
+    Relu,
+    /// <summary>1 where x &gt; 0, else 0</summary>
+    Step,
+    /// <summary>1, −1 or 0 as x is positive, negative or zero</summary>
+    Sign,
+    /// <summary>1/(1 + e⁻ˣ)</summary>
+    Sigmoid,
+    /// <summary>tanh x</summary>
+    Tanh,
+}
 
 /// <summary>
 /// Elementwise kernels over contiguous row-major spans. Binary ops broadcast NumPy-style: shapes are

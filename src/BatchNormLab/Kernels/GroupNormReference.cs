@@ -6,6 +6,10 @@ namespace BatchNormLab.Kernels;
 /// </summary>
 public static class GroupNormReference
 {
+    /// <summary>
+    /// Forward: y = (x − μ_row)/√(σ²_row + ε)·γ_c + β_c, c = g·K + k; writes y, and the mean and biased variance per
+    /// row (n, g) into <paramref name="mean"/> and <paramref name="variance"/> (N·G each). Null γ means γ = 1, null β means β = 0.
+    /// </summary>
     public static void Forward(double[] x, int n, int groups, int k, int s, double[]? gamma, double[]? beta, double eps,
         double[] y, double[] mean, double[] variance)
     {
@@ -28,6 +32,10 @@ public static class GroupNormReference
     }
 
     // per row, with g = γ_c·dy:  dx = r·(g − mean(g) − x̂·mean(g·x̂));  dγ_c = Σ dy·x̂,  dβ_c = Σ dy (over samples and S)
+    /// <summary>
+    /// Backward from the per-row statistics <see cref="Forward"/> wrote: overwrites dx, and dγ, dβ per channel (G·K each).
+    /// Null γ means γ = 1.
+    /// </summary>
     public static void Backward(double[] dy, double[] x, int n, int groups, int k, int s, double[]? gamma, double[] mean, double[] variance,
         double eps, double[] dx, double[] dGamma, double[] dBeta)
     {

@@ -7,6 +7,10 @@ public static class Loss
 {
     // logp[i,j] = x[i,j] − max_i − ln Σ_j e^{x[i,j] − max_i};  loss = −(1/N)·Σ_i logp[i, t_i]
     // (the max shift keeps e^x finite; sums in double)
+    /// <summary>
+    /// Cross-entropy of <paramref name="n"/> rows of <paramref name="k"/> logits (row-major) against one class index per row:
+    /// writes the log-probabilities (n·k) and returns the mean negative log-likelihood.
+    /// </summary>
     public static double CrossEntropyForward<T>(ReadOnlySpan<T> logits, int n, int k, ReadOnlySpan<int> targets, Span<T> logProbs)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -26,6 +30,10 @@ public static class Loss
     }
 
     // dx[i,j] = (softmax[i,j] − [j = t_i])·g/N
+    /// <summary>
+    /// The gradient of <see cref="CrossEntropyForward{T}"/>'s loss scaled by <paramref name="gradOutput"/>, from the
+    /// log-probabilities it wrote; overwrites <paramref name="dLogits"/>.
+    /// </summary>
     public static void CrossEntropyBackward<T>(ReadOnlySpan<T> logProbs, int n, int k, ReadOnlySpan<int> targets, double gradOutput, Span<T> dLogits)
         where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -7,6 +7,11 @@ namespace BatchNormLab.Kernels;
 public static class LpNormReference
 {
     // μ = mean x (centred) or 0;  c = x − μ;  M = mean |c|ᵖ (p = 1, 2) or max |c| (p = ∞);  D = (M + ε)^(1/q);  y = γ·c/D + β
+    /// <summary>
+    /// Training forward with norm <paramref name="p"/> = 1, 2 or ∞: writes y, and μ and M per channel into
+    /// <paramref name="mean"/> and <paramref name="moment"/> (μ = 0 unless <paramref name="centred"/>).
+    /// Null γ means γ = 1, null β means β = 0.
+    /// </summary>
     public static void ForwardTrain(double[] x, int n, int c, int s, double p, bool centred, double[]? gamma, double[]? beta, double eps,
         double[] y, double[] mean, double[] moment)
     {
@@ -30,6 +35,10 @@ public static class LpNormReference
     // With a = γ/D and dM/dc_i = sign(c_i)/m (p = 1), 2c_i/m (p = 2), or sign(c_k) at the first largest |c_k| only (p = ∞):
     //   dc_i = a·dy_i + K·dM/dc_i,  K = dL/dD · dD/dM = −γ·Σ dy·c/(D·q·(M + ε));   dx = dc − mean(dc) (centred) or dc
     //   dγ = Σ dy·c/D,  dβ = Σ dy
+    /// <summary>
+    /// Training backward from the μ and M <see cref="ForwardTrain"/> wrote: overwrites dx, and dγ, dβ per channel.
+    /// Null γ means γ = 1.
+    /// </summary>
     public static void BackwardTrain(double[] dy, double[] x, int n, int c, int s, double p, bool centred, double[]? gamma, double[] mean, double[] moment,
         double eps, double[] dx, double[] dGamma, double[] dBeta)
     {

@@ -8,6 +8,7 @@ namespace BatchNormLab.Kernels;
 /// <param name="Momentum">μ (0: no momentum buffer)</param>
 /// <param name="Dampening">τ</param>
 /// <param name="WeightDecay">λ</param>
+/// <param name="Nesterov">Nesterov momentum: step along g + μ·b instead of b</param>
 public readonly record struct SgdSettings(double LearningRate, double Momentum, double Dampening, double WeightDecay, bool Nesterov);
 
 /// <summary>

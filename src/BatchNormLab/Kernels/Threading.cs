@@ -4,6 +4,7 @@ namespace BatchNormLab.Kernels;
 /// <remarks>Passed as a struct (not a delegate) so the JIT can inline it, as ImageSharp does.</remarks>
 public interface IRangeBody
 {
+    /// <summary>Runs the body for indices [<paramref name="start"/>, <paramref name="end"/>); may be called on any worker thread.</summary>
     void Run(int start, int end);
 }
 
@@ -39,6 +40,7 @@ public static class Threading
             scoped.Value = threads;
         }
 
+        /// <summary>Restores the thread count in force before <see cref="Use"/>.</summary>
         public void Dispose() => scoped.Value = saved;
     }
 
