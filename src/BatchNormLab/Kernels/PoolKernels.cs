@@ -26,7 +26,11 @@ public static class PoolKernels
         fixed (T* px = x)
         fixed (T* py = y)
         fixed (int* pa = argmax)
-            Threading.For(n * c, g.MinPlanesPerPart, new MaxForwardBody<T> { X = px, Y = py, Argmax = pa, G = g });
+        {
+            if (kh == 2 && kw == 2 && stride == 2 && padding == 0)
+                Threading.For(n * c, g.MinPlanesPerPart, new Max2x2Body<T> { X = px, Y = py, Argmax = pa, G = g });
+            else Threading.For(n * c, g.MinPlanesPerPart, new EachWindow<MaxWindow<T>>(g, new MaxWindow<T>(px, py, pa, w)));
+        }
     }
 
     /// <summary>dx[n,c,q] = Σ_{i,j : argmax[n,c,i,j] = q} dy[n,c,i,j];   dx is overwritten.</summary>
@@ -48,7 +52,7 @@ public static class PoolKernels
         var g = new PoolGeometry(n, c, h, w, kh, kw, stride, padding, x.Length, y.Length);
         fixed (T* px = x)
         fixed (T* py = y)
-            Threading.For(n * c, g.MinPlanesPerPart, new AvgForwardBody<T> { X = px, Y = py, G = g });
+            Threading.For(n * c, g.MinPlanesPerPart, new EachWindow<AvgWindow<T>>(g, new AvgWindow<T>(px, py, w, kh * kw)));
     }
 
     /// <summary>dx[n,c,i·s+u−p, j·s+v−p] += dy[n,c,i,j] / (kh·kw) over all (i,j,u,v) inside the image;   dx is overwritten.</summary>
@@ -58,7 +62,7 @@ public static class PoolKernels
         var g = new PoolGeometry(n, c, h, w, kh, kw, stride, padding, dx.Length, dy.Length);
         fixed (T* pdy = dy)
         fixed (T* pdx = dx)
-            Threading.For(n * c, g.MinPlanesPerPart, new AvgBackwardBody<T> { Dy = pdy, Dx = pdx, G = g });
+            Threading.For(n * c, g.MinPlanesPerPart, new EachWindow<AvgSpread<T>>(g, new AvgSpread<T>(pdy, pdx, h, w, kh * kw)));
     }
 
     /// <summary>Shapes of one pooling, checked as PyTorch does.</summary>
@@ -98,50 +102,75 @@ public static class PoolKernels
         }
     }
 
-    unsafe struct MaxForwardBody<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>What a pooling does with each window; <see cref="EachWindow{TOp}"/> runs it over the planes.</summary>
+    interface IWindowOp
+    {
+        /// <summary>Before the windows of the plane at <paramref name="input"/> (its offset in x or dx).</summary>
+        void Plane(long input);
+
+        /// <summary>The window of output <paramref name="output"/> (its index in y or dy): rows [h0, h1) and columns
+        /// [w0, w1) of the plane at <paramref name="input"/>.</summary>
+        void Window(long input, long output, int h0, int h1, int w0, int w1);
+    }
+
+    /// <summary>Every window of planes [start, end), in order; parallel over the planes.</summary>
+    readonly struct EachWindow<TOp>(PoolGeometry g, TOp op) : IRangeBody where TOp : struct, IWindowOp
+    {
+        public void Run(int start, int end)
+        {
+            TOp each = op;
+            for (int t = start; t < end; t++)
+            {
+                long input = (long)t * g.H * g.W, output = (long)t * g.HOut * g.WOut;
+                each.Plane(input);
+                for (int i = 0; i < g.HOut; i++)
+                    for (int j = 0; j < g.WOut; j++)
+                    {
+                        g.Window(i, j, out int h0, out int h1, out int w0, out int w1);
+                        each.Window(input, output + i * g.WOut + j, h0, h1, w0, w1);
+                    }
+            }
+        }
+    }
+
+    /// <summary>y = the window's first maximum (NaN wins), argmax = its index in the plane.</summary>
+    readonly unsafe struct MaxWindow<T>(T* x, T* y, int* argmax, int w) : IWindowOp where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public void Plane(long input) { }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Window(long input, long output, int h0, int h1, int w0, int w1)
+        {
+            T* xs = x + input;
+            // The first pixel, as PyTorch's start from −∞ at that index; then strictly greater or NaN replaces.
+            int at = h0 * w + w0;
+            T max = xs[at];
+            for (int hi = h0; hi < h1; hi++)
+                for (int wi = w0; wi < w1; wi++) Take(xs[hi * w + wi], hi * w + wi, ref max, ref at);
+            y[output] = max;
+            argmax[output] = at;
+        }
+    }
+
+    /// <summary>v at <paramref name="index"/> becomes the running max where it is greater or NaN: PyTorch's rule, under
+    /// which the first maximum stays and NaN wins.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Take<T>(T v, int index, ref T max, ref int at) where T : IFloatingPointIeee754<T>
+    {
+        if (v > max || T.IsNaN(v)) (max, at) = (v, index);
+    }
+
+    /// <summary>
+    /// The 2×2 stride-2 windows (VGG's pools) without the general window clipping: the same four pixels in the same
+    /// order (row by row), so the same max and arg max.
+    /// </summary>
+    unsafe struct Max2x2Body<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
     {
         public T* X, Y;
         public int* Argmax;
         public PoolGeometry G;
 
         public readonly void Run(int start, int end)
-        {
-            PoolGeometry g = G;
-            int w = g.W, wOut = g.WOut, plane = g.H * w, outPlane = g.HOut * wOut;
-            if (g.Kh == 2 && g.Kw == 2 && g.Stride == 2 && g.Padding == 0)
-            {
-                Run2x2(start, end);
-                return;
-            }
-            for (int t = start; t < end; t++)
-            {
-                T* xs = X + (long)t * plane;
-                T* ys = Y + (long)t * outPlane;
-                int* arg = Argmax + (long)t * outPlane;
-                for (int i = 0; i < g.HOut; i++)
-                    for (int j = 0; j < wOut; j++)
-                    {
-                        g.Window(i, j, out int h0, out int h1, out int w0, out int w1);
-                        // The first pixel, as PyTorch's start from −∞ at that index; then strictly greater or NaN replaces.
-                        int at = h0 * w + w0;
-                        T max = xs[at];
-                        for (int hi = h0; hi < h1; hi++)
-                            for (int wi = w0; wi < w1; wi++)
-                            {
-                                T v = xs[hi * w + wi];
-                                if (v > max || T.IsNaN(v)) (max, at) = (v, hi * w + wi);
-                            }
-                        ys[i * wOut + j] = max;
-                        arg[i * wOut + j] = at;
-                    }
-            }
-        }
-
-        /// <summary>
-        /// The 2×2 stride-2 windows (VGG's pools) without the general window clipping: the same four pixels in the same
-        /// order (row by row), so the same max and arg max.
-        /// </summary>
-        readonly unsafe void Run2x2(int start, int end)
         {
             int w = G.W, wOut = G.WOut, plane = G.H * w, outPlane = G.HOut * wOut;
             for (int t = start; t < end; t++)
@@ -156,15 +185,11 @@ public static class PoolKernels
                         j = Row2x2((float*)xs, top, w, wOut, (float*)ys + i * wOut, arg + i * wOut);
                     for (; j < wOut; j++)
                     {
-                        int at = top + 2 * j;
-                        T max = xs[at];
-                        int a1 = at + 1, a2 = at + w, a3 = at + w + 1;
-                        T v = xs[a1];
-                        if (v > max || T.IsNaN(v)) (max, at) = (v, a1);
-                        v = xs[a2];
-                        if (v > max || T.IsNaN(v)) (max, at) = (v, a2);
-                        v = xs[a3];
-                        if (v > max || T.IsNaN(v)) (max, at) = (v, a3);
+                        int first = top + 2 * j, at = first;
+                        T max = xs[first];
+                        Take(xs[first + 1], first + 1, ref max, ref at);
+                        Take(xs[first + w], first + w, ref max, ref at);
+                        Take(xs[first + w + 1], first + w + 1, ref max, ref at);
                         ys[i * wOut + j] = max;
                         arg[i * wOut + j] = at;
                     }
@@ -174,7 +199,7 @@ public static class PoolKernels
     }
 
     /// <summary>
-    /// <see cref="MaxForwardBody{T}.Run2x2"/> for a whole row, 8 outputs at a time, branch-free: the even and odd columns
+    /// <see cref="Max2x2Body{T}"/> for a whole row, 8 outputs at a time, branch-free: the even and odd columns
     /// of the two input rows are taken apart, and each later pixel replaces the running max where it is greater or
     /// NaN, as in the scalar loop. The last outputs of a row (7×7 planes have only those) go through the same code with
     /// masked loads and stores, which read and write nothing outside the row. Returns the outputs done (all of them).
@@ -209,20 +234,22 @@ public static class PoolKernels
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static (Vector256<float> Max, Vector256<int> Index) Max2x2(Vector256<float> t0, Vector256<float> t1, Vector256<float> b0, Vector256<float> b1, int at, int w)
     {
-        Vector256<float> max = Even(t0, t1), v = Odd(t0, t1);
+        Vector256<float> max = Even(t0, t1);
         var offset = Vector256<int>.Zero;
+        Take(Odd(t0, t1), 1, ref max, ref offset);
+        Take(Even(b0, b1), w, ref max, ref offset);
+        Take(Odd(b0, b1), w + 1, ref max, ref offset);
+        return (max, Vector256.Create(at) + Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14) + offset);
+    }
+
+    /// <summary><see cref="Take{T}"/> on 8 windows: v replaces the max where greater or NaN, and the lane's offset
+    /// within its window becomes <paramref name="at"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Take(Vector256<float> v, int at, ref Vector256<float> max, ref Vector256<int> offset)
+    {
         var take = Vector256.GreaterThan(v, max) | ~Vector256.Equals(v, v);
         max = Vector256.ConditionalSelect(take, v, max);
-        offset = Vector256.ConditionalSelect(take.AsInt32(), Vector256.Create(1), offset);
-        v = Even(b0, b1);
-        take = Vector256.GreaterThan(v, max) | ~Vector256.Equals(v, v);
-        max = Vector256.ConditionalSelect(take, v, max);
-        offset = Vector256.ConditionalSelect(take.AsInt32(), Vector256.Create(w), offset);
-        v = Odd(b0, b1);
-        take = Vector256.GreaterThan(v, max) | ~Vector256.Equals(v, v);
-        max = Vector256.ConditionalSelect(take, v, max);
-        offset = Vector256.ConditionalSelect(take.AsInt32(), Vector256.Create(w + 1), offset);
-        return (max, Vector256.Create(at) + Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14) + offset);
+        offset = Vector256.ConditionalSelect(take.AsInt32(), Vector256.Create(at), offset);
     }
 
     // Columns 0, 2, …, 14 (Even) or 1, 3, …, 15 (Odd) of the 16 floats a, b: a shuffle within 128-bit lanes, then the
@@ -253,135 +280,38 @@ public static class PoolKernels
         }
     }
 
-    unsafe struct AvgForwardBody<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>y = Σ over the window of x / (kh·kw), the padding counted as zeros.</summary>
+    readonly unsafe struct AvgWindow<T>(T* x, T* y, int w, int taps) : IWindowOp where T : unmanaged, IFloatingPointIeee754<T>
     {
-        public T* X, Y;
-        public PoolGeometry G;
+        readonly T divisor = T.CreateTruncating(taps);
 
-        public readonly void Run(int start, int end)
+        public void Plane(long input) { }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Window(long input, long output, int h0, int h1, int w0, int w1)
         {
-            int plane = G.H * G.W, outPlane = G.HOut * G.WOut;
-            T divisor = T.CreateTruncating(G.Kh * G.Kw);
-            for (int t = start; t < end; t++)
-            {
-                T* xs = X + (long)t * plane;
-                T* ys = Y + (long)t * outPlane;
-                for (int i = 0; i < G.HOut; i++)
-                    for (int j = 0; j < G.WOut; j++)
-                    {
-                        G.Window(i, j, out int h0, out int h1, out int w0, out int w1);
-                        T sum = T.Zero;
-                        for (int hi = h0; hi < h1; hi++)
-                            for (int wi = w0; wi < w1; wi++) sum += xs[hi * G.W + wi];
-                        ys[i * G.WOut + j] = sum / divisor;
-                    }
-            }
+            T* xs = x + input;
+            T sum = T.Zero;
+            for (int hi = h0; hi < h1; hi++)
+                for (int wi = w0; wi < w1; wi++) sum += xs[hi * w + wi];
+            y[output] = sum / divisor;
         }
     }
 
-    unsafe struct AvgBackwardBody<T> : IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>dx[window] += dy / (kh·kw), each plane of dx cleared first.</summary>
+    readonly unsafe struct AvgSpread<T>(T* dy, T* dx, int h, int w, int taps) : IWindowOp where T : unmanaged, IFloatingPointIeee754<T>
     {
-        public T* Dy, Dx;
-        public PoolGeometry G;
+        readonly T divisor = T.CreateTruncating(taps);
 
-        public readonly void Run(int start, int end)
+        public void Plane(long input) => new Span<T>(dx + input, h * w).Clear();
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Window(long input, long output, int h0, int h1, int w0, int w1)
         {
-            int plane = G.H * G.W, outPlane = G.HOut * G.WOut;
-            T divisor = T.CreateTruncating(G.Kh * G.Kw);
-            for (int t = start; t < end; t++)
-            {
-                T* dx = Dx + (long)t * plane;
-                T* dy = Dy + (long)t * outPlane;
-                new Span<T>(dx, plane).Clear();
-                for (int i = 0; i < G.HOut; i++)
-                    for (int j = 0; j < G.WOut; j++)
-                    {
-                        G.Window(i, j, out int h0, out int h1, out int w0, out int w1);
-                        T share = dy[i * G.WOut + j] / divisor;
-                        for (int hi = h0; hi < h1; hi++)
-                            for (int wi = w0; wi < w1; wi++) dx[hi * G.W + wi] += share;
-                    }
-            }
+            T* dxs = dx + input;
+            T share = dy[output] / divisor;
+            for (int hi = h0; hi < h1; hi++)
+                for (int wi = w0; wi < w1; wi++) dxs[hi * w + wi] += share;
         }
-    }
-}
-
-/// <summary>
-/// Pooling by plain loops over every window position with bounds tests, with the signatures of
-/// <see cref="PoolKernels"/>: the reference the fast kernels are tested against.
-/// </summary>
-public static class PoolReference
-{
-    /// <summary>y = max over the window (−∞ outside, first maximum wins, NaN wins); argmax = its flat index in the plane.</summary>
-    public static void MaxPool2dForward<T>(ReadOnlySpan<T> x, int n, int c, int h, int w, int kh, int kw, int stride, int padding,
-        Span<T> y, Span<int> argmax) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int hOut = Conv2dKernels.OutputSize(h, kh, stride, padding), wOut = Conv2dKernels.OutputSize(w, kw, stride, padding);
-        for (int t = 0; t < n * c; t++)
-            for (int i = 0; i < hOut; i++)
-                for (int j = 0; j < wOut; j++)
-                {
-                    T max = T.NegativeInfinity;
-                    int at = -1;
-                    for (int u = 0; u < kh; u++)
-                        for (int v = 0; v < kw; v++)
-                        {
-                            int hi = i * stride + u - padding, wi = j * stride + v - padding;
-                            if (hi < 0 || hi >= h || wi < 0 || wi >= w) continue;
-                            T value = x[(t * h + hi) * w + wi];
-                            if (at < 0 || value > max || T.IsNaN(value)) (max, at) = (value, hi * w + wi);
-                        }
-                    y[(t * hOut + i) * wOut + j] = max;
-                    argmax[(t * hOut + i) * wOut + j] = at;
-                }
-    }
-
-    /// <summary>dx[argmax] += dy, plane by plane; dx is overwritten.</summary>
-    public static void MaxPool2dBackward<T>(ReadOnlySpan<T> dy, ReadOnlySpan<int> argmax, int n, int c, int h, int w, int kh, int kw,
-        int stride, int padding, Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int outPlane = Conv2dKernels.OutputSize(h, kh, stride, padding) * Conv2dKernels.OutputSize(w, kw, stride, padding);
-        dx.Clear();
-        for (int q = 0; q < n * c * outPlane; q++) dx[q / outPlane * h * w + argmax[q]] += dy[q];
-    }
-
-    /// <summary>y = Σ over the window of x (0 outside) / (kh·kw).</summary>
-    public static void AvgPool2dForward<T>(ReadOnlySpan<T> x, int n, int c, int h, int w, int kh, int kw, int stride, int padding,
-        Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int hOut = Conv2dKernels.OutputSize(h, kh, stride, padding), wOut = Conv2dKernels.OutputSize(w, kw, stride, padding);
-        for (int t = 0; t < n * c; t++)
-            for (int i = 0; i < hOut; i++)
-                for (int j = 0; j < wOut; j++)
-                {
-                    T sum = T.Zero;
-                    for (int u = 0; u < kh; u++)
-                        for (int v = 0; v < kw; v++)
-                        {
-                            int hi = i * stride + u - padding, wi = j * stride + v - padding;
-                            if (hi >= 0 && hi < h && wi >= 0 && wi < w) sum += x[(t * h + hi) * w + wi];
-                        }
-                    y[(t * hOut + i) * wOut + j] = sum / T.CreateTruncating(kh * kw);
-                }
-    }
-
-    /// <summary>dx[window] += dy / (kh·kw) for every output; dx is overwritten.</summary>
-    public static void AvgPool2dBackward<T>(ReadOnlySpan<T> dy, int n, int c, int h, int w, int kh, int kw, int stride, int padding,
-        Span<T> dx) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int hOut = Conv2dKernels.OutputSize(h, kh, stride, padding), wOut = Conv2dKernels.OutputSize(w, kw, stride, padding);
-        dx.Clear();
-        for (int t = 0; t < n * c; t++)
-            for (int i = 0; i < hOut; i++)
-                for (int j = 0; j < wOut; j++)
-                {
-                    T share = dy[(t * hOut + i) * wOut + j] / T.CreateTruncating(kh * kw);
-                    for (int u = 0; u < kh; u++)
-                        for (int v = 0; v < kw; v++)
-                        {
-                            int hi = i * stride + u - padding, wi = j * stride + v - padding;
-                            if (hi >= 0 && hi < h && wi >= 0 && wi < w) dx[(t * h + hi) * w + wi] += share;
-                        }
-                }
     }
 }
