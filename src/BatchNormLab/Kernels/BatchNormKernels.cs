@@ -1,8 +1,4 @@
-using System.Buffers;
 using System.Numerics;
-using System.Numerics.Tensors;
-using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 
 namespace BatchNormLab.Kernels;
 
@@ -132,13 +128,8 @@ public static unsafe partial class BatchNormKernels
     /// <summary>Training backward: dx (overwritten), and dγ, dβ (overwritten; skipped when empty).</summary>
     public static void BackwardTrain<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, int n, int c, int s, ReadOnlySpan<T> gamma,
         ReadOnlySpan<double> mean, ReadOnlySpan<double> variance, double eps, Span<T> dx, Span<T> dGamma, Span<T> dBeta)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        CheckBackwardShapes(dy.Length, x.Length, n, c, s, gamma, dx.Length, dGamma.Length, dBeta, mean.Length, variance.Length);
-        fixed (T* pdy = dy, px = x, pdx = dx, pGamma = gamma, pdGamma = dGamma, pdBeta = dBeta)
-        fixed (double* pMean = mean, pVar = variance)
-            Run(new GradientSums<T>(pdy, px, pMean, pVar, pGamma, eps, (double)n * s, pdGamma, pdBeta), pdy, px, pdx, n, c, s);
-    }
+        where T : unmanaged, IFloatingPointIeee754<T> =>
+        Backward(training: true, dy, x, n, c, s, gamma, mean, variance, eps, dx, dGamma, dBeta);
 
     // ---------------------------------------------------------------- eval backward
     // y = x·α + β' with the (running) statistics constant, α = γ·r:
@@ -148,15 +139,25 @@ public static unsafe partial class BatchNormKernels
     /// <summary>Backward with given statistics: dx (overwritten), and dγ, dβ (overwritten; skipped when empty).</summary>
     public static void BackwardEval<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, int n, int c, int s, ReadOnlySpan<T> gamma,
         ReadOnlySpan<double> mean, ReadOnlySpan<double> variance, double eps, Span<T> dx, Span<T> dGamma, Span<T> dBeta)
+        where T : unmanaged, IFloatingPointIeee754<T> =>
+        Backward(training: false, dy, x, n, c, s, gamma, mean, variance, eps, dx, dGamma, dBeta);
+
+    static void Backward<T>(bool training, ReadOnlySpan<T> dy, ReadOnlySpan<T> x, int n, int c, int s, ReadOnlySpan<T> gamma,
+        ReadOnlySpan<double> mean, ReadOnlySpan<double> variance, double eps, Span<T> dx, Span<T> dGamma, Span<T> dBeta)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckBackwardShapes(dy.Length, x.Length, n, c, s, gamma, dx.Length, dGamma.Length, dBeta, mean.Length, variance.Length);
         fixed (T* pdy = dy, px = x, pdx = dx, pGamma = gamma, pdGamma = dGamma, pdBeta = dBeta)
         fixed (double* pMean = mean, pVar = variance)
         {
+            var sums = new GradientSums<T>(pdy, px, pMean, pVar, pGamma, eps, (double)n * s, pdGamma, pdBeta);
+            if (training)
+            {
+                Run(sums, pdy, px, pdx, n, c, s);
+                return;
+            }
             if (pdGamma != null || pdBeta != null)
             {
-                var sums = new GradientSums<T>(pdy, px, pMean, pVar, pGamma, eps, (double)n * s, pdGamma, pdBeta);
                 var (first, second) = ChannelSums<T, GradientSums<T>>(sums, n, c, s);
                 for (int ch = 0; ch < c; ch++) sums.Finish(ch, first[ch], second[ch]);
             }

@@ -49,24 +49,12 @@ public static partial class Gemm
         T alpha, ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb,
         T beta, Span<T> c, int ldc, bool serial) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (typeof(T) != typeof(float) && typeof(T) != typeof(double))
-            throw new NotSupportedException($"Gemm supports float and double, not {typeof(T).Name}.");
-        ArgumentOutOfRangeException.ThrowIfNegative(m);
-        ArgumentOutOfRangeException.ThrowIfNegative(n);
-        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        CheckArguments<T>(m, n, k);
         CheckMatrix(a.Length, transA ? k : m, transA ? m : k, lda, nameof(a));
-        CheckMatrix(b.Length, transB ? n : k, transB ? k : n, ldb, nameof(b));
-        CheckMatrix(c.Length, m, n, ldc, nameof(c));
-        if (m == 0 || n == 0)
+        if (!NeedsProduct(m, n, k, alpha, b, transB, ldb, beta, c, ldc))
             return;
-
         fixed (T* pa = a, pb = b, pc = c)
         {
-            if (k == 0 || alpha == T.Zero)
-            {
-                Scale(pc, m, n, ldc, beta);
-                return;
-            }
             if (serial)
             {
                 new Job<T>
@@ -128,23 +116,12 @@ public static partial class Gemm
     public static unsafe void MultiplySerialPacked<T>(int m, int n, int k, T alpha, ReadOnlySpan<T> packedA,
         bool transB, ReadOnlySpan<T> b, int ldb, T beta, Span<T> c, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (typeof(T) != typeof(float) && typeof(T) != typeof(double))
-            throw new NotSupportedException($"Gemm supports float and double, not {typeof(T).Name}.");
-        ArgumentOutOfRangeException.ThrowIfNegative(m);
-        ArgumentOutOfRangeException.ThrowIfNegative(n);
-        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        CheckArguments<T>(m, n, k);
         if (packedA.Length < PackedALength(m, k)) throw new ArgumentException($"packedA holds {packedA.Length} elements, needs {PackedALength(m, k)}", nameof(packedA));
-        CheckMatrix(b.Length, transB ? n : k, transB ? k : n, ldb, nameof(b));
-        CheckMatrix(c.Length, m, n, ldc, nameof(c));
-        if (m == 0 || n == 0)
+        if (!NeedsProduct(m, n, k, alpha, b, transB, ldb, beta, c, ldc))
             return;
         fixed (T* pp = packedA, pb = b, pc = c)
         {
-            if (k == 0 || alpha == T.Zero)
-            {
-                Scale(pc, m, n, ldc, beta);
-                return;
-            }
             new Job<T>
             {
                 PackedA = pp, B = pb, C = pc, Ldb = ldb, Ldc = ldc, TransB = transB,
@@ -160,6 +137,30 @@ public static partial class Gemm
         int blocks = (length + max - 1) / max;
         int step = (length + blocks - 1) / blocks;
         return (step + unit - 1) / unit * unit;
+    }
+
+    static void CheckArguments<T>(int m, int n, int k)
+    {
+        if (typeof(T) != typeof(float) && typeof(T) != typeof(double))
+            throw new NotSupportedException($"Gemm supports float and double, not {typeof(T).Name}.");
+        ArgumentOutOfRangeException.ThrowIfNegative(m);
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+    }
+
+    /// <summary>
+    /// Checks B and C, and does what needs no product: nothing when C is empty, C = beta·C when the product is empty
+    /// (k = 0) or scaled away (alpha = 0). False when that was all.
+    /// </summary>
+    static unsafe bool NeedsProduct<T>(int m, int n, int k, T alpha, ReadOnlySpan<T> b, bool transB, int ldb, T beta, Span<T> c, int ldc)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CheckMatrix(b.Length, transB ? n : k, transB ? k : n, ldb, nameof(b));
+        CheckMatrix(c.Length, m, n, ldc, nameof(c));
+        if (m == 0 || n == 0) return false;
+        if (k != 0 && alpha != T.Zero) return true;
+        fixed (T* pc = c) Scale(pc, m, n, ldc, beta);
+        return false;
     }
 
     static void CheckMatrix(int length, int rows, int cols, int ld, string name)
