@@ -9,4 +9,6 @@ static class ExitCodes
     public const int BadArguments = 2;
     /// <summary>Every requested run diverged.</summary>
     public const int Diverged = 3;
+    /// <summary>Some tasks of a plan failed or could not run (the report names them).</summary>
+    public const int TasksFailed = 4;
 }

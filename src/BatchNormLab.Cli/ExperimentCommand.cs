@@ -4,6 +4,7 @@ using BatchNormLab.Experiments;
 using BatchNormLab.IO;
 using BatchNormLab.Reports;
 using BatchNormLab.Store;
+using BatchNormLab.Tasks;
 using BatchNormLab.Training;
 using Spectre.Console;
 
@@ -25,12 +26,25 @@ static class ExperimentCommand
     static readonly Option<int?> MoreSeeds = new("--more-seeds") { Description = "Seeds an experiment adds when its verdict is inconclusive on the first --seeds, and is judged on again; default 2 on quick and paper, 0 on tiny" };
     static readonly Option<bool> DescribeOnly = new("--describe") { Description = "Print the settings this preset uses and where they differ from the paper, then stop (nothing runs)" };
     static readonly Option<bool> Markdown = new("--markdown") { Description = "With --describe: as Markdown, a section per experiment (docs/experiments.md is this)" };
+    static readonly Option<bool> PlanOnly = new("--plan-only") { Description = "Write the task graph to OUT/plan.json (every training run, experiment and the report as a task) and stop" };
+    static readonly Option<string> Executor = new("--executor") { Description = "Where the tasks run: local (this machine) or slurm (job arrays on a Slurm cluster)", DefaultValueFactory = _ => "local" };
+    static readonly Option<int?> Workers = new("--workers") { Description = "local: tasks at a time, each in a worker process with threads/workers compute threads (1: all in this process); default: --threads" };
+    static readonly Option<string?> Partition = new("--partition") { Description = "slurm: the partition" };
+    static readonly Option<string?> TimeLimit = new("--time") { Description = "slurm: each task's time limit (sbatch --time, e.g. 2:00:00)" };
+    static readonly Option<int> CpusPerTask = new("--cpus-per-task") { Description = "slurm: CPUs of each task, also its compute threads", DefaultValueFactory = _ => 2 };
+    static readonly Option<string?> Memory = new("--mem") { Description = "slurm: memory of each task (sbatch --mem, e.g. 4G)" };
+    static readonly Option<int?> ArrayLimit = new("--array-limit") { Description = "slurm: tasks of one array running at a time (the %k of sbatch --array)" };
+    static readonly Option<string[]> SbatchArgs = new("--sbatch-arg") { Description = "slurm: one more sbatch argument, passed as it is (repeat for more), e.g. --sbatch-arg=--account=lab", AllowMultipleArgumentsPerToken = false };
+    static readonly Option<bool> NoWait = new("--no-wait") { Description = "slurm: submit and stop, without following the jobs (run the same command again to see where they are)" };
+
+    static Option[] ScaleOut => [PlanOnly, Executor, Workers, Partition, TimeLimit, CpusPerTask, Memory, ArrayLimit, SbatchArgs, NoWait];
 
     public static Command Experiment()
     {
         var name = new Argument<string>("NAME") { Description = $"One of: {string.Join(", ", Experiments.Experiment.All.Select(e => e.Name))}" };
         var command = new Command("experiment", "Run one experiment of the papers and write its figures' data, tables and verdict.\n" +
             string.Join("\n", Experiments.Experiment.All.Select(e => $"  {e.Name,-15} {e.Figure}: {e.Claim}"))) { name, PresetOption, DatasetOption, DataDir, Out, Threads, Seed, Seeds, MoreSeeds, RunsCommand.Db, DescribeOnly, Markdown };
+        foreach (var option in ScaleOut) command.Options.Add(option);
         command.SetAction(p =>
         {
             string n = p.GetValue(name)!;
@@ -44,6 +58,7 @@ static class ExperimentCommand
     {
         var only = new Option<string[]?>("--only") { Description = "Run only these experiments (names, comma-separated), sharing their runs as the full run would", CustomParser = r => r.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries)).ToArray() };
         var command = new Command("reproduce", "Run every experiment and write one report.") { PresetOption, DatasetOption, DataDir, Out, Threads, Seed, Seeds, MoreSeeds, only, RunsCommand.Db, DescribeOnly, Markdown };
+        foreach (var option in ScaleOut) command.Options.Add(option);
         command.SetAction(p => RunAll(p, RunKind.Reproduce, p.GetValue(only) is { Length: > 0 } names
             ? names.Select(n => Experiments.Experiment.Find(n) ?? throw new ArgumentException($"--only: unknown experiment '{n}'; experiments: {string.Join(", ", Experiments.Experiment.All.Select(e => e.Name))}")).ToList()
             : Experiments.Experiment.All));
@@ -74,50 +89,117 @@ static class ExperimentCommand
             string presetName = preset.ToString().ToLowerInvariant();
             foreach (var e in experiments)
             {
-                var (settings, deviations) = e.Describe(preset, dataset);
+                var (described, deviations) = e.Describe(preset, dataset);
                 Console.WriteLine(p.GetValue(Markdown)
-                    ? $"## `{e.Name}`: {e.Figure}\n\n**Claim.** {e.Claim}\n\n**Source.** {e.Source}\n\n**Settings ({presetName}).** {settings}\n\n**Where it differs from the paper.** {deviations}\n"
-                    : $"{e.Name}: {e.Figure}\n  claim: {e.Claim}\n  settings ({presetName}): {settings}\n  differs from the paper: {deviations}\n");
+                    ? $"## `{e.Name}`: {e.Figure}\n\n**Claim.** {e.Claim}\n\n**Source.** {e.Source}\n\n**Settings ({presetName}).** {described}\n\n**Where it differs from the paper.** {deviations}\n"
+                    : $"{e.Name}: {e.Figure}\n  claim: {e.Claim}\n  settings ({presetName}): {described}\n  differs from the paper: {deviations}\n");
             }
+            if (!p.GetValue(Markdown)) Console.WriteLine(Summary(Plan.Make(Settings(p, kind, preset, experiments), Plan.FileIn(Path.GetFullPath(p.GetValue(Out)!)))));
             return ExitCodes.Ok;
         }
-        var context = new ExperimentContext(outDir, preset, p.GetValue(DataDir), p.GetValue(Threads), p.GetValue(Seed), new ConsoleProgress(), dataset, p.GetValue(Seeds), p.GetValue(MoreSeeds));
-        using var store = RunStore.Open(p.GetValue(RunsCommand.Db)!, create: true);
-        long id = store.StartRun(kind, RunsCommand.CommandLine(), preset.ToString().ToLowerInvariant(), context.Seed, context.Threads, outDir);
-        string report = Path.Combine(outDir, "report.html");
-        store.Complete(id, () =>
+        string executor = p.GetValue(Executor)!;
+        if (executor is not ("local" or "slurm")) throw new ArgumentException($"--executor '{executor}': expected local or slurm");
+        int workers = p.GetValue(Workers) ?? p.GetValue(Threads);
+        if (workers < 1) throw new ArgumentException($"--workers {workers}: must be ≥ 1");
+        if (p.GetValue(CpusPerTask) < 1) throw new ArgumentException($"--cpus-per-task {p.GetValue(CpusPerTask)}: must be ≥ 1");
+        if (p.GetValue(ArrayLimit) is int limit && limit < 1) throw new ArgumentException($"--array-limit {limit}: must be ≥ 1");
+        var settings = Settings(p, kind, preset, experiments);
+        Directory.CreateDirectory(settings.OutputDirectory);
+        string planFile = Plan.FileIn(settings.OutputDirectory);
+        Console.Error.WriteLine("planning: finding each experiment's runs …");
+        var plan = Plan.Make(settings, planFile);
+        plan.Save(planFile);
+        Console.Error.WriteLine(Summary(plan));
+        if (p.GetValue(PlanOnly))
         {
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            foreach (var (experiment, index) in experiments.Select((e, i) => (e, i)))
+            Console.WriteLine($"plan: {planFile}");
+            return ExitCodes.Ok;
+        }
+        var progress = new LineProgress();
+        IReadOnlyList<string> failed;
+        if (executor == "local")
+            failed = new LocalExecutor(workers, p.GetValue(Threads)).Run(plan, new ConsoleProgress(), progress);
+        else
+        {
+            var slurm = new SlurmExecutor(new SlurmOptions(p.GetValue(Partition), p.GetValue(TimeLimit), p.GetValue(CpusPerTask), p.GetValue(Memory),
+                p.GetValue(ArrayLimit), p.GetValue(SbatchArgs) ?? []));
+            var jobs = slurm.Submit(plan, progress);
+            Console.WriteLine($"slurm jobs: {string.Join(' ', jobs)}");
+            if (p.GetValue(NoWait))
             {
-                Console.Error.WriteLine($"== [{index + 1}/{experiments.Count}] {experiment.Name}: {experiment.Figure} (elapsed {clock.Elapsed:h\\:mm\\:ss})");
-                var result = experiment.Run(context);
-                string dir = context.DirectoryOf(experiment.Name), json = Path.Combine(dir, "result.json");
-                AtomicFile.WriteAllText(json, ResultJson.Serialize(result));
-                // recorded as soon as it finishes: a later crash loses nothing of it
-                store.RecordExperiment(id, result, dir);
-                store.RecordArtifact(id, result.Name, json);
+                Console.WriteLine($"plan: {planFile}; run the same command again to submit what has not finished");
+                return ExitCodes.Ok;
             }
-        });
-        ExperimentReport.Build(store.ForReport(id)).Save(report);
-        store.RecordArtifact(id, null, report);
+            slurm.Follow(plan, jobs, progress, TimeSpan.FromSeconds(5));
+            failed = [.. plan.Tasks.Where(t => !TaskRunner.IsDone(plan, t)).Select(t => t.Id)];
+        }
+        if (TaskRunner.ReportedRun(plan) is not long id || !File.Exists(Path.Combine(settings.OutputDirectory, "report.html")))
+        {
+            Console.Error.WriteLine($"bnlab: the report task did not finish; see {Plan.TasksDirectory(settings.OutputDirectory)}");
+            return ExitCodes.TasksFailed;
+        }
+        using var store = RunStore.Open(settings.Database, create: false);
         var table = new Table().Border(TableBorder.Rounded).AddColumns("experiment", "verdict", "sub-claims (✓ agrees, ✗ does not, ? inconclusive) and the numbers behind them");
         foreach (var r in store.Results(id))
             table.AddRow(Markup.Escape(r.Name), RunsCommand.VerdictMarkup(r.Verdict.Kind), Markup.Escape(r.Verdict.Parts.Count == 0 ? r.Verdict.Reason
                 : string.Join("\n", r.Verdict.Parts.Select(part => $"{ExperimentReport.Mark(part.Kind)} {(part.Precondition ? "(precondition) " : "")}{part.Claim}: {part.Result}"))));
         AnsiConsole.Write(table);
-        Console.WriteLine($"results in {Path.GetFullPath(outDir)}");
-        Console.WriteLine($"report: {Path.GetFullPath(report)}");
+        Console.WriteLine($"results in {settings.OutputDirectory}");
+        Console.WriteLine($"report: {Path.Combine(settings.OutputDirectory, "report.html")}");
         Console.WriteLine($"recorded as run {id} in {store.Path}");
-        return ExitCodes.Ok;
+        if (failed.Count == 0) return ExitCodes.Ok;
+        Console.Error.WriteLine($"bnlab: {failed.Count} task{(failed.Count == 1 ? "" : "s")} did not finish ({string.Join(", ", failed)}); the report names them. Run the same command again to retry them.");
+        return ExitCodes.TasksFailed;
     }
 
-    /// <summary>
-    /// Progress on stderr: one line for the runs in progress (several train side by side), each with its step, loss and
-    /// ETA, rewritten in place on a terminal or printed every 15 s when redirected; a line as each run ends.
-    /// The context passes calls one at a time.
-    /// </summary>
-    sealed class ConsoleProgress : IExperimentProgress
+    static PlanSettings Settings(ParseResult p, RunKind kind, Preset preset, IReadOnlyList<Experiment> experiments) =>
+        new(preset.ToString().ToLowerInvariant(), p.GetValue(DatasetOption), p.GetValue(DataDir) is { } data ? Path.GetFullPath(data) : null, p.GetValue(Seed),
+            p.GetValue(Seeds), p.GetValue(MoreSeeds), Path.GetFullPath(p.GetValue(Out)!), Path.GetFullPath(p.GetValue(RunsCommand.Db)!), RunsCommand.CommandLine(),
+            [.. experiments.Select(e => e.Name)], kind);
+
+    /// <summary>The plan in a few lines: its tasks by kind and the estimated core-hours of its training.</summary>
+    internal static string Summary(Plan plan)
+    {
+        int train = plan.Tasks.Count(t => t.Kind == TaskKind.Train), experiments = plan.Tasks.Count(t => t.Kind == TaskKind.Experiment);
+        int done = plan.Tasks.Count(t => t.Kind != TaskKind.Report && TaskRunner.IsDone(plan, t));
+        return string.Create(CultureInfo.InvariantCulture,
+            $"plan: {plan.Tasks.Count} tasks ({train} training runs, {experiments} experiment{(experiments == 1 ? "" : "s")}, the report), {done} done already; " +
+            $"training ≈ {plan.CoreHours:G3} core-hours at {Plan.FlopsPerCoreSecond / 1e9:G3} GFLOP/s per core");
+    }
+
+    // Task lines, and what the running tasks are doing: rewritten in place on a terminal, every 15 s into a log.
+    sealed class LineProgress : IPlanProgress
+    {
+        readonly bool live = !Console.IsErrorRedirected;
+        readonly System.Diagnostics.Stopwatch sinceStatus = System.Diagnostics.Stopwatch.StartNew();
+        bool lineOpen;
+
+        public void Report(string line)
+        {
+            lock (this)
+            {
+                if (lineOpen) Console.Error.Write("\r" + new string(' ', Width) + "\r");
+                lineOpen = false;
+                Console.Error.WriteLine(line);
+            }
+        }
+
+        public void Status(string line)
+        {
+            lock (this)
+            {
+                if (sinceStatus.Elapsed < TimeSpan.FromSeconds(live ? 0.25 : 15)) return;
+                sinceStatus.Restart();
+                if (!live) { Console.Error.WriteLine(line); return; }
+                Console.Error.Write("\r" + (line.Length > Width ? line[..Width] : line.PadRight(Width)));
+                lineOpen = true;
+            }
+        }
+
+        static int Width => Console.BufferWidth > 0 ? Console.BufferWidth - 1 : 160;
+    }
+
+    internal sealed class ConsoleProgress : IExperimentProgress
     {
         readonly bool live = !Console.IsErrorRedirected;
         readonly Dictionary<string, Running> running = [];

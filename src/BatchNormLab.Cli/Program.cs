@@ -10,6 +10,7 @@ var root = new RootCommand("BatchNormLab: Batch Normalization and the experiment
     EvalCommand.Create(),
     ExperimentCommand.Experiment(),
     ExperimentCommand.Reproduce(),
+    TaskCommand.Create(),
     RunsCommand.Runs(),
     RunsCommand.Report(),
 };

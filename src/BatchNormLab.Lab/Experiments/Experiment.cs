@@ -81,27 +81,60 @@ public sealed class ExperimentContext(string outputDirectory, Preset preset, str
     /// and the shared runs, so a seed both contexts judge over is trained once.
     /// </summary>
     public ExperimentContext WithSeeds(int count) =>
-        new(OutputDirectory, Preset, DataDirectory, Threads, Seed, Progress, Dataset, count, moreSeeds: 0) { datasets = datasets, sharedRuns = sharedRuns };
+        new(OutputDirectory, Preset, DataDirectory, Threads, Seed, Progress, Dataset, count, moreSeeds: 0)
+        {
+            datasets = datasets, sharedRuns = sharedRuns, RunArchive = RunArchive, discovery = discovery,
+        };
 
     /// <summary>
-    /// The run several experiments share under <paramref name="key"/> (<see cref="TrainedRun.Shared"/>): trained by
-    /// <paramref name="train"/> the first time it is asked for, once even when concurrent jobs ask together, and the
-    /// same run after; <paramref name="trained"/> says whether this call trained it.
+    /// Where trained runs are saved (<see cref="Experiments.RunArchive"/>), one directory per shared run, or null to keep them in
+    /// memory only. With it, a run another process (a task of the plan) or an earlier, interrupted invocation trained is loaded
+    /// instead of trained again.
     /// </summary>
-    internal TrainedRun Shared(string key, Func<TrainedRun> train, out bool trained)
+    public string? RunArchive { get; init; }
+
+    // Set while an experiment's runs are being discovered (Plan): Shared records each request and hands back a stand-in.
+    RunDiscovery? discovery;
+
+    /// <summary>A context in which <see cref="Experiment.Discover"/> lists an experiment's shared runs without training them.</summary>
+    internal ExperimentContext ForDiscovery(RunDiscovery found, string outputDirectory, IExperimentProgress? progress) =>
+        new(outputDirectory, Preset, DataDirectory, 1, Seed, progress, Dataset, Seeds, MoreSeeds) { RunArchive = RunArchive, discovery = found };
+
+    /// <summary>
+    /// The run shared under <paramref name="key"/>: trained by <paramref name="train"/> on first request, the same run after
+    /// (from memory, else from <see cref="RunArchive"/>, where a trained run is then saved). <paramref name="own"/> says whether
+    /// the run is this request's own: trained for <paramref name="experiment"/> under <paramref name="label"/>, here or by a task
+    /// standing in for it, rather than first by another experiment or under another label.
+    /// </summary>
+    internal TrainedRun Shared(string key, string experiment, string label, TrainConfig config, Func<TrainedRun> train, out bool own)
     {
+        if (discovery is not null) return discovery.Request(key, experiment, label, config, train, out own);
         Lazy<TrainedRun>? entry;
         lock (sharedRuns)
         {
-            trained = !sharedRuns.TryGetValue(key, out entry);
-            if (trained) sharedRuns[key] = entry = new Lazy<TrainedRun>(train, LazyThreadSafetyMode.ExecutionAndPublication);
+            if (!sharedRuns.TryGetValue(key, out entry))
+                sharedRuns[key] = entry = new Lazy<TrainedRun>(() => LoadOrTrain(key, train), LazyThreadSafetyMode.ExecutionAndPublication);
         }
-        return entry!.Value;
+        var run = entry.Value;
+        own = run.Experiment == experiment && run.Label == label;
+        return run;
+    }
+
+    TrainedRun LoadOrTrain(string key, Func<TrainedRun> train)
+    {
+        if (RunArchive is null) return train();
+        string directory = Experiments.RunArchive.DirectoryFor(RunArchive, key);
+        if (Experiments.RunArchive.Load(directory, key) is { } saved) return saved;
+        var run = train();
+        Experiments.RunArchive.Save(run, key, directory);
+        return run;
     }
 
     /// <summary>Loads a dataset once per context (experiments and concurrent runs share it).</summary>
     public (Dataset Train, Dataset Test) Data(string name)
     {
+        // Data is work: discovery stops where an experiment reaches for it outside the run it trains.
+        if (discovery is { Training: false }) throw new RunDiscovery.Stop();
         lock (datasets)
         {
             if (!datasets.TryGetValue(name, out var pair)) datasets[name] = pair = DatasetCatalog.Load(name, DataDirectory, Seed);
@@ -191,6 +224,37 @@ public abstract class Experiment
 
     /// <summary>One pass of the experiment over the context's seeds: runs, measurements, figures and verdict (<see cref="Run"/> adds the source and seeds, and may call it again with more seeds).</summary>
     protected abstract ExperimentResult Measure(ExperimentContext context);
+
+    // Measure on one thread, so the requests come in the order a sequential run makes them.
+    internal void MeasureForDiscovery(ExperimentContext context)
+    {
+        using var threads = Threading.Use(1);
+        Measure(context);
+    }
+
+    /// <summary>
+    /// The shared runs this experiment asks for on <paramref name="context"/>'s seeds, in order, found by measuring with stand-ins
+    /// for the runs until the experiment uses one or reaches for data (nothing is trained or written there).
+    /// </summary>
+    internal IReadOnlyList<RunRequest> Discover(ExperimentContext context, string scratchDirectory)
+    {
+        var found = new RunDiscovery(target: null, threads: 1, archive: null);
+        found.Replay(this, context.ForDiscovery(found, scratchDirectory, null));
+        return found.Requests;
+    }
+
+    /// <summary>
+    /// Trains the shared run this experiment asks for under <paramref name="key"/>, as its measurement would (the same
+    /// requests before it, the same callbacks and probes), and saves it to <paramref name="context"/>'s run archive.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The experiment does not ask for <paramref name="key"/> before it uses a run or data.</exception>
+    internal void TrainShared(ExperimentContext context, string key)
+    {
+        if (context.RunArchive is null) throw new InvalidOperationException("training a shared run on its own needs a run archive to save it to");
+        var found = new RunDiscovery(target: key, threads: context.Threads, archive: context.RunArchive);
+        found.Replay(this, context.ForDiscovery(found, context.OutputDirectory, context.Progress));
+        if (!found.Trained) throw new InvalidOperationException($"{Name} asks for no shared run with key {key} before it needs its runs or data");
+    }
 
     /// <summary>Writes raw measurements (a header line first) into this experiment's directory; returns the file name for the result's files.</summary>
     protected string WriteCsv(ExperimentContext context, string file, IEnumerable<string> lines)

@@ -88,7 +88,7 @@ public sealed record TrainedRun
     /// gets the first stage's runs back instead of training them again.
     /// </summary>
     public static TrainedRun Once(ExperimentContext context, string experiment, TrainConfig config, Func<TrainedRun> train) =>
-        context.Shared($"{experiment} {config.ToJson()}", train, out _);
+        context.Shared($"{experiment} {config.ToJson()}", experiment, "", config, train, out _);
 
     /// <summary>
     /// A run of the VGG setting (<see cref="Presets.Vgg"/>) that several experiments use: lr-sweep,
@@ -100,7 +100,7 @@ public sealed record TrainedRun
     /// </summary>
     public static TrainedRun Shared(ExperimentContext context, string experiment, string label, TrainConfig config)
     {
-        var run = context.Shared(config.ToJson(), () =>
+        var run = context.Shared(config.ToJson(), experiment, label, config, () =>
         {
             ActivationProbe? probe = null;
             IReadOnlyList<ITrainingCallback> probes = [];
@@ -112,8 +112,8 @@ public sealed record TrainedRun
                 probes = probed ? ProbedRuns.Attach(t, ProbedNetwork.Vgg, context.Preset) : [];
                 return [probe, .. probes];
             }) with { Activations = probe, Probes = probes };
-        }, out bool trained);
-        if (trained) return run;
+        }, out bool own);
+        if (own) return run;
         context.Progress.Message(experiment, $"{label}: the same run as {run.Experiment}'s \"{run.Label}\", reused");
         run = run with { Label = label };
         run.WriteMetrics(context, experiment);

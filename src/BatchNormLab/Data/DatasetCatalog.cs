@@ -36,6 +36,22 @@ public static class DatasetCatalog
         }
     }
 
+    /// <summary>
+    /// The shape of one example and the number of outputs a model needs (classes, or regression targets) for dataset
+    /// <paramref name="name"/>, without reading an image dataset's files (its shape is fixed); a synthetic one is generated.
+    /// </summary>
+    public static (int[] Sample, int Outputs) Shape(string name, string? dataOption, ulong seed)
+    {
+        switch (name)
+        {
+            case "fashion-mnist": return ([1, 28, 28], 10);
+            case "cifar10": return ([3, 32, 32], 10);
+            default:
+                var train = Load(name, dataOption, seed).Train;
+                return (train.Inputs.Shape[1..], train.Labels is null ? train.Targets!.Size(1) : train.Classes);
+        }
+    }
+
     static (Dataset, Dataset) Split(Dataset all, int trainCount) =>
         (all.Subset(Enumerable.Range(0, trainCount).ToArray()), all.Subset(Enumerable.Range(trainCount, all.Count - trainCount).ToArray()));
 }

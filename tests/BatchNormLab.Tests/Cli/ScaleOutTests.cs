@@ -1,0 +1,126 @@
+using BatchNormLab.Experiments;
+using BatchNormLab.Store;
+
+namespace BatchNormLab.Tests;
+
+/// <summary>
+/// <c>bnlab reproduce</c> as a task graph on this machine: worker processes give the numbers of one process, a plan killed
+/// midway completes on a rerun with the same numbers, and a task that fails is named in the report while the other
+/// experiments are judged as before.
+/// </summary>
+public sealed class ScaleOutTests(ScaleOutTests.Reference reference) : IClassFixture<ScaleOutTests.Reference>
+{
+    static readonly string[] Experiments = ["lr-sweep", "ics", "sigmoid"];
+
+    static string[] Job(string output, string db) =>
+        ["reproduce", "--preset", "tiny", "--seed", "3", "--only", string.Join(',', Experiments), "--out", output, "--db", db];
+
+    /// <summary>One sequential run (one process), the numbers every other run here must equal.</summary>
+    public sealed class Reference : IDisposable
+    {
+        public string Dir { get; } = Directory.CreateTempSubdirectory("bnlab-scale-out-").FullName;
+        public Dictionary<string, ExperimentResult> Results { get; }
+
+        public Reference()
+        {
+            var (code, _, err) = Cli.Run([.. Job(Path.Combine(Dir, "sequential"), Path.Combine(Dir, "sequential.db")), "--workers", "1"]);
+            Assert.True(code == 0, err);
+            Results = ReadResults(Path.Combine(Dir, "sequential"));
+        }
+
+        public void Dispose() => Directory.Delete(Dir, recursive: true);
+    }
+
+    static Dictionary<string, ExperimentResult> ReadResults(string output) =>
+        Experiments.Where(e => File.Exists(Path.Combine(output, e, "result.json")))
+            .ToDictionary(e => e, e => ResultJson.Deserialize(File.ReadAllText(Path.Combine(output, e, "result.json"))));
+
+    void AssertSameNumbers(string output, params string[] experiments)
+    {
+        var results = ReadResults(output);
+        foreach (string e in experiments)
+        {
+            Assert.Equal(reference.Results[e].Numbers, results[e].Numbers);
+            Assert.Equal(reference.Results[e].Verdict.Reason, results[e].Verdict.Reason);
+        }
+    }
+
+    [Fact]
+    public void TwoWorkerProcessesGiveTheNumbersOfOneProcess()
+    {
+        string output = Path.Combine(reference.Dir, "workers");
+        var (code, _, err) = Cli.Run([.. Job(output, Path.Combine(reference.Dir, "workers.db")), "--workers", "2"]);
+        Assert.True(code == 0, err);
+        AssertSameNumbers(output, Experiments);
+        Assert.Contains("done", err);
+    }
+
+    [Fact]
+    public void APlanKilledMidwayCompletesOnARerunWithTheSameNumbers()
+    {
+        string output = Path.Combine(reference.Dir, "killed"), db = Path.Combine(reference.Dir, "killed.db");
+        using (var p = Cli.Start([.. Job(output, db), "--workers", "2"]))
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            string runs = Path.Combine(output, "runs");
+            while (!p.HasExited && (!Directory.Exists(runs) || Directory.GetDirectories(runs).Length < 3) && clock.Elapsed < TimeSpan.FromMinutes(2)) Thread.Sleep(20);
+            Assert.False(p.HasExited, "the plan finished before it could be killed");
+            p.Kill(entireProcessTree: true);
+            p.WaitForExit();
+        }
+        Assert.False(File.Exists(Path.Combine(output, "report.html")));
+        var (code, _, err) = Cli.Run([.. Job(output, db), "--workers", "2"]);
+        Assert.True(code == 0, err);
+        Assert.Matches(@"plan: \d+ tasks .*, [1-9]\d* done already", err);
+        AssertSameNumbers(output, Experiments);
+    }
+
+    [Fact]
+    public void ATaskThatFailsIsNamedInTheReportAndTheOthersAreJudgedAsBefore()
+    {
+        string output = Path.Combine(reference.Dir, "failing"), db = Path.Combine(reference.Dir, "failing.db");
+        // A file where sigmoid's directory must go: its tasks fail, every time.
+        Directory.CreateDirectory(output);
+        File.WriteAllText(Path.Combine(output, "sigmoid"), "in the way");
+        var (code, _, err) = Cli.Run([.. Job(output, db), "--workers", "2"]);
+
+        Assert.Equal(4, code);
+        Assert.Contains("did not finish", err);
+        AssertSameNumbers(output, "lr-sweep", "ics");
+        using var store = RunStore.Open(db, create: false);
+        var sigmoid = store.Results(store.Runs()[0].Id).Single(r => r.Name == "sigmoid");
+        Assert.Equal(VerdictKind.Inconclusive, sigmoid.Verdict.Kind);
+        Assert.Matches(@"not judged: task \S+(, which it needs,)? exited with status 4 .*; its log: .*\.log", sigmoid.Verdict.Reason);
+        Assert.True(File.Exists(Path.Combine(output, "report.html")));
+    }
+
+    [Fact]
+    public void PlanOnlyWritesThePlanAndTrainsNothing()
+    {
+        string output = Path.Combine(reference.Dir, "plan-only");
+        var (code, stdout, err) = Cli.Run([.. Job(output, Path.Combine(reference.Dir, "plan-only.db")), "--plan-only"]);
+        Assert.True(code == 0, err);
+        Assert.Contains("plan.json", stdout);
+        var plan = Tasks.Plan.Load(Path.Combine(output, "plan.json"));
+        Assert.Equal(Experiments.Length + 1, plan.Tasks.Count(t => t.Kind != Tasks.TaskKind.Train));
+        Assert.False(Directory.Exists(Path.Combine(output, "runs")));
+    }
+
+    [Fact]
+    public void DescribeStatesTheTasksAndTheCoreHours()
+    {
+        var (code, stdout, err) = Cli.Run("reproduce", "--preset", "paper", "--describe", "--only", "lr-sweep,hessian", "--out", Path.Combine(reference.Dir, "describe"));
+        Assert.True(code == 0, err);
+        Assert.Matches(@"plan: \d+ tasks \(\d+ training runs, 2 experiments, the report\).* training ≈ [\d.E+]+ core-hours", stdout);
+    }
+
+    [Theory]
+    [InlineData("--executor", "kubernetes", "--executor 'kubernetes': expected local or slurm")]
+    [InlineData("--workers", "0", "--workers 0: must be ≥ 1")]
+    public void BadScaleOutArgumentsExitWithTwoAndOneClearLine(string option, string value, string expected)
+    {
+        var (code, _, err) = Cli.Run("reproduce", "--preset", "tiny", "--only", "quadratic", option, value, "--out", Path.Combine(reference.Dir, "bad"));
+        Assert.Equal(2, code);
+        Assert.Contains(expected, err);
+    }
+}

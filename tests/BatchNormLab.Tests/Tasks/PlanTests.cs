@@ -1,0 +1,106 @@
+using BatchNormLab.Experiments;
+using BatchNormLab.IO;
+using BatchNormLab.Tasks;
+
+namespace BatchNormLab.Tests;
+
+/// <summary><see cref="Plan"/>: the task graph of a reproduce run, found without training, and what its tasks leave behind.</summary>
+public sealed class PlanTests : IDisposable
+{
+    readonly string dir = Directory.CreateTempSubdirectory("bnlab-plan-").FullName;
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    PlanSettings Settings(params string[] experiments) =>
+        new("tiny", null, null, 5, null, null, Path.Combine(dir, "out"), Path.Combine(dir, "runs.db"), "test", experiments.Length > 0 ? experiments : [.. Experiment.All.Select(e => e.Name)]);
+
+    [Fact]
+    public void EverySharedRunIsOneTaskEveryExperimentNeedsItsRunsAndTheReportComesLast()
+    {
+        var plan = Plan.Make(Settings(), Path.Combine(dir, "plan.json"));
+        var train = plan.Tasks.Where(t => t.Kind == TaskKind.Train).ToList();
+        var experiments = plan.Tasks.Where(t => t.Kind == TaskKind.Experiment).ToList();
+
+        Assert.Equal(Experiment.All.Select(e => $"experiment-{e.Name}"), experiments.Select(t => t.Id));
+        Assert.Equal(train.Count, train.Select(t => t.RunKey).Distinct().Count());
+        Assert.All(train, t => Assert.True(t.Cost > 0, t.Id));
+        Assert.Equal("report", plan.Tasks[^1].Id);
+        Assert.Equal(experiments.Select(t => t.Id), plan.Tasks[^1].Needs);
+        // Each task comes after the tasks it needs, in an earlier stage, and runs as `task run --plan … --index i`.
+        for (int i = 0; i < plan.Tasks.Count; i++)
+        {
+            var task = plan.Tasks[i];
+            Assert.All(task.Needs, need => Assert.True(plan.IndexOf(need) < i && plan.Tasks[plan.IndexOf(need)].Stage < task.Stage, $"{task.Id} needs {need}"));
+            Assert.Equal(["task", "run", "--plan", Path.Combine(dir, "plan.json"), "--index", i.ToString()], task.Command[^6..]);
+        }
+        // The VGG runs that lr-sweep trains first are shared: ics and landscape need lr-sweep's LR 0.1 runs' tasks.
+        var sweep = experiments.Single(t => t.Experiment == "lr-sweep");
+        Assert.NotEmpty(sweep.Needs.Intersect(experiments.Single(t => t.Experiment == "ics").Needs));
+    }
+
+    [Fact]
+    public void ThePlannedRunsAreRunsTheExperimentsTrainAndEachIsTrainedAsItsFirstAskerWould()
+    {
+        var settings = Settings("lr-sweep", "activations", "ics");
+        var plan = Plan.Make(settings, Path.Combine(dir, "plan.json"));
+        var context = settings.Context(threads: 2, progress: null);
+        foreach (var name in settings.Experiments) Experiment.Find(name)!.Run(context);
+
+        var saved = Directory.GetDirectories(Plan.RunsDirectory(settings.OutputDirectory)).ToHashSet();
+        var planned = plan.Tasks.Where(t => t.Kind == TaskKind.Train).ToList();
+        Assert.All(planned, t => Assert.Contains(t.Output, saved));
+        foreach (var task in planned)
+        {
+            var run = RunArchive.Load(task.Output, task.RunKey!)!;
+            Assert.Equal(task.Experiment, run.Experiment);
+            Assert.Equal(task.Label, run.Label);
+        }
+    }
+
+    [Fact]
+    public void ATrainingTaskTrainsItsRunAloneAndARerunIsANoOp()
+    {
+        var settings = Settings("lr-sweep");
+        string file = Path.Combine(dir, "plan.json");
+        var plan = Plan.Make(settings, file);
+        plan.Save(file);
+        plan = Plan.Load(file);
+        int index = plan.Tasks.Select((t, i) => (t, i)).First(x => x.t.Kind == TaskKind.Train).i;
+        var trained = new List<string>();
+        var runner = new TaskRunner(plan, 2, new Counting(trained));
+
+        runner.Run(index);
+        Assert.True(TaskRunner.IsDone(plan, plan.Tasks[index]));
+        var written = File.GetLastWriteTimeUtc(Path.Combine(plan.Tasks[index].Output, "run.json"));
+        new TaskRunner(plan, 2, new Counting(trained)).Run(index);
+
+        Assert.Equal([plan.Tasks[index].Label!], trained);
+        Assert.Equal(written, File.GetLastWriteTimeUtc(Path.Combine(plan.Tasks[index].Output, "run.json")));
+        Assert.False(TaskRunner.IsDone(plan, plan.Tasks.Single(t => t.Kind == TaskKind.Experiment)));
+    }
+
+    sealed class Counting(List<string> labels) : IExperimentProgress
+    {
+        public void RunStarted(string experiment, string run, int steps) { lock (labels) labels.Add(run); }
+    }
+
+    [Fact]
+    public void TheFingerprintFollowsWhatResultsDependOn()
+    {
+        var settings = Settings("lr-sweep");
+        Assert.Equal(settings.Fingerprint, (settings with { Database = "elsewhere.db", CommandLine = "other" }).Fingerprint);
+        Assert.NotEqual(settings.Fingerprint, (settings with { Seed = 6 }).Fingerprint);
+        Assert.NotEqual(settings.Fingerprint, (settings with { Preset = "quick" }).Fingerprint);
+    }
+
+    [Fact]
+    public void AFileThatIsNotAPlanIsAClearError()
+    {
+        string file = Path.Combine(dir, "plan.json");
+        Assert.Contains("no such plan file", Assert.Throws<DataException>(() => Plan.Load(file)).Message);
+        File.WriteAllText(file, "[]");
+        Assert.Contains(file, Assert.Throws<DataException>(() => Plan.Load(file)).Message);
+        var plan = Plan.Make(Settings("quadratic"), file);
+        Assert.Contains("the plan has tasks 0 to", Assert.Throws<ArgumentException>(() => plan[plan.Tasks.Count]).Message);
+    }
+}
