@@ -191,10 +191,12 @@ public sealed class HessianSpectrum : Experiment
         var figures = new List<FigureData>();
         var files = new List<string>();
         var networks = new List<NetworkSpectra>();
+        // Every network's runs are asked for before any is used, so a plan finds them all (Experiment.Discover).
+        var trained = Networks(context.Preset).SelectMany(n => (Norm[])[Norm.None, Norm.BatchNorm], (n, norm) => (n, norm))
+            .ToDictionary(k => k, k => Runs(context, k.n, k.norm));
         foreach (var network in Networks(context.Preset))
         {
-            var none = Runs(context, network, Norm.None);
-            var bn = Runs(context, network, Norm.BatchNorm);
+            var (none, bn) = (trained[(network, Norm.None)], trained[(network, Norm.BatchNorm)]);
             var config = bn.Runs[0].Config;
             var (train, _) = context.Data(config.Dataset);
             var examples = train.Take(setting.Examples);
@@ -268,7 +270,7 @@ public sealed class HessianSpectrum : Experiment
             : SeededRuns.Over(context, label, (runLabel, seed) =>
             {
                 var config = Config(network, context.Preset, norm, seed, context.Dataset);
-                return TrainedRun.Once(context, Name, config, () => TrainedRun.Train(context, Name, runLabel, config));
+                return TrainedRun.Once(context, Name, runLabel, config, () => TrainedRun.Train(context, Name, runLabel, config));
             });
     }
 

@@ -131,13 +131,16 @@ public sealed class Ics : Experiment
         var files = new List<string>();
         var judged = new Dictionary<(ProbedNetwork, Norm), SeedValues>();
         var accuracy = new Dictionary<Norm, SeedValues>();
+        // Every network's runs are asked for before any is used, so a plan finds them all (Experiment.Discover).
+        var trained = Networks.SelectMany(n => (Norm[])[Norm.BatchNorm, Norm.None], (n, norm) => (n.Network, norm))
+            .ToDictionary(k => k, k => ProbedRuns.Train(context, Name, k.Network, k.norm));
         foreach (var (net, network) in Networks)
         {
             var rows = new List<IReadOnlyList<string>>();
             var (distanceSeries, cosineSeries) = (new List<Series>(), new List<Series>());
             foreach (var norm in (Norm[])[Norm.BatchNorm, Norm.None])
             {
-                var group = ProbedRuns.Train(context, Name, network, norm);
+                var group = trained[(network, norm)];
                 if (network == ProbedNetwork.Vgg) accuracy[norm] = group.TestAccuracyPerSeed;
                 judged[(network, norm)] = group.Values(Shift) with { Label = $"1−cos, {group.Label}" };
                 files.Add(WriteCsv(context, TrainedRun.FileName(group.Label) + ".ics.csv", group.Runs.SelectMany(r => r.Probe<IcsProbe>().Measurements.Select(x =>

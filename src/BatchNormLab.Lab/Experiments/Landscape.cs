@@ -158,13 +158,16 @@ public sealed class Landscape : Experiment
         var perNetwork = new Dictionary<ProbedNetwork, LandscapeMeasures>();
         var accuracy = new Dictionary<Norm, SeedValues>();
         var skipped = new List<string>();
+        // Every network's runs are asked for before any is used, so a plan finds them all (Experiment.Discover).
+        var trained = Networks.SelectMany(n => (Norm[])[Norm.BatchNorm, Norm.None], (n, norm) => (n.Network, norm))
+            .ToDictionary(k => k, k => ProbedRuns.Train(context, Name, k.Network, k.norm));
         foreach (var (net, network) in Networks)
         {
             var (lossSeries, gradientSeries, betaSeries) = (new List<Series>(), new List<Series>(), new List<Series>());
             var values = new Dictionary<Norm, SeedValues[]>();
             foreach (var norm in (Norm[])[Norm.BatchNorm, Norm.None])
             {
-                var group = ProbedRuns.Train(context, Name, network, norm);
+                var group = trained[(network, norm)];
                 if (network == ProbedNetwork.Vgg) accuracy[norm] = group.TestAccuracyPerSeed;
                 values[norm] = Measures.Select(m => group.Values(r => MeanOverProbes(r, m.Value)) with { Label = $"{m.Name}, {group.Label}" }).ToArray();
                 files.Add(WriteCsv(context, TrainedRun.FileName(group.Label) + ".landscape.csv", group.Runs.SelectMany(r => Probed(r).SelectMany(m => m.Etas.Select((eta, i) =>

@@ -141,23 +141,23 @@ public sealed class LossSurfacePlots : Experiment
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var s = SettingOf(context.Preset);
+        var networks = new[] { Plain, Bn, Skip };
+        var groups = SeededRuns.Over(context, networks, n => n, (network, label, seed) =>
+        {
+            var config = Config(s, network, seed);
+            return TrainedRun.Once(context, Name, label, config, () =>
+            {
+                Checkpoints? checkpoints = null;
+                return TrainedRun.Train(context, Name, label, config, _ => [checkpoints = new Checkpoints(Math.Max(1, s.Steps / s.Checkpoints))]) with { Probes = [checkpoints!] };
+            });
+        });
+        // The runs are asked for first, the data after, so a plan finds them all (Experiment.Discover).
         var train = context.Data(s.Dataset).Train;
         if (s.Examples > 0) train = train.Take(Math.Min(s.Examples, train.Count));
         var batches = new DataLoader(train, s.BatchSize, shuffle: false, dropLast: false, seed: 0).Epoch(0).ToList();
         var loss = LossSurface.MeanLoss(batches, LossKind.CrossEntropy);
         var terms = batches.Select(b => LossTerm.On(b, LossKind.CrossEntropy)).ToList();
         var (curveX, gridX, mapX) = (Span(s.CurvePoints), Span(s.GridPoints), Span(s.MapPoints));
-
-        var networks = new[] { Plain, Bn, Skip };
-        var groups = SeededRuns.Over(context, networks, n => n, (network, label, seed) =>
-        {
-            var config = Config(s, network, seed);
-            return TrainedRun.Once(context, Name, config, () =>
-            {
-                Checkpoints? checkpoints = null;
-                return TrainedRun.Train(context, Name, label, config, _ => [checkpoints = new Checkpoints(Math.Max(1, s.Steps / s.Checkpoints))]) with { Probes = [checkpoints!] };
-            });
-        });
         var kept = groups.Values.SelectMany(g => g.Runs).ToDictionary(r => r.Label, r => r.Probe<Checkpoints>().States);
 
         // (network, mode, "matched" or "trained") → per seed.

@@ -78,8 +78,11 @@ public sealed class SigmoidSaturation : Experiment
     }
 
     /// <summary>One configuration's runs over the seeds, each with its saturation probe.</summary>
-    sealed record Probed(SeededRuns Group, IReadOnlyList<SaturationProbe> Probes)
+    sealed record Probed(SeededRuns Group)
     {
+        /// <summary>Each seed's saturation probe (read when used, so a plan finds both configurations' runs first).</summary>
+        public IReadOnlyList<SaturationProbe> Probes => [.. Group.Runs.Select(r => r.Probe<SaturationProbe>())];
+
         /// <summary>Per seed, the late saturated fraction averaged over layers.</summary>
         public SeedValues Saturation => new(Group.Label, Probes.Select(p => p.Late(LateShare).Values.Average()));
     }
@@ -153,7 +156,7 @@ public sealed class SigmoidSaturation : Experiment
         var runs = SeededRuns.Over(context, label, (runLabel, seed) =>
         {
             var config = Config(context.Preset, norm, seed, context.Dataset);
-            return TrainedRun.Once(context, Name, config, () =>
+            return TrainedRun.Once(context, Name, runLabel, config, () =>
             {
                 SaturationProbe? probe = null;
                 ActivationProbe? distribution = null;
@@ -165,7 +168,7 @@ public sealed class SigmoidSaturation : Experiment
                 }) with { Activations = distribution, Probes = [probe!] };
             });
         });
-        return new Probed(runs, [.. runs.Runs.Select(r => r.Probe<SaturationProbe>())]);
+        return new Probed(runs);
     }
 
     /// <summary>

@@ -87,8 +87,8 @@ public sealed record TrainedRun
     /// by <paramref name="train"/> once per context: the second stage over more seeds (<see cref="Experiment.Run"/>)
     /// gets the first stage's runs back instead of training them again.
     /// </summary>
-    public static TrainedRun Once(ExperimentContext context, string experiment, TrainConfig config, Func<TrainedRun> train) =>
-        context.Shared($"{experiment} {config.ToJson()}", experiment, "", config, train, out _);
+    public static TrainedRun Once(ExperimentContext context, string experiment, string label, TrainConfig config, Func<TrainedRun> train) =>
+        context.Shared($"{experiment} {config.ToJson()}", experiment, label, config, train, out _);
 
     /// <summary>
     /// A run of the VGG setting (<see cref="Presets.Vgg"/>) that several experiments use: lr-sweep,

@@ -135,7 +135,7 @@ public sealed record Plan(string Format, string Fingerprint, PlanSettings Settin
                         id = $"train-{Path.GetFileName(runDirectory)}";
                         trainTaskOf[request.Key] = id;
                         tasks.Add(new PlanTask(id, TaskKind.Train, 0, [], [], costs.Of(request.Config), runDirectory,
-                            request.Experiment, request.Key, request.Label.Length > 0 ? request.Label : $"{request.Experiment}'s own run, seed {request.Config.Seed}"));
+                            request.Experiment, request.Key, request.Label));
                     }
                     if (!needs.Contains(id)) needs.Add(id);
                 }
