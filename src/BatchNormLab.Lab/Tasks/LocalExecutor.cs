@@ -42,8 +42,7 @@ public sealed class LocalExecutor(int workers, int threads)
             if (task.Kind != TaskKind.Report && task.Needs.FirstOrDefault(failed.Contains) is { } need)
             {
                 failed.Add(task.Id);
-                TaskRunner.WriteStatus(plan, new TaskStatus(task.Id, -1, null, 0, $"needs {need}, which failed"));
-                progress.Report($"{task.Id}: skipped ({need} failed)");
+                Skip(plan, task, need, progress);
                 continue;
             }
             if (task.Kind == TaskKind.Experiment) progress.Report($"== {task.Experiment} (elapsed {clock.Elapsed:h\\:mm\\:ss})");
@@ -90,8 +89,7 @@ public sealed class LocalExecutor(int workers, int threads)
                 {
                     if (task.Kind == TaskKind.Report || task.Needs.FirstOrDefault(n => state[n] is Outcome.Failed) is not { } need) continue;
                     state[task.Id] = Outcome.Failed;
-                    TaskRunner.WriteStatus(plan, new TaskStatus(task.Id, -1, null, 0, $"needs {need}, which failed"));
-                    progress.Report($"{task.Id}: skipped ({need} failed)");
+                    Skip(plan, task, need, progress);
                 }
                 var ready = plan.Tasks.Select((t, i) => (t, i)).Where(x => state[x.t.Id] == Outcome.Waiting && Ready(x.t, state)).OrderByDescending(x => x.t.Cost).ToList();
                 foreach (var (task, index) in ready.Take(workers - busy.Count))
@@ -126,6 +124,13 @@ public sealed class LocalExecutor(int workers, int threads)
             foreach (var worker in idle.Concat(busy.Keys)) worker.Dispose();
         }
         return [.. state.Where(s => s.Value == Outcome.Failed).Select(s => s.Key)];
+    }
+
+    // A task not run because a task it needs failed: recorded (status -1) and reported.
+    static void Skip(Plan plan, PlanTask task, string need, IPlanProgress progress)
+    {
+        TaskRunner.WriteStatus(plan, new TaskStatus(task.Id, -1, null, 0, $"needs {need}, which failed"));
+        progress.Report($"{task.Id}: skipped ({need} failed)");
     }
 
     // An idle worker that is still alive, or null.
