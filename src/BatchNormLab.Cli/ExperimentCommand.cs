@@ -37,7 +37,12 @@ static class ExperimentCommand
     static readonly Option<string[]> SbatchArgs = new("--sbatch-arg") { Description = "slurm: one more sbatch argument, passed as it is (repeat for more), e.g. --sbatch-arg=--account=lab", AllowMultipleArgumentsPerToken = false };
     static readonly Option<bool> NoWait = new("--no-wait") { Description = "slurm: submit and stop, without following the jobs (run the same command again to see where they are)" };
 
-    static Option[] ScaleOut => [PlanOnly, Executor, Workers, Partition, TimeLimit, CpusPerTask, Memory, ArrayLimit, SbatchArgs, NoWait];
+    static readonly Option<double> CheckpointMinutes = new("--checkpoint-minutes")
+    {
+        Description = "Minutes of training between saves of a training run's progress under OUT/runs (0: after every step): a task killed midway resumes its run from there",
+        DefaultValueFactory = _ => ExperimentContext.DefaultCheckpointEvery.TotalMinutes,
+    };
+    static Option[] ScaleOut => [PlanOnly, Executor, Workers, Partition, TimeLimit, CpusPerTask, Memory, ArrayLimit, SbatchArgs, NoWait, CheckpointMinutes];
 
     public static Command Experiment()
     {
@@ -103,6 +108,7 @@ static class ExperimentCommand
         if (workers < 1) throw new ArgumentException($"--workers {workers}: must be ≥ 1");
         if (p.GetValue(CpusPerTask) < 1) throw new ArgumentException($"--cpus-per-task {p.GetValue(CpusPerTask)}: must be ≥ 1");
         if (p.GetValue(ArrayLimit) is int limit && limit < 1) throw new ArgumentException($"--array-limit {limit}: must be ≥ 1");
+        if (!(p.GetValue(CheckpointMinutes) is >= 0 and < 1e6)) throw new ArgumentException($"--checkpoint-minutes {p.GetValue(CheckpointMinutes)}: must be ≥ 0 (0: after every step)");
         var settings = Settings(p, kind, preset, experiments);
         Directory.CreateDirectory(settings.OutputDirectory);
         string planFile = Plan.FileIn(settings.OutputDirectory);
@@ -155,7 +161,7 @@ static class ExperimentCommand
     static PlanSettings Settings(ParseResult p, RunKind kind, Preset preset, IReadOnlyList<Experiment> experiments) =>
         new(preset.ToString().ToLowerInvariant(), p.GetValue(DatasetOption), p.GetValue(DataDir) is { } data ? Path.GetFullPath(data) : null, p.GetValue(Seed),
             p.GetValue(Seeds), p.GetValue(MoreSeeds), Path.GetFullPath(p.GetValue(Out)!), Path.GetFullPath(p.GetValue(RunsCommand.Db)!), RunsCommand.CommandLine(),
-            [.. experiments.Select(e => e.Name)], kind);
+            [.. experiments.Select(e => e.Name)], kind, p.GetValue(CheckpointMinutes));
 
     /// <summary>The plan in a few lines: its tasks by kind and the estimated core-hours of its training.</summary>
     internal static string Summary(Plan plan)
@@ -212,6 +218,8 @@ static class ExperimentCommand
             public int Total { get; } = total;
             public System.Diagnostics.Stopwatch Clock { get; } = System.Diagnostics.Stopwatch.StartNew();
             public StepMetrics? Last { get; set; }
+            // The run's first step here: a resumed run starts past 0, and its rate counts only the steps done here.
+            public int? First { get; set; }
         }
 
         public void RunStarted(string experiment, string run, int steps) => running[run] = new Running(steps);
@@ -220,6 +228,7 @@ static class ExperimentCommand
         {
             if (!running.TryGetValue(run, out var r)) return;
             r.Last = m;
+            r.First ??= m.Step;
             double now = clock.Elapsed.TotalSeconds;
             if (now - lastPrint < (live ? 0.25 : 15)) return;
             lastPrint = now;
@@ -236,7 +245,7 @@ static class ExperimentCommand
         static string Describe(string run, Running r)
         {
             var m = r.Last!;
-            double rate = (m.Step + 1) / Math.Max(r.Clock.Elapsed.TotalSeconds, 1e-9);
+            double rate = (m.Step + 1 - r.First!.Value) / Math.Max(r.Clock.Elapsed.TotalSeconds, 1e-9);
             var eta = TimeSpan.FromSeconds(Math.Round((r.Total - m.Step - 1) / Math.Max(rate, 1e-9)));
             return string.Create(CultureInfo.InvariantCulture, $"{run}: step {m.Step + 1}/{r.Total} loss {m.Loss:G4} {rate:F1}/s ETA {eta:m\\:ss}");
         }

@@ -97,27 +97,30 @@ static class TaskCommand
     /// </summary>
     sealed class RelayProgress(TextWriter answers, Experiments.IExperimentProgress inner) : Experiments.IExperimentProgress
     {
-        readonly Dictionary<string, (int Steps, System.Diagnostics.Stopwatch Clock)> runs = [];
+        // Per run: its length, and the clock and step of its first step here (a resumed run starts past 0).
+        readonly Dictionary<string, (int Steps, System.Diagnostics.Stopwatch Clock, int? First)> runs = [];
         readonly System.Diagnostics.Stopwatch sinceLast = System.Diagnostics.Stopwatch.StartNew();
 
         public int Task { get; set; }
 
         public void RunStarted(string experiment, string run, int steps)
         {
-            lock (runs) runs[run] = (steps, System.Diagnostics.Stopwatch.StartNew());
+            lock (runs) runs[run] = (steps, System.Diagnostics.Stopwatch.StartNew(), null);
             inner.RunStarted(experiment, run, steps);
         }
 
         public void Step(string experiment, string run, Training.StepMetrics metrics)
         {
             inner.Step(experiment, run, metrics);
-            (int Steps, System.Diagnostics.Stopwatch Clock) started;
+            (int Steps, System.Diagnostics.Stopwatch Clock, int? First) started;
             lock (runs)
             {
-                if (sinceLast.Elapsed < TimeSpan.FromSeconds(1) || !runs.TryGetValue(run, out started)) return;
+                if (!runs.TryGetValue(run, out started)) return;
+                if (started.First is null) runs[run] = started = started with { First = metrics.Step };
+                if (sinceLast.Elapsed < TimeSpan.FromSeconds(1)) return;
                 sinceLast.Restart();
             }
-            double rate = (metrics.Step + 1) / Math.Max(started.Clock.Elapsed.TotalSeconds, 1e-9);
+            double rate = (metrics.Step + 1 - started.First!.Value) / Math.Max(started.Clock.Elapsed.TotalSeconds, 1e-9);
             var eta = TimeSpan.FromSeconds(Math.Round((started.Steps - metrics.Step - 1) / Math.Max(rate, 1e-9)));
             string text = string.Create(System.Globalization.CultureInfo.InvariantCulture,
                 $"{run}: step {metrics.Step + 1}/{started.Steps} loss {metrics.Loss:G4} ETA {eta:m\\:ss}");

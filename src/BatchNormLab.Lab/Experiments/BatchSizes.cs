@@ -79,7 +79,7 @@ public sealed class BatchSizes : Experiment
             (k, runLabel, seed) =>
             {
                 var config = Config(context, k.Norm, k.Batch, seed);
-                return TrainedRun.Once(context, Name, runLabel, config, () => TrainedRun.Train(context, Name, runLabel, config));
+                return TrainedRun.Once(context, Name, runLabel, config, progress => TrainedRun.Train(context, Name, runLabel, config, progress: progress));
             });
         var runs = groups.Values.SelectMany(g => g.Runs).ToList();
 

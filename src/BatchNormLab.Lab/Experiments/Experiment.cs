@@ -83,7 +83,7 @@ public sealed class ExperimentContext(string outputDirectory, Preset preset, str
     public ExperimentContext WithSeeds(int count) =>
         new(OutputDirectory, Preset, DataDirectory, Threads, Seed, Progress, Dataset, count, moreSeeds: 0)
         {
-            datasets = datasets, sharedRuns = sharedRuns, RunArchive = RunArchive, discovery = discovery,
+            datasets = datasets, sharedRuns = sharedRuns, RunArchive = RunArchive, CheckpointEvery = CheckpointEvery, discovery = discovery,
         };
 
     /// <summary>
@@ -93,12 +93,18 @@ public sealed class ExperimentContext(string outputDirectory, Preset preset, str
     /// </summary>
     public string? RunArchive { get; init; }
 
+    /// <summary>How much training a run in the <see cref="RunArchive"/> does between saves of its progress (<see cref="RunProgress"/>); zero: after every step.</summary>
+    public TimeSpan CheckpointEvery { get; init; } = DefaultCheckpointEvery;
+
+    /// <summary>Ten minutes: a few seconds of writing per save on the paper's models, and at most ten minutes lost to a kill.</summary>
+    public static readonly TimeSpan DefaultCheckpointEvery = TimeSpan.FromMinutes(10);
+
     // Set while an experiment's runs are being discovered (Plan): Shared records each request and hands back a stand-in.
     RunDiscovery? discovery;
 
     /// <summary>A context in which <see cref="Experiment.Discover"/> lists an experiment's shared runs without training them.</summary>
     internal ExperimentContext ForDiscovery(RunDiscovery found, string outputDirectory, IExperimentProgress? progress) =>
-        new(outputDirectory, Preset, DataDirectory, 1, Seed, progress, Dataset, Seeds, MoreSeeds) { RunArchive = RunArchive, discovery = found };
+        new(outputDirectory, Preset, DataDirectory, 1, Seed, progress, Dataset, Seeds, MoreSeeds) { RunArchive = RunArchive, CheckpointEvery = CheckpointEvery, discovery = found };
 
     /// <summary>
     /// The run shared under <paramref name="key"/>: trained by <paramref name="train"/> on first request, the same run after
@@ -106,7 +112,7 @@ public sealed class ExperimentContext(string outputDirectory, Preset preset, str
     /// the run is this request's own: trained for <paramref name="experiment"/> under <paramref name="label"/>, here or by a task
     /// standing in for it, rather than first by another experiment or under another label.
     /// </summary>
-    internal TrainedRun Shared(string key, string experiment, string label, TrainConfig config, Func<TrainedRun> train, out bool own)
+    internal TrainedRun Shared(string key, string experiment, string label, TrainConfig config, Func<RunProgress?, TrainedRun> train, out bool own)
     {
         if (discovery is not null) return discovery.Request(key, experiment, label, config, train, out own);
         Lazy<TrainedRun>? entry;
@@ -120,12 +126,12 @@ public sealed class ExperimentContext(string outputDirectory, Preset preset, str
         return run;
     }
 
-    TrainedRun LoadOrTrain(string key, Func<TrainedRun> train)
+    TrainedRun LoadOrTrain(string key, Func<RunProgress?, TrainedRun> train)
     {
-        if (RunArchive is null) return train();
+        if (RunArchive is null) return train(null);
         string directory = Experiments.RunArchive.DirectoryFor(RunArchive, key);
         if (Experiments.RunArchive.Load(directory, key) is { } saved) return saved;
-        var run = train();
+        var run = train(RunProgress.For(RunArchive, key, CheckpointEvery));
         Experiments.RunArchive.Save(run, key, directory);
         return run;
     }
@@ -238,7 +244,7 @@ public abstract class Experiment
     /// </summary>
     internal IReadOnlyList<RunRequest> Discover(ExperimentContext context, string scratchDirectory)
     {
-        var found = new RunDiscovery(target: null, threads: 1, archive: null);
+        var found = new RunDiscovery(target: null, threads: 1, archive: null, TimeSpan.Zero);
         found.Replay(this, context.ForDiscovery(found, scratchDirectory, null));
         return found.Requests;
     }
@@ -251,7 +257,7 @@ public abstract class Experiment
     internal void TrainShared(ExperimentContext context, string key)
     {
         if (context.RunArchive is null) throw new InvalidOperationException("training a shared run on its own needs a run archive to save it to");
-        var found = new RunDiscovery(target: key, threads: context.Threads, archive: context.RunArchive);
+        var found = new RunDiscovery(target: key, threads: context.Threads, archive: context.RunArchive, context.CheckpointEvery);
         found.Replay(this, context.ForDiscovery(found, context.OutputDirectory, context.Progress));
         if (!found.Trained) throw new InvalidOperationException($"{Name} asks for no shared run with key {key} before it needs its runs or data");
     }

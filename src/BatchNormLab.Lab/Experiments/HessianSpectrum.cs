@@ -270,7 +270,7 @@ public sealed class HessianSpectrum : Experiment
             : SeededRuns.Over(context, label, (runLabel, seed) =>
             {
                 var config = Config(network, context.Preset, norm, seed, context.Dataset);
-                return TrainedRun.Once(context, Name, runLabel, config, () => TrainedRun.Train(context, Name, runLabel, config));
+                return TrainedRun.Once(context, Name, runLabel, config, progress => TrainedRun.Train(context, Name, runLabel, config, progress: progress));
             });
     }
 

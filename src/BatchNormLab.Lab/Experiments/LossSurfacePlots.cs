@@ -145,10 +145,10 @@ public sealed class LossSurfacePlots : Experiment
         var groups = SeededRuns.Over(context, networks, n => n, (network, label, seed) =>
         {
             var config = Config(s, network, seed);
-            return TrainedRun.Once(context, Name, label, config, () =>
+            return TrainedRun.Once(context, Name, label, config, progress =>
             {
                 Checkpoints? checkpoints = null;
-                return TrainedRun.Train(context, Name, label, config, _ => [checkpoints = new Checkpoints(Math.Max(1, s.Steps / s.Checkpoints))]) with { Probes = [checkpoints!] };
+                return TrainedRun.Train(context, Name, label, config, _ => [checkpoints = new Checkpoints(Math.Max(1, s.Steps / s.Checkpoints))], progress: progress) with { Probes = [checkpoints!] };
             });
         });
         // The runs are asked for first, the data after, so a plan finds them all (Experiment.Discover).

@@ -100,10 +100,10 @@ public static class ProbedRuns
     {
         // The VGG runs are the shared ones, which carry these probes (and the activation probe) whoever trains them first.
         if (network == ProbedNetwork.Vgg) return TrainedRun.Shared(context, experiment, label, config);
-        var run = context.Shared(Key(config), experiment, label, config, () =>
+        var run = context.Shared(Key(config), experiment, label, config, progress =>
         {
             IReadOnlyList<ITrainingCallback> probes = [];
-            return TrainedRun.Train(context, experiment, label, config, t => probes = Attach(t, network, context.Preset)) with { Probes = probes };
+            return TrainedRun.Train(context, experiment, label, config, t => probes = Attach(t, network, context.Preset), progress: progress) with { Probes = probes };
         }, out bool own);
         if (own) return run;
         context.Progress.Message(experiment, $"{label}: the same run as {run.Experiment}'s, reused with its probes");

@@ -19,7 +19,7 @@ public static class RunArchive
     const string RunFile = "run.json";
     const string ModelFile = "model.safetensors";
 
-    static readonly JsonSerializerOptions Json = new()
+    internal static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
@@ -30,7 +30,10 @@ public static class RunArchive
     public static string DirectoryFor(string root, string key) =>
         Path.Combine(root, Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..16]);
 
-    /// <summary>Writes <paramref name="run"/> to <paramref name="directory"/>, whole or not at all; a run already there is kept (the same key trains to the same bits).</summary>
+    /// <summary>The file beside <paramref name="directory"/> where the run is kept while it trains (<see cref="RunProgress"/>); deleted once the run is saved.</summary>
+    public static string ProgressFile(string directory) => directory + ".progress.safetensors";
+
+    /// <summary>Writes <paramref name="run"/> to <paramref name="directory"/>, whole or not at all; a run already there is kept (the same key trains to the same bits). Its progress file goes.</summary>
     public static void Save(TrainedRun run, string key, string directory)
     {
         if (Directory.Exists(directory)) return;
@@ -40,13 +43,14 @@ public static class RunArchive
         {
             WriteState(Path.Combine(temporary, ModelFile), run.Model.StateDict());
             foreach (var (step, state) in run.Snapshots) WriteState(Path.Combine(temporary, $"snapshot-{step}.safetensors"), state);
-            var probes = run.Probes.Select(p => ProbeRecord.Of(p, temporary)).ToList();
+            var probes = run.Probes.Select(p => ProbeRecord.Of(p, (name, state) => WriteState(Path.Combine(temporary, name + ".safetensors"), state))).ToList();
             var record = new RunRecord(Format, key, run.Label, run.Experiment, run.Config.ToJson(), run.Steps, run.Evaluations, run.Outcome,
                 run.InputShape, run.Outputs, run.Snapshots.Keys.Order().ToArray(),
                 run.Model.NamedModules().Select(m => new ModuleMode(m.Name, m.Module.Training)).ToList(),
                 run.Activations is null ? null : new ActivationRecord(run.Activations.Layers, run.Activations.Snapshots), probes);
             File.WriteAllText(Path.Combine(temporary, RunFile), JsonSerializer.Serialize(record, Json));
             Directory.Move(temporary, directory);
+            File.Delete(ProgressFile(directory));
         }
         catch (IOException) when (Directory.Exists(directory))
         {
@@ -80,7 +84,7 @@ public static class RunArchive
             Steps = record.Steps, Evaluations = record.Evaluations, Outcome = record.Outcome, Snapshots = snapshots,
             InputShape = record.InputShape, Outputs = record.Outputs,
             Activations = record.Activations is null ? null : ActivationProbe.Restored(record.Activations.Layers, record.Activations.Snapshots),
-            Probes = record.Probes.Select(p => p.Restore(directory)).ToList(),
+            Probes = record.Probes.Select(p => p.Restore(name => ReadState(Path.Combine(directory, name + ".safetensors")))).ToList(),
         };
     }
 
@@ -107,12 +111,15 @@ public static class RunArchive
 
     sealed record ActivationRecord(IReadOnlyList<int> Layers, List<ActivationSnapshot> Snapshots);
 
-    /// <summary>One probe's measurements, by kind; checkpoints a probe kept go to their own safetensors files.</summary>
-    sealed record ProbeRecord(string Kind, IReadOnlyList<int>? Layers = null, List<IcsMeasurement>? Ics = null, List<LandscapeMeasurement>? Landscape = null,
+    /// <summary>
+    /// One probe's measurements, by kind; the model copies a probe kept go through <c>write</c> and <c>read</c> under a name of
+    /// their own (a safetensors file of the archive, a group of tensors of the progress file).
+    /// </summary>
+    internal sealed record ProbeRecord(string Kind, IReadOnlyList<int>? Layers = null, List<IcsMeasurement>? Ics = null, List<LandscapeMeasurement>? Landscape = null,
         List<TheoryMeasurement>? Theory = null, double[]? FinalDistances = null, double? Threshold = null, List<SaturationSnapshot>? Saturation = null,
-        int[]? CheckpointSteps = null)
+        int[]? CheckpointSteps = null, List<ActivationSnapshot>? Activations = null)
     {
-        public static ProbeRecord Of(ITrainingCallback probe, string directory)
+        public static ProbeRecord Of(ITrainingCallback probe, Action<string, IEnumerable<StateEntry>> write)
         {
             switch (probe)
             {
@@ -120,22 +127,43 @@ public static class RunArchive
                 case LandscapeProbe landscape: return new("landscape", Landscape: landscape.Measurements);
                 case TheoryProbe theory: return new("theory", Layers: theory.Layers, Theory: theory.Measurements, FinalDistances: theory.FinalDistances);
                 case SaturationProbe saturation: return new("saturation", Layers: saturation.Layers, Threshold: saturation.Threshold, Saturation: saturation.Snapshots);
+                case ActivationProbe activations: return new("activations", Layers: activations.Layers, Activations: activations.Snapshots);
                 case LossSurfacePlots.Checkpoints checkpoints:
-                    foreach (var (step, state) in checkpoints.States) WriteState(Path.Combine(directory, $"checkpoint-{step}.safetensors"), state);
+                    foreach (var (step, state) in checkpoints.States) write(CheckpointName(step), state);
                     return new("checkpoints", CheckpointSteps: [.. checkpoints.States.Keys]);
                 default: throw new NotSupportedException($"a run with a {probe.GetType().Name} cannot be saved: RunArchive does not know its measurements");
             }
         }
 
-        public ITrainingCallback Restore(string directory) => Kind switch
+        static string CheckpointName(int step) => $"checkpoint-{step}";
+
+        /// <summary>A probe holding these measurements, never attached to a trainer again.</summary>
+        public ITrainingCallback Restore(Func<string, List<StateEntry>> read) => Kind switch
         {
             "ics" => IcsProbe.Restored(Layers!, Ics!),
             "landscape" => LandscapeProbe.Restored(Landscape!),
             "theory" => TheoryProbe.Restored(Layers!, Theory!, FinalDistances),
             "saturation" => SaturationProbe.Restored(Threshold!.Value, Layers!, Saturation!),
-            "checkpoints" => LossSurfacePlots.Checkpoints.Restored(CheckpointSteps!.ToDictionary(step => step,
-                step => (IReadOnlyList<StateEntry>)ReadState(Path.Combine(directory, $"checkpoint-{step}.safetensors")))),
-            _ => throw new DataException($"{directory}: a probe of kind '{Kind}' this version does not know"),
+            "activations" => ActivationProbe.Restored(Layers!, Activations!),
+            "checkpoints" => LossSurfacePlots.Checkpoints.Restored(CheckpointSteps!.ToDictionary(step => step, step => (IReadOnlyList<StateEntry>)read(CheckpointName(step)))),
+            _ => throw new DataException($"a saved probe of kind '{Kind}' this version does not know"),
         };
+
+        /// <summary>Puts these measurements into <paramref name="live"/>, the same kind of probe attached to the resumed run's trainer, which has measured nothing yet.</summary>
+        public void RestoreInto(ITrainingCallback live, Func<string, List<StateEntry>> read)
+        {
+            switch (live, Kind)
+            {
+                case (IcsProbe ics, "ics"): ics.Measurements.AddRange(Ics!); break;
+                case (LandscapeProbe landscape, "landscape"): landscape.Measurements.AddRange(Landscape!); break;
+                case (TheoryProbe theory, "theory"): theory.Measurements.AddRange(Theory!); break;
+                case (SaturationProbe saturation, "saturation"): saturation.Snapshots.AddRange(Saturation!); break;
+                case (ActivationProbe activations, "activations"): activations.Snapshots.AddRange(Activations!); break;
+                case (LossSurfacePlots.Checkpoints checkpoints, "checkpoints"):
+                    foreach (int step in CheckpointSteps!) checkpoints.States[step] = read(CheckpointName(step));
+                    break;
+                default: throw new DataException($"a saved probe of kind '{Kind}' where the run has a {live.GetType().Name}");
+            }
+        }
     }
 }

@@ -15,7 +15,7 @@ public sealed record RunRequest(string Key, string Experiment, string Label, Tra
 /// or reaches for data. With a target key, the request for that key alone is trained and saved, and the experiment stopped
 /// there: a task of the plan trains one shared run exactly as the experiment's own measurement would.
 /// </summary>
-internal sealed class RunDiscovery(string? target, int threads, string? archive)
+internal sealed class RunDiscovery(string? target, int threads, string? archive, TimeSpan checkpointEvery)
 {
     readonly List<RunRequest> requests = [];
 
@@ -39,7 +39,7 @@ internal sealed class RunDiscovery(string? target, int threads, string? archive)
         }
     }
 
-    public TrainedRun Request(string key, string experiment, string label, TrainConfig config, Func<TrainedRun> train, out bool own)
+    public TrainedRun Request(string key, string experiment, string label, TrainConfig config, Func<RunProgress?, TrainedRun> train, out bool own)
     {
         own = true;
         lock (requests)
@@ -55,7 +55,7 @@ internal sealed class RunDiscovery(string? target, int threads, string? archive)
             };
         Training = true;
         TrainedRun run;
-        using (Threading.Use(threads)) run = train();
+        using (Threading.Use(threads)) run = train(archive is null ? null : RunProgress.For(archive, key, checkpointEvery));
         if (archive is not null) RunArchive.Save(run, key, RunArchive.DirectoryFor(archive, key));
         Training = false;
         Trained = true;

@@ -156,7 +156,7 @@ public sealed class SigmoidSaturation : Experiment
         var runs = SeededRuns.Over(context, label, (runLabel, seed) =>
         {
             var config = Config(context.Preset, norm, seed, context.Dataset);
-            return TrainedRun.Once(context, Name, runLabel, config, () =>
+            return TrainedRun.Once(context, Name, runLabel, config, progress =>
             {
                 SaturationProbe? probe = null;
                 ActivationProbe? distribution = null;
@@ -165,7 +165,7 @@ public sealed class SigmoidSaturation : Experiment
                     probe = new SaturationProbe(t.Model, SaturationThreshold, RecordEvery(config));
                     distribution = new ActivationProbe(t.Model, probe.Layers, RecordEvery(config));
                     return [probe, distribution];
-                }) with { Activations = distribution, Probes = [probe!] };
+                }, progress: progress) with { Activations = distribution, Probes = [probe!] };
             });
         });
         return new Probed(runs);

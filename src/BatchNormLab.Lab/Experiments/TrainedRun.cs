@@ -50,12 +50,13 @@ public sealed record TrainedRun
 
     /// <summary>
     /// Trains <paramref name="config"/> on the context's data, with extra callbacks, reporting progress; writes the run's metrics.csv.
+    /// With <paramref name="progress"/>, it resumes from the progress saved there, if any, and saves its own as it trains.
     /// Evaluations during training use the config's test subset (<see cref="TrainConfig.TestLimit"/>, cheap enough for a
     /// curve); the final one, which verdicts compare, is on the whole test set: on 2,000 examples the test sample alone
     /// puts ~0.6 points of noise between two networks' accuracies, on 10,000 less than half that.
     /// </summary>
     public static TrainedRun Train(ExperimentContext context, string experiment, string label, TrainConfig config,
-        Func<Trainer, IEnumerable<ITrainingCallback>>? callbacks = null, Func<Module, Module>? adapt = null)
+        Func<Trainer, IEnumerable<ITrainingCallback>>? callbacks = null, Func<Module, Module>? adapt = null, RunProgress? progress = null)
     {
         var (train, wholeTest) = context.Data(config.Dataset);
         if (config.TrainLimit > 0 && config.TrainLimit < train.Count) train = train.Take(config.TrainLimit);
@@ -67,8 +68,11 @@ public sealed record TrainedRun
         var trainer = new Trainer(config, model, train, test);
         var log = new Log(context, experiment, label, SnapshotSteps(config));
         trainer.Callbacks.Add(log);
-        if (callbacks is not null) trainer.Callbacks.AddRange(callbacks(trainer));
+        var probes = callbacks?.Invoke(trainer).ToList() ?? [];
+        trainer.Callbacks.AddRange(probes);
+        int resumed = progress?.Attach(trainer, log.Steps, log.Evaluations, log.Snapshots, probes) ?? 0;
         context.Progress.RunStarted(experiment, label, config.Steps);
+        if (resumed > 0) context.Progress.Message(experiment, $"{label}: resumed at step {resumed} of {config.Steps} from {progress!.File}");
         var outcome = trainer.Run();
         if (!outcome.Diverged && outcome.FinalEvaluation is not null && test.Count < wholeTest.Count)
             outcome = outcome with { FinalEvaluation = Trainer.Evaluate(model, wholeTest, config.Loss, config.BatchSize, outcome.StepsDone) };
@@ -87,7 +91,7 @@ public sealed record TrainedRun
     /// by <paramref name="train"/> once per context: the second stage over more seeds (<see cref="Experiment.Run"/>)
     /// gets the first stage's runs back instead of training them again.
     /// </summary>
-    public static TrainedRun Once(ExperimentContext context, string experiment, string label, TrainConfig config, Func<TrainedRun> train) =>
+    public static TrainedRun Once(ExperimentContext context, string experiment, string label, TrainConfig config, Func<RunProgress?, TrainedRun> train) =>
         context.Shared($"{experiment} {config.ToJson()}", experiment, label, config, train, out _);
 
     /// <summary>
@@ -100,7 +104,7 @@ public sealed record TrainedRun
     /// </summary>
     public static TrainedRun Shared(ExperimentContext context, string experiment, string label, TrainConfig config)
     {
-        var run = context.Shared(config.ToJson(), experiment, label, config, () =>
+        var run = context.Shared(config.ToJson(), experiment, label, config, progress =>
         {
             ActivationProbe? probe = null;
             IReadOnlyList<ITrainingCallback> probes = [];
@@ -111,7 +115,7 @@ public sealed record TrainedRun
                 probe = new ActivationProbe(t.Model, ActivationLayers(t.Model), every);
                 probes = probed ? ProbedRuns.Attach(t, ProbedNetwork.Vgg, context.Preset) : [];
                 return [probe, .. probes];
-            }) with { Activations = probe, Probes = probes };
+            }, progress: progress) with { Activations = probe, Probes = probes };
         }, out bool own);
         if (own) return run;
         context.Progress.Message(experiment, $"{label}: the same run as {run.Experiment}'s \"{run.Label}\", reused");

@@ -45,8 +45,9 @@ public sealed record PlanTask(string Id, TaskKind Kind, int Stage, string[] Comm
 /// <param name="CommandLine">The command line that made the plan, recorded with the run.</param>
 /// <param name="Experiments">The experiments, in the order a sequential run takes them.</param>
 /// <param name="Kind">The kind of run recorded in the store (reproduce or experiment).</param>
+/// <param name="CheckpointMinutes">Minutes of training between saves of a training task's progress (0: after every step).</param>
 public sealed record PlanSettings(string Preset, string? Dataset, string? DataDirectory, ulong Seed, int? Seeds, int? MoreSeeds,
-    string OutputDirectory, string Database, string CommandLine, string[] Experiments, RunKind Kind = RunKind.Reproduce)
+    string OutputDirectory, string Database, string CommandLine, string[] Experiments, RunKind Kind = RunKind.Reproduce, double CheckpointMinutes = 10)
 {
     /// <summary>The preset as the enum.</summary>
     [JsonIgnore]
@@ -54,10 +55,13 @@ public sealed record PlanSettings(string Preset, string? Dataset, string? DataDi
 
     /// <summary>A context for these settings on <paramref name="threads"/> threads, saving and loading runs in the plan's run archive.</summary>
     public ExperimentContext Context(int threads, IExperimentProgress? progress) =>
-        new(OutputDirectory, PresetValue, DataDirectory, threads, Seed, progress, Dataset, Seeds, MoreSeeds) { RunArchive = Plan.RunsDirectory(OutputDirectory) };
+        new(OutputDirectory, PresetValue, DataDirectory, threads, Seed, progress, Dataset, Seeds, MoreSeeds)
+        {
+            RunArchive = Plan.RunsDirectory(OutputDirectory), CheckpointEvery = TimeSpan.FromMinutes(CheckpointMinutes),
+        };
 
     /// <summary>
-    /// A hash of what the results depend on (not the threads, which change no bit, nor the run store): a task's output made
+    /// A hash of what the results depend on (not the threads, which change no bit, nor the run store or the checkpoints): a task's output made
     /// under other settings is not reused.
     /// </summary>
     [JsonIgnore]

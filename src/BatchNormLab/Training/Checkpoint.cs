@@ -25,6 +25,19 @@ public static class Checkpoint
     /// <summary>Writes <see cref="ModelFile"/> and <see cref="StateFile"/> for the trainer's current state into <paramref name="directory"/>, each atomically.</summary>
     public static void Save(string directory, Trainer trainer)
     {
+        var (tensors, metadata) = State(trainer);
+        var model = tensors.Where(e => e.Name.StartsWith("model.", StringComparison.Ordinal)).Select(e => e with { Name = e.Name["model.".Length..] });
+        Safetensors.Write(Path.Combine(directory, ModelFile), model, metadata);
+        Safetensors.Write(Path.Combine(directory, StateFile), tensors, metadata);
+    }
+
+    /// <summary>
+    /// What <see cref="StateFile"/> holds for the trainer's current state: the model's state dict under "model.", the momentum
+    /// buffers under "optimizer.momentum.", and the metadata (format, step, first loss, config, generators). A caller may add
+    /// tensors and metadata of its own under other names (<see cref="FromState"/> ignores them when told).
+    /// </summary>
+    public static (List<NamedTensor> Tensors, Dictionary<string, string> Metadata) State(Trainer trainer)
+    {
         var metadata = new Dictionary<string, string>
         {
             ["format"] = Format,
@@ -34,13 +47,12 @@ public static class Checkpoint
         };
         foreach (var (path, noisy) in NoisyLayers(trainer.Model))
             metadata[RngPrefix + path] = string.Join(',', noisy.Generator.GetState());
-        var model = trainer.Model.StateDict().Select(e => new NamedTensor(e.Name, e.Tensor, e.Int64)).ToList();
-        Safetensors.Write(Path.Combine(directory, ModelFile), model, metadata);
+        var tensors = trainer.Model.StateDict().Select(e => new NamedTensor("model." + e.Name, e.Tensor, e.Int64)).ToList();
         var names = trainer.Model.NamedParameters().Select(p => p.Name).ToList();
-        var momentum = trainer.Optimizer.MomentumBuffers
+        tensors.AddRange(trainer.Optimizer.MomentumBuffers
             .Select((b, i) => (b, i)).Where(x => x.b is not null)
-            .Select(x => new NamedTensor("optimizer.momentum." + names[x.i], x.b));
-        Safetensors.Write(Path.Combine(directory, StateFile), model.Select(e => e with { Name = "model." + e.Name }).Concat(momentum), metadata);
+            .Select(x => new NamedTensor("optimizer.momentum." + names[x.i], x.b)));
+        return (tensors, metadata);
     }
 
     /// <summary>What a checkpoint file holds.</summary>
@@ -69,6 +81,17 @@ public static class Checkpoint
             path = File.Exists(state) ? state : File.Exists(weights) ? weights : throw new DataException($"{path}: no {StateFile} or {ModelFile} in this directory");
         }
         var (entries, metadata) = Safetensors.Read(path);
+        return FromState(entries, metadata, path, otherEntries: false);
+    }
+
+    /// <summary>
+    /// The contents of a checkpoint's tensors and metadata (<see cref="State"/>'s, or <see cref="ModelFile"/>'s without the
+    /// "model." prefix); <paramref name="source"/> names it in errors. With <paramref name="otherEntries"/>, tensors under
+    /// other names are a caller's own and skipped; without, they are an error.
+    /// </summary>
+    public static Contents FromState(IReadOnlyList<NamedTensor> entries, IReadOnlyDictionary<string, string> metadata, string source, bool otherEntries)
+    {
+        string path = source;
         if (!metadata.TryGetValue("format", out var format) || format != Format)
             throw new DataException($"{path}: not a BatchNormLab checkpoint (metadata format is '{format ?? "missing"}', expected '{Format}')");
         if (!int.TryParse(metadata.GetValueOrDefault("step"), CultureInfo.InvariantCulture, out int step) ||
@@ -86,7 +109,7 @@ public static class Checkpoint
             if (e.Name.StartsWith("optimizer.momentum.", StringComparison.Ordinal)) momentum[e.Name["optimizer.momentum.".Length..]] = e.Tensor!;
             else if (!prefixed) model.Add(new StateEntry(e.Name, e.Tensor, e.Int64));
             else if (e.Name.StartsWith("model.", StringComparison.Ordinal)) model.Add(new StateEntry(e.Name["model.".Length..], e.Tensor, e.Int64));
-            else throw new DataException($"{path}: unexpected entry '{e.Name}'");
+            else if (!otherEntries) throw new DataException($"{path}: unexpected entry '{e.Name}'");
         }
         var generators = new Dictionary<string, ulong[]>();
         foreach (var (key, value) in metadata.Where(m => m.Key.StartsWith(RngPrefix, StringComparison.Ordinal)))

@@ -5,7 +5,7 @@ namespace BatchNormLab.Tests;
 
 /// <summary>
 /// <c>bnlab reproduce</c> as a task graph on this machine: worker processes give the numbers of one process, a plan killed
-/// midway completes on a rerun with the same numbers, and a task that fails is named in the report while the other
+/// midway completes on a rerun with the same numbers (a training task killed inside its run resumes it from its saved progress), and a task that fails is named in the report while the other
 /// experiments are judged as before.
 /// </summary>
 public sealed class ScaleOutTests(ScaleOutTests.Reference reference) : IClassFixture<ScaleOutTests.Reference>
@@ -72,6 +72,32 @@ public sealed class ScaleOutTests(ScaleOutTests.Reference reference) : IClassFix
         var (code, _, err) = Cli.Run([.. Job(output, db), "--workers", "2"]);
         Assert.True(code == 0, err);
         Assert.Matches(@"plan: \d+ tasks .*, [1-9]\d* done already", err);
+        AssertSameNumbers(output, Experiments);
+    }
+
+    [Fact]
+    public void ATrainingTaskKilledMidRunResumesItsRunAndEndsWithTheSameNumbers()
+    {
+        string output = Path.Combine(reference.Dir, "killed-mid-run"), db = Path.Combine(reference.Dir, "killed-mid-run.db");
+        string runs = Path.Combine(output, "runs");
+        string[] job = [.. Job(output, db), "--workers", "1", "--checkpoint-minutes", "0"];
+        string[] Progress() => Directory.Exists(runs) ? Directory.GetFiles(runs, "*.progress.safetensors") : [];
+        // A tiny run takes a fraction of a second: kill as soon as one has saved progress, and again if it finished first.
+        for (int attempt = 0; attempt < 5 && Progress().Length == 0; attempt++)
+        {
+            using var p = Cli.Start(job);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (!p.HasExited && Progress().Length == 0 && clock.Elapsed < TimeSpan.FromMinutes(2)) Thread.Sleep(1);
+            Assert.False(p.HasExited, "the plan finished before it could be killed");
+            p.Kill(entireProcessTree: true);
+            p.WaitForExit();
+        }
+        var stopped = Assert.Single(Progress());
+
+        var (code, _, err) = Cli.Run(job);
+        Assert.True(code == 0, err);
+        Assert.Matches(@"resumed at step [1-9]\d* of \d+ from .*" + System.Text.RegularExpressions.Regex.Escape(Path.GetFileName(stopped)), err);
+        Assert.Empty(Progress());
         AssertSameNumbers(output, Experiments);
     }
 

@@ -86,14 +86,14 @@ public sealed class MoreSeedsTests : IDisposable
         var context = new ExperimentContext(dir, Preset.Tiny, null, threads: 1, seed: 0);
         var config = new TrainConfig { Model = new ModelSpec("mlp", new ModelOptions()), Dataset = "gaussian-mixture", Steps = 2, BatchSize = 16, LearningRate = 0.01 };
         int trainings = 0;
-        TrainedRun Train(string experiment) => TrainedRun.Once(context, experiment, "mlp", config, () =>
+        TrainedRun Train(string experiment) => TrainedRun.Once(context, experiment, "mlp", config, _ =>
         {
             trainings++;
             return TrainedRun.Train(context, experiment, "mlp", config);
         });
         var first = Train("a");
         Assert.Same(first, Train("a"));
-        Assert.Same(first, TrainedRun.Once(context.WithSeeds(3), "a", "mlp", config, () => throw new InvalidOperationException("trained again")));
+        Assert.Same(first, TrainedRun.Once(context.WithSeeds(3), "a", "mlp", config, _ => throw new InvalidOperationException("trained again")));
         Assert.NotSame(first, Train("b"));
         Assert.Equal(2, trainings);
     }
