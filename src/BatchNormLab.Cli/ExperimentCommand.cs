@@ -166,11 +166,14 @@ static class ExperimentCommand
     /// <summary>The plan in a few lines: its tasks by kind and the estimated core-hours of its training.</summary>
     internal static string Summary(Plan plan)
     {
-        int train = plan.Tasks.Count(t => t.Kind == TaskKind.Train), experiments = plan.Tasks.Count(t => t.Kind == TaskKind.Experiment);
+        int train = plan.Tasks.Count(t => t.Kind == TaskKind.Train && t.Condition is null), experiments = plan.Tasks.Count(t => t.Kind == TaskKind.Experiment);
+        int added = plan.Tasks.Count(t => t.Kind == TaskKind.Train && t.Condition is not null);
         int done = plan.Tasks.Count(t => t.Kind != TaskKind.Report && TaskRunner.IsDone(plan, t));
+        string more = added == 0 ? "" : $", {added} more for the added seeds where a first judgement is inconclusive and {experiments} judgements over them";
+        string moreHours = added == 0 ? "" : string.Create(CultureInfo.InvariantCulture, $", and up to {plan.ConditionalCoreHours:G3} more for the added seeds");
         return string.Create(CultureInfo.InvariantCulture,
-            $"plan: {plan.Tasks.Count} tasks ({train} training runs, {experiments} experiment{(experiments == 1 ? "" : "s")}, the report), {done} done already; " +
-            $"training ≈ {plan.CoreHours:G3} core-hours at {Plan.FlopsPerCoreSecond / 1e9:G3} GFLOP/s per core");
+            $"plan: {plan.Tasks.Count} tasks ({train} training runs, {experiments} experiment{(experiments == 1 ? "" : "s")}{more}, the report), {done} done already; " +
+            $"training ≈ {plan.CoreHours:G3} core-hours at {Plan.FlopsPerCoreSecond / 1e9:G3} GFLOP/s per core{moreHours}");
     }
 
     // Task lines, and what the running tasks are doing: rewritten in place on a terminal, every 15 s into a log.

@@ -67,6 +67,12 @@ static class TaskCommand
     static int RunOne(TaskRunner runner, Plan plan, int index, string? log)
     {
         var task = plan[index];
+        if (task.Kind != TaskKind.Report && TaskRunner.IsDone(plan, task))
+        {
+            // Finished before, or a task for added seeds whose experiments were conclusive on their first seeds.
+            Console.Error.WriteLine($"{task.Id}: nothing to do");
+            return ExitCodes.Ok;
+        }
         // A task whose inputs failed says so rather than redoing their work (the report is written whatever failed).
         if (task.Kind != TaskKind.Report && task.Needs.Select(n => plan.Tasks.Single(t => t.Id == n)).FirstOrDefault(t => !TaskRunner.IsDone(plan, t)) is { } missing)
         {

@@ -206,25 +206,45 @@ public abstract class Experiment
     /// </summary>
     public ExperimentResult Run(ExperimentContext context)
     {
-        using var threads = Threading.Use(context.Threads);
-        var result = Measure(context);
-        string seeds = $"Seeds: {SeedRange(context.SeedList)}";
-        if (context.MoreSeeds > 0)
-        {
-            seeds += $", and {context.MoreSeeds} more where the verdict on them is inconclusive (a rule fixed before any run)";
-            if (result.Verdict.Kind == VerdictKind.Inconclusive)
-            {
-                var wider = context.WithSeeds(context.Seeds + context.MoreSeeds);
-                context.Progress.Message(Name, $"inconclusive on {context.Seeds} seeds: judging again on {wider.Seeds}");
-                double firstSeconds = result.Seconds;
-                result = Measure(wider);
-                result = result with { Seconds = firstSeconds + result.Seconds };
-                seeds += $": inconclusive on them, so judged on {SeedRange(wider.SeedList)}";
-                context = wider;
-            }
-        }
-        return result with { Source = Source, Seeds = context.SeedList, Settings = $"{result.Settings} {seeds}." };
+        var first = MeasureFirst(context);
+        return NeedsMoreSeeds(context, first) ? MeasureMore(context, first) : Conclude(context, first);
     }
+
+    /// <summary>The first judgement, over the context's seeds (<see cref="Run"/>'s first part; a plan's experiment task).</summary>
+    internal ExperimentResult MeasureFirst(ExperimentContext context)
+    {
+        using var threads = Threading.Use(context.Threads);
+        return Measure(context);
+    }
+
+    /// <summary>Whether <paramref name="first"/> is inconclusive and the context has seeds to add.</summary>
+    internal static bool NeedsMoreSeeds(ExperimentContext context, ExperimentResult first) =>
+        context.MoreSeeds > 0 && first.Verdict.Kind == VerdictKind.Inconclusive;
+
+    /// <summary>The context over the first seeds and the added ones, sharing <paramref name="context"/>'s data and runs.</summary>
+    internal static ExperimentContext Wider(ExperimentContext context) => context.WithSeeds(context.Seeds + context.MoreSeeds);
+
+    /// <summary><paramref name="first"/> as the result: the first judgement was conclusive (or no seeds are added).</summary>
+    internal ExperimentResult Conclude(ExperimentContext context, ExperimentResult first) =>
+        first with { Source = Source, Seeds = context.SeedList, Settings = $"{first.Settings} {SeedsRule(context)}." };
+
+    /// <summary>The judgement over <see cref="Wider"/> seeds after the inconclusive <paramref name="first"/>; its time includes the first's.</summary>
+    internal ExperimentResult MeasureMore(ExperimentContext context, ExperimentResult first)
+    {
+        using var threads = Threading.Use(context.Threads);
+        var wider = Wider(context);
+        context.Progress.Message(Name, $"inconclusive on {context.Seeds} seeds: judging again on {wider.Seeds}");
+        var result = Measure(wider);
+        return result with
+        {
+            Seconds = first.Seconds + result.Seconds, Source = Source, Seeds = wider.SeedList,
+            Settings = $"{result.Settings} {SeedsRule(context)}: inconclusive on them, so judged on {SeedRange(wider.SeedList)}.",
+        };
+    }
+
+    static string SeedsRule(ExperimentContext context) =>
+        $"Seeds: {SeedRange(context.SeedList)}" +
+        (context.MoreSeeds > 0 ? $", and {context.MoreSeeds} more where the verdict on them is inconclusive (a rule fixed before any run)" : "");
 
     static string SeedRange(IReadOnlyList<ulong> seeds) => seeds.Count == 1 ? $"{seeds[0]}" : $"{seeds[0]}–{seeds[^1]}";
 

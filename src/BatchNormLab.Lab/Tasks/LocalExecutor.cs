@@ -46,6 +46,7 @@ public sealed class LocalExecutor(int workers, int threads)
                 continue;
             }
             if (task.Kind == TaskKind.Experiment) progress.Report($"== {task.Experiment} (elapsed {clock.Elapsed:h\\:mm\\:ss})");
+            if (task.Kind == TaskKind.MoreSeeds) progress.Report($"== {task.Experiment}, inconclusive on its first seeds: judged again over more (elapsed {clock.Elapsed:h\\:mm\\:ss})");
             var started = Stopwatch.StartNew();
             try
             {
@@ -81,17 +82,25 @@ public sealed class LocalExecutor(int workers, int threads)
         var busy = new Dictionary<Worker, (PlanTask Task, Stopwatch Clock)>();
         var clock = Stopwatch.StartNew();
         double total = plan.Tasks.Where(t => state[t.Id] == Outcome.Waiting).Sum(t => t.Cost), finishedCost = 0;
+        List<(PlanTask Task, int Index)> ReadyTasks() =>
+            plan.Tasks.Select((t, i) => (t, i)).Where(x => state[x.t.Id] == Outcome.Waiting && Ready(x.t, state)).OrderByDescending(x => x.t.Cost).ToList();
         try
         {
             while (true)
             {
                 foreach (var task in plan.Tasks.Where(t => state[t.Id] == Outcome.Waiting))
                 {
-                    if (task.Kind == TaskKind.Report || task.Needs.FirstOrDefault(n => state[n] is Outcome.Failed) is not { } need) continue;
+                    if (task.Kind == TaskKind.Report || task.Needs.FirstOrDefault(n => state[n] is Outcome.Failed) is not { } need || TaskRunner.IsDone(plan, task)) continue;
                     state[task.Id] = Outcome.Failed;
                     Skip(plan, task, need, progress);
                 }
-                var ready = plan.Tasks.Select((t, i) => (t, i)).Where(x => state[x.t.Id] == Outcome.Waiting && Ready(x.t, state)).OrderByDescending(x => x.t.Cost).ToList();
+                var ready = ReadyTasks();
+                // A task for added seeds whose experiments were all conclusive has nothing to do: done without a worker, and what needs it may be ready.
+                while (ready.FirstOrDefault(x => x.Task.Kind != TaskKind.Report && TaskRunner.IsDone(plan, x.Task)).Task is { } nothingToDo)
+                {
+                    state[nothingToDo.Id] = Outcome.Done;
+                    ready = ReadyTasks();
+                }
                 foreach (var (task, index) in ready.Take(workers - busy.Count))
                 {
                     var worker = Pop(idle) ?? new Worker(plan, each, answers, Doing);

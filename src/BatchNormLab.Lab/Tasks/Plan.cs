@@ -8,21 +8,26 @@ using BatchNormLab.Store;
 
 namespace BatchNormLab.Tasks;
 
-/// <summary>What a task does: train one shared run, run one experiment on its runs, or write the report.</summary>
+/// <summary>What a task does: train one shared run, judge one experiment on its runs (again over more seeds), or write the report.</summary>
 public enum TaskKind
 {
     /// <summary>Trains one run that experiments share (or an experiment's own), and saves it to the run archive.</summary>
     Train,
-    /// <summary>Runs one experiment (its analyses on the saved runs) and writes its result.json.</summary>
+    /// <summary>Judges one experiment on its first seeds' runs: its result.json, or, where the verdict is inconclusive and seeds are to be added, the first judgement for <see cref="MoreSeeds"/>.</summary>
     Experiment,
+    /// <summary>Judges an experiment again over the added seeds where its first judgement was inconclusive, and writes its result.json; nothing to do otherwise.</summary>
+    MoreSeeds,
     /// <summary>Records every experiment's result in the run store and writes report.html: the last task.</summary>
     Report,
 }
 
 /// <summary>One unit of work of a <see cref="Plan"/>.</summary>
-/// <param name="Id">A stable name: <c>train-HASH</c>, <c>experiment-NAME</c> or <c>report</c>.</param>
+/// <param name="Id">A stable name: <c>train-HASH</c>, <c>experiment-NAME</c>, <c>more-seeds-NAME</c> or <c>report</c>.</param>
 /// <param name="Kind">What it does.</param>
-/// <param name="Stage">0 for training, 1 for experiments, 2 for the report: a task needs tasks of earlier stages only.</param>
+/// <param name="Stage">
+/// 0: training; 1: first judgements; 2: training for the added seeds; 3: judgements over the added seeds; 4: the report.
+/// A task needs tasks of earlier stages only.
+/// </param>
 /// <param name="Command">The command line that runs it (<c>bnlab task run --plan … --index …</c>).</param>
 /// <param name="Needs">The ids of the tasks it needs.</param>
 /// <param name="Cost">Its expected cost in floating-point operations (training: steps × batch × the model's work per example; 0 where not estimated).</param>
@@ -30,8 +35,12 @@ public enum TaskKind
 /// <param name="Experiment">The experiment it runs, or whose request for a run it trains; null for the report.</param>
 /// <param name="RunKey">The key of the run a training task trains.</param>
 /// <param name="Label">The run's label (training tasks).</param>
+/// <param name="Condition">
+/// A training task for added seeds: the experiments that ask for its run when their first judgement is inconclusive. It
+/// trains only if one of them was; it is trained as the first of them (<see cref="Experiment"/>) asks over the wider seeds.
+/// </param>
 public sealed record PlanTask(string Id, TaskKind Kind, int Stage, string[] Command, string[] Needs, double Cost, string Output,
-    string? Experiment = null, string? RunKey = null, string? Label = null);
+    string? Experiment = null, string? RunKey = null, string? Label = null, string[]? Condition = null);
 
 /// <summary>The settings a plan was made with: everything a task needs to rebuild its experiment context.</summary>
 /// <param name="Preset">tiny, quick or paper.</param>
@@ -105,54 +114,70 @@ public sealed record Plan(string Format, string Fingerprint, PlanSettings Settin
     /// <summary>Where task status files and logs go.</summary>
     public static string TasksDirectory(string outputDirectory) => Path.Combine(outputDirectory, "tasks");
 
-    /// <summary>The estimated core-hours of all training tasks.</summary>
+    /// <summary>The estimated core-hours of the training tasks that always run.</summary>
     [JsonIgnore]
-    public double CoreHours => Tasks.Sum(t => t.Cost) / FlopsPerCoreSecond / 3600;
+    public double CoreHours => Tasks.Where(t => t.Condition is null).Sum(t => t.Cost) / FlopsPerCoreSecond / 3600;
+
+    /// <summary>The estimated core-hours of the training for added seeds, all of which runs only if every first judgement is inconclusive.</summary>
+    [JsonIgnore]
+    public double ConditionalCoreHours => Tasks.Where(t => t.Condition is not null).Sum(t => t.Cost) / FlopsPerCoreSecond / 3600;
 
     /// <summary>The task at <paramref name="index"/>, or an ArgumentException naming the plan's size.</summary>
     public PlanTask this[int index] =>
         index >= 0 && index < Tasks.Count ? Tasks[index] : throw new ArgumentException($"--index {index}: the plan has tasks 0 to {Tasks.Count - 1}");
 
     /// <summary>
-    /// Plans <paramref name="settings"/>' experiments: each experiment's shared runs are discovered (nothing trains), and
-    /// every task's command line names <paramref name="planFile"/>.
+    /// Plans <paramref name="settings"/>' experiments: each experiment's shared runs are discovered (nothing trains), on
+    /// the first seeds and, where seeds are added to inconclusive judgements, on the wider seeds; every task's command line
+    /// names <paramref name="planFile"/>.
     /// </summary>
     public static Plan Make(PlanSettings settings, string planFile)
     {
         var context = settings.Context(threads: 1, progress: null);
         string scratch = Path.Combine(Path.GetTempPath(), $"bnlab-plan-{Environment.ProcessId}-{Guid.NewGuid():N}");
-        var tasks = new List<PlanTask>();
-        var trainTaskOf = new Dictionary<string, string>();
         var costs = new ModelCosts(settings);
-        var experimentTasks = new List<PlanTask>();
+        // Runs by key in the order first asked for: those of the first seeds, then those only the added seeds need (with the experiments that would ask).
+        var runs = new Dictionary<string, RunRequest>();
+        var added = new Dictionary<string, List<string>>();
+        var experiments = new List<PlanTask>();
+        var moreSeeds = new List<PlanTask>();
+        string Id(string key) => $"train-{Path.GetFileName(RunArchive.DirectoryFor(RunsDirectory(settings.OutputDirectory), key))}";
         try
         {
+            // First every experiment's runs on the first seeds, so a run some experiment always needs is never conditional.
             foreach (string name in settings.Experiments)
             {
                 var experiment = Experiment.Find(name) ?? throw new ArgumentException($"unknown experiment '{name}'");
-                var needs = new List<string>();
-                foreach (var request in experiment.Discover(context, scratch))
-                {
-                    if (!trainTaskOf.TryGetValue(request.Key, out var id))
-                    {
-                        string runDirectory = RunArchive.DirectoryFor(RunsDirectory(settings.OutputDirectory), request.Key);
-                        id = $"train-{Path.GetFileName(runDirectory)}";
-                        trainTaskOf[request.Key] = id;
-                        tasks.Add(new PlanTask(id, TaskKind.Train, 0, [], [], costs.Of(request.Config), runDirectory,
-                            request.Experiment, request.Key, request.Label));
-                    }
-                    if (!needs.Contains(id)) needs.Add(id);
-                }
-                experimentTasks.Add(new PlanTask($"experiment-{name}", TaskKind.Experiment, 1, [], [.. needs], 0,
+                var requests = experiment.Discover(context, scratch);
+                foreach (var request in requests) runs.TryAdd(request.Key, request);
+                experiments.Add(new PlanTask($"experiment-{name}", TaskKind.Experiment, 1, [], [.. requests.Select(r => Id(r.Key)).Distinct()], 0,
                     Path.Combine(settings.OutputDirectory, name, "result.json"), name));
             }
+            if (context.MoreSeeds > 0)
+                foreach (string name in settings.Experiments)
+                {
+                    var requests = Experiment.Find(name)!.Discover(Experiment.Wider(context), scratch);
+                    foreach (var request in requests)
+                    {
+                        if (runs.TryAdd(request.Key, request)) added[request.Key] = [name];
+                        else if (added.TryGetValue(request.Key, out var askers)) askers.Add(name);
+                    }
+                    moreSeeds.Add(new PlanTask($"more-seeds-{name}", TaskKind.MoreSeeds, 3, [],
+                        [$"experiment-{name}", .. requests.Where(r => added.ContainsKey(r.Key)).Select(r => Id(r.Key)).Distinct()], 0,
+                        Path.Combine(settings.OutputDirectory, name, "result.json"), name));
+                }
         }
         finally
         {
             if (Directory.Exists(scratch)) Directory.Delete(scratch, recursive: true);
         }
-        tasks.AddRange(experimentTasks);
-        tasks.Add(new PlanTask("report", TaskKind.Report, 2, [], [.. experimentTasks.Select(t => t.Id)], 0, Path.Combine(settings.OutputDirectory, "report.html")));
+        PlanTask Train(RunRequest r, List<string>? askers) =>
+            new(Id(r.Key), TaskKind.Train, askers is null ? 0 : 2, [], askers is null ? [] : [.. askers.Select(a => $"experiment-{a}")], costs.Of(r.Config),
+                RunArchive.DirectoryFor(RunsDirectory(settings.OutputDirectory), r.Key), r.Experiment, r.Key, r.Label, askers?.ToArray());
+        var judged = moreSeeds.Count > 0 ? moreSeeds : experiments;
+        List<PlanTask> tasks = [.. runs.Values.Where(r => !added.ContainsKey(r.Key)).Select(r => Train(r, null)), .. experiments,
+            .. runs.Values.Where(r => added.ContainsKey(r.Key)).Select(r => Train(r, added[r.Key])), .. moreSeeds,
+            new PlanTask("report", TaskKind.Report, 4, [], [.. judged.Select(t => t.Id)], 0, Path.Combine(settings.OutputDirectory, "report.html"))];
         var self = SelfCommand();
         var numbered = tasks.Select((t, i) => t with { Command = [.. self, "task", "run", "--plan", Path.GetFullPath(planFile), "--index", i.ToString(System.Globalization.CultureInfo.InvariantCulture)] }).ToList();
         return new Plan(CurrentFormat, settings.Fingerprint, settings, numbered);

@@ -13,7 +13,8 @@ namespace BatchNormLab.Tasks;
 public sealed record SlurmOptions(string? Partition, string? Time, int CpusPerTask, string? Memory, int? ArrayLimit, IReadOnlyList<string> ExtraArguments);
 
 /// <summary>
-/// Runs a plan on a Slurm cluster: one job array per stage (training, experiments, the report), each array's elements the
+/// Runs a plan on a Slurm cluster: one job array per stage (training, experiments, training and judging over added seeds
+/// where a verdict is inconclusive, the report), each array's elements the
 /// stage's unfinished tasks (element i runs plan task i), each stage after the one before (<c>--dependency=afterany</c>: a task
 /// that needs a failed task finds that out itself and says so, so one failed run stops nothing else; the report always runs).
 /// Submitting the same plan again submits only the tasks not done. Every task writes its own status and log under OUT/tasks,
@@ -72,7 +73,7 @@ public sealed class SlurmExecutor(SlurmOptions options)
         }
     }
 
-    static string StageName(int stage) => stage switch { 0 => "training", 1 => "experiments", _ => "report" };
+    static string StageName(int stage) => stage switch { 0 => "training", 1 => "experiments", 2 => "training-more-seeds", 3 => "experiments-more-seeds", _ => "report" };
 
     static string Quote(string arg) => arg.All(c => char.IsLetterOrDigit(c) || "/._-=:,+@".Contains(c)) ? arg : "'" + arg.Replace("'", "'\\''") + "'";
 

@@ -17,7 +17,8 @@ public sealed record TaskStatus(string Id, int ExitCode, string? Log, double Sec
 /// <summary>
 /// Runs the tasks of a <see cref="Plan"/>. Tasks are idempotent: a finished task's complete output (a saved run, a
 /// result.json with its done mark under the same settings) makes a rerun a no-op, and a task stopped midway starts over
-/// from the runs it had saved. Only the report task writes the run store.
+/// from the runs it had saved, a run it was training from that run's saved progress (<see cref="RunProgress"/>). Only the
+/// report task writes the run store.
 /// </summary>
 /// <param name="plan">The plan.</param>
 /// <param name="threads">Compute threads for this process's tasks.</param>
@@ -40,19 +41,37 @@ public sealed class TaskRunner(Plan plan, int threads, IExperimentProgress? prog
     /// <summary>The log file of <paramref name="task"/> when an executor runs it in its own process.</summary>
     public static string LogFile(Plan plan, PlanTask task) => Path.Combine(Plan.TasksDirectory(plan.Settings.OutputDirectory), task.Id + ".log");
 
-    /// <summary>Whether <paramref name="task"/>'s complete output is there, made under the plan's settings.</summary>
+    /// <summary>The first judgement of an experiment task whose verdict was inconclusive, kept for its <see cref="TaskKind.MoreSeeds"/> task.</summary>
+    public static string FirstJudgementFile(Plan plan, PlanTask task) => Path.Combine(Plan.TasksDirectory(plan.Settings.OutputDirectory), task.Id + ".first.json");
+
+    /// <summary>
+    /// Whether <paramref name="task"/>'s complete output is there, made under the plan's settings. A training task for added
+    /// seeds, and a judgement over them, have nothing to do once every experiment they serve was conclusive on its first seeds.
+    /// </summary>
     public static bool IsDone(Plan plan, PlanTask task) => task.Kind switch
     {
-        TaskKind.Train => File.Exists(Path.Combine(task.Output, "run.json")),
-        TaskKind.Experiment => File.Exists(task.Output) && ReadDone(plan, task) == plan.Fingerprint,
+        TaskKind.Train => File.Exists(Path.Combine(task.Output, "run.json")) || task.Condition is { } askers && askers.All(a => FirstIsFinal(plan, a)),
+        TaskKind.Experiment => ReadDone(plan, task) == plan.Fingerprint && (File.Exists(task.Output) || File.Exists(FirstJudgementFile(plan, task))),
+        TaskKind.MoreSeeds => FirstIsFinal(plan, task.Experiment!) || File.Exists(task.Output) && ReadDone(plan, task) == plan.Fingerprint,
         _ => File.Exists(task.Output) && ReadDone(plan, task) == ReportMark(plan),
     };
 
+    /// <summary>Whether the experiment's result.json is there: judged on its first seeds, or again over the added ones.</summary>
+    public static bool IsJudged(Plan plan, string experiment) =>
+        plan.Tasks.FirstOrDefault(t => t.Kind == TaskKind.MoreSeeds && t.Experiment == experiment) is { } more ? IsDone(plan, more) : FirstIsFinal(plan, experiment);
+
+    // The experiment's first judgement is done and was its result (conclusive, or no seeds to add).
+    static bool FirstIsFinal(Plan plan, string experiment)
+    {
+        var first = plan.Tasks.Single(t => t.Kind == TaskKind.Experiment && t.Experiment == experiment);
+        return IsDone(plan, first) && !File.Exists(FirstJudgementFile(plan, first));
+    }
+
     static string? ReadDone(Plan plan, PlanTask task) => File.Exists(DoneFile(plan, task)) ? File.ReadAllText(DoneFile(plan, task)) : null;
 
-    // The report is current when it was written from the experiments that are done now.
+    // The report is current when it was written from the experiments that are judged now.
     static string ReportMark(Plan plan) =>
-        plan.Fingerprint + ":" + string.Join(",", plan.Tasks.Where(t => t.Kind == TaskKind.Experiment && IsDone(plan, t)).Select(t => t.Id));
+        plan.Fingerprint + ":" + string.Join(",", plan.Settings.Experiments.Where(e => IsJudged(plan, e)));
 
     /// <summary>Runs task <paramref name="index"/> unless it is done already; throws what the task throws.</summary>
     public void Run(int index)
@@ -63,12 +82,30 @@ public sealed class TaskRunner(Plan plan, int threads, IExperimentProgress? prog
         switch (task.Kind)
         {
             case TaskKind.Train:
-                Find(task.Experiment!).TrainShared(Context, task.RunKey!);
+                // A run for added seeds is trained as the wider judgement asks for it.
+                Find(task.Experiment!).TrainShared(task.Condition is null ? Context : Experiment.Wider(Context), task.RunKey!);
                 break;
             case TaskKind.Experiment:
                 var experiment = Find(task.Experiment!);
-                var result = experiment.Run(Context);
-                AtomicFile.WriteAllText(task.Output, ResultJson.Serialize(result));
+                var first = experiment.MeasureFirst(Context);
+                string firstFile = FirstJudgementFile(plan, task);
+                if (Experiment.NeedsMoreSeeds(Context, first))
+                {
+                    File.Delete(task.Output);
+                    AtomicFile.WriteAllText(firstFile, ResultJson.Serialize(first));
+                }
+                else
+                {
+                    File.Delete(firstFile);
+                    AtomicFile.WriteAllText(task.Output, ResultJson.Serialize(experiment.Conclude(Context, first)));
+                }
+                AtomicFile.WriteAllText(DoneFile(plan, task), plan.Fingerprint);
+                break;
+            case TaskKind.MoreSeeds:
+                var firstTask = plan.Tasks.Single(t => t.Kind == TaskKind.Experiment && t.Experiment == task.Experiment);
+                if (!IsDone(plan, firstTask)) throw new InvalidOperationException($"{task.Id} needs {firstTask.Id}, which has not finished");
+                var judged = ResultJson.Deserialize(File.ReadAllText(FirstJudgementFile(plan, firstTask)));
+                AtomicFile.WriteAllText(task.Output, ResultJson.Serialize(Find(task.Experiment!).MeasureMore(Context, judged)));
                 AtomicFile.WriteAllText(DoneFile(plan, task), plan.Fingerprint);
                 break;
             default:
@@ -110,9 +147,10 @@ public sealed class TaskRunner(Plan plan, int threads, IExperimentProgress? prog
             foreach (var task in plan.Tasks.Where(t => t.Kind == TaskKind.Experiment))
             {
                 string directory = Path.GetDirectoryName(task.Output)!;
-                var result = IsDone(plan, task) ? ResultJson.Deserialize(File.ReadAllText(task.Output)) : NotJudged(task);
+                bool judged = IsJudged(plan, task.Experiment!);
+                var result = judged ? ResultJson.Deserialize(File.ReadAllText(task.Output)) : NotJudged(task);
                 store.RecordExperiment(id, result, directory);
-                if (IsDone(plan, task)) store.RecordArtifact(id, result.Name, task.Output);
+                if (judged) store.RecordArtifact(id, result.Name, task.Output);
             }
         });
         ExperimentReport.Build(store.ForReport(id)).Save(report.Output);
@@ -130,9 +168,10 @@ public sealed class TaskRunner(Plan plan, int threads, IExperimentProgress? prog
     ExperimentResult NotJudged(PlanTask task)
     {
         var experiment = Find(task.Experiment!);
-        string why = Why(task);
+        // Past its first judgement, what is missing is the judgement over the added seeds.
+        var missing = IsDone(plan, task) ? plan.Tasks.Single(t => t.Kind == TaskKind.MoreSeeds && t.Experiment == task.Experiment) : task;
         return new ExperimentResult(experiment.Name, experiment.Figure, experiment.Claim, "", "",
-            new Verdict(VerdictKind.Inconclusive, $"not judged: {why}"), [], [], new Dictionary<ResultKey, double>(), [], 0) { Source = experiment.Source };
+            new Verdict(VerdictKind.Inconclusive, $"not judged: {Why(missing)}"), [], [], new Dictionary<ResultKey, double>(), [], 0) { Source = experiment.Source };
     }
 
     /// <summary>Why <paramref name="task"/> has no output: its own failure, or the first task it needs that failed.</summary>

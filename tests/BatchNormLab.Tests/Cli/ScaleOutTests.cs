@@ -13,7 +13,7 @@ public sealed class ScaleOutTests(ScaleOutTests.Reference reference) : IClassFix
     static readonly string[] Experiments = ["lr-sweep", "ics", "sigmoid"];
 
     static string[] Job(string output, string db) =>
-        ["reproduce", "--preset", "tiny", "--seed", "3", "--only", string.Join(',', Experiments), "--out", output, "--db", db];
+        ["reproduce", "--preset", "tiny", "--seed", "3", "--more-seeds", "1", "--only", string.Join(',', Experiments), "--out", output, "--db", db];
 
     /// <summary>One sequential run (one process), the numbers every other run here must equal.</summary>
     public sealed class Reference : IDisposable
@@ -128,7 +128,8 @@ public sealed class ScaleOutTests(ScaleOutTests.Reference reference) : IClassFix
         Assert.True(code == 0, err);
         Assert.Contains("plan.json", stdout);
         var plan = Tasks.Plan.Load(Path.Combine(output, "plan.json"));
-        Assert.Equal(Experiments.Length + 1, plan.Tasks.Count(t => t.Kind != Tasks.TaskKind.Train));
+        // An experiment task and its judgement over the added seeds each, and the report.
+        Assert.Equal(2 * Experiments.Length + 1, plan.Tasks.Count(t => t.Kind != Tasks.TaskKind.Train));
         Assert.False(Directory.Exists(Path.Combine(output, "runs")));
     }
 
@@ -137,7 +138,7 @@ public sealed class ScaleOutTests(ScaleOutTests.Reference reference) : IClassFix
     {
         var (code, stdout, err) = Cli.Run("reproduce", "--preset", "paper", "--describe", "--only", "lr-sweep,hessian", "--out", Path.Combine(reference.Dir, "describe"));
         Assert.True(code == 0, err);
-        Assert.Matches(@"plan: \d+ tasks \(\d+ training runs, 2 experiments, the report\).* training ≈ [\d.E+]+ core-hours", stdout);
+        Assert.Matches(@"plan: \d+ tasks \(\d+ training runs, 2 experiments, \d+ more for the added seeds .* and 2 judgements over them, the report\).* training ≈ [\d.E+]+ core-hours .*, and up to [\d.E+]+ more for the added seeds", stdout);
     }
 
     [Theory]

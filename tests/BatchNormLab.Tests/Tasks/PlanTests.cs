@@ -80,6 +80,53 @@ public sealed class PlanTests : IDisposable
         Assert.False(TaskRunner.IsDone(plan, plan.Tasks.Single(t => t.Kind == TaskKind.Experiment)));
     }
 
+    // On tiny with seed 5, lr-sweep, noisy-bn and small-lr are inconclusive on their first two seeds, activations is not.
+    [Fact]
+    public void TheAddedSeedsRunsAreTasksThatTrainOnlyForAnInconclusiveFirstJudgementAndTheResultsAreASequentialRunsBits()
+    {
+        string[] names = ["lr-sweep", "activations", "noisy-bn", "small-lr"];
+        var settings = Settings(names) with { MoreSeeds = 1 };
+        string file = Path.Combine(dir, "plan.json");
+        var plan = Plan.Make(settings, file);
+        plan.Save(file);
+        plan = Plan.Load(file);
+
+        var added = plan.Tasks.Where(t => t.Condition is not null).ToList();
+        Assert.NotEmpty(added);
+        Assert.All(added, t => Assert.Equal((TaskKind.Train, 2), (t.Kind, t.Stage)));
+        Assert.All(added, t => Assert.Equal(t.Condition!.Select(c => $"experiment-{c}"), t.Needs));
+        Assert.DoesNotContain(added, t => plan.Tasks.Any(u => u.Condition is null && u.RunKey == t.RunKey));
+        var more = plan.Tasks.Where(t => t.Kind == TaskKind.MoreSeeds).ToList();
+        Assert.Equal(names.Select(n => $"more-seeds-{n}"), more.Select(t => t.Id));
+        Assert.All(more, t => Assert.Equal(3, t.Stage));
+        Assert.Equal(more.Select(t => t.Id), plan.Tasks[^1].Needs);
+        // Each run added for an experiment is a task its judgement over more seeds needs.
+        Assert.All(added, t => Assert.All(t.Condition!, c => Assert.Contains(t.Id, more.Single(m => m.Experiment == c).Needs)));
+
+        Assert.Empty(new LocalExecutor(1, 2).Run(plan, null, new Silent()));
+        var sequential = new ExperimentContext(Path.Combine(dir, "sequential"), Preset.Tiny, null, 2, settings.Seed, moreSeeds: 1) { RunArchive = Path.Combine(dir, "sequential-runs") };
+        var expected = names.ToDictionary(n => n, n => Experiment.Find(n)!.Run(sequential));
+        foreach (string name in names)
+        {
+            var result = ResultJson.Deserialize(File.ReadAllText(Path.Combine(settings.OutputDirectory, name, "result.json")));
+            Assert.Equal(ResultJson.Serialize(expected[name] with { Seconds = 0, Tables = [] }), ResultJson.Serialize(result with { Seconds = 0, Tables = [] }));
+            // An added run is trained exactly when one of the experiments it serves was inconclusive on its first seeds.
+            bool inconclusive = expected[name].Seeds.Count > sequential.Seeds;
+            Assert.Equal(inconclusive, File.Exists(TaskRunner.FirstJudgementFile(plan, plan.Tasks.Single(t => t.Id == $"experiment-{name}"))));
+        }
+        Assert.Contains(expected.Values, r => r.Seeds.Count > sequential.Seeds);
+        Assert.Contains(expected.Values, r => r.Seeds.Count == sequential.Seeds);
+        // The plan trained the runs the sequential run trained, no more.
+        Assert.Equal(Directory.GetDirectories(Path.Combine(dir, "sequential-runs")).Select(Path.GetFileName).Order(),
+            Directory.GetDirectories(Plan.RunsDirectory(settings.OutputDirectory)).Select(Path.GetFileName).Order());
+        Assert.All(plan.Tasks, t => Assert.True(TaskRunner.IsDone(plan, t), t.Id));
+    }
+
+    sealed class Silent : IPlanProgress
+    {
+        public void Report(string line) { }
+    }
+
     sealed class Counting(List<string> labels) : IExperimentProgress
     {
         public void RunStarted(string experiment, string run, int steps) { lock (labels) labels.Add(run); }

@@ -21,14 +21,15 @@ public sealed class RunArchiveTests : IDisposable
     ExperimentContext Context(string output, List<string> trained) =>
         new(Path.Combine(dir, output), Preset.Tiny, null, threads: 2, seed: 5, new Started(trained)) { RunArchive = Path.Combine(dir, "runs") };
 
-    // ics and landscape: the probed VGG runs (ICS, landscape, theory probes, activations) and the probed DLN runs;
-    // sigmoid: saturation and activation probes on its own runs; loss-surface: kept checkpoints; hessian: kept copies (ModelAt).
+    /// <summary>
+    /// Experiments whose runs carry every kind of probe state: ics and landscape, the probed VGG runs (ICS, landscape, theory
+    /// probes, activations) and the probed DLN runs; sigmoid, saturation and activation probes on its own runs; loss-surface,
+    /// kept checkpoints; hessian, kept copies (ModelAt).
+    /// </summary>
+    public static TheoryData<string> EveryProbeKind => ["ics", "landscape", "sigmoid", "loss-surface", "hessian"];
+
     [Theory]
-    [InlineData("ics")]
-    [InlineData("landscape")]
-    [InlineData("sigmoid")]
-    [InlineData("loss-surface")]
-    [InlineData("hessian")]
+    [MemberData(nameof(EveryProbeKind))]
     public void AnExperimentOnSavedRunsGivesTheNumbersOfTheRunsItTrained(string name)
     {
         var experiment = Experiment.Find(name)!;

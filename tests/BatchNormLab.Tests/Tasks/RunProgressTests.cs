@@ -39,14 +39,8 @@ public sealed class RunProgressTests : IDisposable
 
     static string[] ProgressFiles(string archive) => Directory.Exists(archive) ? Directory.GetFiles(archive, "*.progress.safetensors") : [];
 
-    // The probe kinds of RunArchiveTests: ics and landscape (ICS, landscape, theory and activation probes; the DLN's probes),
-    // sigmoid (saturation and activations), loss-surface (kept checkpoints), hessian (kept copies of the model).
     [Theory]
-    [InlineData("ics")]
-    [InlineData("landscape")]
-    [InlineData("sigmoid")]
-    [InlineData("loss-surface")]
-    [InlineData("hessian")]
+    [MemberData(nameof(RunArchiveTests.EveryProbeKind), MemberType = typeof(RunArchiveTests))]
     public void ARunStoppedMidwayResumesAndEndsWithTheNumbersOfARunNeverStopped(string name)
     {
         const int killAt = 23;
