@@ -122,6 +122,7 @@ static class ExperimentCommand
             return ExitCodes.Ok;
         }
         var progress = new LineProgress();
+        using var signals = StopSignals.SaveProgress();
         IReadOnlyList<string> failed;
         if (executor == "local")
             failed = new LocalExecutor(workers, p.GetValue(Threads)).Run(plan, new ConsoleProgress(), progress);
@@ -137,7 +138,7 @@ static class ExperimentCommand
                 return ExitCodes.Ok;
             }
             slurm.Follow(plan, jobs, progress, TimeSpan.FromSeconds(5));
-            failed = [.. plan.Tasks.Where(t => !TaskRunner.IsDone(plan, t)).Select(t => t.Id)];
+            failed = [.. plan.Tasks.Where(t => !TaskRunner.IsDone(plan, t) && TaskRunner.IsWanted(plan, t)).Select(t => t.Id)];
         }
         if (TaskRunner.ReportedRun(plan) is not long id || !File.Exists(Path.Combine(settings.OutputDirectory, "report.html")))
         {
@@ -169,7 +170,7 @@ static class ExperimentCommand
         int train = plan.Tasks.Count(t => t.Kind == TaskKind.Train && t.Condition is null), experiments = plan.Tasks.Count(t => t.Kind == TaskKind.Experiment);
         int added = plan.Tasks.Count(t => t.Kind == TaskKind.Train && t.Condition is not null);
         int done = plan.Tasks.Count(t => t.Kind != TaskKind.Report && TaskRunner.IsDone(plan, t));
-        string more = added == 0 ? "" : $", {added} more for the added seeds where a first judgement is inconclusive and {experiments} judgements over them";
+        string more = added == 0 ? "" : $", {added} more for the added seeds where a first judgement is inconclusive and {experiments} judgement{(experiments == 1 ? "" : "s")} over them";
         string moreHours = added == 0 ? "" : string.Create(CultureInfo.InvariantCulture, $", and up to {plan.ConditionalCoreHours:G3} more for the added seeds");
         return string.Create(CultureInfo.InvariantCulture,
             $"plan: {plan.Tasks.Count} tasks ({train} training runs, {experiments} experiment{(experiments == 1 ? "" : "s")}{more}, the report), {done} done already; " +

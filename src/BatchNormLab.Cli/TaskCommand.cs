@@ -15,9 +15,10 @@ static class TaskCommand
     public static Command Create()
     {
         var index = new Option<int>("--index") { Description = "Which task of the plan (0-based)", Required = true };
-        var run = new Command("run", "Run one task of a plan: a no-op when its output is complete, a fresh start from its saved runs when it was stopped midway") { PlanOption, index, Threads };
+        var run = new Command("run", "Run one task of a plan: a no-op when its output is complete; stopped midway, it resumes from its saved runs and the progress of the run it was training") { PlanOption, index, Threads };
         run.SetAction(p =>
         {
+            using var signals = StopSignals.SaveProgress();
             var plan = Load(p);
             var task = plan[p.GetValue(index)];
             string? log = Environment.GetEnvironmentVariable("SLURM_ARRAY_JOB_ID") is { } job
@@ -29,6 +30,7 @@ static class TaskCommand
             "answers 'INDEX EXIT' per task on standard output") { PlanOption, Threads };
         worker.SetAction(p =>
         {
+            using var signals = StopSignals.SaveProgress();
             var plan = Load(p);
             var answers = Console.Out;
             var relay = new RelayProgress(answers, new ExperimentCommand.ConsoleProgress());
@@ -67,14 +69,14 @@ static class TaskCommand
     static int RunOne(TaskRunner runner, Plan plan, int index, string? log)
     {
         var task = plan[index];
-        if (task.Kind != TaskKind.Report && TaskRunner.IsDone(plan, task))
+        // Finished before; or for added seeds, where the experiments it serves have ended and none was inconclusive.
+        if (task.Kind != TaskKind.Report && (TaskRunner.IsDone(plan, task) || task.Condition is not null && !TaskRunner.IsWanted(plan, task)))
         {
-            // Finished before, or a task for added seeds whose experiments were conclusive on their first seeds.
             Console.Error.WriteLine($"{task.Id}: nothing to do");
             return ExitCodes.Ok;
         }
         // A task whose inputs failed says so rather than redoing their work (the report is written whatever failed).
-        if (task.Kind != TaskKind.Report && task.Needs.Select(n => plan.Tasks.Single(t => t.Id == n)).FirstOrDefault(t => !TaskRunner.IsDone(plan, t)) is { } missing)
+        if (task.Kind != TaskKind.Report && task.Condition is null && task.Needs.Select(n => plan.Tasks.Single(t => t.Id == n)).FirstOrDefault(t => !TaskRunner.IsDone(plan, t)) is { } missing)
         {
             TaskRunner.WriteStatus(plan, new Tasks.TaskStatus(task.Id, -1, log, 0, $"needs {missing.Id}, which did not finish"));
             Console.Error.WriteLine($"bnlab: {task.Id} needs {missing.Id}, which did not finish");

@@ -130,7 +130,12 @@ public sealed class ExperimentContext(string outputDirectory, Preset preset, str
     {
         if (RunArchive is null) return train(null);
         string directory = Experiments.RunArchive.DirectoryFor(RunArchive, key);
-        if (Experiments.RunArchive.Load(directory, key) is { } saved) return saved;
+        if (Experiments.RunArchive.Load(directory, key) is { } saved)
+        {
+            // A kill between saving the run and deleting its progress leaves the progress behind.
+            Experiments.RunArchive.DeleteProgress(directory);
+            return saved;
+        }
         var run = train(RunProgress.For(RunArchive, key, CheckpointEvery));
         Experiments.RunArchive.Save(run, key, directory);
         return run;

@@ -31,12 +31,37 @@ public static class RunArchive
         Path.Combine(root, Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..16]);
 
     /// <summary>The file beside <paramref name="directory"/> where the run is kept while it trains (<see cref="RunProgress"/>); deleted once the run is saved.</summary>
-    public static string ProgressFile(string directory) => directory + ".progress.safetensors";
+    public static string ProgressFile(string directory) => directory + ProgressSuffix;
+
+    internal const string ProgressSuffix = ".progress.safetensors";
+
+    /// <summary>Deletes the progress file of the run saved in <paramref name="directory"/>, and what a kill left of its saves.</summary>
+    public static void DeleteProgress(string directory)
+    {
+        File.Delete(ProgressFile(directory));
+        DeletePartialSaves(directory);
+    }
+
+    /// <summary>
+    /// Deletes what a kill left half-written of the run in <paramref name="directory"/>: temporary run directories and
+    /// progress files. Only the one process training the run, or the one that saved it, calls this.
+    /// </summary>
+    public static void DeletePartialSaves(string directory)
+    {
+        string full = Path.GetFullPath(directory), parent = Path.GetDirectoryName(full)!, name = Path.GetFileName(full);
+        if (!Directory.Exists(parent)) return;
+        foreach (string partial in Directory.GetFiles(parent, Path.GetFileName(ProgressFile(full)) + ".tmp-*")) File.Delete(partial);
+        foreach (string partial in Directory.GetDirectories(parent, name + ".tmp-*")) Directory.Delete(partial, recursive: true);
+    }
 
     /// <summary>Writes <paramref name="run"/> to <paramref name="directory"/>, whole or not at all; a run already there is kept (the same key trains to the same bits). Its progress file goes.</summary>
     public static void Save(TrainedRun run, string key, string directory)
     {
-        if (Directory.Exists(directory)) return;
+        if (Directory.Exists(directory))
+        {
+            DeleteProgress(directory);
+            return;
+        }
         string temporary = $"{directory}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}";
         Directory.CreateDirectory(temporary);
         try
@@ -50,7 +75,7 @@ public static class RunArchive
                 run.Activations is null ? null : new ActivationRecord(run.Activations.Layers, run.Activations.Snapshots), probes);
             File.WriteAllText(Path.Combine(temporary, RunFile), JsonSerializer.Serialize(record, Json));
             Directory.Move(temporary, directory);
-            File.Delete(ProgressFile(directory));
+            DeleteProgress(directory);
         }
         catch (IOException) when (Directory.Exists(directory))
         {
@@ -148,6 +173,10 @@ public static class RunArchive
             "checkpoints" => LossSurfacePlots.Checkpoints.Restored(CheckpointSteps!.ToDictionary(step => step, step => (IReadOnlyList<StateEntry>)read(CheckpointName(step)))),
             _ => throw new DataException($"a saved probe of kind '{Kind}' this version does not know"),
         };
+
+        /// <summary>Whether <paramref name="live"/> is the kind of probe these measurements are of.</summary>
+        public bool Fits(ITrainingCallback live) => (live, Kind) is (IcsProbe, "ics") or (LandscapeProbe, "landscape") or (TheoryProbe, "theory")
+            or (SaturationProbe, "saturation") or (ActivationProbe, "activations") or (LossSurfacePlots.Checkpoints, "checkpoints");
 
         /// <summary>Puts these measurements into <paramref name="live"/>, the same kind of probe attached to the resumed run's trainer, which has measured nothing yet.</summary>
         public void RestoreInto(ITrainingCallback live, Func<string, List<StateEntry>> read)

@@ -17,7 +17,8 @@ public interface IPlanProgress
 /// Runs a plan on this machine: with one worker, every task in this process in plan order (a sequential run); with
 /// more, each task in a process of its own (<c>bnlab task run</c>), <c>workers</c> at a time, the costliest ready task
 /// first, each with threads/workers compute threads so the cores are used once. The kernels give the same bits for any
-/// thread count, so the results are those of the sequential run. A failed task fails only the tasks that need it.
+/// thread count, so the results are those of the sequential run. A failed task fails only the tasks that need it (a
+/// training task for added seeds waits for the experiments it serves, but needs none of them: <see cref="TaskRunner.IsWanted"/>).
 /// </summary>
 /// <param name="workers">Tasks at a time (1: in this process).</param>
 /// <param name="threads">Compute threads in all.</param>
@@ -39,12 +40,13 @@ public sealed class LocalExecutor(int workers, int threads)
         {
             var task = plan.Tasks[i];
             if (TaskRunner.IsDone(plan, task) && task.Kind != TaskKind.Report) continue;
-            if (task.Kind != TaskKind.Report && task.Needs.FirstOrDefault(failed.Contains) is { } need)
+            if (task.Kind != TaskKind.Report && task.Condition is null && task.Needs.FirstOrDefault(failed.Contains) is { } need)
             {
                 failed.Add(task.Id);
                 Skip(plan, task, need, progress);
                 continue;
             }
+            if (!TaskRunner.IsWanted(plan, task)) continue;
             if (task.Kind == TaskKind.Experiment) progress.Report($"== {task.Experiment} (elapsed {clock.Elapsed:h\\:mm\\:ss})");
             if (task.Kind == TaskKind.MoreSeeds) progress.Report($"== {task.Experiment}, inconclusive on its first seeds: judged again over more (elapsed {clock.Elapsed:h\\:mm\\:ss})");
             var started = Stopwatch.StartNew();
@@ -82,23 +84,33 @@ public sealed class LocalExecutor(int workers, int threads)
         var busy = new Dictionary<Worker, (PlanTask Task, Stopwatch Clock)>();
         var clock = Stopwatch.StartNew();
         double total = plan.Tasks.Where(t => state[t.Id] == Outcome.Waiting).Sum(t => t.Cost), finishedCost = 0;
+        // A task found to have nothing to do: its cost leaves the ETA's total.
+        void Finish(PlanTask task)
+        {
+            state[task.Id] = Outcome.Done;
+            total -= task.Cost;
+        }
         List<(PlanTask Task, int Index)> ReadyTasks() =>
             plan.Tasks.Select((t, i) => (t, i)).Where(x => state[x.t.Id] == Outcome.Waiting && Ready(x.t, state)).OrderByDescending(x => x.t.Cost).ToList();
         try
         {
             while (true)
             {
-                foreach (var task in plan.Tasks.Where(t => state[t.Id] == Outcome.Waiting))
+                // Done meanwhile (a judgement over added seeds where the first was conclusive), or held up by a failed need.
+                foreach (var task in plan.Tasks.Where(t => state[t.Id] == Outcome.Waiting && t.Kind != TaskKind.Report))
                 {
-                    if (task.Kind == TaskKind.Report || task.Needs.FirstOrDefault(n => state[n] is Outcome.Failed) is not { } need || TaskRunner.IsDone(plan, task)) continue;
-                    state[task.Id] = Outcome.Failed;
-                    Skip(plan, task, need, progress);
+                    if (TaskRunner.IsDone(plan, task)) Finish(task);
+                    else if (task.Condition is null && task.Needs.FirstOrDefault(n => state[n] is Outcome.Failed) is { } need)
+                    {
+                        state[task.Id] = Outcome.Failed;
+                        Skip(plan, task, need, progress);
+                    }
                 }
                 var ready = ReadyTasks();
-                // A task for added seeds whose experiments were all conclusive has nothing to do: done without a worker, and what needs it may be ready.
-                while (ready.FirstOrDefault(x => x.Task.Kind != TaskKind.Report && TaskRunner.IsDone(plan, x.Task)).Task is { } nothingToDo)
+                // A training task for added seeds whose experiments were not inconclusive has nothing to do: done without a worker.
+                while (ready.FirstOrDefault(x => x.Task.Kind != TaskKind.Report && !TaskRunner.IsWanted(plan, x.Task)).Task is { } nothingToDo)
                 {
-                    state[nothingToDo.Id] = Outcome.Done;
+                    Finish(nothingToDo);
                     ready = ReadyTasks();
                 }
                 foreach (var (task, index) in ready.Take(workers - busy.Count))
@@ -157,9 +169,11 @@ public sealed class LocalExecutor(int workers, int threads)
 
     enum Outcome { Waiting, Running, Done, Failed }
 
-    // The report runs once everything before it has ended, whether or not it finished; other tasks need theirs done.
+    // The report runs once everything before it has ended, whether or not it finished, and so does a training task for
+    // added seeds once the experiments it serves have; other tasks need theirs done.
     static bool Ready(PlanTask task, Dictionary<string, Outcome> state) => task.Kind == TaskKind.Report
         ? state.Where(s => s.Key != task.Id).All(s => s.Value is Outcome.Done or Outcome.Failed)
+        : task.Condition is not null ? task.Needs.All(n => state[n] is Outcome.Done or Outcome.Failed)
         : task.Needs.All(n => state[n] == Outcome.Done);
 
     /// <summary>

@@ -81,7 +81,9 @@ public sealed record PlanSettings(string Preset, string? Dataset, string? DataDi
 /// <summary>
 /// The experiments of a reproduce run as a task graph: a training task per shared run (found by each experiment's
 /// <see cref="Experiment.Discover"/>, in the order a sequential run asks for them, each trained as its first asker would),
-/// an experiment task per experiment needing the runs it asks for, and the report last. Written to OUT/plan.json; any
+/// an experiment task per experiment needing the runs it asks for; where seeds are added to an inconclusive judgement, a
+/// training task per run only the added seeds need (trained only if an experiment it serves was inconclusive) and per
+/// experiment a task judging it again over them; and the report last. Written to OUT/plan.json; any
 /// executor (one process, worker processes, Slurm job arrays) runs its tasks with <c>bnlab task run</c>.
 /// </summary>
 /// <param name="Format">The file format's name and version.</param>
@@ -90,7 +92,7 @@ public sealed record PlanSettings(string Preset, string? Dataset, string? DataDi
 /// <param name="Tasks">The tasks, each after every task it needs.</param>
 public sealed record Plan(string Format, string Fingerprint, PlanSettings Settings, IReadOnlyList<PlanTask> Tasks)
 {
-    const string CurrentFormat = "bnlab-plan-1";
+    const string CurrentFormat = "bnlab-plan-2";
 
     /// <summary>
     /// Floating-point operations per second one core sustains on these models, for the core-hour estimate: our VGG training

@@ -60,10 +60,20 @@ public sealed class TaskRunner(Plan plan, int threads, IExperimentProgress? prog
     public static bool IsJudged(Plan plan, string experiment) =>
         plan.Tasks.FirstOrDefault(t => t.Kind == TaskKind.MoreSeeds && t.Experiment == experiment) is { } more ? IsDone(plan, more) : FirstIsFinal(plan, experiment);
 
+    /// <summary>
+    /// Whether a task has work once the tasks it waits for have ended: a training task for added seeds only where one of
+    /// the experiments it serves was inconclusive on its first seeds. It waits for all of them, done or failed, and needs
+    /// none: one that failed takes nothing from the others. Every other task has work until it is done.
+    /// </summary>
+    public static bool IsWanted(Plan plan, PlanTask task) =>
+        task.Condition is not { } askers || askers.Any(a => IsDone(plan, FirstJudgement(plan, a)) && !FirstIsFinal(plan, a));
+
+    static PlanTask FirstJudgement(Plan plan, string experiment) => plan.Tasks.Single(t => t.Kind == TaskKind.Experiment && t.Experiment == experiment);
+
     // The experiment's first judgement is done and was its result (conclusive, or no seeds to add).
     static bool FirstIsFinal(Plan plan, string experiment)
     {
-        var first = plan.Tasks.Single(t => t.Kind == TaskKind.Experiment && t.Experiment == experiment);
+        var first = FirstJudgement(plan, experiment);
         return IsDone(plan, first) && !File.Exists(FirstJudgementFile(plan, first));
     }
 
@@ -77,7 +87,7 @@ public sealed class TaskRunner(Plan plan, int threads, IExperimentProgress? prog
     public void Run(int index)
     {
         var task = plan[index];
-        if (IsDone(plan, task)) return;
+        if (IsDone(plan, task) || !IsWanted(plan, task)) return;
         Directory.CreateDirectory(Plan.TasksDirectory(plan.Settings.OutputDirectory));
         switch (task.Kind)
         {
@@ -102,7 +112,7 @@ public sealed class TaskRunner(Plan plan, int threads, IExperimentProgress? prog
                 AtomicFile.WriteAllText(DoneFile(plan, task), plan.Fingerprint);
                 break;
             case TaskKind.MoreSeeds:
-                var firstTask = plan.Tasks.Single(t => t.Kind == TaskKind.Experiment && t.Experiment == task.Experiment);
+                var firstTask = FirstJudgement(plan, task.Experiment!);
                 if (!IsDone(plan, firstTask)) throw new InvalidOperationException($"{task.Id} needs {firstTask.Id}, which has not finished");
                 var judged = ResultJson.Deserialize(File.ReadAllText(FirstJudgementFile(plan, firstTask)));
                 AtomicFile.WriteAllText(task.Output, ResultJson.Serialize(Find(task.Experiment!).MeasureMore(Context, judged)));
@@ -169,7 +179,7 @@ public sealed class TaskRunner(Plan plan, int threads, IExperimentProgress? prog
     {
         var experiment = Find(task.Experiment!);
         // Past its first judgement, what is missing is the judgement over the added seeds.
-        var missing = IsDone(plan, task) ? plan.Tasks.Single(t => t.Kind == TaskKind.MoreSeeds && t.Experiment == task.Experiment) : task;
+        var missing = IsDone(plan, task) ? plan.Tasks.SingleOrDefault(t => t.Kind == TaskKind.MoreSeeds && t.Experiment == task.Experiment) ?? task : task;
         return new ExperimentResult(experiment.Name, experiment.Figure, experiment.Claim, "", "",
             new Verdict(VerdictKind.Inconclusive, $"not judged: {Why(missing)}"), [], [], new Dictionary<ResultKey, double>(), [], 0) { Source = experiment.Source };
     }

@@ -126,15 +126,14 @@ public static class Checkpoint
     /// <summary>Puts a checkpoint's weights, buffers and momentum into a trainer built from the same config.</summary>
     public static void Restore(Trainer trainer, Contents contents, string source)
     {
+        // Checked before anything is loaded: a checkpoint that does not fit leaves the trainer as it was, as far as we can tell.
+        if (NoisyLayers(trainer.Model).FirstOrDefault(l => !contents.Generators.ContainsKey(l.Path)) is { Path: { } missing })
+            throw new DataException($"{source}: no generator state for the noisy layer '{missing}'");
         try { trainer.Model.LoadStateDict(contents.Model); }
         catch (ArgumentException e) { throw new DataException($"{source}: does not fit the model: {e.Message}"); }
         var names = trainer.Model.NamedParameters().Select(p => p.Name).ToList();
         trainer.Optimizer.LoadMomentumBuffers(names.Select(n => contents.Momentum.GetValueOrDefault(n)).ToList());
-        foreach (var (path, noisy) in NoisyLayers(trainer.Model))
-        {
-            if (!contents.Generators.TryGetValue(path, out var state)) throw new DataException($"{source}: no generator state for the noisy layer '{path}'");
-            noisy.Generator.SetState(state);
-        }
+        foreach (var (path, noisy) in NoisyLayers(trainer.Model)) noisy.Generator.SetState(contents.Generators[path]);
         trainer.Restore(contents.Step, contents.FirstLoss);
     }
 }

@@ -102,6 +102,37 @@ public sealed class ScaleOutTests(ScaleOutTests.Reference reference) : IClassFix
     }
 
     [Fact]
+    public void ATerminatedPlanSavesTheProgressOfItsRunAndResumesIt()
+    {
+        string output = Path.Combine(reference.Dir, "terminated"), db = Path.Combine(reference.Dir, "terminated.db");
+        string runs = Path.Combine(output, "runs");
+        // No timed saves in an hour: the only progress there can be is what SIGTERM makes the run save.
+        string[] job = [.. Job(output, db), "--workers", "1", "--checkpoint-minutes", "60"];
+        string[] Progress() => Directory.Exists(runs) ? Directory.GetFiles(runs, "*.progress.safetensors") : [];
+        int Saved() => Directory.Exists(runs) ? Directory.GetDirectories(runs).Count(d => File.Exists(Path.Combine(d, "run.json"))) : 0;
+        int[] delays = [10, 30, 5, 50, 20];
+        for (int attempt = 0; attempt < delays.Length && Progress().Length == 0; attempt++)
+        {
+            using var p = Cli.Start(job);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            // A few milliseconds after a run is saved the next one is training (a tiny run takes about a tenth of a second).
+            int saved = Saved();
+            while (!p.HasExited && Saved() <= saved && clock.Elapsed < TimeSpan.FromMinutes(2)) Thread.Sleep(1);
+            Thread.Sleep(delays[attempt]);
+            Assert.False(p.HasExited, "the plan finished before it could be terminated");
+            using (var kill = System.Diagnostics.Process.Start("kill", ["-TERM", p.Id.ToString()])) kill.WaitForExit();
+            Assert.True(p.WaitForExit(TimeSpan.FromSeconds(60)), "SIGTERM did not end the plan");
+        }
+        var stopped = Assert.Single(Progress());
+
+        var (code, _, err) = Cli.Run(job);
+        Assert.True(code == 0, err);
+        Assert.Matches(@"resumed at step [1-9]\d* of \d+ from .*" + System.Text.RegularExpressions.Regex.Escape(Path.GetFileName(stopped)), err);
+        Assert.Empty(Progress());
+        AssertSameNumbers(output, Experiments);
+    }
+
+    [Fact]
     public void ATaskThatFailsIsNamedInTheReportAndTheOthersAreJudgedAsBefore()
     {
         string output = Path.Combine(reference.Dir, "failing"), db = Path.Combine(reference.Dir, "failing.db");
@@ -118,6 +149,33 @@ public sealed class ScaleOutTests(ScaleOutTests.Reference reference) : IClassFix
         Assert.Equal(VerdictKind.Inconclusive, sigmoid.Verdict.Kind);
         Assert.Matches(@"not judged: task \S+(, which it needs,)? exited with status 4 .*; its log: .*\.log", sigmoid.Verdict.Reason);
         Assert.True(File.Exists(Path.Combine(output, "report.html")));
+    }
+
+    // On tiny with seed 5, lr-sweep, noisy-bn and small-lr are inconclusive on their first two seeds and activations is
+    // not; an added run is shared by all four.
+    [Fact]
+    public void AFailedFirstJudgementTakesNothingFromTheOtherExperimentsAddedSeeds()
+    {
+        string[] Shared(string output) => ["reproduce", "--preset", "tiny", "--seed", "5", "--more-seeds", "1", "--only", "lr-sweep,activations,noisy-bn,small-lr",
+            "--out", Path.Combine(reference.Dir, output), "--db", Path.Combine(reference.Dir, output + ".db"), "--workers", "2"];
+        var (code, _, err) = Cli.Run(Shared("shared"));
+        Assert.True(code == 0, err);
+        string failing = Path.Combine(reference.Dir, "shared-failing");
+        Directory.CreateDirectory(failing);
+        File.WriteAllText(Path.Combine(failing, "small-lr"), "in the way");
+
+        (code, _, err) = Cli.Run(Shared("shared-failing"));
+        Assert.Equal(4, code);
+        Assert.True(File.Exists(Path.Combine(failing, "report.html")), err);
+        foreach (string name in new[] { "lr-sweep", "activations", "noisy-bn" })
+        {
+            var expected = ResultJson.Deserialize(File.ReadAllText(Path.Combine(reference.Dir, "shared", name, "result.json")));
+            var result = ResultJson.Deserialize(File.ReadAllText(Path.Combine(failing, name, "result.json")));
+            Assert.Equal(expected.Numbers, result.Numbers);
+            Assert.Equal(expected.Seeds, result.Seeds);
+        }
+        Assert.Contains("small-lr", err);
+        Assert.DoesNotContain("more-seeds-lr-sweep", err.Split('\n').Single(l => l.Contains("did not finish")));
     }
 
     [Fact]

@@ -65,7 +65,7 @@ public sealed class RunProgressTests : IDisposable
     }
 
     [Fact]
-    public void ProgressSavedUnderAnotherRunsKeyIsAClearErrorNotAResume()
+    public void ProgressSavedUnderAnotherRunsKeyIsSetAsideAndTheRunTrainsFromTheStart()
     {
         string archive = Path.Combine(dir, "runs");
         Assert.ThrowsAny<Exception>(() => Experiment.Find("lr-sweep")!.Run(Context("stopped", "runs", new Watch(5), TimeSpan.Zero)));
@@ -74,11 +74,16 @@ public sealed class RunProgressTests : IDisposable
         var config = Checkpoint.FromState(entries, metadata, progress, otherEntries: true).Config;
 
         // The file moved to where another key's run looks for its progress: the same config, another run.
-        var elsewhere = RunProgress.For(archive, "another key", TimeSpan.Zero);
+        var elsewhere = RunProgress.For(archive, "another key", ExperimentContext.DefaultCheckpointEvery);
         File.Move(progress, elsewhere.File);
-        var context = Context("other", "runs", new Watch(null), TimeSpan.Zero);
-        var e = Assert.Throws<DataException>(() => TrainedRun.Train(context, "lr-sweep", "another run", config, progress: elsewhere));
-        Assert.Contains(elsewhere.File, e.Message);
-        Assert.Contains("another run", e.Message);
+        var watch = new Watch(null);
+        var run = TrainedRun.Train(Context("other", "runs", watch, TimeSpan.Zero), "lr-sweep", "another run", config, progress: elsewhere);
+        var fresh = TrainedRun.Train(Context("fresh", "fresh-runs", new Watch(null), TimeSpan.Zero), "lr-sweep", "another run", config);
+
+        Assert.Contains(watch.Messages, m => m.Contains("cannot resume from its saved progress") && m.Contains(elsewhere.File) && m.Contains("another run"));
+        Assert.Equal(0, watch.FirstStep["another run"]);
+        Assert.False(File.Exists(elsewhere.File));
+        Assert.Equal(fresh.Steps.Select(s => s.Loss), run.Steps.Select(s => s.Loss));
+        Assert.Equal(fresh.Model.StateDict().Select(e => e.Tensor?.ToDoubleArray()), run.Model.StateDict().Select(e => e.Tensor?.ToDoubleArray()));
     }
 }
