@@ -75,61 +75,59 @@ public sealed class ScaleOutTests(ScaleOutTests.Reference reference) : IClassFix
         AssertSameNumbers(output, Experiments);
     }
 
-    [Fact]
-    public void ATrainingTaskKilledMidRunResumesItsRunAndEndsWithTheSameNumbers()
+    static string[] ProgressFiles(string output) =>
+        Directory.Exists(Path.Combine(output, "runs")) ? Directory.GetFiles(Path.Combine(output, "runs"), "*.progress.safetensors") : [];
+
+    /// <summary>
+    /// Starts the tiny job with <paramref name="checkpointMinutes"/> and stops it with <paramref name="stop"/> once the
+    /// predicate <paramref name="watch"/> makes at the start says a run is training, again (up to five times) where that run
+    /// finished first; then checks that the rerun resumes the run from its saved progress and gives the sequential run's numbers.
+    /// </summary>
+    void StoppedMidRunResumes(string name, string checkpointMinutes, Func<string, Func<bool>> watch, Action<System.Diagnostics.Process, int> stop)
     {
-        string output = Path.Combine(reference.Dir, "killed-mid-run"), db = Path.Combine(reference.Dir, "killed-mid-run.db");
-        string runs = Path.Combine(output, "runs");
-        string[] job = [.. Job(output, db), "--workers", "1", "--checkpoint-minutes", "0"];
-        string[] Progress() => Directory.Exists(runs) ? Directory.GetFiles(runs, "*.progress.safetensors") : [];
-        // A tiny run takes a fraction of a second: kill as soon as one has saved progress, and again if it finished first.
-        for (int attempt = 0; attempt < 5 && Progress().Length == 0; attempt++)
+        string output = Path.Combine(reference.Dir, name);
+        string[] job = [.. Job(output, Path.Combine(reference.Dir, name + ".db")), "--workers", "1", "--checkpoint-minutes", checkpointMinutes];
+        for (int attempt = 0; attempt < 5 && ProgressFiles(output).Length == 0; attempt++)
         {
+            var midRun = watch(output);
             using var p = Cli.Start(job);
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            while (!p.HasExited && Progress().Length == 0 && clock.Elapsed < TimeSpan.FromMinutes(2)) Thread.Sleep(1);
-            Assert.False(p.HasExited, "the plan finished before it could be killed");
-            p.Kill(entireProcessTree: true);
-            p.WaitForExit();
+            while (!p.HasExited && !midRun() && clock.Elapsed < TimeSpan.FromMinutes(2)) Thread.Sleep(1);
+            Assert.False(p.HasExited, "the plan finished before it could be stopped");
+            stop(p, attempt);
+            Assert.True(p.WaitForExit(TimeSpan.FromSeconds(60)), "the plan did not stop");
         }
-        var stopped = Assert.Single(Progress());
+        var stopped = Assert.Single(ProgressFiles(output));
 
         var (code, _, err) = Cli.Run(job);
         Assert.True(code == 0, err);
         Assert.Matches(@"resumed at step [1-9]\d* of \d+ from .*" + System.Text.RegularExpressions.Regex.Escape(Path.GetFileName(stopped)), err);
-        Assert.Empty(Progress());
+        Assert.Empty(ProgressFiles(output));
         AssertSameNumbers(output, Experiments);
     }
 
+    // A tiny run takes about a tenth of a second: killed as soon as one has saved progress (after every step).
+    [Fact]
+    public void ATrainingTaskKilledMidRunResumesItsRunAndEndsWithTheSameNumbers() =>
+        StoppedMidRunResumes("killed-mid-run", "0", output => () => ProgressFiles(output).Length > 0, (p, _) => p.Kill(entireProcessTree: true));
+
+    // No timed saves in an hour: the only progress there can be is what SIGTERM makes the run save. A few milliseconds
+    // after a run is saved the next one is training.
     [Fact]
     public void ATerminatedPlanSavesTheProgressOfItsRunAndResumesIt()
     {
-        string output = Path.Combine(reference.Dir, "terminated"), db = Path.Combine(reference.Dir, "terminated.db");
-        string runs = Path.Combine(output, "runs");
-        // No timed saves in an hour: the only progress there can be is what SIGTERM makes the run save.
-        string[] job = [.. Job(output, db), "--workers", "1", "--checkpoint-minutes", "60"];
-        string[] Progress() => Directory.Exists(runs) ? Directory.GetFiles(runs, "*.progress.safetensors") : [];
-        int Saved() => Directory.Exists(runs) ? Directory.GetDirectories(runs).Count(d => File.Exists(Path.Combine(d, "run.json"))) : 0;
-        int[] delays = [10, 30, 5, 50, 20];
-        for (int attempt = 0; attempt < delays.Length && Progress().Length == 0; attempt++)
+        static int Saved(string output) => Directory.Exists(Path.Combine(output, "runs"))
+            ? Directory.GetDirectories(Path.Combine(output, "runs")).Count(d => File.Exists(Path.Combine(d, "run.json"))) : 0;
+        StoppedMidRunResumes("terminated", "60", output =>
         {
-            using var p = Cli.Start(job);
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            // A few milliseconds after a run is saved the next one is training (a tiny run takes about a tenth of a second).
-            int saved = Saved();
-            while (!p.HasExited && Saved() <= saved && clock.Elapsed < TimeSpan.FromMinutes(2)) Thread.Sleep(1);
-            Thread.Sleep(delays[attempt]);
-            Assert.False(p.HasExited, "the plan finished before it could be terminated");
-            using (var kill = System.Diagnostics.Process.Start("kill", ["-TERM", p.Id.ToString()])) kill.WaitForExit();
-            Assert.True(p.WaitForExit(TimeSpan.FromSeconds(60)), "SIGTERM did not end the plan");
-        }
-        var stopped = Assert.Single(Progress());
-
-        var (code, _, err) = Cli.Run(job);
-        Assert.True(code == 0, err);
-        Assert.Matches(@"resumed at step [1-9]\d* of \d+ from .*" + System.Text.RegularExpressions.Regex.Escape(Path.GetFileName(stopped)), err);
-        Assert.Empty(Progress());
-        AssertSameNumbers(output, Experiments);
+            int before = Saved(output);
+            return () => Saved(output) > before;
+        }, (p, attempt) =>
+        {
+            Thread.Sleep(new[] { 10, 30, 5, 50, 20 }[attempt]);
+            using var kill = System.Diagnostics.Process.Start("kill", ["-TERM", p.Id.ToString()]);
+            kill.WaitForExit();
+        });
     }
 
     [Fact]
