@@ -70,11 +70,13 @@ public sealed record TrainedRun
         trainer.Callbacks.Add(log);
         var probes = callbacks?.Invoke(trainer).ToList() ?? [];
         trainer.Callbacks.AddRange(probes);
-        using var saving = progress?.Attach(trainer, log.Steps, log.Evaluations, log.Snapshots, probes);
+        var saving = progress?.Attach(trainer, log.Steps, log.Evaluations, log.Snapshots, probes);
         context.Progress.RunStarted(experiment, label, config.Steps);
         if (saving?.SetAside is { } why) context.Progress.Message(experiment, $"{label}: cannot resume from its saved progress ({why}); deleted it, training from the start");
         if (saving is { Resumed: > 0 }) context.Progress.Message(experiment, $"{label}: resumed at step {saving.Resumed} of {config.Steps} from {progress!.File}");
-        var outcome = trainer.Run();
+        TrainingOutcome outcome;
+        // Saves end with the training: a stop signal during the final evaluation does not wait for a step.
+        using (saving) outcome = trainer.Run();
         if (!outcome.Diverged && outcome.FinalEvaluation is not null && test.Count < wholeTest.Count)
             outcome = outcome with { FinalEvaluation = Trainer.Evaluate(model, wholeTest, config.Loss, config.BatchSize, outcome.StepsDone) };
         context.Progress.RunFinished(experiment, label, outcome);
