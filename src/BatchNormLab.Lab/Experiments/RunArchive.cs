@@ -162,6 +162,9 @@ public static class RunArchive
 
         static string CheckpointName(int step) => $"checkpoint-{step}";
 
+        /// <summary>The names of the model copies these measurements come with, which <c>read</c> is asked for.</summary>
+        public IEnumerable<string> StateNames => CheckpointSteps?.Select(CheckpointName) ?? [];
+
         /// <summary>A probe holding these measurements, never attached to a trainer again.</summary>
         public ITrainingCallback Restore(Func<string, List<StateEntry>> read) => Kind switch
         {
@@ -175,8 +178,7 @@ public static class RunArchive
         };
 
         /// <summary>Whether <paramref name="live"/> is the kind of probe these measurements are of.</summary>
-        public bool Fits(ITrainingCallback live) => (live, Kind) is (IcsProbe, "ics") or (LandscapeProbe, "landscape") or (TheoryProbe, "theory")
-            or (SaturationProbe, "saturation") or (ActivationProbe, "activations") or (LossSurfacePlots.Checkpoints, "checkpoints");
+        public bool Fits(ITrainingCallback live) => Of(live, (_, _) => { }).Kind == Kind;
 
         /// <summary>Puts these measurements into <paramref name="live"/>, the same kind of probe attached to the resumed run's trainer, which has measured nothing yet.</summary>
         public void RestoreInto(ITrainingCallback live, Func<string, List<StateEntry>> read)

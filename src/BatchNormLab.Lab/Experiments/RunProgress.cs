@@ -93,7 +93,8 @@ public sealed record RunProgress(string File, string Key, TimeSpan Every)
             .ToDictionary(g => g.Key, g => g.Select(e => new StateEntry(e.Name[(e.Name.IndexOf('/') + 1)..], e.Tensor, e.Int64)).ToList());
         List<StateEntry> Read(string name) => groups.TryGetValue(name, out var state) ? state : throw new DataException($"{File}: no saved state '{name}'");
         var kept = record.SnapshotSteps.ToDictionary(step => step, step => (IReadOnlyList<StateEntry>)Read(SnapshotName(step)));
-        foreach (var probe in record.Probes) probe.Restore(Read);
+        if (record.Probes.SelectMany(p => p.StateNames).FirstOrDefault(name => !groups.ContainsKey(name)) is { } missing)
+            throw new DataException($"{File}: no saved state '{missing}'");
         Checkpoint.Restore(trainer, checkpoint, File);
         steps.AddRange(record.Steps);
         evaluations.AddRange(record.Evaluations);

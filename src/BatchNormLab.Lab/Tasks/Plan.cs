@@ -143,7 +143,8 @@ public sealed record Plan(string Format, string Fingerprint, PlanSettings Settin
         var added = new Dictionary<string, List<string>>();
         var experiments = new List<PlanTask>();
         var moreSeeds = new List<PlanTask>();
-        string Id(string key) => $"train-{Path.GetFileName(RunArchive.DirectoryFor(RunsDirectory(settings.OutputDirectory), key))}";
+        string RunDirectory(string key) => RunArchive.DirectoryFor(RunsDirectory(settings.OutputDirectory), key);
+        string Id(string key) => $"train-{Path.GetFileName(RunDirectory(key))}";
         try
         {
             // First every experiment's runs on the first seeds, so a run some experiment always needs is never conditional.
@@ -175,7 +176,7 @@ public sealed record Plan(string Format, string Fingerprint, PlanSettings Settin
         }
         PlanTask Train(RunRequest r, List<string>? askers) =>
             new(Id(r.Key), TaskKind.Train, askers is null ? 0 : 2, [], askers is null ? [] : [.. askers.Select(a => $"experiment-{a}")], costs.Of(r.Config),
-                RunArchive.DirectoryFor(RunsDirectory(settings.OutputDirectory), r.Key), r.Experiment, r.Key, r.Label, askers?.ToArray());
+                RunDirectory(r.Key), r.Experiment, r.Key, r.Label, askers?.ToArray());
         var judged = moreSeeds.Count > 0 ? moreSeeds : experiments;
         List<PlanTask> tasks = [.. runs.Values.Where(r => !added.ContainsKey(r.Key)).Select(r => Train(r, null)), .. experiments,
             .. runs.Values.Where(r => added.ContainsKey(r.Key)).Select(r => Train(r, added[r.Key])), .. moreSeeds,

@@ -86,12 +86,11 @@ public static class Checkpoint
 
     /// <summary>
     /// The contents of a checkpoint's tensors and metadata (<see cref="State"/>'s, or <see cref="ModelFile"/>'s without the
-    /// "model." prefix); <paramref name="source"/> names it in errors. With <paramref name="otherEntries"/>, tensors under
+    /// "model." prefix); <paramref name="path"/> names their file in errors. With <paramref name="otherEntries"/>, tensors under
     /// other names are a caller's own and skipped; without, they are an error.
     /// </summary>
-    public static Contents FromState(IReadOnlyList<NamedTensor> entries, IReadOnlyDictionary<string, string> metadata, string source, bool otherEntries)
+    public static Contents FromState(IReadOnlyList<NamedTensor> entries, IReadOnlyDictionary<string, string> metadata, string path, bool otherEntries)
     {
-        string path = source;
         if (!metadata.TryGetValue("format", out var format) || format != Format)
             throw new DataException($"{path}: not a BatchNormLab checkpoint (metadata format is '{format ?? "missing"}', expected '{Format}')");
         if (!int.TryParse(metadata.GetValueOrDefault("step"), CultureInfo.InvariantCulture, out int step) ||

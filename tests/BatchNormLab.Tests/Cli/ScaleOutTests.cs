@@ -200,6 +200,7 @@ public sealed class ScaleOutTests(ScaleOutTests.Reference reference) : IClassFix
     [Theory]
     [InlineData("--executor", "kubernetes", "--executor 'kubernetes': expected local or slurm")]
     [InlineData("--workers", "0", "--workers 0: must be ≥ 1")]
+    [InlineData("--checkpoint-minutes", "-1", "--checkpoint-minutes -1: must be ≥ 0 (0: after every step)")]
     public void BadScaleOutArgumentsExitWithTwoAndOneClearLine(string option, string value, string expected)
     {
         var (code, _, err) = Cli.Run("reproduce", "--preset", "tiny", "--only", "quadratic", option, value, "--out", Path.Combine(reference.Dir, "bad"));
