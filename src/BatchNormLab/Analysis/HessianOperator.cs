@@ -138,6 +138,7 @@ public sealed class HessianOperator
             {
                 var values = ParameterVector.Flatten(compute(term)).ToDoubleArray();
                 Vectors.AddScaled(sum, (double)term.Count / samples, values);
+                StoragePool.Reclaim();
             }
             return sum;
         }

@@ -31,31 +31,18 @@ public sealed partial class Tensor
 
     internal Tensor(DType dtype, int[] shape) : this(Allocate(dtype, ShapeLength(shape)), 0, shape) { }
 
-    static Array Allocate(DType dtype, int length) => dtype == DType.Float32 ? new float[length] : new double[length];
+    // Large storage, zeroed or not, is recycled through StoragePool (no first-touch page faults when the same size comes round again).
+    static Array Allocate(DType dtype, int length) => dtype == DType.Float32 ? StoragePool.RentZeroed<float>(length) : StoragePool.RentZeroed<double>(length);
 
     /// <summary>A tensor whose storage is not zeroed: only for kernel outputs that write every element.</summary>
     internal static Tensor Uninitialized(DType dtype, int[] shape)
     {
         int length = ShapeLength(shape);
-        Array data = dtype == DType.Float32 ? GC.AllocateUninitializedArray<float>(length) : GC.AllocateUninitializedArray<double>(length);
+        Array data = dtype == DType.Float32 ? StoragePool.Rent<float>(length) : StoragePool.Rent<double>(length);
         return new Tensor(data, 0, shape);
     }
 
     internal static Tensor UninitializedLike(Tensor t) => Uninitialized(t.DType, (int[])t.shape.Clone());
-
-    /// <summary>
-    /// As <see cref="UninitializedLike"/>, with large storage recycled through <see cref="StoragePool"/>
-    /// (no first-touch page faults when the same size comes round again).
-    /// </summary>
-    internal static Tensor RecycledLike(Tensor t) => Recycled(t.DType, (int[])t.shape.Clone());
-
-    /// <summary>As <see cref="Uninitialized"/>, with large storage recycled through <see cref="StoragePool"/>.</summary>
-    internal static Tensor Recycled(DType dtype, int[] shape)
-    {
-        int length = ShapeLength(shape);
-        Array data = dtype == DType.Float32 ? StoragePool.Rent<float>(length) : StoragePool.Rent<double>(length);
-        return new Tensor(data, 0, shape);
-    }
 
     internal static int ShapeLength(ReadOnlySpan<int> shape)
     {

@@ -22,7 +22,7 @@ public sealed partial class Tensor
     internal static Tensor BatchNormTrain(Tensor x, Tensor? gamma, Tensor? beta, double eps, out double[] mean, out double[] variance)
     {
         int c = x.shape[1];
-        var y = RecycledLike(x);
+        var y = UninitializedLike(x);
         var batchMean = new double[c];
         var batchVariance = new double[c];
         Dispatch(x.DType, new ForwardTrainKernel(x, gamma, beta, eps, y, batchMean, batchVariance));
@@ -74,7 +74,7 @@ public sealed partial class Tensor
     /// <summary>BatchNorm with given (running) statistics: y = x·α + β' per channel.</summary>
     internal static Tensor BatchNormEval(Tensor x, Tensor? gamma, Tensor? beta, double[] mean, double[] variance, double eps)
     {
-        var y = RecycledLike(x);
+        var y = UninitializedLike(x);
         Dispatch(x.DType, new ForwardEvalKernel(x, gamma, beta, mean, variance, eps, y));
         Tensor[] inputs = [x, .. Affine(gamma, beta)];
         return Record(y, "BatchNormEval", inputs, g =>
@@ -133,7 +133,7 @@ public sealed partial class Tensor
     /// <summary>The fused backward's values: with batch statistics (training) or constant ones (<paramref name="eval"/>).</summary>
     static (Tensor Dx, Tensor? DGamma, Tensor? DBeta) Gradients(Tensor g, Tensor x, Tensor? gamma, Tensor? beta, double[] mean, double[] variance, double eps, bool eval)
     {
-        var dx = RecycledLike(x);
+        var dx = UninitializedLike(x);
         var dGamma = gamma is null ? null : UninitializedLike(gamma);
         var dBeta = beta is null ? null : UninitializedLike(beta);
         Dispatch(x.DType, new BackwardKernel(eval, g, x, gamma, mean, variance, eps, dx, dGamma, dBeta));

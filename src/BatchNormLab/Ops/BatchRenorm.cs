@@ -36,7 +36,7 @@ public sealed partial class Tensor
             scale[ch] = g * r[ch] / Math.Sqrt(variance[ch] + eps);
             shift[ch] = g * d[ch] + (betaValues?[ch] ?? 0);
         }
-        var y = RecycledLike(x);
+        var y = UninitializedLike(x);
         Dispatch(x.DType, new NormalizeKernel(x, mean, scale, shift, y));
         Tensor[] inputs = [x, .. Affine(gamma, beta)];
         return Record(y, "BatchRenormTrain", inputs, g =>
@@ -44,7 +44,7 @@ public sealed partial class Tensor
             if (Autograd.IsEnabled) return Autograd.CompositeBackward(args => BatchRenormTrainComposite(args[0], gamma is null ? null : args[1], beta is null ? null : args[^1], eps, r, d), inputs, g);
             // BatchNorm's backward with γ·r in γ's place gives dx and Σdy·x̂;  dγ = r·Σdy·x̂ + d·Σdy,  dβ = Σdy
             var effectiveGamma = FromArray(r.Select((rc, ch) => rc * (gammaValues?[ch] ?? 1)).ToArray(), c).To(x.DType);
-            var dx = RecycledLike(x);
+            var dx = UninitializedLike(x);
             var sumDyXhat = Uninitialized(x.DType, [c]);
             var sumDy = Uninitialized(x.DType, [c]);
             Dispatch(x.DType, new BackwardKernel(Eval: false, g, x, effectiveGamma, mean, variance, eps, dx, sumDyXhat, sumDy));

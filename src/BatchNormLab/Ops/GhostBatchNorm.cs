@@ -16,7 +16,7 @@ public sealed partial class Tensor
         int n = x.shape[0], c = x.shape[1];
         int chunks = (n + virtualBatchSize - 1) / virtualBatchSize;
         int ChunkRows(int j) => Math.Min(virtualBatchSize, n - j * virtualBatchSize);
-        var y = RecycledLike(x);
+        var y = UninitializedLike(x);
         var chunkMeans = new double[chunks][];
         var chunkVariances = new double[chunks][];
         for (int j = 0; j < chunks; j++)
@@ -33,7 +33,7 @@ public sealed partial class Tensor
                 return Autograd.CompositeBackward(args => ConcatRows(Enumerable.Range(0, chunks).Select(j => BatchNormTrainComposite(
                     args[0].Slice(j * virtualBatchSize, ChunkRows(j)), gamma is null ? null : args[1], beta is null ? null : args[^1], eps)).ToArray()), inputs, g);
             // Each chunk's BatchNorm backward into its rows of dx; dγ and dβ are the sums over chunks (in double, in chunk order).
-            var dx = RecycledLike(x);
+            var dx = UninitializedLike(x);
             var dGammaSum = new double[c];
             var dBetaSum = new double[c];
             var dGamma = Uninitialized(x.DType, [c]);

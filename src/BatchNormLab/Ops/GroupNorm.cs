@@ -17,7 +17,7 @@ public sealed partial class Tensor
     internal static Tensor GroupNorm(Tensor x, int groups, Tensor? gamma, Tensor? beta, double eps, out double[] mean, out double[] variance)
     {
         int n = x.shape[0];
-        var y = RecycledLike(x);
+        var y = UninitializedLike(x);
         var groupMean = new double[n * groups];
         var groupVariance = new double[n * groups];
         Dispatch(x.DType, new GroupNormForwardKernel(x, groups, gamma, beta, eps, y, groupMean, groupVariance));
@@ -26,7 +26,7 @@ public sealed partial class Tensor
         return Record(y, "GroupNorm", inputs, g =>
         {
             if (Autograd.IsEnabled) return Autograd.CompositeBackward(args => GroupNormComposite(args[0], groups, gamma is null ? null : args[1], beta is null ? null : args[^1], eps), inputs, g);
-            var dx = RecycledLike(x);
+            var dx = UninitializedLike(x);
             var dGamma = gamma is null ? null : UninitializedLike(gamma);
             var dBeta = beta is null ? null : UninitializedLike(beta);
             Dispatch(x.DType, new GroupNormBackwardKernel(g, x, groups, gamma, groupMean, groupVariance, eps, dx, dGamma, dBeta));

@@ -16,7 +16,7 @@ public sealed partial class Tensor
     internal static Tensor LpNormTrain(Tensor x, double p, bool centred, Tensor? gamma, Tensor? beta, double eps, out double[] mean, out double[] moment)
     {
         int c = x.shape[1];
-        var y = RecycledLike(x);
+        var y = UninitializedLike(x);
         var mu = new double[c];
         var big = new double[c];
         Dispatch(x.DType, new LpNormForwardKernel(x, p, centred, gamma, beta, eps, y, mu, big));
@@ -25,7 +25,7 @@ public sealed partial class Tensor
         return Record(y, "LpNorm", inputs, g =>
         {
             if (Autograd.IsEnabled) return Autograd.CompositeBackward(args => LpNormComposite(args[0], p, centred, gamma is null ? null : args[1], beta is null ? null : args[^1], eps), inputs, g);
-            var dx = RecycledLike(x);
+            var dx = UninitializedLike(x);
             var dGamma = gamma is null ? null : UninitializedLike(gamma);
             var dBeta = beta is null ? null : UninitializedLike(beta);
             Dispatch(x.DType, new LpNormBackwardKernel(g, x, p, centred, gamma, mu, big, eps, dx, dGamma, dBeta));

@@ -56,7 +56,7 @@ public sealed partial class Tensor
     public Tensor Relu()
     {
         var x = this;
-        var y = RecycledLike(this);
+        var y = UninitializedLike(this);
         Dispatch(DType, new UnaryKernel(UnaryOp.Relu, this, y));
         return Record(y, "Relu", [this], g => [ReluBackward(g, x)]);
     }
@@ -65,7 +65,7 @@ public sealed partial class Tensor
     // as for g * x.Step(), whose step was not recorded either).
     static Tensor ReluBackward(Tensor g, Tensor x)
     {
-        var dx = RecycledLike(g);
+        var dx = UninitializedLike(g);
         Dispatch(g.DType, new ReluBackwardKernel(g, x, dx));
         return Record(dx, "ReluBackward", [g], h => [ReluBackward(h, x)]);
     }

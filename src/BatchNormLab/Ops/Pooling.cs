@@ -31,7 +31,7 @@ public sealed partial class Tensor
     public Tensor MaxPool2d(int kernel, int? stride = null, int padding = 0)
     {
         var s = CheckPool(this, kernel, stride ?? kernel, padding, "MaxPool2d");
-        var y = Recycled(DType, s.OutputShape);
+        var y = Uninitialized(DType, s.OutputShape);
         var argmax = new int[y.Length];
         Dispatch(DType, new PoolKernel(PoolPass.MaxForward, s, this, y, argmax));
         // y = x[argmax]:  dx = scatter of g to the arg max positions
@@ -40,7 +40,7 @@ public sealed partial class Tensor
 
     static Tensor MaxPoolScatter(Tensor g, int[] argmax, PoolShape s)
     {
-        var dx = Recycled(g.DType, s.InputShape);
+        var dx = Uninitialized(g.DType, s.InputShape);
         Dispatch(g.DType, new PoolKernel(PoolPass.MaxScatter, s, g, dx, argmax));
         return Record(dx, "MaxPoolScatter", [g], h => [MaxPoolGather(h, argmax, s)]);
     }

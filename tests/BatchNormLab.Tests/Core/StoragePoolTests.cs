@@ -1,6 +1,10 @@
 using System.Runtime.CompilerServices;
 using BatchNormLab;
+using BatchNormLab.Analysis;
+using BatchNormLab.Data;
+using BatchNormLab.Models;
 using BatchNormLab.Nn;
+using BatchNormLab.Training;
 
 namespace BatchNormLab.Tests;
 
@@ -39,5 +43,132 @@ public class StoragePoolTests
     static WeakReference<Array> ForwardAndDrop(BatchNorm2d bn, Tensor x)
     {
         using (Autograd.NoGrad()) return new WeakReference<Array>(bn.Forward(x).Data, trackResurrection: true);
+    }
+
+    [Fact]
+    public void ZeroedStorageIsClearedWhenRecycled()
+    {
+        const int length = (1 << 18) + 71;
+        var dropped = RentDirtyAndDrop(length);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        var zeroed = StoragePool.RentZeroed<float>(length);
+        Assert.True(dropped.TryGetTarget(out var recycled));
+        Assert.Same(recycled, zeroed);
+        Assert.All(zeroed, v => Assert.Equal(0f, v));
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    static WeakReference<Array> RentDirtyAndDrop(int length)
+    {
+        var array = StoragePool.Rent<float>(length);
+        array.AsSpan().Fill(7f);
+        return new WeakReference<Array>(array, trackResurrection: true);
+    }
+
+    /// <summary>
+    /// Reclaim collects only once <see cref="StoragePool.ReclaimBytes"/> have been leased since it last did (a tiny
+    /// model's steps pay no collection), and then hands back what has died.
+    /// </summary>
+    [Fact]
+    public void ReclaimCollectsOnceEnoughWasLeasedAndRecyclesWhatDied()
+    {
+        const int length = (1 << 18) + 73;
+        StartReclaimCount(length);
+        var few = RentDirtyAndDrop(length);
+        int collections = GC.CollectionCount(2);
+        StoragePool.Reclaim();
+        Assert.Equal(collections, GC.CollectionCount(2));
+
+        var many = RentEnoughToReclaim(length);
+        StoragePool.Reclaim();
+        Assert.True(GC.CollectionCount(2) > collections);
+        var next = StoragePool.Rent<float>(length);
+        Assert.Contains(many.Append(few), w => w.TryGetTarget(out var recycled) && ReferenceEquals(recycled, next));
+    }
+
+    /// <summary>Leases (and drops) <see cref="StoragePool.ReclaimBytes"/> of arrays of <paramref name="length"/> floats.</summary>
+    static List<WeakReference<Array>> RentEnoughToReclaim(int length) =>
+        Enumerable.Range(0, (int)(StoragePool.ReclaimBytes / (4L * length)) + 1).Select(_ => RentDirtyAndDrop(length)).ToList();
+
+    /// <summary>Whatever other tests leased before: from here nothing has been leased since the last collection.</summary>
+    static void StartReclaimCount(int length)
+    {
+        RentEnoughToReclaim(length);
+        StoragePool.Reclaim();
+    }
+
+    /// <summary>The end of a training step, SGD's update, is where the step's dead storage goes back to the pool.</summary>
+    [Fact]
+    public void SgdStepHandsTheStepsDeadStorageBack()
+    {
+        const int length = (1 << 18) + 79;
+        StartReclaimCount(length);
+        var weight = Tensor.Zeros(4);
+        weight.Grad = Tensor.Ones(DType.Float32, 4);
+        var sgd = new Sgd([weight], 0.1);
+        var dead = RentEnoughToReclaim(length);
+        sgd.Step();
+        var next = StoragePool.Rent<float>(length);
+        Assert.Contains(dead, w => w.TryGetTarget(out var recycled) && ReferenceEquals(recycled, next));
+    }
+
+    /// <summary>
+    /// Every uninitialized output is written in full before it is read: with each such array filled with NaN first,
+    /// training (forward, backward and update, over every normaliser) and Hessian-vector products give bitwise the
+    /// same numbers, from recycled storage as from fresh.
+    /// </summary>
+    [Theory]
+    [InlineData(Norm.BatchNorm)]
+    [InlineData(Norm.None)]
+    [InlineData(Norm.GroupNorm)]
+    [InlineData(Norm.LayerNorm)]
+    [InlineData(Norm.L1)]
+    [InlineData(Norm.BatchRenorm)]
+    [InlineData(Norm.GhostBatchNorm)]
+    [InlineData(Norm.NoisyBatchNorm)]
+    public void PoisonedUninitializedStorageChangesNoResult(Norm norm)
+    {
+        var clean = TrainAndProbe(norm);
+        StoragePool.PoisonUninitialized = true;
+        try
+        {
+            var poisoned = TrainAndProbe(norm);
+            Assert.Equal(clean.Parameters, poisoned.Parameters);
+            Assert.Equal(clean.Product, poisoned.Product);
+            Assert.All(poisoned.Parameters, v => Assert.True(float.IsFinite(v)));
+        }
+        finally
+        {
+            StoragePool.PoisonUninitialized = false;
+        }
+    }
+
+    static (float[] Parameters, double[] Product) TrainAndProbe(Norm norm)
+    {
+        var (model, _, step) = SmallVggTraining(norm, seed: 11);
+        for (int i = 0; i < 3; i++) step();
+        var rng = new Rng(12);
+        var x = Tensor.RandomNormal(rng, [24, 1, 28, 28]);
+        var labels = Enumerable.Range(0, 24).Select(_ => rng.NextInt(10)).ToArray();
+        var hessian = HessianOperator.OnBatch(model, new Batch(x, labels, null, 0, 0), LossKind.CrossEntropy, HessianMode.Training);
+        var product = hessian.Apply(Enumerable.Range(0, hessian.Dimension).Select(_ => rng.Normal()).ToArray());
+        return (model.Parameters().SelectMany(p => p.ToFloatArray()).ToArray(), product);
+    }
+
+    /// <summary>VGG-11 at ⅛ width on a batch of 48 28×28 images (its first layers' activations are pooled-size) and one SGD step on it.</summary>
+    static (Module Model, Sgd Sgd, Action Step) SmallVggTraining(Norm norm, int seed)
+    {
+        var rng = new Rng((ulong)seed);
+        var model = new Vgg(11, 1, 28, 10, 0.125, new ModelOptions(norm) { GhostBatchSize = 16 }, rng);
+        var sgd = new Sgd(model.Parameters(), 0.05, momentum: 0.9);
+        var x = Tensor.RandomNormal(rng, [48, 1, 28, 28]);
+        var labels = Enumerable.Range(0, 48).Select(_ => rng.NextInt(10)).ToArray();
+        return (model, sgd, () =>
+        {
+            model.ZeroGrad();
+            model.Forward(x).CrossEntropy(labels).Backward();
+            sgd.Step();
+        });
     }
 }
