@@ -138,7 +138,6 @@ public sealed class HessianOperator
             {
                 var values = ParameterVector.Flatten(compute(term)).ToDoubleArray();
                 Vectors.AddScaled(sum, (double)term.Count / samples, values);
-                StoragePool.Reclaim();
             }
             return sum;
         }

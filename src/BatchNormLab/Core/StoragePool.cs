@@ -11,19 +11,22 @@ namespace BatchNormLab;
 /// faults on first touch (the GC gives freed large-object memory back to the OS). Reuse never changes
 /// results: an uninitialized array goes only to kernels that write every element, and a zeroed one is
 /// cleared first.
-/// Large arrays are found dead only by full collections, which the GC runs rarely, so a training loop
-/// calls <see cref="Reclaim"/> between steps, where the step's intermediates have all become garbage:
-/// once enough has been leased since the last time, one full collection hands the step's buffers back
-/// for the next step (a VGG-11 at ⅛ width on 28×28 images otherwise faults in ~7 MB of fresh pages a
-/// step, ~12% of its time in the kernel).
+/// Large arrays are found dead only by full collections, which the GC runs rarely, so a model's outermost
+/// forward pass calls <see cref="Reclaim"/> first, where the previous step's (or evaluation batch's, or
+/// Hessian-vector product's) intermediates have become garbage: once enough has been leased since the
+/// last time, one full collection hands them back for this pass (a VGG-11 at ⅛ width on 28×28 images
+/// otherwise faults in ~7 MB of fresh pages a step, ~12% of its time in the kernel).
 /// The cost is memory: a leased array that dies survives one more GC (its lease's finalizer has to
 /// run first), and pooled arrays wait unused until their length comes round, at most
 /// <see cref="MaxPerLength"/> per length and <see cref="MaxPooledBytes"/> in all.
 /// </summary>
 internal static class StoragePool
 {
-    /// <summary>Arrays from this many bytes are pooled; smaller ones are cheap to allocate.</summary>
-    internal const long MinBytes = 1 << 20;
+    /// <summary>
+    /// Arrays from this many bytes are pooled. Smaller ones come cheaply from the GC's youngest generation; those
+    /// in between, unpooled, cost a ⅛-width VGG-11 step ~1,400 page faults where the collection gave their pages back.
+    /// </summary>
+    internal const long MinBytes = 1 << 16;
     /// <summary>At most this many bytes wait in the pool; beyond it the oldest are left to the GC.</summary>
     internal const long MaxPooledBytes = 256L << 20;
 
@@ -46,9 +49,9 @@ internal static class StoragePool
     internal static long FreshBytes => Interlocked.Read(ref freshBytes);
 
     /// <summary>
-    /// For tests: fill every array handed out uninitialized with NaN (fresh ones may happen to be zero, recycled
-    /// ones hold an earlier tensor's values), so that a kernel that reads an element of its output before writing
-    /// it, or leaves one unwritten, changes its results.
+    /// For tests: fill every array handed out uninitialized with NaN (int.MinValue for indices; fresh ones may
+    /// happen to be zero, recycled ones hold an earlier tensor's values), so that a kernel that reads an element of
+    /// its output before writing it, or leaves one unwritten, changes its results.
     /// </summary>
     internal static bool PoisonUninitialized { get; set; }
 
@@ -91,14 +94,15 @@ internal static class StoragePool
     /// <summary>
     /// Hands the pool back every leased array that has become garbage, by a full blocking collection and
     /// its finalizers, once <see cref="ReclaimBytes"/> have been leased since the last collection here;
-    /// otherwise does nothing. Call it where a unit of work's intermediates are dead (between training
-    /// steps): it changes no result, only where the next arrays come from.
+    /// otherwise does nothing. Called where a unit of work's intermediates are dead (before a model's forward
+    /// pass): it changes no result, only where the next arrays come from.
     /// </summary>
     internal static void Reclaim()
     {
         if (Interlocked.Read(ref leasedSinceReclaim) < ReclaimBytes) return;
         Interlocked.Exchange(ref leasedSinceReclaim, 0);
-        GC.Collect();
+        // Not compacting: moving the pooled arrays would fault their new pages in again.
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: false);
         GC.WaitForPendingFinalizers();
     }
 
@@ -107,6 +111,7 @@ internal static class StoragePool
         if (!PoisonUninitialized) return array;
         if (array is float[] f) f.AsSpan().Fill(float.NaN);
         else if (array is double[] d) d.AsSpan().Fill(double.NaN);
+        else if (array is int[] i) i.AsSpan().Fill(int.MinValue);
         return array;
     }
 
@@ -122,7 +127,7 @@ internal static class StoragePool
             freeBytes += bytes;
             while (freeBytes > MaxPooledBytes && free.First is { } oldest)
             {
-                freeBytes -= (long)oldest.Value.Length * (oldest.Value is float[] ? sizeof(float) : sizeof(double));
+                freeBytes -= Buffer.ByteLength(oldest.Value);
                 free.RemoveFirst();
             }
         }
@@ -134,7 +139,7 @@ internal static class StoragePool
         ~Lease()
         {
             if (Environment.HasShutdownStarted) return;
-            Return(array, (long)array.Length * (array is float[] ? sizeof(float) : sizeof(double)));
+            Return(array, Buffer.ByteLength(array));
         }
     }
 }

@@ -21,12 +21,29 @@ public abstract class Module
     /// <summary>True in training mode (the default), false after <see cref="Eval"/>.</summary>
     public bool Training { get; private set; } = true;
 
-    /// <summary>Runs the module, then its forward hooks in registration order.</summary>
+    /// <summary>Forward passes under way on this thread: the outermost begins a new unit of work.</summary>
+    [ThreadStatic] static int forwardDepth;
+
+    /// <summary>
+    /// Runs the module, then its forward hooks in registration order. An outermost forward pass (a model's, not a
+    /// layer's inside it) is where the previous pass's intermediates have usually become garbage, so it first lets
+    /// the storage pool take them back (<see cref="StoragePool.Reclaim"/>): the next training step, evaluation batch
+    /// or Hessian-vector product reuses their memory instead of faulting in fresh pages.
+    /// </summary>
     public Tensor Forward(Tensor input)
     {
-        var output = Compute(input);
-        foreach (var hook in hooks.ToArray()) output = hook(this, input, output) ?? output;
-        return output;
+        if (forwardDepth == 0) StoragePool.Reclaim();
+        forwardDepth++;
+        try
+        {
+            var output = Compute(input);
+            foreach (var hook in hooks.ToArray()) output = hook(this, input, output) ?? output;
+            return output;
+        }
+        finally
+        {
+            forwardDepth--;
+        }
     }
 
     /// <summary>What the module computes.</summary>

@@ -32,7 +32,7 @@ public sealed partial class Tensor
     {
         var s = CheckPool(this, kernel, stride ?? kernel, padding, "MaxPool2d");
         var y = Uninitialized(DType, s.OutputShape);
-        var argmax = new int[y.Length];
+        var argmax = StoragePool.Rent<int>(y.Length);
         Dispatch(DType, new PoolKernel(PoolPass.MaxForward, s, this, y, argmax));
         // y = x[argmax]:  dx = scatter of g to the arg max positions
         return Record(y, "MaxPool2d", [this], g => [MaxPoolScatter(g, argmax, s)]);

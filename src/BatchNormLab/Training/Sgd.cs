@@ -58,11 +58,7 @@ public sealed class Sgd
         }
     }
 
-    /// <summary>
-    /// One update of every parameter that has a gradient. The end of a training step is where its
-    /// forward and backward intermediates have become garbage, so it also hands them back to the
-    /// storage pool for the next step (<see cref="StoragePool.Reclaim"/>).
-    /// </summary>
+    /// <summary>One update of every parameter that has a gradient.</summary>
     public void Step()
     {
         for (int i = 0; i < parameters.Count; i++)
@@ -72,7 +68,6 @@ public sealed class Sgd
             if (w.DType == DType.Float32) Update(w.FloatSpan, grad.FloatSpan, ref momentumBuffers[i], w);
             else Update(w.DoubleSpan, grad.DoubleSpan, ref momentumBuffers[i], w);
         }
-        StoragePool.Reclaim();
     }
 
     void Update<T>(Span<T> w, ReadOnlySpan<T> grad, ref Tensor? buffer, Tensor parameter) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>

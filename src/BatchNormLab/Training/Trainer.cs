@@ -176,7 +176,6 @@ public sealed class Trainer
                 int n = batch.Inputs.Size(0);
                 lossSum += n * TrainingLoss.Of(loss, output, batch).Item();
                 if (batch.Labels is { } labels) correct += Accuracy(output, labels) * n;
-                StoragePool.Reclaim();
             }
         }
         model.Train();
