@@ -6,8 +6,9 @@ namespace BatchNormLab.Kernels;
 
 /// <summary>
 /// 2-D convolution (cross-correlation, as PyTorch's Conv2d) over row-major NCHW tensors, by im2col and
-/// <see cref="Gemm"/>. x is [n,c,h,w], weight [cOut,c,kh,kw], bias [cOut] or empty, y [n,cOut,hOut,wOut];
-/// s is the stride and p the zero padding on both axes.
+/// <see cref="Gemm"/> (the forward of a same-size convolution with a short k straight from the image, with
+/// the GEMM's sums: Conv2dDirect.cs). x is [n,c,h,w], weight [cOut,c,kh,kw], bias [cOut] or empty,
+/// y [n,cOut,hOut,wOut]; s is the stride and p the zero padding on both axes.
 /// </summary>
 /// <remarks>
 /// A group of images has its columns laid side by side in one [c·kh·kw, images·hOut·wOut] matrix, so that
@@ -35,7 +36,31 @@ public static partial class Conv2dKernels
         var g = new ConvGeometry(n, c, h, w, cOut, kh, kw, stride, padding);
         g.Check(x.Length, nameof(x), y.Length, nameof(y), weight.Length);
         if (!bias.IsEmpty && bias.Length != cOut) throw new ArgumentException($"bias has {bias.Length} elements, expected 0 or {cOut}", nameof(bias));
+        if (DirectForwardFits<T>(g))
+        {
+            fixed (T* px = x, pw = weight, pb = bias, py = y) DirectForward(px, pw, bias.IsEmpty ? null : pb, py, g);
+            return;
+        }
+        ForwardByColumns(x, weight, bias, y, g);
+    }
 
+    /// <summary><see cref="Forward{T}"/> by im2col and the GEMM, whatever the shapes (the direct forward's reference).</summary>
+    internal static void ForwardByColumns<T>(ReadOnlySpan<T> x, int n, int c, int h, int w, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias,
+        int cOut, int kh, int kw, int stride, int padding, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var g = new ConvGeometry(n, c, h, w, cOut, kh, kw, stride, padding);
+        g.Check(x.Length, nameof(x), y.Length, nameof(y), weight.Length);
+        ForwardByColumns(x, weight, bias, y, g);
+    }
+
+    /// <summary>Whether <see cref="Forward{T}"/> takes the direct path for these shapes.</summary>
+    internal static bool UsesDirectForward<T>(int n, int c, int h, int w, int cOut, int kh, int kw, int stride, int padding) where T : unmanaged =>
+        DirectForwardFits<T>(new ConvGeometry(n, c, h, w, cOut, kh, kw, stride, padding));
+
+    static unsafe void ForwardByColumns<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, Span<T> y, in ConvGeometry g)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int cOut = g.COut;
         int groups = g.Groups<T>();
         bool spread = Spread(groups);
         T[]? packed = spread ? PackWeight(false, cOut, g.K, weight) : null;
@@ -74,7 +99,7 @@ public static partial class Conv2dKernels
 
         // dWᵀ[r, o] = Σ_q col[r, q]·dy[o, q], computed transposed because the GEMM then splits the long side k and
         // gathers only the short dy transposed; one dWᵀ per chunk of images, added in chunk order.
-        int k = g.K, chunks = g.WeightChunkCount, rowsPerItem = WeightRowsPerItem(k), rowBlocks = (k + rowsPerItem - 1) / rowsPerItem;
+        int k = g.K, chunks = g.WeightChunkCount, rowsPerItem = WeightRowsPerItem<T>(k), rowBlocks = (k + rowsPerItem - 1) / rowsPerItem;
         T[] dwT = ArrayPool<T>.Shared.Rent(chunks * k * cOut);
         try
         {
@@ -117,7 +142,7 @@ public static partial class Conv2dKernels
     /// for the groups spread over the threads instead of once per group.</summary>
     static T[] PackWeight<T>(bool transpose, int m, int k, ReadOnlySpan<T> weight) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        T[] packed = ArrayPool<T>.Shared.Rent(Gemm.PackedALength(m, k));
+        T[] packed = ArrayPool<T>.Shared.Rent(Gemm.PackedALength<T>(m, k));
         Gemm.PackA(transpose, m, k, weight, transpose ? m : k, packed);
         return packed;
     }
@@ -127,7 +152,7 @@ public static partial class Conv2dKernels
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (packed != null)
-            Gemm.MultiplySerialPacked(m, n, k, T.One, new ReadOnlySpan<T>(packed, Gemm.PackedALength(m, k)), false, b, n, T.Zero, c, n);
+            Gemm.MultiplySerialPacked(m, n, k, T.One, new ReadOnlySpan<T>(packed, Gemm.PackedALength<T>(m, k)), false, b, n, T.Zero, c, n);
         else
             Gemm.Multiply(transpose, false, m, n, k, T.One, new ReadOnlySpan<T>(weight, m * k), transpose ? m : k, b, n, T.Zero, c, n);
     }

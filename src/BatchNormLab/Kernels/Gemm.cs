@@ -21,7 +21,6 @@ namespace BatchNormLab.Kernels;
 /// </summary>
 public static partial class Gemm
 {
-    const int MR = 6;
     const int MC = 240; // BLIS Haswell has 144; 240×KC floats (240 KB) still sit well inside Zen 4's 1 MB L2
     const int KC = 256;
     const int NC = 4080;
@@ -74,24 +73,28 @@ public static partial class Gemm
             // the other operand for itself (sharing it behind a barrier measured no faster here), so the
             // split duplicates the smaller one. A wide C (conv forward: 128×512) split by rows packed all
             // of B twice and ran about 15% slower.
-            int rowPanels = (m + MR - 1) / MR, colPanels = (n + nr - 1) / nr, minPanels = MinPanelsPerPart * Threading.Threads;
+            int mr = MR<T>(), rowPanels = (m + mr - 1) / mr, colPanels = (n + nr - 1) / nr, minPanels = MinPanelsPerPart * Threading.Threads;
             bool splitRows = rowPanels >= minPanels && (m >= n || colPanels < minPanels);
             int panels = splitRows ? rowPanels : colPanels;
-            long workPerPanel = (splitRows ? (long)n * MR : (long)m * nr) * k;
+            long workPerPanel = (splitRows ? (long)n * mr : (long)m * nr) * k;
             job.SplitRows = splitRows;
             Threading.For(panels, (int)Math.Min(panels, MinWorkPerPart / workPerPanel + 1), job);
         }
     }
 
-    /// <summary>Elements (with slack) that <see cref="PackA{T}"/> writes for an m×k op(A).</summary>
-    public static int PackedALength(int m, int k) => (m + MR - 1) / MR * MR * k + PackedSlack(k);
+    /// <summary>Whether a product of inner length <paramref name="k"/> is summed in one k block (each element of C one
+    /// running sum over p in order, from zero, then scaled by alpha): what another kernel must do to match it bitwise.</summary>
+    internal static bool OneKBlock(int k) => k <= KC;
+
+    /// <summary>Elements (with slack) that <see cref="PackA{T}"/> writes for an m×k op(A) of <typeparamref name="T"/>.</summary>
+    public static int PackedALength<T>(int m, int k) => (m + MR<T>() - 1) / MR<T>() * MR<T>() * k + PackedSlack<T>(k);
 
     /// <summary>MR slack after every k block of a packed A, for the values PackA may write past a block (so that
     /// blocks can be packed in parallel, none writing into another's place).</summary>
-    static int PackedSlack(int k) => k == 0 ? MR : (k + BlockStep(k, KC, 1) - 1) / BlockStep(k, KC, 1) * MR;
+    static int PackedSlack<T>(int k) => k == 0 ? MR<T>() : (k + BlockStep(k, KC, 1) - 1) / BlockStep(k, KC, 1) * MR<T>();
 
     /// <summary>
-    /// Packs op(A) (m×k) once into <paramref name="packed"/> (<see cref="PackedALength"/> elements), for several
+    /// Packs op(A) (m×k) once into <paramref name="packed"/> (<see cref="PackedALength{T}"/> elements), for several
     /// <see cref="MultiplySerialPacked{T}"/> calls with the same A: the packing of A is then paid once, not per call.
     /// </summary>
     public static unsafe void PackA<T>(bool transA, int m, int k, ReadOnlySpan<T> a, int lda, Span<T> packed)
@@ -100,7 +103,7 @@ public static partial class Gemm
         if (typeof(T) != typeof(float) && typeof(T) != typeof(double))
             throw new NotSupportedException($"Gemm supports float and double, not {typeof(T).Name}.");
         CheckMatrix(a.Length, transA ? k : m, transA ? m : k, lda, nameof(a));
-        if (packed.Length < PackedALength(m, k)) throw new ArgumentException($"packed holds {packed.Length} elements, needs {PackedALength(m, k)}", nameof(packed));
+        if (packed.Length < PackedALength<T>(m, k)) throw new ArgumentException($"packed holds {packed.Length} elements, needs {PackedALength<T>(m, k)}", nameof(packed));
         if (m == 0 || k == 0) return;
         fixed (T* pa = a, pp = packed)
         {
@@ -117,7 +120,7 @@ public static partial class Gemm
         bool transB, ReadOnlySpan<T> b, int ldb, T beta, Span<T> c, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckArguments<T>(m, n, k);
-        if (packedA.Length < PackedALength(m, k)) throw new ArgumentException($"packedA holds {packedA.Length} elements, needs {PackedALength(m, k)}", nameof(packedA));
+        if (packedA.Length < PackedALength<T>(m, k)) throw new ArgumentException($"packedA holds {packedA.Length} elements, needs {PackedALength<T>(m, k)}", nameof(packedA));
         if (!NeedsProduct(m, n, k, alpha, b, transB, ldb, beta, c, ldc))
             return;
         fixed (T* pp = packedA, pb = b, pc = c)
@@ -199,7 +202,7 @@ public static partial class Gemm
         public readonly void Run(int start, int end)
         {
             if (SplitRows)
-                Block(start * MR, Math.Min(M, end * MR), 0, N);
+                Block(start * MR<T>(), Math.Min(M, end * MR<T>()), 0, N);
             else
                 Block(0, M, start * NR<T>(), Math.Min(N, end * NR<T>()));
         }
@@ -211,8 +214,8 @@ public static partial class Gemm
             int nr = NR<T>();
             // Blocks of equal size (up to the panel width) rather than full blocks and a small
             // remainder. The k blocks depend on K alone, so every part sums in the same order.
-            int ncStep = BlockStep(n1 - n0, NC, nr), kcStep = BlockStep(K, KC, 1), mcStep = BlockStep(m1 - m0, MC, MR);
-            T* packA = PackedA != null ? null : Scratch<T>.A(mcStep * kcStep + MR);
+            int ncStep = BlockStep(n1 - n0, NC, nr), kcStep = BlockStep(K, KC, 1), mcStep = BlockStep(m1 - m0, MC, MR<T>());
+            T* packA = PackedA != null ? null : Scratch<T>.A(mcStep * kcStep + MR<T>());
             T* packB = Scratch<T>.B(kcStep * ncStep);
             for (int jc = n0; jc < n1; jc += ncStep)
             {
@@ -230,8 +233,8 @@ public static partial class Gemm
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         readonly void Multiply(T* packA, T* packB, int m0, int m1, int mcStep, int jc, int nc, int pc, int kc)
         {
-            int nr = NR<T>();
-            T* tile = stackalloc T[MR * nr];
+            int nr = NR<T>(), mr = MR<T>();
+            T* tile = stackalloc T[mr * nr];
             // Later k blocks add to what the first one wrote.
             T beta = pc == 0 ? Beta : T.One;
             for (int ic = m0; ic < m1; ic += mcStep)
@@ -244,11 +247,11 @@ public static partial class Gemm
                 for (int jr = 0; jr < nc; jr += nr)
                 {
                     int cols = Math.Min(nr, nc - jr);
-                    for (int ir = 0; ir < mc; ir += MR)
+                    for (int ir = 0; ir < mc; ir += mr)
                     {
-                        int rows = Math.Min(MR, mc - ir);
+                        int rows = Math.Min(mr, mc - ir);
                         T* c = C + (ic + ir) * Ldc + jc + jr;
-                        if (rows == MR && cols == nr)
+                        if (rows == mr && cols == nr)
                         {
                             MicroKernel(kc, packA + ir * kc, packB + jr * kc, c, Ldc, Alpha, beta);
                             continue;
@@ -278,7 +281,7 @@ public static partial class Gemm
         }
 
         /// <summary>Where the k block at pc starts in a packed A: the blocks before it, each with its MR of slack.</summary>
-        readonly nint PackedBlock(int pc) => (nint)pc * ((M + MR - 1) / MR * MR) + (nint)(pc / BlockStep(K, KC, 1)) * MR;
+        readonly nint PackedBlock(int pc) => (nint)pc * ((M + MR<T>() - 1) / MR<T>() * MR<T>()) + (nint)(pc / BlockStep(K, KC, 1)) * MR<T>();
 
         public readonly int KBlocks => (K + BlockStep(K, KC, 1) - 1) / BlockStep(K, KC, 1);
 
@@ -289,46 +292,46 @@ public static partial class Gemm
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         readonly void PackA(T* dst, int ic, int pc, int mc, int kc)
         {
-            int w = Vector256<T>.Count;
-            for (int ir = 0; ir < mc; ir += MR, dst += MR * kc)
+            int w = Vector256<T>.Count, mr = MR<T>();
+            for (int ir = 0; ir < mc; ir += mr, dst += mr * kc)
             {
-                int rows = Math.Min(MR, mc - ir);
+                int rows = Math.Min(mr, mc - ir);
                 int p = 0;
                 if (TransA)
                 {
                     // op(A)[i, p] = A[p, i]: the MR values of one p are adjacent in A.
                     T* src = A + pc * Lda + ic + ir;
-                    if (rows == MR)
+                    if (rows == mr)
                         for (; p < kc; p++)
-                            Unsafe.CopyBlockUnaligned(dst + p * MR, src + p * Lda, (uint)(MR * sizeof(T)));
+                            Unsafe.CopyBlockUnaligned(dst + p * mr, src + p * Lda, (uint)(mr * sizeof(T)));
                     for (; p < kc; p++)
-                        for (int r = 0; r < MR; r++)
-                            dst[p * MR + r] = r < rows ? src[p * Lda + r] : T.Zero;
+                        for (int r = 0; r < mr; r++)
+                            dst[p * mr + r] = r < rows ? src[p * Lda + r] : T.Zero;
                     continue;
                 }
                 T* s = A + (ic + ir) * Lda + pc;
-                if (rows == MR && Avx.IsSupported)
+                if (rows == mr && Avx.IsSupported)
                 {
-                    // W columns of the six rows at a time, transposed in registers. Every packed
-                    // step p is stored as a whole vector, spilling two values into step p + 1,
-                    // which is stored afterwards (hence the slack past the last panel). For
-                    // double (W = 4) rows 4–5 go first, so that rows 0–3 overwrite their spill.
+                    // W columns of the MR rows at a time, transposed in registers. Every packed step p is
+                    // stored as a whole vector of W; with six rows that spills two values into step p + 1,
+                    // which is stored afterwards (hence the slack past the last panel). For double (W = 4)
+                    // rows 4–5 go first, so that rows 0–3 overwrite their spill.
                     for (; p + w <= kc; p += w)
                     {
                         if (w == 8)
                         {
-                            Transpose(s + p, Lda, 6, dst + p * MR, MR);
+                            Transpose(s + p, Lda, mr, dst + p * mr, mr);
                         }
                         else
                         {
-                            Transpose(s + 4 * Lda + p, Lda, 2, dst + p * MR + 4, MR);
-                            Transpose(s + p, Lda, 4, dst + p * MR, MR);
+                            Transpose(s + 4 * Lda + p, Lda, 2, dst + p * mr + 4, mr);
+                            Transpose(s + p, Lda, 4, dst + p * mr, mr);
                         }
                     }
                 }
                 for (; p < kc; p++)
-                    for (int r = 0; r < MR; r++)
-                        dst[p * MR + r] = r < rows ? s[r * Lda + p] : T.Zero;
+                    for (int r = 0; r < mr; r++)
+                        dst[p * mr + r] = r < rows ? s[r * Lda + p] : T.Zero;
             }
         }
 

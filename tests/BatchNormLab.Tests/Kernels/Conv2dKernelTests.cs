@@ -70,6 +70,59 @@ public class Conv2dKernelTests
         Assert.Equal(dwActual, dwNoBias);
     }
 
+    /// <summary>Same-size convolutions whose k fits one GEMM k block: the forward runs direct from the image.</summary>
+    public static TheoryData<int, int, int, int, int, int, int, int, int> DirectShapes => new()
+    {
+        { 3, 1, 28, 28, 8, 3, 3, 1, 1 },   // a narrow VGG's first layer
+        { 2, 8, 14, 14, 16, 3, 3, 1, 1 },  // its second: 196 outputs, a partial last vector
+        { 2, 16, 7, 7, 32, 3, 3, 1, 1 },   // its third: k = 144
+        { 2, 3, 5, 9, 13, 1, 3, 1, 1 },    // 1×3 kernel, pad 1 (rows of padding above and below), 13 channels: a partial block
+        { 1, 2, 6, 6, 3, 5, 5, 1, 2 },     // 5×5 pad 2: taps that see no pixel
+        { 4, 28, 9, 9, 9, 3, 3, 1, 1 },    // k = 252, just inside one block
+        { 2, 3, 11, 11, 4, 1, 1, 1, 0 },   // 1×1
+    };
+
+    /// <summary>
+    /// The direct forward is bitwise the im2col-and-GEMM forward (the same sums in the same order), with and without
+    /// bias, in float and double, and whatever the thread count; padding lanes must not read outside the input.
+    /// </summary>
+    [Theory, MemberData(nameof(DirectShapes))]
+    public void DirectForwardIsBitwiseTheGemmForward(int n, int c, int h, int w, int cOut, int kh, int kw, int stride, int padding)
+    {
+        var s = new Shape(n, c, h, w, cOut, kh, kw, stride, padding);
+        Check<float>(s);
+        Check<double>(s);
+
+        static void Check<T>(Shape s) where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            Assert.Equal(System.Runtime.Intrinsics.X86.Avx2.IsSupported, Conv2dKernels.UsesDirectForward<T>(s.N, s.C, s.H, s.W, s.COut, s.Kh, s.Kw, s.Stride, s.Padding));
+            var rng = new XorShift(23);
+            // NaN around the input: a masked-off lane that read it would poison its output.
+            T[] padded = rng.Array<T>(s.XLength + 2 * 64), weight = rng.Array<T>(s.WeightLength), bias = rng.Array<T>(s.COut);
+            padded.AsSpan(0, 64).Fill(T.NaN);
+            padded.AsSpan(64 + s.XLength).Fill(T.NaN);
+            ReadOnlySpan<T> x = padded.AsSpan(64, s.XLength);
+            foreach (T[] b in new[] { bias, [] })
+                for (int threads = 1; threads <= 2; threads++)
+                {
+                    using var count = Threading.Use(threads);
+                    T[] byColumns = rng.Array<T>(s.YLength), direct = rng.Array<T>(s.YLength);
+                    Conv2dKernels.ForwardByColumns<T>(x, s.N, s.C, s.H, s.W, weight, b, s.COut, s.Kh, s.Kw, s.Stride, s.Padding, byColumns);
+                    Conv2dKernels.Forward<T>(x, s.N, s.C, s.H, s.W, weight, b, s.COut, s.Kh, s.Kw, s.Stride, s.Padding, direct);
+                    Assert.True(MemoryMarshal.AsBytes(byColumns.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(direct.AsSpan())));
+                }
+        }
+    }
+
+    [Fact]
+    public void DirectForwardOnlyWhereItIsTheGemmsSum()
+    {
+        Assert.False(Conv2dKernels.UsesDirectForward<float>(2, 32, 7, 7, 32, 3, 3, 1, 1));  // k = 288: two k blocks
+        Assert.False(Conv2dKernels.UsesDirectForward<float>(2, 3, 15, 15, 4, 3, 3, 2, 1)); // stride 2
+        Assert.False(Conv2dKernels.UsesDirectForward<float>(2, 3, 14, 14, 4, 3, 3, 1, 0)); // output narrower than the input
+        Assert.False(Conv2dKernels.UsesDirectForward<float>(2, 64, 3, 3, 64, 3, 3, 1, 1)); // a 3×3 plane: under two vectors
+    }
+
     [Fact]
     public void RepeatedRunsAreBitwiseEqual()
     {

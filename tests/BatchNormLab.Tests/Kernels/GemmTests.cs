@@ -119,7 +119,7 @@ public class GemmTests
             T[] expected = (T[])c0.Clone(), actual = (T[])c0.Clone();
             T alpha = T.CreateTruncating(0.75), beta = T.CreateTruncating(0.5);
             Gemm.Multiply(transA, false, m, n, k, alpha, a, transA ? m : k, b, n, beta, expected, n);
-            T[] packed = rng.Fill<T>(Gemm.PackedALength(m, k)); // garbage: every value read must be written
+            T[] packed = rng.Fill<T>(Gemm.PackedALength<T>(m, k)); // garbage: every value read must be written
             Gemm.PackA(transA, m, k, a, transA ? m : k, packed);
             Gemm.MultiplySerialPacked(m, n, k, alpha, packed, false, b, n, beta, actual, n);
             Assert.Equal(expected, actual);
