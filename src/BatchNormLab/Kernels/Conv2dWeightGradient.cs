@@ -9,7 +9,7 @@ public static partial class Conv2dKernels
 {
     /// <summary>Rows of dWᵀ per work item of the weight gradient: about two items per thread, whole MR panels. Every
     /// item packs all of dy for itself, so more items (four per thread) made the 128-channel 16×16 gradient 6% slower.</summary>
-    static int WeightRowsPerItem<T>(int k) => Math.Max(96, (k + 2 * Threading.Threads - 1) / (2 * Threading.Threads) + Gemm.MR<T>() - 1) / Gemm.MR<T>() * Gemm.MR<T>();
+    static int WeightRowsPerItem<T>(int k) where T : unmanaged => Math.Max(96, (k + 2 * Threading.Threads - 1) / (2 * Threading.Threads) + Gemm.MR<T>() - 1) / Gemm.MR<T>() * Gemm.MR<T>();
 
     /// <summary>dWᵀ [k, cOut] by <paramref name="items"/> blocks of its rows spread over the threads (<see cref="WeightRows{T}"/>).</summary>
     static unsafe void WeightByRows<T>(T* x, ReadOnlySpan<T> dy, in ConvGeometry g, int rowsPerItem, int items, T* dwT)

@@ -87,11 +87,11 @@ public static partial class Gemm
     internal static bool OneKBlock(int k) => k <= KC;
 
     /// <summary>Elements (with slack) that <see cref="PackA{T}"/> writes for an m×k op(A) of <typeparamref name="T"/>.</summary>
-    public static int PackedALength<T>(int m, int k) => (m + MR<T>() - 1) / MR<T>() * MR<T>() * k + PackedSlack<T>(k);
+    public static int PackedALength<T>(int m, int k) where T : unmanaged => (m + MR<T>() - 1) / MR<T>() * MR<T>() * k + PackedSlack<T>(k);
 
     /// <summary>MR slack after every k block of a packed A, for the values PackA may write past a block (so that
     /// blocks can be packed in parallel, none writing into another's place).</summary>
-    static int PackedSlack<T>(int k) => k == 0 ? MR<T>() : (k + BlockStep(k, KC, 1) - 1) / BlockStep(k, KC, 1) * MR<T>();
+    static int PackedSlack<T>(int k) where T : unmanaged => k == 0 ? MR<T>() : (k + BlockStep(k, KC, 1) - 1) / BlockStep(k, KC, 1) * MR<T>();
 
     /// <summary>
     /// Packs op(A) (m×k) once into <paramref name="packed"/> (<see cref="PackedALength{T}"/> elements), for several
