@@ -14,8 +14,8 @@ namespace BatchNormLab;
 /// Large arrays are found dead only by full collections, which the GC runs rarely, so a model's outermost
 /// forward pass calls <see cref="Reclaim"/> first, where the previous step's (or evaluation batch's, or
 /// Hessian-vector product's) intermediates have become garbage: once enough has been leased since the
-/// last time, one full collection hands them back for this pass (a VGG-11 at ⅛ width on 28×28 images
-/// otherwise faults in ~7 MB of fresh pages a step, ~12% of its time in the kernel).
+/// last time, one full collection hands them back for this pass (without it, a small model's every step
+/// faults in fresh pages; docs/benchmarks.md has the measurements).
 /// The cost is memory: a leased array that dies survives one more GC (its lease's finalizer has to
 /// run first), and pooled arrays wait unused until their length comes round, at most
 /// <see cref="MaxPerLength"/> per length and <see cref="MaxPooledBytes"/> in all.
@@ -23,8 +23,8 @@ namespace BatchNormLab;
 internal static class StoragePool
 {
     /// <summary>
-    /// Arrays from this many bytes are pooled. Smaller ones come cheaply from the GC's youngest generation; those
-    /// in between, unpooled, cost a ⅛-width VGG-11 step ~1,400 page faults where the collection gave their pages back.
+    /// Arrays from this many bytes are pooled. Smaller ones come cheaply from the GC's youngest generation; larger
+    /// ones left to the GC go back to the OS at the collection and fault in again at their next use.
     /// </summary>
     internal const long MinBytes = 1 << 16;
     /// <summary>At most this many bytes wait in the pool; beyond it the oldest are left to the GC.</summary>
